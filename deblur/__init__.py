@@ -1,0 +1,31 @@
+"""deblur: restore CIFAR-10 images corrupted by Gaussian blur and noise.
+
+Submodules, one job each:
+
+- :mod:`deblur.data`        load CIFAR-10 (official download, archive, folder)
+- :mod:`deblur.corruption`  the study's blur + noise corruption
+- :mod:`deblur.models`      CAE and Win5-RB builders
+- :mod:`deblur.training`    training with run folders, checkpoints and resume
+- :mod:`deblur.metrics`     per-image MSE, PSNR, SSIM and evaluation
+- :mod:`deblur.plots`       sample grids, loss curves, comparison grids
+- :mod:`deblur.profiles`    the notebook's run sizes (quick, full, tiny)
+
+Submodules load on first use, so ``import deblur`` does not import Keras.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("data", "corruption", "models", "training", "metrics", "plots", "profiles", "diagrams")
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))

@@ -1,0 +1,70 @@
+"""Input checks shared by the public functions: one clear ValueError each."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float_images(images, *, name="images", check_range=True, ndim=4):
+    """Validate an image batch and return it as float32 in [0, 1].
+
+    Parameters
+    ----------
+    images : array_like, shape (N, H, W, C)
+        uint8 in [0, 255] (scaled by 1/255) or float.
+    name : str
+        Name used in error messages.
+    check_range : bool, default True
+        Require float input to lie in [0, 1]. Corrupted images (unclipped
+        noise) and network outputs may leave that range: pass False for them.
+    ndim : int, default 4
+        Required number of dimensions.
+
+    Returns
+    -------
+    ndarray of float32
+        A new array unless the input already was float32 (it is never
+        modified in place either way).
+    """
+    if isinstance(images, (str, bytes)) or images is None:
+        raise TypeError(f"{name} must be an array of images; got {type(images).__name__}.")
+    x = np.asarray(images)
+    if x.ndim != ndim:
+        expected = "(N, H, W, C)" if ndim == 4 else "(H, W, C)"
+        raise ValueError(
+            f"{name} must have shape {expected}; got shape {x.shape}. "
+            "Add a batch axis with images[None] for a single image."
+            if ndim == 4 and x.ndim == 3
+            else f"{name} must have shape {expected}; got shape {x.shape}."
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape}); pass at least one image.")
+    if x.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"{name} must be channels-last with 1 or 3 channels; got shape {x.shape}."
+        )
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(
+            f"{name} must be uint8 in [0, 255] or float in [0, 1]; got dtype {x.dtype}. "
+            "Convert with images.astype(np.uint8) or images / 255.0."
+        )
+    x = x.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    if check_range:
+        low, high = float(x.min()), float(x.max())
+        if low < 0.0 or high > 1.0:
+            hint = " It looks like 0..255 data: divide by 255." if high > 1.5 else ""
+            raise ValueError(
+                f"{name} must lie in [0, 1] when float; got values in [{low:.4g}, {high:.4g}].{hint}"
+            )
+    return x
+
+
+def check_same_shape(a, b, names):
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape; got {a.shape} and {b.shape}."
+        )

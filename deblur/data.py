@@ -1,0 +1,764 @@
+"""Load CIFAR-10 from the official download or from a local copy.
+
+:func:`load_cifar10` returns ``(x_train, y_train), (x_test, y_test)`` like
+``keras.datasets.cifar10.load_data()``, except that the labels are flat
+int64 vectors. The data come from, in this order of precedence:
+
+1. ``source=``, a path;
+2. the ``DEBLUR_DATA`` environment variable, a path;
+3. the official download through ``keras.datasets.cifar10.load_data()``.
+
+A path may be
+
+- the official ``cifar-10-python.tar.gz`` (recognised by its member names,
+  not by its file name) or its extracted ``cifar-10-batches-py/`` folder (or
+  a folder that contains that folder);
+- an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` (PNG, JPEG,
+  BMP, ...), as a directory or as a ``.tar``, ``.tar.gz``/``.tgz`` or
+  ``.zip`` archive, optionally under one top-level folder
+  (``cifar10-jpeg/train/airplane/0001.jpg``).
+
+Every problem with the data raises :class:`DataError` with a message that says
+what is wrong and how to fix it.
+
+Decoding tens of thousands of image files takes seconds, so the decoded
+arrays of every archive and image-folder source are cached as an ``.npz``
+file (see :func:`load_cifar10`). An extracted ``cifar-10-batches-py/`` folder
+is not cached: reading it is already as fast as reading the cache. The
+official download is cached by Keras itself (``~/.keras/datasets``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import tempfile
+import warnings
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+__all__ = [
+    "CACHE_ENV_VAR",
+    "CLASS_NAMES",
+    "ENV_VAR",
+    "DataError",
+    "DataNotFoundError",
+    "describe_source",
+    "load_cifar10",
+    "subset",
+]
+
+CLASS_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+ENV_VAR = "DEBLUR_DATA"
+CACHE_ENV_VAR = "DEBLUR_CACHE"
+
+_SIZE = 32
+_BATCH_DIR = "cifar-10-batches-py"
+_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+_TEST_BATCH = "test_batch"
+_ALL_BATCHES = (*_TRAIN_BATCHES, _TEST_BATCH)
+_SPLITS = ("train", "test")
+_IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"}
+)
+# Below this many files the bar would flash for a fraction of a second.
+_PROGRESS_MIN_FILES = 1000
+# Part of every cache key: bump it when the decoded arrays could change for
+# the same source bytes (decoding, ordering or labelling rules).
+_CACHE_FORMAT = b"deblur-cifar10-cache-v1"
+
+_ACCEPTED = (
+    "the official cifar-10-python.tar.gz; its extracted cifar-10-batches-py/ folder; "
+    "or an image-folder tree train/<class>/* and test/<class>/* (.png, .jpg, .bmp, ...), "
+    "as a directory or a .tar, .tar.gz/.tgz or .zip archive, optionally under one "
+    "top-level folder"
+)
+_HOW_TO_SUPPLY = (
+    f"Pass source= to load_cifar10() or set the {ENV_VAR} environment variable to one of: "
+    f"{_ACCEPTED}."
+)
+
+# Reading an archive fails in many ways when its bytes are damaged: tarfile
+# and zipfile errors, gzip/bz2 stream errors (EOFError, OSError, zlib.error),
+# lzma errors, zipfile's RuntimeError for encrypted members and
+# NotImplementedError for unknown compression methods.
+_ARCHIVE_ERRORS = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
+try:  # lzma is optional in CPython builds
+    import lzma
+
+    _ARCHIVE_ERRORS += (lzma.LZMAError,)
+except ImportError:  # pragma: no cover
+    pass
+
+
+class DataError(RuntimeError):
+    """CIFAR-10 could not be loaded; the message says why and how to fix it."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    """The data source path does not exist."""
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+
+def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=True):
+    """Load CIFAR-10 as uint8 images and int64 labels.
+
+    Parameters
+    ----------
+    source : str or os.PathLike, optional
+        Where to read the data: the official ``cifar-10-python.tar.gz``, its
+        extracted ``cifar-10-batches-py/`` folder (or a folder containing
+        it), or an image-folder tree ``train/<class>/*`` and
+        ``test/<class>/*`` as a directory or a ``.tar``, ``.tar.gz``/``.tgz``
+        or ``.zip`` archive (optionally under one top-level folder). When
+        None, the ``DEBLUR_DATA`` environment variable is used; when that is
+        unset or empty too, the official download through
+        ``keras.datasets.cifar10.load_data()``.
+    cache_dir : str or os.PathLike, optional
+        Folder for the decoded-array cache. Default: ``$DEBLUR_CACHE`` if
+        set, else ``$XDG_CACHE_HOME/deblur``, else ``~/.cache/deblur``.
+    use_cache : bool, default True
+        Read and write the cache. Archives and image-folder directories are
+        cached as ``cifar10-<key>.npz``, where the key is the sha256 of the
+        archive's bytes, or of the sorted (relative path, size, mtime) list of
+        a directory's files, so any change to the source gives a new entry.
+        A cache file that cannot be read is ignored and rebuilt.
+    progress : bool, default True
+        Show a progress bar while decoding 1000 image files or more.
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test) : tuple of tuples of ndarray
+        ``x_*`` uint8, shape (N, 32, 32, 3), RGB; ``y_*`` int64, shape (N,).
+        Pickle sources keep the official order. Image folders are ordered by
+        label, then file name (plain string order); labels follow
+        :data:`CLASS_NAMES` when the class folders are exactly those ten
+        names, else the sorted folder names map to 0..K-1.
+
+    Raises
+    ------
+    DataNotFoundError
+        The source path does not exist (also a ``FileNotFoundError``).
+    DataError
+        The download failed, or the source is corrupt, truncated or laid out
+        differently; the message names the file and the fix.
+
+    Notes
+    -----
+    Pickle batches are unpickled with a restricted unpickler that only
+    builds numpy arrays, so a crafted file cannot run code.
+    """
+    path, origin = _resolve_source(source)
+    if path is None:
+        return _load_official()
+    where = _where(path, origin)
+    if not path.exists():
+        raise DataNotFoundError(f"CIFAR-10 source {where} does not exist. {_HOW_TO_SUPPLY}")
+
+    if path.is_dir():
+        kind, root = _dir_layout(path)
+        if kind is None:
+            raise _layout_error(where)
+        if kind == "batches":
+            return _load_batch_dir(root)
+        key_path = root
+
+        def loader():
+            return _load_image_dir(root, where, progress=progress)
+
+    elif path.is_file():
+        key_path = path
+
+        def loader():
+            return _load_archive(path, where, progress=progress)
+
+    else:
+        raise DataError(f"CIFAR-10 source {where} is neither a file nor a directory. {_HOW_TO_SUPPLY}")
+
+    if not use_cache:
+        return loader()
+    key = _source_key(key_path, where)
+    cache_file = _cache_root(cache_dir) / f"cifar10-{key[:16]}.npz"
+    cached = _read_cache(cache_file, key)
+    if cached is not None:
+        return cached
+    data = loader()
+    _write_cache(cache_file, key, data)
+    return data
+
+
+def subset(x, y, n, *, seed=0):
+    """A random subset of ``n`` images with their labels, in a fixed order.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, H, W, C)
+        Images.
+    y : ndarray, shape (N,)
+        Labels aligned with ``x``.
+    n : int or None
+        Number of images to keep; ``None`` (or ``n >= N``) keeps all of them,
+        in their original order.
+    seed : int or numpy.random.Generator, default 0
+        Seed of the draw: the same seed gives the same subset.
+
+    Returns
+    -------
+    x_sub : ndarray, shape (n, H, W, C)
+    y_sub : ndarray, shape (n,)
+        The chosen images in ascending index order (the stand-in data are
+        sorted by class, so the subset is roughly class-balanced).
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length; got {len(x)} and {len(y)}.")
+    if n is None or n >= len(x):
+        return x, y
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer or None; got {n!r}.")
+    idx = np.sort(np.random.default_rng(seed).choice(len(x), size=int(n), replace=False))
+    return x[idx], y[idx]
+
+
+def describe_source(source=None):
+    """Say in one line what :func:`load_cifar10` would load, without loading it.
+
+    Parameters
+    ----------
+    source : str or os.PathLike, optional
+        As for :func:`load_cifar10`.
+
+    Returns
+    -------
+    str
+        For example ``"image-folder archive '/data/cifar10-jpeg.tar.gz'
+        (19.6 MB, from $DEBLUR_DATA)"``.
+    """
+    path, origin = _resolve_source(source)
+    if path is None:
+        return f"official CIFAR-10 download (keras.datasets.cifar10.load_data(); ${ENV_VAR} is not set)"
+    suffix = f", from ${ENV_VAR}" if origin else ""
+    if not path.exists():
+        return f"'{path}' (does not exist{suffix})"
+    if path.is_dir():
+        kind, root = _dir_layout(path)
+        if kind == "batches":
+            return f"CIFAR-10 pickle batches in '{root}' (folder{suffix})"
+        if kind == "images":
+            return f"image-folder tree '{root}' (folder{suffix})"
+        return f"'{path}' (folder with no CIFAR-10 layout{suffix})"
+    size_mb = path.stat().st_size / 1e6
+    return f"archive '{path}' ({size_mb:.1f} MB{suffix})"
+
+
+# ---------------------------------------------------------------------------
+# Source resolution and messages
+# ---------------------------------------------------------------------------
+
+
+def _resolve_source(source):
+    """Return (path, origin): origin is the env var name, or None for ``source``."""
+    if source is None:
+        value = os.environ.get(ENV_VAR, "").strip()
+        if not value:
+            return None, None
+        return Path(value).expanduser(), ENV_VAR
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"source must be a path (str or os.PathLike) or None; got {type(source).__name__}.")
+    text = os.fsdecode(os.fspath(source))
+    if not text.strip():
+        # Path("") is the current directory, which is never what was meant.
+        raise ValueError("source must be a non-empty path or None.")
+    return Path(text).expanduser(), None
+
+
+def _where(path, origin):
+    return f"'{path}' (from ${origin})" if origin else f"'{path}'"
+
+
+def _short_reason(exc, limit=200):
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _layout_error(where):
+    return DataError(
+        f"{where} does not look like CIFAR-10 data: found neither the pickle batches "
+        f"({_BATCH_DIR}/data_batch_1..5 and test_batch) nor an image-folder tree "
+        "(train/<class>/* and test/<class>/*, optionally under one top-level folder). "
+        f"{_HOW_TO_SUPPLY}"
+    )
+
+
+def _corrupt_error(where, member, exc):
+    inside = f" while reading member '{member}'" if member else ""
+    return DataError(
+        f"{where} is corrupt or truncated ({_short_reason(exc)}{inside}). "
+        "Re-download it, or re-create the archive."
+    )
+
+
+def _hidden(name):
+    # Skip dot files and macOS archive debris (__MACOSX/, ._name, .DS_Store).
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def _is_image_name(name):
+    return not _hidden(name) and PurePosixPath(name).suffix.lower() in _IMAGE_SUFFIXES
+
+
+# ---------------------------------------------------------------------------
+# Official download
+# ---------------------------------------------------------------------------
+
+
+def _download_official():
+    """Fetch CIFAR-10 through Keras; tests replace this function."""
+    # Imported here so that only this path needs Keras and its backend.
+    import keras
+
+    return keras.datasets.cifar10.load_data()
+
+
+def _load_official():
+    try:
+        (x_train, y_train), (x_test, y_test) = _download_official()
+    except Exception as exc:
+        # One message instead of Keras's nested urllib traceback.
+        raise DataError(
+            "The official CIFAR-10 download (keras.datasets.cifar10.load_data()) failed: "
+            f"{_short_reason(exc)}. If this machine is offline, supply the data locally instead. "
+            f"{_HOW_TO_SUPPLY}"
+        ) from None
+    return _result(x_train, y_train, x_test, y_test)
+
+
+def _result(x_train, y_train, x_test, y_test):
+    def images(x):
+        return np.ascontiguousarray(x, dtype=np.uint8)
+
+    def labels(y):
+        # Keras returns (N, 1) uint8 labels; flat int64 is what indexing wants.
+        return np.asarray(y).reshape(-1).astype(np.int64)
+
+    return (images(x_train), labels(y_train)), (images(x_test), labels(y_test))
+
+
+# ---------------------------------------------------------------------------
+# Directories
+# ---------------------------------------------------------------------------
+
+
+def _has_split_dirs(root):
+    return any((root / split).is_dir() for split in _SPLITS)
+
+
+def _dir_layout(path):
+    """Return ("batches", folder), ("images", root) or (None, None)."""
+    for folder in (path, path / _BATCH_DIR):
+        if folder.is_dir() and any((folder / name).is_file() for name in _ALL_BATCHES):
+            return "batches", folder
+    if _has_split_dirs(path):
+        return "images", path
+    subdirs = [d for d in path.iterdir() if d.is_dir() and not _hidden(d.name)]
+    if len(subdirs) == 1 and _has_split_dirs(subdirs[0]):
+        return "images", subdirs[0]
+    return None, None
+
+
+def _load_batch_dir(folder):
+    blobs = {}
+    for name in _ALL_BATCHES:
+        file = folder / name
+        if not file.is_file():
+            continue
+        try:
+            blobs[name] = (f"'{file}'", file.read_bytes())
+        except OSError as exc:
+            raise DataError(f"'{file}' cannot be read ({_short_reason(exc)}); check its permissions.") from None
+    return _assemble_batches(blobs, f"'{folder}'")
+
+
+def _load_image_dir(root, where, *, progress):
+    tree = {}
+    for split in _SPLITS:
+        split_dir = root / split
+        if not split_dir.is_dir():
+            continue
+        classes = tree.setdefault(split, {})
+        for class_dir in split_dir.iterdir():
+            if not class_dir.is_dir() or _hidden(class_dir.name):
+                continue
+            classes[class_dir.name] = [
+                (entry.name, Path(entry.path), f"'{entry.path}'")
+                for entry in os.scandir(class_dir)
+                if entry.is_file() and _is_image_name(entry.name)
+            ]
+    return _decode_tree(tree, where, progress=progress)
+
+
+# ---------------------------------------------------------------------------
+# Archives
+# ---------------------------------------------------------------------------
+
+
+def _iter_tar(path):
+    # "r|*": a single forward pass over the (compressed) stream, no seeking.
+    with tarfile.open(path, mode="r|*") as archive:
+        for member in archive:
+            if member.isdir():
+                yield member.name, True, None
+            elif member.isfile():
+                yield member.name, False, lambda m=member: archive.extractfile(m).read()
+
+
+def _iter_zip(path):
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            yield info.filename, info.is_dir(), (None if info.is_dir() else lambda i=info: archive.read(i))
+
+
+def _member_parts(name):
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return tuple(p for p in parts if p not in ("", ".", "/"))
+
+
+def _load_archive(path, where, *, progress):
+    batches = {}  # batch name -> (where, bytes)
+    images = []  # (prefix, split, class, file name, bytes, where)
+    class_dirs = set()  # (prefix, split, class), so empty class folders are seen
+    member = None
+    iterate = _iter_zip if zipfile.is_zipfile(path) else _iter_tar
+    try:
+        for member, is_dir, read in iterate(path):
+            parts = _member_parts(member)
+            if not parts or any(_hidden(p) for p in parts):
+                continue
+            if is_dir:
+                if len(parts) in (2, 3) and parts[-2] in _SPLITS:
+                    class_dirs.add((parts[:-2], parts[-2], parts[-1]))
+                continue
+            name = parts[-1]
+            if name in _ALL_BATCHES:
+                if name in batches:
+                    raise DataError(
+                        f"{where} holds {name} twice ({batches[name][0]} and member '{member}'); "
+                        "keep one cifar-10-batches-py folder in the archive."
+                    )
+                batches[name] = (f"{where} member '{member}'", read())
+            elif len(parts) in (3, 4) and parts[-3] in _SPLITS and _is_image_name(name):
+                images.append((parts[:-3], parts[-3], parts[-2], name, read(), f"{where} member '{member}'"))
+    except DataError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        if member is None:
+            # Not even the first member could be read: not an archive at all.
+            raise DataError(
+                f"{where} is not a readable .tar, .tar.gz/.tgz or .zip archive "
+                f"({_short_reason(exc)}): it is corrupt or truncated, or not a CIFAR-10 source. "
+                f"Re-download it if it should be one. {_HOW_TO_SUPPLY}"
+            ) from None
+        raise _corrupt_error(where, member, exc) from None
+
+    if batches:
+        return _assemble_batches(batches, where)
+    if not images:
+        raise _layout_error(where)
+    prefixes = sorted({prefix for prefix, *_ in images})
+    if len(prefixes) > 1:
+        shown = ", ".join("/".join(p) + "/" if p else "(top level)" for p in prefixes)
+        raise DataError(
+            f"{where} holds image-folder trees in several places ({shown}); "
+            "keep a single train/ and test/ pair in the archive."
+        )
+    prefix = prefixes[0]
+    tree = {}
+    for dir_prefix, split, cls in class_dirs:
+        if dir_prefix == prefix:
+            tree.setdefault(split, {}).setdefault(cls, [])
+    for _, split, cls, name, data, item_where in images:
+        tree.setdefault(split, {}).setdefault(cls, []).append((name, data, item_where))
+    return _decode_tree(tree, where, progress=progress)
+
+
+# ---------------------------------------------------------------------------
+# Pickle batches
+# ---------------------------------------------------------------------------
+
+# What a CIFAR-10 batch pickle needs: numpy array reconstruction (numpy 1.x
+# and 2.x module names, protocols 2 to 5) and _codecs.encode, which Python 3
+# uses for bytes under protocol 2. Nothing else can be built from the file.
+_PICKLE_ALLOWED = frozenset(
+    {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("_codecs", "encode"),
+    }
+)
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) not in _PICKLE_ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _parse_batch(data, where):
+    """Decode one pickle batch to (images uint8 (N, 32, 32, 3), labels int64 (N,))."""
+    try:
+        batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except Exception as exc:  # damaged bytes fail in many ways inside pickle
+        raise DataError(
+            f"{where} is corrupt or truncated, or not a CIFAR-10 batch ({_short_reason(exc)}). "
+            "Re-download cifar-10-python.tar.gz."
+        ) from None
+    if isinstance(batch, dict):
+        # Python 2 pickles give bytes keys; tolerate str keys from hand-made batches.
+        x = batch.get(b"data", batch.get("data"))
+        y = batch.get(b"labels", batch.get("labels"))
+    else:
+        x = y = None
+    if x is None or y is None:
+        raise DataError(
+            f"{where} is not a CIFAR-10 batch (expected a dict with b'data' and b'labels'). "
+            "Re-download cifar-10-python.tar.gz."
+        )
+    x = np.asarray(x)
+    y = np.asarray(y)
+    n_pixels = 3 * _SIZE * _SIZE
+    if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != n_pixels or y.shape != (x.shape[0],):
+        raise DataError(
+            f"{where} has unexpected array sizes (data {x.dtype} {x.shape}, labels {y.shape}; "
+            f"expected uint8 (N, {n_pixels}) and (N,)): it is corrupt. Re-download cifar-10-python.tar.gz."
+        )
+    if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= len(CLASS_NAMES)):
+        raise DataError(
+            f"{where} has labels outside 0..9: it is corrupt or not CIFAR-10. "
+            "Re-download cifar-10-python.tar.gz."
+        )
+    # Each row is the red plane, then green, then blue, each 32x32 row-major.
+    images = x.reshape(-1, 3, _SIZE, _SIZE).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), y.astype(np.int64)
+
+
+def _assemble_batches(blobs, where):
+    missing = [name for name in _ALL_BATCHES if name not in blobs]
+    if missing:
+        raise DataError(
+            f"{where} holds CIFAR-10 batches but lacks {', '.join(missing)}: it is incomplete. "
+            "Re-download cifar-10-python.tar.gz (it holds data_batch_1..5 and test_batch)."
+        )
+    parsed = {name: _parse_batch(blobs[name][1], blobs[name][0]) for name in _ALL_BATCHES}
+    x_train = np.concatenate([parsed[name][0] for name in _TRAIN_BATCHES])
+    y_train = np.concatenate([parsed[name][1] for name in _TRAIN_BATCHES])
+    x_test, y_test = parsed[_TEST_BATCH]
+    return _result(x_train, y_train, x_test, y_test)
+
+
+# ---------------------------------------------------------------------------
+# Image folders
+# ---------------------------------------------------------------------------
+
+
+def _class_labels(names):
+    names = set(names)
+    if names == set(CLASS_NAMES):
+        return {name: i for i, name in enumerate(CLASS_NAMES)}
+    return {name: i for i, name in enumerate(sorted(names))}
+
+
+def _decode_image(data, where):
+    """Decode one 32x32 image file (bytes or a path) to uint8 RGB (32, 32, 3)."""
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
+            if image.size != (_SIZE, _SIZE):
+                width, height = image.size
+                raise DataError(
+                    f"{where} is {width}x{height} pixels; CIFAR-10 images must be {_SIZE}x{_SIZE}. "
+                    "Resize or remove it."
+                )
+            return np.asarray(image.convert("RGB"))
+    except DataError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise DataError(
+            f"{where} is not a readable image ({_short_reason(exc)}): it is corrupt or truncated. "
+            "Re-download the data, or replace or remove this file."
+        ) from None
+
+
+def _decode_tree(tree, where, *, progress):
+    """Decode {split: {class: [(file name, bytes or path, where)]}} into arrays."""
+    for split in _SPLITS:
+        if not tree.get(split):
+            raise DataError(
+                f"{where} has no {split}/<class>/ image folders; an image-folder source needs both "
+                "train/<class>/* and test/<class>/* (optionally under one top-level folder)."
+            )
+    train_classes, test_classes = set(tree["train"]), set(tree["test"])
+    if train_classes != test_classes:
+        only_train = ", ".join(sorted(train_classes - test_classes)) or "-"
+        only_test = ", ".join(sorted(test_classes - train_classes)) or "-"
+        raise DataError(
+            f"{where}: train/ and test/ must hold the same class folders "
+            f"(only in train/: {only_train}; only in test/: {only_test}). Add or remove class folders to match."
+        )
+    empty = sorted(f"{split}/{cls}/" for split in _SPLITS for cls, items in tree[split].items() if not items)
+    if empty:
+        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        raise DataError(
+            f"{where} has class folders with no images: {shown}. "
+            f"Add image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) or remove the empty folders."
+        )
+
+    labels = _class_labels(train_classes)
+    total = sum(len(items) for split in _SPLITS for items in tree[split].values())
+    arrays = {}
+    with tqdm(
+        total=total,
+        desc="Decoding CIFAR-10 images",
+        unit="img",
+        disable=not progress or total < _PROGRESS_MIN_FILES,
+    ) as bar:
+        for split in _SPLITS:
+            items = sorted(
+                (
+                    (labels[cls], name, data, item_where)
+                    for cls, entries in tree[split].items()
+                    for name, data, item_where in entries
+                ),
+                key=lambda item: item[:2],
+            )
+            x = np.empty((len(items), _SIZE, _SIZE, 3), dtype=np.uint8)
+            for i, (_, _, data, item_where) in enumerate(items):
+                x[i] = _decode_image(data, item_where)
+                bar.update()
+            arrays[split] = x, np.array([label for label, *_ in items], dtype=np.int64)
+    return _result(*arrays["train"], *arrays["test"])
+
+
+# ---------------------------------------------------------------------------
+# Cache
+# ---------------------------------------------------------------------------
+
+
+def _cache_root(cache_dir):
+    if cache_dir is not None:
+        return Path(os.fsdecode(os.fspath(cache_dir))).expanduser()
+    if os.environ.get(CACHE_ENV_VAR):
+        return Path(os.environ[CACHE_ENV_VAR]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "deblur"
+    return Path.home() / ".cache" / "deblur"
+
+
+def _source_key(path, where):
+    """sha256 hex of a file's bytes, or of a directory's (path, size, mtime) list."""
+    digest = hashlib.sha256(_CACHE_FORMAT)
+    try:
+        if path.is_file():
+            digest.update(b"\0file\0")
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        else:
+            # Stat-based, not content-based: hashing 60,000 small files would
+            # cost about as much as decoding them.
+            listing = []
+            for folder, _, files in os.walk(path):
+                for name in files:
+                    full = os.path.join(folder, name)
+                    stat = os.stat(full)
+                    rel = Path(os.path.relpath(full, path)).as_posix()
+                    listing.append((rel, stat.st_size, stat.st_mtime_ns))
+            digest.update(b"\0dir\0")
+            for rel, size, mtime_ns in sorted(listing):
+                digest.update(f"{rel}\0{size}\0{mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    except OSError as exc:
+        raise DataError(f"{where} cannot be read ({_short_reason(exc)}); check its permissions.") from None
+    return digest.hexdigest()
+
+
+_CACHE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _read_cache(file, key):
+    """Return the cached arrays, or None when missing, stale or unreadable."""
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            if str(npz["key"]) != key:
+                return None
+            x_train, y_train, x_test, y_test = (npz[name] for name in _CACHE_ARRAYS)
+    except Exception:  # missing, partial or foreign file: only a missed shortcut
+        return None
+    for x, y in ((x_train, y_train), (x_test, y_test)):
+        if x.dtype != np.uint8 or x.shape[1:] != (_SIZE, _SIZE, 3) or y.dtype != np.int64 or y.shape != x.shape[:1]:
+            return None
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _write_cache(file, key, data):
+    """Write the arrays atomically; a failure only costs the shortcut next time."""
+    (x_train, y_train), (x_test, y_test) = data
+    tmp = None
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        # Same folder as the target, so os.replace is an atomic rename and a
+        # concurrent or interrupted run never sees a half-written cache.
+        fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}-", suffix=".tmp", dir=file.parent)
+        with os.fdopen(fd, "wb") as f:
+            # Uncompressed: the point of the cache is speed (about 0.2 s to read).
+            np.savez(f, key=np.array(key), x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        os.replace(tmp, file)
+        tmp = None
+    except OSError as exc:
+        warnings.warn(
+            f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "
+            "decoded again next time. Pass a writable cache_dir=, or use_cache=False.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

@@ -1,0 +1,255 @@
+"""Evaluation: per-image MSE, PSNR and SSIM, and the study's test-set numbers.
+
+Every metric is computed per image (PSNR and SSIM by scikit-image) and
+summarised by :func:`mean_metrics`. The mean of per-image PSNRs is what is
+reported: it is *not* the PSNR of the batch-wide MSE.
+
+Images are compared as they come out of the model, unclipped, as in the
+study (its test MSE is Keras's ``evaluate`` on raw outputs); ``data_range``
+is 1.0 for images in [0, 1].
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from ._io import atomic_write_json
+from ._validation import as_float_images, check_same_shape
+
+__all__ = [
+    "per_image_mse",
+    "per_image_psnr",
+    "per_image_ssim",
+    "per_image_metrics",
+    "mean_metrics",
+    "predict",
+    "evaluate",
+    "save_results",
+    "METRICS",
+    "format_table",
+]
+
+#: Metric names in the order they are reported; lower MSE is better, higher PSNR/SSIM.
+METRICS = ("mse", "psnr", "ssim")
+
+
+def _pair(restored, clean):
+    restored = as_float_images(restored, name="restored", check_range=False)
+    clean = as_float_images(clean, name="clean")
+    check_same_shape(restored, clean, ("restored", "clean"))
+    return restored, clean
+
+
+def per_image_mse(restored, clean):
+    """Mean squared error of each image.
+
+    Parameters
+    ----------
+    restored : ndarray, shape (N, H, W, C)
+        Restored (or corrupted) images, float, any finite range; uint8 is scaled by 1/255.
+    clean : ndarray, shape (N, H, W, C)
+        Reference images, uint8 or float in [0, 1].
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+    """
+    restored, clean = _pair(restored, clean)
+    diff = restored.astype(np.float64) - clean.astype(np.float64)
+    return np.mean(diff * diff, axis=(1, 2, 3))
+
+
+def per_image_psnr(restored, clean, *, data_range=1.0):
+    """PSNR in dB of each image (``skimage.metrics.peak_signal_noise_ratio``).
+
+    Parameters
+    ----------
+    restored, clean : ndarray, shape (N, H, W, C)
+        As in :func:`per_image_mse`.
+    data_range : float, default 1.0
+        Range of the clean images (1.0 for [0, 1]).
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        ``inf`` where an image is restored exactly.
+    """
+    restored, clean = _pair(restored, clean)
+    with np.errstate(divide="ignore"):
+        return np.array(
+            [peak_signal_noise_ratio(c, r, data_range=data_range) for r, c in zip(restored, clean)],
+            dtype=np.float64,
+        )
+
+
+def per_image_ssim(restored, clean, *, data_range=1.0):
+    """SSIM of each image (``skimage.metrics.structural_similarity``).
+
+    Uses scikit-image's defaults (7x7 uniform window) over all channels
+    (``channel_axis=-1``).
+
+    Parameters
+    ----------
+    restored, clean : ndarray, shape (N, H, W, C)
+        As in :func:`per_image_mse`; H and W must be at least 7.
+    data_range : float, default 1.0
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+    """
+    restored, clean = _pair(restored, clean)
+    if min(clean.shape[1:3]) < 7:
+        raise ValueError(f"SSIM needs images of at least 7x7 pixels; got {clean.shape[1:3]}.")
+    return np.array(
+        [
+            structural_similarity(c, r, data_range=data_range, channel_axis=-1)
+            for r, c in zip(restored, clean)
+        ],
+        dtype=np.float64,
+    )
+
+
+def per_image_metrics(restored, clean, *, data_range=1.0):
+    """All of :data:`METRICS` per image.
+
+    Returns
+    -------
+    dict of str -> ndarray of float64, shape (N,)
+    """
+    return {
+        "mse": per_image_mse(restored, clean),
+        "psnr": per_image_psnr(restored, clean, data_range=data_range),
+        "ssim": per_image_ssim(restored, clean, data_range=data_range),
+    }
+
+
+def mean_metrics(per_image):
+    """Mean of each per-image metric.
+
+    Parameters
+    ----------
+    per_image : dict of str -> array_like, shape (N,)
+
+    Returns
+    -------
+    dict of str -> float
+        The mean of each metric, plus ``n_images``. For MSE over images of
+        equal size this equals the pixel-wise test MSE of the study.
+    """
+    out = {name: float(np.mean(values)) for name, values in per_image.items()}
+    lengths = {len(v) for v in per_image.values()}
+    if len(lengths) != 1:
+        raise ValueError("All per-image metric arrays must have the same length.")
+    out["n_images"] = lengths.pop()
+    return out
+
+
+def predict(model, images, *, batch_size=256):
+    """Run a model over images in batches.
+
+    Parameters
+    ----------
+    model : keras.Model, callable or None
+        ``None`` is the identity (the input itself is returned as float32).
+    images : ndarray, shape (N, H, W, C)
+        Model inputs (float, any finite range; uint8 is scaled by 1/255).
+    batch_size : int, default 256
+
+    Returns
+    -------
+    ndarray of float32, shape (N, H, W, C_out)
+    """
+    x = as_float_images(images, name="images", check_range=False)
+    if model is None:
+        return x
+    if hasattr(model, "predict"):
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
+    return np.concatenate(
+        [np.asarray(model(x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
+    )
+
+
+def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False):
+    """Test-set MSE, PSNR and SSIM of a model, or of the identity baseline.
+
+    Parameters
+    ----------
+    model : keras.Model, callable or None
+        The restoration model. ``None`` evaluates the identity baseline: the
+        corrupted input itself, i.e. doing nothing.
+    corrupted : ndarray, shape (N, H, W, C)
+        Corrupted test images (float, unclipped).
+    clean : ndarray, shape (N, H, W, C)
+        Clean test images, uint8 or float in [0, 1].
+    batch_size : int, default 256
+    data_range : float, default 1.0
+    per_image : bool, default False
+        Also return the per-image values under ``"per_image"``.
+
+    Returns
+    -------
+    dict
+        ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}``
+        (means over images), plus ``"per_image": {name: list}`` if asked.
+    """
+    restored = predict(model, corrupted, batch_size=batch_size)
+    values = per_image_metrics(restored, clean, data_range=data_range)
+    result = mean_metrics(values)
+    if per_image:
+        result["per_image"] = {k: v.tolist() for k, v in values.items()}
+    return result
+
+
+def save_results(results, path):
+    """Write a results dict (numbers, lists, nested dicts) as JSON, atomically.
+
+    Parameters
+    ----------
+    results : dict
+    path : str or os.PathLike
+        Destination ``.json`` file; parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    atomic_write_json(path, results)
+    return Path(path)
+
+
+def format_table(results, *, baseline="identity"):
+    """A Markdown table of results, one row per method.
+
+    Parameters
+    ----------
+    results : dict of str -> dict
+        Method name -> metrics (``mse`` and optionally ``psnr``, ``ssim``,
+        ``n_images``, ``note``). Missing values print as "–".
+    baseline : str or None, default "identity"
+        Row whose MSE the "MSE / identity" column divides by (below 1 means
+        better than doing nothing). ``None`` leaves the column out.
+
+    Returns
+    -------
+    str
+    """
+    ref = results.get(baseline, {}).get("mse") if baseline else None
+    header = ["method", "test MSE", "PSNR (dB)", "SSIM", "images"]
+    if ref:
+        header.insert(2, f"MSE / {baseline}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def fmt(value, spec):
+        return "–" if value is None else format(value, spec)
+
+    for name, m in results.items():
+        row = [name + (f" ({m['note']})" if m.get("note") else ""), fmt(m.get("mse"), ".5f")]
+        if ref:
+            row.append(fmt(None if m.get("mse") is None else m["mse"] / ref, ".2f"))
+        row += [fmt(m.get("psnr"), ".2f"), fmt(m.get("ssim"), ".4f"), fmt(m.get("n_images"), "d")]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,229 @@
+"""Figures: sample grid, loss curves, side-by-side comparison grid.
+
+Every function returns the matplotlib ``Figure`` (so a notebook shows it)
+and, given ``path``, also saves it (format from the suffix: .png, .svg,
+.pdf). :func:`figures_from_runs` redraws the comparison figures from saved
+run folders, without retraining.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ._validation import as_float_images
+
+__all__ = ["sample_grid", "loss_curves", "comparison_grid", "figures_from_runs", "save_figure"]
+
+
+def save_figure(fig, path, *, dpi=150):
+    """Save a figure atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or os.PathLike
+        Destination; the suffix selects the format. Parent folders are created.
+    dpi : int, default 150
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _show(ax, image, title=None):
+    ax.imshow(np.clip(image, 0.0, 1.0).squeeze(), cmap="gray" if image.shape[-1] == 1 else None,
+              interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def _pick(n, total):
+    if n < 1:
+        raise ValueError(f"n must be >= 1; got {n}.")
+    return min(int(n), total)
+
+
+def sample_grid(clean, corrupted, *, sigmas=None, n=8, path=None):
+    """Clean images above their corrupted versions.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (N, H, W, C)
+        uint8 or float in [0, 1].
+    corrupted : ndarray, shape (N, H, W, C)
+        Float (clipped to [0, 1] for display only).
+    sigmas : array_like, shape (N,), optional
+        Blur sigma of each image, shown in the titles.
+    n : int, default 8
+        Number of columns (first ``n`` images).
+    path : str or os.PathLike, optional
+        Also save the figure here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    clean = as_float_images(clean, name="clean")
+    corrupted = as_float_images(corrupted, name="corrupted", check_range=False)
+    n = _pick(n, len(clean))
+    fig, axes = plt.subplots(2, n, figsize=(1.3 * n, 3.0), squeeze=False)
+    for i in range(n):
+        _show(axes[0, i], clean[i], "clean" if i == 0 else None)
+        title = f"σ={sigmas[i]:.2f}" if sigmas is not None else ("corrupted" if i == 0 else None)
+        _show(axes[1, i], corrupted[i], title)
+    fig.suptitle("Clean (top) and blurred + noisy (bottom)", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
+    """Training and validation loss per epoch, one panel per model.
+
+    Parameters
+    ----------
+    histories : dict of str -> dict
+        Model name -> history with ``loss`` and optionally ``val_loss``
+        lists (as returned by :func:`deblur.training.train` or
+        :func:`deblur.training.load_history`).
+    log_scale : bool, default True
+        Logarithmic loss axis.
+    baseline : float, optional
+        A reference loss drawn as a horizontal line, e.g. the identity
+        baseline's MSE (doing nothing).
+    path : str or os.PathLike, optional
+        Also save the figure here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not histories:
+        raise ValueError("histories is empty; pass {model name: history}.")
+    fig, axes = plt.subplots(1, len(histories), figsize=(4.2 * len(histories), 3.2), squeeze=False)
+    for ax, (name, hist) in zip(axes[0], histories.items()):
+        if "loss" not in hist or not len(hist["loss"]):
+            raise ValueError(f"History of {name!r} has no 'loss' values.")
+        epochs = np.arange(1, len(hist["loss"]) + 1)
+        ax.plot(epochs, hist["loss"], "o-", label="train")
+        if hist.get("val_loss"):
+            ax.plot(epochs, hist["val_loss"], "s--", label="validation")
+        if baseline is not None:
+            ax.axhline(baseline, color="gray", lw=1, ls=":", label="identity (do nothing)")
+        if log_scale:
+            ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("MSE loss")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
+    """Side by side: corrupted, original and each model's restoration.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (N, H, W, C)
+        uint8 or float in [0, 1].
+    corrupted : ndarray, shape (N, H, W, C)
+        The network inputs.
+    restorations : dict of str -> ndarray, shape (N, H, W, C)
+        Model name -> restored images (float; clipped for display only).
+    n : int, default 6
+        Number of images (columns).
+    path : str or os.PathLike, optional
+        Also save the figure here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Rows: corrupted, original, then one row per model; per-image MSE in
+        each restored image's title.
+    """
+    clean = as_float_images(clean, name="clean")
+    corrupted = as_float_images(corrupted, name="corrupted", check_range=False)
+    rows = {"corrupted": corrupted, "original": clean}
+    for name, images in restorations.items():
+        images = as_float_images(images, name=f"restorations[{name!r}]", check_range=False)
+        if images.shape[0] < min(n, len(clean)) or images.shape[1:] != clean.shape[1:]:
+            raise ValueError(
+                f"restorations[{name!r}] has shape {images.shape}; expected images like clean {clean.shape}."
+            )
+        rows[name] = images
+    n = _pick(n, len(clean))
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.4 * n, 1.5 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows.items()):
+        for i in range(n):
+            title = None
+            if label != "original":
+                title = f"MSE {np.mean((images[i] - clean[i]) ** 2):.4f}"
+            _show(axes[r, i], images[i], title)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None):
+    """Redraw loss curves and the comparison grid from saved run folders.
+
+    Nothing is retrained: each model is loaded from its run folder
+    (:func:`deblur.training.load_run`).
+
+    Parameters
+    ----------
+    run_dirs : dict of str -> str or os.PathLike
+        Model name -> run folder.
+    clean, corrupted : ndarray, shape (N, H, W, C)
+        Test images for the comparison grid (the first ``n`` are shown).
+    out_dir : str or os.PathLike
+        Where ``loss_curves.png`` and ``comparison.png`` are written.
+    n : int, default 6
+    baseline : float, optional
+        Identity MSE line for the loss curves.
+
+    Returns
+    -------
+    dict of str -> pathlib.Path
+        The written figure files.
+    """
+    from .metrics import predict
+    from .training import load_run
+
+    out_dir = Path(out_dir)
+    runs = {name: load_run(d) for name, d in run_dirs.items()}
+    k = _pick(n, len(clean))
+    restorations = {name: predict(run.model, corrupted[:k]) for name, run in runs.items()}
+    paths = {
+        "loss_curves": out_dir / "loss_curves.png",
+        "comparison": out_dir / "comparison.png",
+    }
+    fig = loss_curves({name: run.history for name, run in runs.items()}, baseline=baseline,
+                      path=paths["loss_curves"])
+    plt.close(fig)
+    fig = comparison_grid(clean[:k], corrupted[:k], restorations, n=k, path=paths["comparison"])
+    plt.close(fig)
+    return paths

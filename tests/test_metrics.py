@@ -1,0 +1,93 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+from deblur import metrics
+from deblur.corruption import corrupt
+
+
+@pytest.fixture
+def pair(images_uint8):
+    corrupted, _ = corrupt(images_uint8, seed=0)
+    return corrupted, images_uint8.astype(np.float32) / 255
+
+
+def test_per_image_values_agree_with_scikit_image(pair):
+    restored, clean = pair
+    mse = metrics.per_image_mse(restored, clean)
+    psnr = metrics.per_image_psnr(restored, clean)
+    ssim = metrics.per_image_ssim(restored, clean)
+    assert mse.shape == psnr.shape == ssim.shape == (len(clean),)
+    for i in range(len(clean)):
+        c, r = clean[i].astype(np.float64), restored[i].astype(np.float64)
+        assert mse[i] == pytest.approx(mean_squared_error(c, r), rel=1e-6)
+        assert psnr[i] == pytest.approx(peak_signal_noise_ratio(c, r, data_range=1.0), rel=1e-5)
+        assert ssim[i] == pytest.approx(
+            structural_similarity(clean[i], restored[i], data_range=1.0, channel_axis=-1), rel=1e-6
+        )
+
+
+def test_mean_mse_is_the_study_metric_and_mean_psnr_is_not_batch_psnr(pair):
+    restored, clean = pair
+    result = metrics.evaluate(None, restored, clean)
+    keras_mse = float(np.mean(keras.ops.convert_to_numpy(keras.losses.mean_squared_error(clean, restored))))
+    assert result["mse"] == pytest.approx(keras_mse, rel=1e-5)
+    batch_psnr = peak_signal_noise_ratio(clean.astype(np.float64), restored.astype(np.float64), data_range=1.0)
+    assert result["psnr"] == pytest.approx(np.mean(metrics.per_image_psnr(restored, clean)))
+    assert result["psnr"] != pytest.approx(batch_psnr, abs=1e-3)
+
+
+def test_evaluate_identity_model_and_none_agree(pair):
+    restored, clean = pair
+    inputs = keras.Input((32, 32, 3))
+    identity = keras.Model(inputs, keras.layers.Identity()(inputs))
+    a = metrics.evaluate(None, restored, clean, per_image=True)
+    b = metrics.evaluate(identity, restored, clean, per_image=True)
+    for key in metrics.METRICS:
+        assert a[key] == pytest.approx(b[key], rel=1e-6)
+        assert len(a["per_image"][key]) == len(clean)
+    assert a["n_images"] == len(clean)
+    perfect = metrics.evaluate(None, clean, clean)
+    assert perfect["mse"] == 0 and perfect["ssim"] == pytest.approx(1.0)
+
+
+def test_save_results_is_plain_json(tmp_path, pair):
+    restored, clean = pair
+    results = {"identity": metrics.evaluate(None, restored, clean), "arr": np.arange(3), "x": np.float32(1.5)}
+    path = metrics.save_results(results, tmp_path / "sub" / "results.json")
+    loaded = json.loads(path.read_text())
+    assert loaded["identity"]["n_images"] == 8 and loaded["arr"] == [0, 1, 2] and loaded["x"] == 1.5
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]
+
+
+def test_format_table_has_identity_ratio():
+    table = metrics.format_table(
+        {"identity": {"mse": 0.006, "psnr": 23.0, "ssim": 0.7, "n_images": 10}, "cae": {"mse": 0.003}}
+    )
+    lines = table.splitlines()
+    assert lines[0].startswith("| method | test MSE | MSE / identity")
+    assert "| cae | 0.00300 | 0.50 | – | – | – |" in lines
+
+
+@pytest.mark.parametrize(
+    "restored, clean, match",
+    [
+        (np.zeros((2, 32, 32, 3), np.float32), np.zeros((3, 32, 32, 3), np.float32), "same shape"),
+        (np.full((1, 32, 32, 3), np.nan, np.float32), np.zeros((1, 32, 32, 3), np.float32), "NaN"),
+        (np.zeros((0, 32, 32, 3), np.float32), np.zeros((0, 32, 32, 3), np.float32), "empty"),
+        (np.zeros((1, 32, 32, 3), np.float32), np.full((1, 32, 32, 3), 255.0), r"\[0, 1\]"),
+        (np.zeros((32, 32, 3), np.float32), np.zeros((32, 32, 3), np.float32), "images\\[None\\]"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(restored, clean, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.evaluate(None, restored, clean)
+
+
+def test_ssim_needs_7x7():
+    x = np.zeros((1, 5, 5, 3), np.float32)
+    with pytest.raises(ValueError, match="7x7"):
+        metrics.per_image_ssim(x, x)

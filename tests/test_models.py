@@ -1,0 +1,107 @@
+import keras
+import numpy as np
+import pytest
+
+from deblur import models
+
+# One table parametrizes the model tests: name -> (builder, exact parameter count, sizes it accepts).
+MODEL_TABLE = {
+    "cae": (models.cae, 779_395, [(32, 32), (16, 24)]),
+    "win5rb": (models.win5rb, 1_276_879, [(32, 32), (17, 23), (9, 40)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLE))
+def test_exact_parameter_count_for_32x32(name):
+    builder, count, _ = MODEL_TABLE[name]
+    model = builder(input_shape=(32, 32, 3))
+    assert isinstance(model, keras.Model)
+    assert model.name == name
+    assert model.count_params() == count
+
+
+def test_model_table_is_complete():
+    assert set(models.MODELS) == set(MODEL_TABLE)
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLE))
+def test_output_shape_dtype_on_several_sizes(name):
+    builder, _, sizes = MODEL_TABLE[name]
+    model = builder(input_shape=(None, None, 3))
+    rng = np.random.default_rng(0)
+    for h, w in sizes:
+        x = rng.random((2, h, w, 3), dtype=np.float32)
+        y = keras.ops.convert_to_numpy(model(x, training=False))
+        assert y.shape == (2, h, w, 3)
+        assert y.dtype == np.float32
+
+
+def test_cae_output_is_sigmoid_bounded():
+    y = keras.ops.convert_to_numpy(models.cae()(np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)))
+    assert y.min() > 0.0 and y.max() < 1.0
+
+
+def test_win5rb_default_is_fully_convolutional_with_skip():
+    model = models.win5rb()
+    assert model.input_shape == (None, None, None, 3)
+    assert isinstance(model.get_layer("restored"), keras.layers.Add)
+    # With the residual branch zeroed, the skip connection makes it the identity.
+    conv = model.get_layer("residual_conv")
+    conv.set_weights([np.zeros_like(w) for w in conv.get_weights()])
+    bn = model.get_layer("residual_bn")
+    gamma, beta, mean, var = bn.get_weights()
+    bn.set_weights([gamma, np.zeros_like(beta), np.zeros_like(mean), var])
+    x = np.random.default_rng(1).random((1, 11, 13, 3), dtype=np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), x, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLE))
+def test_every_layer_named_and_architecture(name):
+    model = MODEL_TABLE[name][0]()
+    names = [layer.name for layer in model.layers]
+    assert len(names) == len(set(names))
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    bns = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    if name == "cae":
+        assert [c.filters for c in convs] == [32, 64, 128, 256, 128, 64, 32, 3]
+        assert all(c.kernel_size == (3, 3) for c in convs)
+        assert len(bns) == 7
+        assert sum(isinstance(l, keras.layers.MaxPooling2D) for l in model.layers) == 2
+        assert sum(isinstance(l, keras.layers.UpSampling2D) for l in model.layers) == 2
+    else:
+        assert [(c.filters, c.kernel_size[0]) for c in convs] == [(32, 3), (64, 5), (128, 7), (128, 7), (3, 7)]
+        assert len(bns) == 5
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLE))
+def test_seed_makes_init_repeatable(name):
+    a = MODEL_TABLE[name][0](seed=5).get_weights()
+    b = MODEL_TABLE[name][0](seed=5).get_weights()
+    c = MODEL_TABLE[name][0](seed=6).get_weights()
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not all(np.array_equal(u, v) for u, v in zip(a, c))
+
+
+def test_build_by_name_and_errors():
+    assert models.build("cae").name == "cae"
+    with pytest.raises(ValueError, match="Unknown model"):
+        models.build("unet")
+    with pytest.raises(ValueError, match="multiples of 4"):
+        models.cae(input_shape=(30, 30, 3))
+    with pytest.raises(ValueError, match="3 channels"):
+        models.win5rb(input_shape=(None, None, 1))
+    with pytest.raises(ValueError, match="height, width, channels"):
+        models.win5rb(input_shape=(32, 32))
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_TABLE))
+def test_save_load_round_trip(tmp_path, name):
+    model = MODEL_TABLE[name][0](seed=0)
+    x = np.random.default_rng(2).random((2, 32, 32, 3), dtype=np.float32)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.count_params() == MODEL_TABLE[name][1]
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6
+    )

@@ -1,0 +1,55 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from deblur import models, plots, training  # noqa: E402
+from deblur.corruption import corrupt  # noqa: E402
+
+
+def test_sample_grid_returns_and_saves(tmp_path, images_uint8):
+    corrupted, sigmas = corrupt(images_uint8, seed=0)
+    fig = plots.sample_grid(images_uint8, corrupted, sigmas=sigmas, n=5, path=tmp_path / "s.png")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 10
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert fig.axes[5].get_title().startswith("σ=")
+
+
+def test_loss_curves_log_scale_and_baseline(tmp_path):
+    hist = {"loss": [0.1, 0.05, 0.02], "val_loss": [0.09, 0.06, 0.03]}
+    fig = plots.loss_curves({"cae": hist, "win5rb": hist}, baseline=0.0066, path=tmp_path / "l.svg")
+    assert len(fig.axes) == 2
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert len(ax.lines) == 3  # train, validation, identity line
+    assert (tmp_path / "l.svg").read_text().lstrip().startswith("<?xml")
+    lin = plots.loss_curves({"cae": {"loss": [1.0, 0.5]}}, log_scale=False)
+    assert lin.axes[0].get_yscale() == "linear"
+    with pytest.raises(ValueError, match="empty"):
+        plots.loss_curves({})
+
+
+def test_comparison_grid_rows_and_errors(images_uint8):
+    corrupted, _ = corrupt(images_uint8, seed=0)
+    fig = plots.comparison_grid(images_uint8, corrupted, {"a": corrupted, "b": corrupted}, n=4)
+    assert len(fig.axes) == 4 * 4
+    assert [fig.axes[r * 4].get_ylabel() for r in range(4)] == ["corrupted", "original", "a", "b"]
+    assert fig.axes[8].get_title().startswith("MSE ")
+    with pytest.raises(ValueError, match="restorations"):
+        plots.comparison_grid(images_uint8, corrupted, {"a": corrupted[:, :16]})
+
+
+def test_figures_from_runs_redraws_without_training(tmp_path, images_uint8):
+    x = images_uint8[:8]
+    run_dir = tmp_path / "runs" / "cae"
+    training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=4, verbose=0)
+    corrupted, _ = corrupt(x, seed=1)
+    paths = plots.figures_from_runs({"cae": run_dir}, x, corrupted, out_dir=tmp_path / "figs", n=3)
+    assert set(paths) == {"loss_curves", "comparison"}
+    for path in paths.values():
+        assert path.stat().st_size > 1000
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["comparison.png", "loss_curves.png"]

@@ -1,0 +1,166 @@
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from deblur import models, training
+
+
+def smooth_images(n, seed=0, size=32):
+    """Low-frequency random images (4x4 noise upsampled), uint8."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((n, 4, 4, 3))
+    return (np.kron(coarse, np.ones((1, size // 4, size // 4, 1))) * 255).astype(np.uint8)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates an interruption (Ctrl-C) at the end of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_win5rb_schedule_matches_study_multiplicative_form():
+    lr, expected = 1e-3, []
+    for epoch in range(20):
+        lr = lr if epoch < 5 else lr * math.exp(-0.5)
+        expected.append(lr)
+    got = [training.win5rb_lr_schedule(e, 1e-3) for e in range(20)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert training.LR_SCHEDULES["win5rb"] is training.win5rb_lr_schedule
+    assert training.constant_lr_schedule(7, 1e-3) == 1e-3
+
+
+def test_split_is_disjoint_covering_and_seeded():
+    tr, va = training.split_train_val(100, val_fraction=0.1, seed=3)
+    assert len(va) == 10 and len(tr) == 90
+    assert np.array_equal(np.sort(np.concatenate([tr, va])), np.arange(100))
+    tr2, va2 = training.split_train_val(100, val_fraction=0.1, seed=3)
+    assert np.array_equal(va, va2)
+    assert not np.array_equal(va, training.split_train_val(100, val_fraction=0.1, seed=4)[1])
+    with pytest.raises(ValueError, match="val_fraction"):
+        training.split_train_val(10, val_fraction=1.0)
+
+
+def test_image_pairs_order_depends_only_on_seed_and_epoch():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
+    full = training.ImagePairs(x, x, batch_size=4, seed=1, epochs=3)
+    assert len(full) == 3 * 3 and full.batches_per_epoch == 3
+    for epoch in range(3):
+        seen = np.concatenate([full[epoch * 3 + b][0].ravel() for b in range(3)])
+        assert np.array_equal(np.sort(seen), np.arange(10))  # each image once per epoch
+    resumed = training.ImagePairs(x, x, batch_size=4, seed=1, epochs=3, start_epoch=2)
+    assert len(resumed) == 3
+    for b in range(3):
+        assert np.array_equal(resumed[b][0], full[6 + b][0])
+    assert not np.array_equal(full[0][0], full[3][0])  # reshuffled between epochs
+
+
+def test_loss_goes_down_on_a_small_batch(tmp_path):
+    x = smooth_images(64)
+    run = training.train(models.cae(seed=0), x, run_dir=tmp_path / "run", epochs=6,
+                         batch_size=16, validation_split=0.25, seed=0, verbose=0)
+    loss = run.history["loss"]
+    assert len(loss) == 6
+    assert loss[-1] < 0.7 * loss[0]
+    assert run.history["val_loss"][-1] < run.history["val_loss"][0]
+
+
+def test_run_folder_contents_and_load_run(tmp_path):
+    x = smooth_images(24, seed=1)
+    run_dir = tmp_path / "run"
+    run = training.train(models.win5rb(seed=0), x, run_dir=run_dir, epochs=2, batch_size=8,
+                         lr_schedule="win5rb", verbose=0)
+    names = sorted(p.name for p in run_dir.iterdir())
+    assert names == ["checkpoint-epoch002.keras", "config.json", "history.json", "model.keras"]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "win5rb" and config["lr_schedule"] == "win5rb"
+    assert config["batch_size"] == 8 and config["n_val"] == 2 and config["n_train"] == 22
+    loaded = training.load_run(run_dir)
+    assert loaded.history == run.history == training.load_history(run_dir)
+    probe = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(loaded.model.predict(probe, verbose=0), run.model.predict(probe, verbose=0),
+                               atol=1e-6)
+
+
+def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
+    x = smooth_images(48, seed=2)
+    kwargs = dict(epochs=4, batch_size=16, seed=0, verbose=0)
+
+    reference = training.train(models.cae(seed=0), x, run_dir=tmp_path / "uninterrupted", **kwargs)
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        training.train(models.cae(seed=0), x, run_dir=run_dir, callbacks=[StopAfter(1)], **kwargs)
+    saved_history = json.loads((run_dir / "history.json").read_text())
+    saved_config = (run_dir / "config.json").read_bytes()
+    assert len(saved_history["epochs"]) == 2
+    assert (run_dir / "checkpoint-epoch002.keras").exists()
+    assert not (run_dir / "model.keras").exists()
+
+    # Resume: the model argument is ignored, the checkpoint is used.
+    resumed = training.train(models.cae(seed=99), x, run_dir=run_dir, **kwargs)
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3, 4]
+    assert history["epochs"][:2] == saved_history["epochs"]  # nothing saved before is lost
+    assert (run_dir / "config.json").read_bytes() == saved_config
+    assert (run_dir / "model.keras").exists()
+    # Same batches, same optimizer state: the resumed run matches an uninterrupted one.
+    np.testing.assert_allclose(resumed.history["loss"], reference.history["loss"], rtol=1e-3)
+    assert not list(run_dir.glob("*.tmp*")) and not list(run_dir.glob(".*"))
+
+    # Extending a finished run continues its history too.
+    longer = training.train(models.cae(seed=0), x, run_dir=run_dir, **{**kwargs, "epochs": 5})
+    assert len(longer.history["loss"]) == 5
+    assert longer.history["loss"][:4] == resumed.history["loss"]
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    x = smooth_images(16, seed=3)
+    run_dir = tmp_path / "run"
+    training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    with pytest.raises(FileExistsError, match="resume=True"):
+        training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=8,
+                       resume=False, verbose=0)
+    with pytest.raises(training.RunMismatchError, match="batch_size"):
+        training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=2, batch_size=4, verbose=0)
+    with pytest.raises(training.RunMismatchError, match="data_sha256"):
+        training.train(models.cae(seed=0), smooth_images(16, seed=4), run_dir=run_dir, epochs=2,
+                       batch_size=8, verbose=0)
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"epochs": 0}, ValueError, "epochs"),
+        ({"batch_size": 2.5}, ValueError, "batch_size"),
+        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
+        ({"lr_schedule": "cosine"}, ValueError, "Unknown lr_schedule"),
+        ({"validation_split": 1.5}, ValueError, "val_fraction"),
+        ({"x_corrupted": np.zeros((4, 32, 32, 3), np.float32)}, ValueError, "same shape"),
+        ({"x_corrupted": np.full((8, 32, 32, 3), np.inf, np.float32)}, ValueError, "NaN or infinite"),
+    ],
+)
+def test_bad_arguments_raise_before_anything_is_written(tmp_path, kwargs, error, match):
+    x = smooth_images(8)
+    with pytest.raises(error, match=match):
+        training.train(models.cae(), x, run_dir=tmp_path / "run", verbose=0, **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_images_and_model(tmp_path):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        training.train(models.cae(), np.full((4, 32, 32, 3), 255.0), run_dir=tmp_path / "r", verbose=0)
+    with pytest.raises(TypeError, match="keras.Model"):
+        training.train("cae", smooth_images(4), run_dir=tmp_path / "r", verbose=0)
+    with pytest.raises(FileNotFoundError, match="history.json"):
+        training.load_history(tmp_path)
