@@ -7,6 +7,8 @@ A profile says how much data and how many epochs an experiment uses:
   the study's quality.
 - ``full``: the study's protocol (45,000 train / 5,000 validation images,
   all 10,000 test images, 20 epochs each). GPU work.
+- ``pretrained``: no training; the shipped weights (trained with the full
+  protocol) evaluated on 1,000 test images, minutes on a CPU.
 - ``tiny``: a few hundred images and one epoch, for the tests.
 """
 
@@ -58,6 +60,9 @@ class Profile:
         shuffling (each derives its own stream from it).
     reduced : bool
         True when the run is smaller than the study's protocol.
+    train : bool
+        False for the ``pretrained`` profile: load the shipped weights
+        instead of training.
     note : str
         One line saying what the profile is for.
     """
@@ -70,10 +75,17 @@ class Profile:
     validation_split: float = 0.1
     seed: int = 0
     reduced: bool = True
+    train: bool = True
     note: str = ""
 
     def banner(self):
         """A plain-text description, loud when the run is reduced."""
+        if not self.train:
+            return (
+                f"Profile '{self.name}': no training; the shipped weights (the study's protocol, "
+                f"see deblur.models.model_card) on {self.n_test or 10000} test images, seed {self.seed}.\n"
+                f"{self.note}"
+            )
         sizes = (
             f"{self.n_train or 50000} training images ({self.validation_split:.0%} held out "
             f"for validation), {self.n_test or 10000} test images, epochs {self.epochs}, "
@@ -91,9 +103,9 @@ class Profile:
 PROFILES = {
     "quick": Profile(
         name="quick",
-        n_train=2000,
+        n_train=1200,
         n_test=1000,
-        epochs={"cae": 4, "win5rb": 2},
+        epochs={"cae": 3, "win5rb": 2},
         note="Sized for a laptop CPU: the whole notebook in under 15 minutes on 2 cores.",
     ),
     "full": Profile(
@@ -103,6 +115,15 @@ PROFILES = {
         epochs={"cae": 20, "win5rb": 20},
         reduced=False,
         note="The study's protocol. GPU work: on 2 CPU cores Win5-RB alone would take days.",
+    ),
+    "pretrained": Profile(
+        name="pretrained",
+        n_train=None,
+        n_test=1000,
+        epochs={},
+        reduced=False,
+        train=False,
+        note="Loads the shipped, fully trained models: the study's comparison in minutes on a CPU.",
     ),
     "tiny": Profile(
         name="tiny",
@@ -142,7 +163,7 @@ def get_profile(name="quick", **overrides):
     if "epochs" in overrides:
         overrides["epochs"] = {**profile.epochs, **overrides["epochs"]}
     changed = replace(profile, **overrides)
-    if not profile.reduced and changed != profile and "reduced" not in overrides:
+    if profile.train and not profile.reduced and changed != profile and "reduced" not in overrides:
         changed = replace(changed, reduced=True, note=f"{profile.note} (modified: reduced)")
     return changed
 

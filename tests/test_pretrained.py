@@ -1,0 +1,124 @@
+"""The shipped weights, their model cards, and the results report built from them."""
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deblur import corruption, data, metrics, models, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNTS = {"cae": 779_395, "win5rb": 1_276_879}
+
+
+def test_both_study_models_ship():
+    assert models.pretrained_names() == ["cae", "win5rb"]
+
+
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_weights_load_into_exact_architecture_and_match_card(name):
+    card = models.model_card(name)
+    weights = models.PRETRAINED_DIR / card["weights_file"]
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == card["weights_sha256"]
+    model = models.load_pretrained(name)
+    assert model.name == name and model.count_params() == COUNTS[name] == card["parameters"]
+    # The loaded weights are the trained ones, not a fresh initialisation.
+    fresh = models.build(name)
+    assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), fresh.get_weights()))
+
+
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_model_card_is_complete(name):
+    card = models.model_card(name)
+    p = card["protocol"]
+    assert p["epochs_run"] == 20 and p["batch_size"] == 32 and p["learning_rate"] == 1e-3
+    assert p["n_train"] == 45_000 and p["n_val"] == 5_000
+    assert p["lr_schedule"] == ("win5rb" if name == "win5rb" else "constant")
+    assert card["data"]["archive_sha256"] == "820394552d8cd6cf2834c7f34753d3e36624717e73e6a373a57a01edb25bc5f0"
+    assert set(card["seeds"]) >= {"split_shuffle_and_init", "train_corruption", "test_corruption"}
+    t = card["training"]
+    assert t["backend"] and t["hardware"]["devices"] and t["wall_seconds"] > 0 and t["command"]
+    for key in ("loss", "val_loss", "learning_rate", "seconds"):
+        assert len(card["history"][key]) == 20
+    assert card["test_metrics"]["n_images"] == 10_000
+    assert card["test_metrics"]["mse"] < 0.5 * card["identity_metrics"]["mse"]
+
+
+def test_tampered_or_unknown_weights_raise(tmp_path, monkeypatch):
+    for f in models.PRETRAINED_DIR.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    monkeypatch.setattr(models, "PRETRAINED_DIR", tmp_path)
+    path = tmp_path / "cae.weights.h5"
+    blob = bytearray(path.read_bytes())
+    blob[-100] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(models.PretrainedWeightsError, match="sha256"):
+        models.load_pretrained("cae")
+    (tmp_path / "win5rb.weights.h5").unlink()
+    with pytest.raises(models.PretrainedWeightsError, match="missing"):
+        models.load_pretrained("win5rb")
+    with pytest.raises(models.PretrainedWeightsError, match="No shipped model"):
+        models.load_pretrained("unet")
+
+
+@pytest.mark.slow
+def test_shipped_models_clearly_beat_identity_on_500_test_images(stand_in_archive):
+    (_, _), (x_test, y_test) = data.load_cifar10(stand_in_archive)
+    x, _ = data.subset(x_test, y_test, 500, seed=123)
+    corrupted, _ = corruption.corrupt(x, seed=456)
+    identity = metrics.evaluate(None, corrupted, x)["mse"]
+    for name in ("cae", "win5rb"):
+        mse = metrics.evaluate(models.load_pretrained(name), corrupted, x)["mse"]
+        assert mse < 0.6 * identity, (name, mse, identity)
+
+
+def test_readme_table_is_generated_from_the_report():
+    rows = json.loads((ROOT / "reports" / "results.json").read_text())["rows"]
+    assert {r["profile"] for r in rows} >= {"full", "pretrained"}
+    for r in rows:
+        assert r["command"] and r["hardware"] and r["date"] and r["data"]
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split(reproduce.TABLE_BEGIN)[1].split(reproduce.TABLE_END)[0]
+    assert block.strip() == reproduce.render_table(rows).strip(), "run python -m deblur.reproduce"
+    assert "(study)" in block  # the study's reported numbers stay in their own labelled rows
+
+
+def test_report_rows_of_other_profiles_are_kept(tmp_path):
+    report = tmp_path / "results.json"
+    row = {"method": "cae", "profile": "quick", "mse": 0.01, "psnr": 20.0, "ssim": 0.5, "n_images": 10,
+           "trained": "x", "command": "c", "hardware": "h", "date": "d", "data": "s"}
+    reproduce.update_report([row], profile="quick", report=report)
+    rows = reproduce.update_report(reproduce.card_rows(), profile="full", report=report)
+    assert [r["profile"] for r in rows].count("quick") == 1
+    rows = reproduce.update_report([{**row, "mse": 0.02}], profile="quick", report=report)
+    assert [r["mse"] for r in rows if r["profile"] == "quick"] == [0.02]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{reproduce.TABLE_BEGIN}\nold\n{reproduce.TABLE_END}\noutro\n")
+    reproduce.write_readme_table(rows, readme=readme)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "| cae | quick | 0.02000 |" in text
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        reproduce.write_readme_table(rows, readme=readme)
+
+
+@pytest.mark.slow
+def test_reproduce_pretrained_command_rewrites_report_and_readme(tmp_path, monkeypatch, stand_in_archive):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "README.md").write_text(f"# x\n{reproduce.TABLE_BEGIN}\n{reproduce.TABLE_END}\n")
+    code = reproduce.main(["--profile", "pretrained", "--n-test", "64", "--data", str(stand_in_archive)])
+    assert code == 0
+    rows = json.loads((tmp_path / "reports" / "results.json").read_text())["rows"]
+    pre = {r["method"]: r for r in rows if r["profile"] == "pretrained"}
+    assert set(pre) == {"identity (corrupted input)", "cae", "win5rb"}
+    assert all(r["n_images"] == 64 for r in pre.values())
+    assert pre["win5rb"]["mse"] < pre["identity (corrupted input)"]["mse"]
+    assert "--n-test 64" in pre["cae"]["command"]
+    assert {r["profile"] for r in rows} == {"pretrained", "full"}
+    readme = (tmp_path / "README.md").read_text()
+    assert "| win5rb | pretrained |" in readme and "| win5rb | full |" in readme
+    assert (tmp_path / "results" / "pretrained" / "results.json").exists()
