@@ -8,7 +8,10 @@ Submodules, one job each:
 - :mod:`deblur.training`    training with run folders, checkpoints and resume
 - :mod:`deblur.metrics`     per-image MSE, PSNR, SSIM and evaluation
 - :mod:`deblur.plots`       sample grids, loss curves, comparison grids
-- :mod:`deblur.profiles`    the notebook's run sizes (quick, full, tiny)
+- :mod:`deblur.inference`   ``deblur.restore(model, images)``: any image, any size
+- :mod:`deblur.profiles`    the notebook's run sizes (quick, pretrained, full, tiny)
+- :mod:`deblur.reproduce`   regenerate the results report and README table
+- :mod:`deblur.candidates`  research in progress: architectures beyond the study
 
 Submodules load on first use, so ``import deblur`` does not import Keras.
 """
@@ -17,15 +20,20 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "corruption", "models", "training", "metrics", "plots", "profiles", "diagrams")
-__all__ = list(_SUBMODULES)
+_SUBMODULES = (
+    "data", "corruption", "models", "training", "metrics", "plots", "profiles", "diagrams",
+    "inference", "reproduce", "candidates",
+)
+__all__ = [*_SUBMODULES, "restore"]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "restore":
+        return importlib.import_module(f"{__name__}.inference").restore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted([*globals(), *_SUBMODULES, "restore"])

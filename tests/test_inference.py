@@ -1,0 +1,92 @@
+"""deblur.restore: any size, dtype, gray or RGB, single or batch; input untouched."""
+
+import keras
+import numpy as np
+import pytest
+
+import deblur
+from deblur import inference, models
+
+
+@pytest.fixture(scope="module")
+def win5rb():
+    return models.load_pretrained("win5rb")
+
+
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((33, 47, 3), np.uint8),  # odd size, single RGB image
+        ((2, 17, 30, 3), np.float32),  # batch of floats
+        ((21, 19), np.uint8),  # 2-D grayscale
+        ((3, 10, 14, 1), np.float64),  # batch of grayscale floats
+    ],
+)
+@pytest.mark.parametrize("name", ["cae", "win5rb"])
+def test_restore_keeps_shape_dtype_and_range(name, shape, dtype):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, shape).astype(np.uint8) if dtype == np.uint8 else rng.random(shape).astype(dtype)
+    before = images.copy()
+    out = deblur.restore(name, images)
+    assert out.shape == images.shape and out.dtype == images.dtype
+    assert np.array_equal(images, before)
+    if dtype == np.uint8:
+        assert out.min() >= 0 and out.max() <= 255
+    else:
+        assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_restore_improves_a_corrupted_image_like_the_model(win5rb):
+    from deblur.corruption import corrupt
+
+    rng = np.random.default_rng(1)
+    clean = np.kron(rng.random((1, 6, 6, 3)), np.ones((1, 8, 8, 1))).astype(np.float32)
+    noisy, _ = corrupt(clean, seed=0)
+    noisy = np.clip(noisy, 0, 1)
+    out = deblur.restore(win5rb, noisy)
+    direct = np.clip(keras.ops.convert_to_numpy(win5rb(noisy)), 0, 1)
+    np.testing.assert_allclose(out, direct, atol=1e-5)
+    assert np.mean((out - clean) ** 2) < np.mean((noisy - clean) ** 2)
+
+
+def test_cae_padding_and_size_multiple():
+    cae = models.load_pretrained("cae", input_shape=(None, None, 3))
+    assert inference.size_multiple(cae) == 4
+    assert inference.size_multiple(models.win5rb()) == 1
+    out = deblur.restore(cae, np.full((5, 7, 3), 0.5, np.float32))
+    assert out.shape == (5, 7, 3)
+    fixed = models.load_pretrained("cae")  # built for 32x32 only
+    with pytest.raises(ValueError, match="input_shape=\\(None, None, 3\\)"):
+        deblur.restore(fixed, np.zeros((40, 40, 3), np.uint8))
+
+
+def test_batches_with_progress(win5rb, capsys):
+    images = np.zeros((5, 8, 8, 3), np.uint8)
+    out = deblur.restore(win5rb, images, batch_size=2, progress=True)
+    assert out.shape == images.shape
+    assert "restoring" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.zeros((4, 4, 4, 4, 3), np.uint8), "shape"),
+        (np.zeros((8, 8, 4), np.uint8), "alpha"),
+        (np.zeros((0, 8, 8, 3), np.uint8), "empty"),
+        (np.zeros((8, 8, 3), np.int16), "dtype"),
+        (np.full((8, 8, 3), np.nan, np.float32), "NaN"),
+        (np.full((8, 8, 3), 200.0, np.float32), "divide by 255"),
+    ],
+)
+def test_bad_images_raise(win5rb, images, match):
+    with pytest.raises(ValueError, match=match):
+        deblur.restore(win5rb, images)
+
+
+def test_bad_model_and_batch_size(win5rb):
+    with pytest.raises(TypeError, match="keras.Model"):
+        deblur.restore(42, np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(models.PretrainedWeightsError, match="No shipped model"):
+        deblur.restore("unet", np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match="batch_size"):
+        deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), batch_size=0)
