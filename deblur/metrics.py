@@ -30,6 +30,9 @@ __all__ = [
     "save_results",
     "METRICS",
     "format_table",
+    "grouped_metrics",
+    "sigma_bins",
+    "format_grouped",
 ]
 
 #: Metric names in the order they are reported; lower MSE is better, higher PSNR/SSIM.
@@ -252,4 +255,90 @@ def format_table(results, *, baseline="identity"):
             row.append(fmt(None if m.get("mse") is None else m["mse"] / ref, ".2f"))
         row += [fmt(m.get("psnr"), ".2f"), fmt(m.get("ssim"), ".4f"), fmt(m.get("n_images"), "d")]
         lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def grouped_metrics(per_image, groups, *, labels=None):
+    """Mean of each per-image metric within groups (e.g. sigma bins or classes).
+
+    Parameters
+    ----------
+    per_image : dict of str -> array_like, shape (N,)
+        Per-image metrics, e.g. ``evaluate(..., per_image=True)["per_image"]``.
+    groups : array_like of int, shape (N,)
+        Group index of each image.
+    labels : sequence of str, optional
+        Name of each group index; default ``str(index)``.
+
+    Returns
+    -------
+    dict of str -> dict
+        Group name -> ``{metric: mean, "n_images": count}``, for the groups
+        that hold at least one image, in index order. The count-weighted
+        mean over groups equals the overall mean.
+    """
+    groups = np.asarray(groups)
+    lengths = {len(v) for v in per_image.values()}
+    if lengths != {len(groups)}:
+        raise ValueError(f"groups has {len(groups)} entries, the metrics {sorted(lengths)}.")
+    out = {}
+    for g in np.unique(groups):
+        mask = groups == g
+        name = labels[int(g)] if labels is not None else str(int(g))
+        out[name] = mean_metrics({k: np.asarray(v)[mask] for k, v in per_image.items()})
+    return out
+
+
+def sigma_bins(sigmas, *, bins=6, sigma_range=(1.0, 4.0)):
+    """Bin index and label of each blur sigma (equal-width bins).
+
+    Parameters
+    ----------
+    sigmas : array_like of float, shape (N,)
+        As returned by :func:`deblur.corruption.corrupt`.
+    bins : int, default 6
+    sigma_range : (float, float), default (1.0, 4.0)
+        The corruption's sigma range ``[low, high)``.
+
+    Returns
+    -------
+    index : ndarray of int, shape (N,)
+        Bin of each sigma, in ``0 .. bins - 1``.
+    labels : list of str
+        ``"[1.0, 1.5)"``-style label of each bin.
+    """
+    low, high = sigma_range
+    sigmas = np.asarray(sigmas, dtype=np.float64)
+    if np.any(sigmas < low) or np.any(sigmas > high):
+        raise ValueError(f"sigmas must lie in {list(sigma_range)}.")
+    edges = np.linspace(low, high, bins + 1)
+    index = np.clip(np.searchsorted(edges, sigmas, side="right") - 1, 0, bins - 1)
+    labels = [f"[{a:.2f}, {b:.2f})" for a, b in zip(edges[:-1], edges[1:])]
+    return index, labels
+
+
+def format_grouped(tables, *, metric="mse", group_header="group"):
+    """A Markdown table of one metric: a row per group, a column per method.
+
+    Parameters
+    ----------
+    tables : dict of str -> dict
+        Method name -> :func:`grouped_metrics` output.
+    metric : str, default "mse"
+    group_header : str, default "group"
+        Header of the first column (e.g. "sigma" or "class").
+
+    Returns
+    -------
+    str
+    """
+    methods = list(tables)
+    if not methods:
+        raise ValueError("tables is empty.")
+    groups = list(tables[methods[0]])
+    spec = ".5f" if metric == "mse" else ".3f"
+    lines = [f"| {group_header} | images | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    for g in groups:
+        cells = [format(tables[m][g][metric], spec) if g in tables[m] else "–" for m in methods]
+        lines.append(f"| {g} | {tables[methods[0]][g]['n_images']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -16,7 +16,14 @@ import numpy as np
 
 from ._validation import as_float_images
 
-__all__ = ["sample_grid", "loss_curves", "comparison_grid", "figures_from_runs", "save_figure"]
+__all__ = [
+    "sample_grid",
+    "loss_curves",
+    "comparison_grid",
+    "metric_by_group",
+    "figures_from_runs",
+    "save_figure",
+]
 
 
 def save_figure(fig, path, *, dpi=150):
@@ -227,3 +234,40 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
     fig = comparison_grid(clean[:k], corrupted[:k], restorations, n=k, path=paths["comparison"])
     plt.close(fig)
     return paths
+
+
+def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=False, path=None):
+    """One line per method: a metric's mean in each group (e.g. sigma bin).
+
+    Parameters
+    ----------
+    tables : dict of str -> dict
+        Method name -> :func:`deblur.metrics.grouped_metrics` output (group
+        label -> metrics). All methods should share the same groups.
+    metric : str, default "mse"
+    xlabel : str, default "blur sigma"
+    log_scale : bool, default False
+    path : str or os.PathLike, optional
+        Also save the figure here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not tables:
+        raise ValueError("tables is empty; pass {method: grouped metrics}.")
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for name, table in tables.items():
+        groups = list(table)
+        ax.plot(range(len(groups)), [table[g][metric] for g in groups], "o-", label=name)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel({"mse": "test MSE", "psnr": "PSNR (dB)", "ssim": "SSIM"}.get(metric, metric))
+    if log_scale:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig

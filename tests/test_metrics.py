@@ -91,3 +91,26 @@ def test_ssim_needs_7x7():
     x = np.zeros((1, 5, 5, 3), np.float32)
     with pytest.raises(ValueError, match="7x7"):
         metrics.per_image_ssim(x, x)
+
+
+def test_sigma_bins_and_grouped_means_add_up(images_uint8):
+    rng = np.random.default_rng(3)
+    clean = np.concatenate([images_uint8] * 4)
+    corrupted, sigmas = corrupt(clean, seed=5)
+    result = metrics.evaluate(None, corrupted, clean, per_image=True)
+    index, labels = metrics.sigma_bins(sigmas, bins=6)
+    assert len(labels) == 6 and labels[0] == "[1.00, 1.50)"
+    assert np.all((1.0 + 0.5 * index <= sigmas) & (sigmas < 1.5 + 0.5 * index))
+    table = metrics.grouped_metrics(result["per_image"], index, labels=labels)
+    assert sum(t["n_images"] for t in table.values()) == len(clean)
+    for key in metrics.METRICS:
+        weighted = sum(t[key] * t["n_images"] for t in table.values()) / len(clean)
+        assert weighted == pytest.approx(result[key], rel=1e-9)
+    # Stronger blur, larger error: the first bin beats the last.
+    assert table[labels[0]]["mse"] < table[labels[-1]]["mse"]
+    by_class = metrics.grouped_metrics(result["per_image"], rng.integers(0, 2, len(clean)), labels=["a", "b"])
+    assert set(by_class) == {"a", "b"}
+    with pytest.raises(ValueError, match="groups has"):
+        metrics.grouped_metrics(result["per_image"], index[:3])
+    with pytest.raises(ValueError, match="sigmas must lie"):
+        metrics.sigma_bins([0.5])

@@ -54,7 +54,10 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
     assert summary["profile"]["reduced"] is True
     assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879}
     assert summary["epochs"] == {"cae": 1, "win5rb": 1}
-    for fig in ("samples.png", "loss_curves.png", "comparison.png",
+    for name in ("identity", "cae", "win5rb"):  # per-sigma and per-class splits add up
+        assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 64
+        assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 64
+    for fig in ("samples.png", "loss_curves.png", "comparison.png", "mse_by_sigma.png",
                 "regenerated/loss_curves.png", "regenerated/comparison.png"):
         assert (folder / fig).stat().st_size > 1000, fig
     for name in ("cae", "win5rb"):

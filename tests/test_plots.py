@@ -53,3 +53,13 @@ def test_figures_from_runs_redraws_without_training(tmp_path, images_uint8):
     for path in paths.values():
         assert path.stat().st_size > 1000
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["comparison.png", "loss_curves.png"]
+
+
+def test_metric_by_group_one_line_per_method(tmp_path):
+    table = {"[1, 2)": {"mse": 0.002, "n_images": 3}, "[2, 3)": {"mse": 0.004, "n_images": 2}}
+    fig = plots.metric_by_group({"identity": table, "cae": table}, path=tmp_path / "sigma.png")
+    assert len(fig.axes[0].lines) == 2
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["[1, 2)", "[2, 3)"]
+    assert (tmp_path / "sigma.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="empty"):
+        plots.metric_by_group({})
