@@ -1,0 +1,118 @@
+"""Every CLI subcommand on small fixtures, including its errors (one line, exit status 2)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deblur import cli, models, training
+
+
+@pytest.fixture
+def image_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(rng.integers(0, 256, (21, 34, 3), dtype=np.uint8)).save(folder / "a.png")
+    Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8)).save(folder / "gray.png")
+    Image.fromarray(rng.integers(0, 256, (40, 24, 3), dtype=np.uint8)).save(folder / "c.jpg", quality=90)
+    return folder
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_of_every_subcommand():
+    for sub in ("", "corrupt", "train", "evaluate", "plot", "restore"):
+        result = subprocess.run([sys.executable, "-m", "deblur", *([sub] if sub else []), "--help"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0 and "usage: deblur" in result.stdout
+
+
+def test_corrupt_writes_seeded_pngs(tmp_path, image_dir, capsys):
+    code, out, _ = run(capsys, "corrupt", str(image_dir), "--out", str(tmp_path / "c1"), "--seed", "3")
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "c1").iterdir())
+    assert names == ["a_corrupted.png", "c_corrupted.png", "gray_corrupted.png"]
+    run(capsys, "corrupt", str(image_dir), "--out", str(tmp_path / "c2"), "--seed", "3")
+    for name in names:
+        a = np.asarray(Image.open(tmp_path / "c1" / name))
+        assert np.array_equal(a, np.asarray(Image.open(tmp_path / "c2" / name)))
+    gray = np.asarray(Image.open(tmp_path / "c1" / "gray_corrupted.png"))
+    assert gray.shape == (16, 16)
+
+
+def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_dir, capsys):
+    code, out, _ = run(capsys, "restore", str(image_dir / "a.png"), str(image_dir / "gray.png"),
+                       "--model", "cae", "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert np.asarray(Image.open(tmp_path / "r" / "a_restored.png")).shape == (21, 34, 3)
+    assert np.asarray(Image.open(tmp_path / "r" / "gray_restored.png")).shape == (16, 16)
+    # An output name that equals an input is refused before anything is written.
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(clash / "x.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(clash / "x_restored.png")
+    before = (clash / "x_restored.png").read_bytes()
+    code, _, err = run(capsys, "restore", str(clash), "--model", "win5rb", "--out", str(clash))
+    assert code == 2 and "overwrite an input" in err and len(err.strip().splitlines()) == 1
+    assert (clash / "x_restored.png").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["restore", "MISSING.png", "--model", "cae", "--out", "o"], "no such file"),
+        (["restore", "{images}", "--model", "unet", "--out", "o"], "unknown model"),
+        (["restore", "{bad}", "--model", "cae", "--out", "o"], "cannot read image"),
+        (["corrupt", "{empty}", "--out", "o"], "no PNG/JPEG"),
+        (["plot", "--run", "cae", "--out", "o"], "NAME=RUN_DIR"),
+        (["plot", "--run", "cae={images}", "--out", "o"], "not a training run folder"),
+        (["evaluate", "--model", "{bad}", "--out", "o.json"], "unknown model"),
+        (["evaluate", "--model", "cae", "--data", "MISSING.tar.gz", "--out", "o.json"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line_and_status_2(tmp_path, image_dir, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    (tmp_path / "empty").mkdir()
+    argv = [a.format(images=image_dir, bad=bad, empty=tmp_path / "empty") for a in argv]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.slow
+def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stand_in_archive):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "train", "--model", "cae", "--profile", "tiny", "--data", str(stand_in_archive),
+                       "--run-dir", "res")
+    assert code == 0
+    run_dir = tmp_path / "res" / "runs" / "cae"
+    assert len(training.load_history(run_dir)["loss"]) == 1
+    code, out, _ = run(capsys, "evaluate", "--model", str(run_dir), "--profile", "tiny", "--n-test", "32",
+                       "--data", str(stand_in_archive), "--out", "eval.json")
+    assert code == 0
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["model_metrics"]["n_images"] == 32 and result["identity"]["mse"] > 0
+    code, out, _ = run(capsys, "evaluate", "--model", "win5rb", "--n-test", "32", "--data",
+                       str(stand_in_archive), "--out", "shipped.json")
+    shipped = json.loads((tmp_path / "shipped.json").read_text())
+    assert shipped["model_metrics"]["mse"] < shipped["identity"]["mse"]
+    code, out, _ = run(capsys, "plot", "--run", f"cae={run_dir}", "--n-test", "16", "--data",
+                       str(stand_in_archive), "--out", "figs")
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["comparison.png", "loss_curves.png"]
+    assert models.load_pretrained("cae").count_params() == 779_395
+
+
+def test_cli_model_names_match_the_model_table():
+    assert set(cli.STUDY_MODELS) == set(models.MODELS)
