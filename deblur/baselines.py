@@ -147,7 +147,7 @@ BASELINES = {
     "wiener": (wiener_oracle, True, "balance", (0.001, 0.003, 0.01, 0.03, 0.1, 0.3), True),
     "richardson_lucy": (richardson_lucy_oracle, True, "num_iter", (2, 5, 10, 20, 40), True),
     "unsupervised_wiener": (unsupervised_wiener_oracle, True, None, (), True),
-    "tv_denoise": (tv_denoise, False, "weight", (0.01, 0.02, 0.05, 0.1, 0.2), False),
+    "tv_denoise": (tv_denoise, False, "weight", (0.001, 0.003, 0.01, 0.02, 0.05, 0.1), False),
 }
 
 
