@@ -9,6 +9,8 @@ Submodules, one job each:
 - :mod:`deblur.metrics`     per-image MSE, PSNR, SSIM and evaluation
 - :mod:`deblur.plots`       sample grids, loss curves, comparison grids
 - :mod:`deblur.inference`   ``deblur.restore(model, images)``: any image, any size
+- :mod:`deblur.baselines`   classical baselines from skimage.restoration
+- :mod:`deblur.natural`     beyond CIFAR: the models on skimage's natural images
 - :mod:`deblur.profiles`    the notebook's run sizes (quick, pretrained, full, tiny)
 - :mod:`deblur.reproduce`   regenerate the results report and README table
 - :mod:`deblur.candidates`  research in progress: architectures beyond the study
@@ -22,7 +24,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data", "corruption", "models", "training", "metrics", "plots", "profiles", "diagrams",
-    "inference", "reproduce", "candidates",
+    "inference", "reproduce", "candidates", "baselines", "natural", "cli",
 )
 __all__ = [*_SUBMODULES, "restore"]
 

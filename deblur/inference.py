@@ -52,11 +52,29 @@ def _as_model(model):
     return model
 
 
+def _any_size(model, fixed, size):
+    """The same network and weights, rebuilt for inputs of any height and width."""
+    try:
+        clone = keras.models.clone_model(
+            model, input_tensors=keras.Input((None, None, model.input_shape[-1]), name="corrupted")
+        )
+        clone.set_weights(model.get_weights())
+        return clone
+    except Exception:  # noqa: BLE001 - e.g. a subclassed model, which cannot be re-inputted
+        raise ValueError(
+            f"{model.name} was built for {fixed[0]}x{fixed[1]} inputs, not {size[0]}x{size[1]}, and "
+            "cannot be rebuilt for other sizes. Build it with input_shape=(None, None, 3), e.g. "
+            "deblur.models.load_pretrained(name, input_shape=(None, None, 3))."
+        ) from None
+
+
 def restore(model, images, *, batch_size=16, progress=None):
     """Restore one image or a batch with a trained model.
 
     Images of any height and width are reflect-padded up to the model's size
-    multiple (:func:`size_multiple`; 4 for the CAE) and cropped back.
+    multiple (:func:`size_multiple`; 4 for the CAE) and cropped back. A
+    functional model built for one fixed size (the CAE's default 32x32) is
+    rebuilt with the same weights for any size first.
     Grayscale images are restored as three identical channels and averaged
     back to one.
 
@@ -96,10 +114,7 @@ def restore(model, images, *, batch_size=16, progress=None):
     multiple = size_multiple(model)
     ph, pw = (-h) % multiple, (-w) % multiple
     if any(d is not None for d in fixed) and tuple(fixed) != (h + ph, w + pw):
-        raise ValueError(
-            f"{model.name} was built for {fixed[0]}x{fixed[1]} inputs, not {h}x{w}. Rebuild it for "
-            "any size, e.g. deblur.models.load_pretrained(name, input_shape=(None, None, 3))."
-        )
+        model = _any_size(model, fixed, (h, w))
     if ph or pw:
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)

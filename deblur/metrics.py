@@ -231,7 +231,8 @@ def format_table(results, *, baseline="identity"):
     ----------
     results : dict of str -> dict
         Method name -> metrics (``mse`` and optionally ``psnr``, ``ssim``,
-        ``n_images``, ``note``). Missing values print as "–".
+        ``n_images``, ``images_per_s``, ``note``). Missing values print as
+        "–"; the images/s column appears when any method has it.
     baseline : str or None, default "identity"
         Row whose MSE the "MSE / identity" column divides by (below 1 means
         better than doing nothing). ``None`` leaves the column out.
@@ -241,9 +242,12 @@ def format_table(results, *, baseline="identity"):
     str
     """
     ref = results.get(baseline, {}).get("mse") if baseline else None
+    speed = any("images_per_s" in m for m in results.values())
     header = ["method", "test MSE", "PSNR (dB)", "SSIM", "images"]
     if ref:
         header.insert(2, f"MSE / {baseline}")
+    if speed:
+        header.append("images/s")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
     def fmt(value, spec):
@@ -254,6 +258,8 @@ def format_table(results, *, baseline="identity"):
         if ref:
             row.append(fmt(None if m.get("mse") is None else m["mse"] / ref, ".2f"))
         row += [fmt(m.get("psnr"), ".2f"), fmt(m.get("ssim"), ".4f"), fmt(m.get("n_images"), "d")]
+        if speed:
+            row.append(fmt(m.get("images_per_s"), ".0f"))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

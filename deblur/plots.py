@@ -21,6 +21,7 @@ __all__ = [
     "loss_curves",
     "comparison_grid",
     "metric_by_group",
+    "image_rows",
     "figures_from_runs",
     "save_figure",
 ]
@@ -267,6 +268,38 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     if log_scale:
         ax.set_yscale("log")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def image_rows(rows, *, path=None, scale=2.2):
+    """A grid of images of any sizes: one row per item, one column per label.
+
+    Parameters
+    ----------
+    rows : dict of str -> dict of str -> ndarray
+        Row name -> {column label -> image (H, W, C), float, clipped to
+        [0, 1] for display}. Every row should have the same labels.
+    path : str or os.PathLike, optional
+        Also save the figure here.
+    scale : float, default 2.2
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not rows:
+        raise ValueError("rows is empty.")
+    labels = list(next(iter(rows.values())))
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(scale * len(labels), scale * len(rows)),
+                             squeeze=False)
+    for r, (name, images) in enumerate(rows.items()):
+        for c, label in enumerate(labels):
+            _show(axes[r, c], np.asarray(images[label], dtype=np.float32), label if r == 0 else None)
+        axes[r, 0].set_ylabel(name, fontsize=9)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

@@ -60,6 +60,8 @@ class Profile:
         shuffling (each derives its own stream from it).
     reduced : bool
         True when the run is smaller than the study's protocol.
+    natural_images : tuple of str
+        ``skimage.data`` images for the beyond-CIFAR section.
     train : bool
         False for the ``pretrained`` profile: load the shipped weights
         instead of training.
@@ -75,6 +77,7 @@ class Profile:
     validation_split: float = 0.1
     seed: int = 0
     reduced: bool = True
+    natural_images: tuple = ("astronaut", "coffee", "chelsea")
     train: bool = True
     note: str = ""
 
@@ -130,6 +133,7 @@ PROFILES = {
         n_train=200,
         n_test=100,
         epochs={"cae": 1, "win5rb": 1},
+        natural_images=("chelsea",),
         note="Smoke test of every step (a minute or two on a CPU).",
     ),
 }

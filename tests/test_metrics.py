@@ -114,3 +114,10 @@ def test_sigma_bins_and_grouped_means_add_up(images_uint8):
         metrics.grouped_metrics(result["per_image"], index[:3])
     with pytest.raises(ValueError, match="sigmas must lie"):
         metrics.sigma_bins([0.5])
+
+
+def test_format_table_speed_column_only_when_given():
+    table = metrics.format_table({"identity": {"mse": 0.006}, "wiener": {"mse": 0.004, "images_per_s": 512.3}})
+    assert table.splitlines()[0].endswith("| images/s |")
+    assert table.splitlines()[-1].endswith("| 512 |") and table.splitlines()[-2].endswith("| – |")
+    assert "images/s" not in metrics.format_table({"identity": {"mse": 0.006}})

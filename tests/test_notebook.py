@@ -57,7 +57,10 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
     for name in ("identity", "cae", "win5rb"):  # per-sigma and per-class splits add up
         assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 64
         assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 64
-    for fig in ("samples.png", "loss_curves.png", "comparison.png", "mse_by_sigma.png",
+    assert set(summary["natural_images"]) == {"chelsea"}
+    assert {"identity", "wiener (oracle PSF)", "cae", "win5rb", "cae (shipped)"} <= set(summary["natural_images"]["chelsea"])
+    assert any(k.startswith("wiener") for k in summary["baselines"])
+    for fig in ("samples.png", "loss_curves.png", "comparison.png", "mse_by_sigma.png", "natural_images.png",
                 "regenerated/loss_curves.png", "regenerated/comparison.png"):
         assert (folder / fig).stat().st_size > 1000, fig
     for name in ("cae", "win5rb"):

@@ -63,3 +63,13 @@ def test_metric_by_group_one_line_per_method(tmp_path):
     assert (tmp_path / "sigma.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="empty"):
         plots.metric_by_group({})
+
+
+def test_image_rows_handles_different_sizes(tmp_path):
+    rows = {"a": {"x": np.zeros((10, 20, 3)), "y": np.ones((10, 20, 3))},
+            "b": {"x": np.zeros((31, 7, 3)), "y": np.full((31, 7, 3), 2.0)}}
+    fig = plots.image_rows(rows, path=tmp_path / "rows.png")
+    assert len(fig.axes) == 4 and fig.axes[0].get_title() == "x" and fig.axes[2].get_ylabel() == "b"
+    assert (tmp_path / "rows.png").stat().st_size > 500
+    with pytest.raises(ValueError, match="empty"):
+        plots.image_rows({})
