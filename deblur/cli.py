@@ -201,6 +201,12 @@ def _cmd_evaluate(args):
 def _cmd_plot(args):
     from . import metrics, plots
 
+    if not args.run and not args.results:
+        raise CLIError("nothing to plot: give --run NAME=RUN_DIR and/or --results results.json")
+    if args.results:
+        _plot_saved_results(args.results, args.out)
+    if not args.run:
+        return 0
     runs = {}
     for item in args.run:
         name, sep, folder = item.partition("=")
@@ -216,6 +222,24 @@ def _cmd_plot(args):
     for path in paths.values():
         print("wrote", path)
     return 0
+
+
+def _plot_saved_results(path, out_dir):
+    """Redraw the per-sigma figure from a notebook results.json (no model needed)."""
+    import json
+
+    from . import plots
+
+    path = Path(path)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"{path}: cannot read results JSON ({exc})") from None
+    if "by_sigma" not in saved:
+        raise CLIError(f"{path}: holds no per-sigma results (expected a notebook results.json)")
+    target = Path(out_dir) / "mse_by_sigma.png"
+    plots.metric_by_group(saved["by_sigma"], metric="mse", log_scale=True, path=target)
+    print("wrote", target)
 
 
 # ------------------------------------------------------------------ parser
@@ -251,8 +275,10 @@ def build_parser():
     p.add_argument("--out", default="results.json")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("plot", help="redraw loss curves and the comparison grid from run folders")
-    p.add_argument("--run", action="append", required=True, metavar="NAME=RUN_DIR")
+    p = sub.add_parser("plot", help="redraw the comparison figures from run folders and saved results")
+    p.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR",
+                   help="loss curves and the comparison grid from these run folders")
+    p.add_argument("--results", default=None, help="a notebook results.json: redraw the per-sigma figure")
     p.add_argument("--profile", default="pretrained", choices=sorted(profiles.PROFILES))
     p.add_argument("--n-test", type=int, default=None)
     p.add_argument("--data", default=None)

@@ -73,6 +73,8 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
         (["restore", "{bad}", "--model", "cae", "--out", "o"], "cannot read image"),
         (["corrupt", "{empty}", "--out", "o"], "no PNG/JPEG"),
         (["plot", "--run", "cae", "--out", "o"], "NAME=RUN_DIR"),
+        (["plot", "--out", "o"], "nothing to plot"),
+        (["plot", "--results", "{bad}", "--out", "o"], "cannot read results JSON"),
         (["plot", "--run", "cae={images}", "--out", "o"], "not a training run folder"),
         (["evaluate", "--model", "{bad}", "--out", "o.json"], "unknown model"),
         (["evaluate", "--model", "cae", "--data", "MISSING.tar.gz", "--out", "o.json"], "does not exist"),
@@ -116,3 +118,13 @@ def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stan
 
 def test_cli_model_names_match_the_model_table():
     assert set(cli.STUDY_MODELS) == set(models.MODELS)
+
+
+def test_plot_redraws_per_sigma_figure_from_saved_results(tmp_path, capsys):
+    table = {"[1.00, 1.50)": {"mse": 0.004, "n_images": 2}, "[1.50, 2.00)": {"mse": 0.005, "n_images": 1}}
+    (tmp_path / "results.json").write_text(json.dumps({"by_sigma": {"identity": table, "cae": table}}))
+    code, out, _ = run(capsys, "plot", "--results", str(tmp_path / "results.json"), "--out", str(tmp_path / "f"))
+    assert code == 0 and (tmp_path / "f" / "mse_by_sigma.png").stat().st_size > 1000
+    (tmp_path / "other.json").write_text("{}")
+    code, _, err = run(capsys, "plot", "--results", str(tmp_path / "other.json"), "--out", str(tmp_path / "g"))
+    assert code == 2 and "no per-sigma" in err
