@@ -103,7 +103,9 @@ def _load_model(spec):
     if spec in models.MODELS:
         if spec not in models.pretrained_names():
             raise CLIError(f"{spec}: no shipped weights for this model")
-        return models.load_pretrained(spec, input_shape=(None, None, 3))
+        from .inference import as_any_size_model
+
+        return as_any_size_model(spec)
     if path.is_dir():
         try:
             return training.load_run(path).model

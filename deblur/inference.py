@@ -12,8 +12,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import models
+from ._validation import as_float_images
 
-__all__ = ["restore", "size_multiple"]
+__all__ = ["restore", "as_any_size_model", "size_multiple"]
 
 # Float inputs may leave [0, 1] a little (unclipped noise); more than this
 # looks like 0..255 data passed as float, which is an error.
@@ -43,17 +44,28 @@ def size_multiple(model):
     return multiple
 
 
-def _as_model(model):
+def as_any_size_model(model):
+    """A model that accepts any height and width, with the same weights.
+
+    Parameters
+    ----------
+    model : keras.Model or str
+        A restoration model, or the name of a shipped model (``"cae"``,
+        ``"win5rb"``). A functional model built for one fixed size (the
+        CAE's default 32x32) is rebuilt for any size; others are returned
+        as they are.
+
+    Returns
+    -------
+    keras.Model
+    """
     if isinstance(model, str):
-        # Shipped models are rebuilt without a fixed size so any image fits.
         return models.load_pretrained(model, input_shape=(None, None, 3))
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model or a shipped model name; got {type(model).__name__}.")
-    return model
-
-
-def _any_size(model, fixed, size):
-    """The same network and weights, rebuilt for inputs of any height and width."""
+    fixed = model.input_shape[1:3]
+    if all(d is None for d in fixed):
+        return model
     try:
         clone = keras.models.clone_model(
             model, input_tensors=keras.Input((None, None, model.input_shape[-1]), name="corrupted")
@@ -62,8 +74,8 @@ def _any_size(model, fixed, size):
         return clone
     except Exception:  # noqa: BLE001 - e.g. a subclassed model, which cannot be re-inputted
         raise ValueError(
-            f"{model.name} was built for {fixed[0]}x{fixed[1]} inputs, not {size[0]}x{size[1]}, and "
-            "cannot be rebuilt for other sizes. Build it with input_shape=(None, None, 3), e.g. "
+            f"{model.name} was built for {fixed[0]}x{fixed[1]} inputs and cannot be rebuilt for other "
+            "sizes. Build it with input_shape=(None, None, 3), e.g. "
             "deblur.models.load_pretrained(name, input_shape=(None, None, 3))."
         ) from None
 
@@ -74,7 +86,8 @@ def restore(model, images, *, batch_size=16, progress=None):
     Images of any height and width are reflect-padded up to the model's size
     multiple (:func:`size_multiple`; 4 for the CAE) and cropped back. A
     functional model built for one fixed size (the CAE's default 32x32) is
-    rebuilt with the same weights for any size first.
+    rebuilt with the same weights for any size first
+    (:func:`as_any_size_model`; call it once yourself to reuse the result).
     Grayscale images are restored as three identical channels and averaged
     back to one.
 
@@ -106,15 +119,12 @@ def restore(model, images, *, batch_size=16, progress=None):
         unsupported dtype, NaN/inf, or floats far outside [0, 1].
     """
     x, layout = _to_batch(images)
-    model = _as_model(model)
+    model = as_any_size_model(model)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     n, h, w, c = x.shape
-    fixed = model.input_shape[1:3]
     multiple = size_multiple(model)
     ph, pw = (-h) % multiple, (-w) % multiple
-    if any(d is not None for d in fixed) and tuple(fixed) != (h + ph, w + pw):
-        model = _any_size(model, fixed, (h, w))
     if ph or pw:
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
@@ -152,19 +162,13 @@ def _to_batch(images):
             f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "
             f"(shape {shape}). Drop an alpha channel with images[..., :3]."
         )
-    if dtype == np.uint8:
-        x = x.astype(np.float32) / np.float32(255.0)
-    elif np.issubdtype(dtype, np.floating):
-        x = x.astype(np.float32)  # a copy: the caller's array is never touched
-        if not np.all(np.isfinite(x)):
-            raise ValueError("images contains NaN or infinite values.")
-        if x.min() < -_FLOAT_SLACK or x.max() > 1 + _FLOAT_SLACK:
-            raise ValueError(
-                f"float images must lie in [0, 1]; got values in [{x.min():.4g}, {x.max():.4g}]. "
-                "For 0..255 data pass uint8 or divide by 255."
-            )
-    else:
-        raise ValueError(f"images must be uint8 or float; got dtype {dtype}.")
+    # restore() never writes into x, so the caller's float32 array may be shared here.
+    x = as_float_images(x, name="images", check_range=False)
+    if dtype != np.uint8 and (x.min() < -_FLOAT_SLACK or x.max() > 1 + _FLOAT_SLACK):
+        raise ValueError(
+            f"float images must lie in [0, 1]; got values in [{x.min():.4g}, {x.max():.4g}]. "
+            "For 0..255 data pass uint8 or divide by 255."
+        )
     return x, (dtype, shape)
 
 

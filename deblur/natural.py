@@ -12,7 +12,7 @@ from skimage import data as skdata
 
 from .baselines import wiener_oracle
 from .corruption import corrupt
-from .inference import restore
+from .inference import as_any_size_model, restore
 from .metrics import per_image_metrics
 
 __all__ = ["NATURAL_IMAGES", "load_natural_images", "benchmark", "format_scores"]
@@ -68,6 +68,8 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
         Image name -> ``corrupted``, ``original`` and every method's output
         (float in [0, 1] for display).
     """
+    # Load shipped weights / rebuild fixed-size models once, not once per image.
+    models = {name: as_any_size_model(model) for name, model in models.items()}
     scores, restorations = {}, {}
     for i, (name, image) in enumerate(images.items()):
         clean = image.astype(np.float32)[None] / 255.0
