@@ -4,7 +4,9 @@ Submodules, one job each:
 
 - :mod:`deblur.data`        load CIFAR-10 (official download, archive, folder)
 - :mod:`deblur.corruption`  the study's blur + noise corruption
-- :mod:`deblur.models`      CAE and Win5-RB builders
+- :mod:`deblur.pipeline`    training batches corrupted on the fly (fresh every epoch)
+- :mod:`deblur.devices`     data-parallel training over every device of a machine
+- :mod:`deblur.models`      CAE, Win5-RB and DeblurNet builders
 - :mod:`deblur.training`    training with run folders, checkpoints and resume
 - :mod:`deblur.metrics`     per-image MSE, PSNR, SSIM and evaluation
 - :mod:`deblur.plots`       sample grids, loss curves, comparison grids
@@ -24,7 +26,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "data", "corruption", "models", "training", "metrics", "plots", "profiles", "diagrams",
-    "inference", "reproduce", "candidates", "baselines", "natural", "cli",
+    "inference", "reproduce", "candidates", "baselines", "natural", "cli", "pipeline", "devices",
 )
 __all__ = [*_SUBMODULES, "restore"]
 

@@ -24,9 +24,29 @@ def _to_jsonable(value):
     return value
 
 
+def check_file_target(path, *, suffixes=None, example="results.json"):
+    """Refuse a destination that is a folder (or has the wrong suffix) before writing.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path} is a folder; pass a file path inside it (e.g. {path / example}). "
+            "Nothing was written."
+        )
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(
+            f"{path} has suffix {path.suffix!r}; use one of {sorted(suffixes)}. Nothing was written."
+        )
+    return path
+
+
 def atomic_write_bytes(path, data):
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    path = Path(path)
+    path = check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

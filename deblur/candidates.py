@@ -1,31 +1,34 @@
-"""Candidate architectures and recipes under evaluation (research in progress).
+"""Architectures DeblurNet was compared with in the ablations (not part of the study).
 
-Nothing here is part of the study. These builders exist so that the
-ablation runs recorded in ``reports/ablation.json`` can be repeated; the
-winner will move into :mod:`deblur.models` with its own weights and tests.
+These builders exist so that the ablation runs recorded in
+``reports/cpu_ablation.json`` (``experiments/cpu_budget.py``) and
+``reports/ablation_gpu.json`` (``experiments/ablation.py``) can be repeated;
+the winner, DeblurNet, lives in :mod:`deblur.models`.
 
 - :func:`win5rb_fixed`: Win5-RB with one change to its initialisation: the
   BatchNorm on the residual output starts with gamma = 0, so the untrained
   network is the identity (input + 0) instead of input + unit-variance noise.
+  (``deblur.models.win5rb(identity_init=True)`` is the same network.)
 - :func:`nafunet`: a small U-Net of NAFNet-style blocks (LayerNorm, 1x1
   expand, 3x3 depthwise, SimpleGate, simplified channel attention; no
   nonlinear activation functions), two 2x downsamplings by strided 2x2
   convolutions, additive skips, and a residual output (input + prediction)
   whose last convolution starts at zero, so the untrained network is the
-  identity.
-  Height and width must be multiples of 4.
+  identity. Height and width must be multiples of 4.
+- :func:`plain_resnet`: a plain stack of 3x3 convolutions with ReLU, no
+  BatchNorm, and a zero-initialised residual output.
+- :func:`conv_flops_per_pixel`: the convolution FLOP counter used for every
+  "GFLOP per image" figure in this project.
 """
 
 from __future__ import annotations
-
-import math
 
 import keras
 from keras import layers
 
 from .models import _check_input_shape, _kernel_init, win5rb
 
-__all__ = ["win5rb_fixed", "nafunet", "cosine_lr_schedule", "conv_flops_per_pixel", "CANDIDATES"]
+__all__ = ["win5rb_fixed", "nafunet", "plain_resnet", "conv_flops_per_pixel", "CANDIDATES"]
 
 
 def win5rb_fixed(input_shape=(None, None, 3), *, seed=None, name="win5rb_fixed"):
@@ -132,17 +135,19 @@ def nafunet(input_shape=(None, None, 3), *, width=32, blocks=(1, 2, 4, 2, 1), se
     return keras.Model(inputs, outputs, name=name)
 
 
-def cosine_lr_schedule(epochs, *, warmup=0):
-    """Cosine decay from ``base_lr`` to 0 over ``epochs`` epochs (per epoch)."""
+def plain_resnet(input_shape=(None, None, 3), *, width=64, depth=8, seed=None, name="plain_resnet"):
+    """A plain residual CNN: ``depth`` 3x3 convolutions with ReLU, no BatchNorm.
 
-    def cosine(epoch, base_lr):
-        if epoch < warmup:
-            return float(base_lr) * (epoch + 1) / (warmup + 1)
-        t = (epoch - warmup) / max(1, epochs - warmup)
-        return float(base_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-    cosine.__name__ = f"cosine{epochs}"
-    return cosine
+    The last convolution starts at zero, so the untrained network is the
+    identity, and the output is input + prediction.
+    """
+    inputs = keras.Input(shape=input_shape, name="corrupted")
+    x = inputs
+    for i in range(depth - 1):
+        x = layers.Conv2D(width, 3, padding="same", activation="relu",
+                          kernel_initializer=_kernel_init(seed, i), name=f"conv{i}")(x)
+    residual = layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros", name="ending")(x)
+    return keras.Model(inputs, layers.Add(name="restored")([inputs, residual]), name=name)
 
 
 def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
@@ -172,4 +177,8 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
 
 
 #: Candidate name -> builder.
-CANDIDATES = {"win5rb_fixed": win5rb_fixed, "nafunet": nafunet}
+CANDIDATES = {
+    "win5rb_fixed": win5rb_fixed,
+    "nafunet": nafunet,
+    "plain_resnet": plain_resnet,
+}

@@ -4,9 +4,9 @@ Subcommands::
 
     deblur corrupt  IMAGES... --out DIR [--seed N]          blur + noise, the study's way
     deblur train    --model cae --profile quick [--data P] [--run-dir D]
-    deblur evaluate --model cae|win5rb|model.keras|RUN_DIR [--profile P] [--data P] [--out results.json]
+    deblur evaluate --model cae|win5rb|deblurnet|model.keras|RUN_DIR [--profile P] [--data P] [--out results.json]
     deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
-    deblur restore  IMAGES... --model cae|win5rb|model.keras --out DIR
+    deblur restore  IMAGES... --model cae|win5rb|deblurnet|model.keras --out DIR
 
 IMAGES are PNG/JPEG files or folders of them. Problems (a missing path, an
 unknown model, an unreadable image) print one line to stderr and exit with
@@ -30,9 +30,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-#: The study's model names, spelled out so that --help and argument errors do
-#: not import Keras (tests check it equals deblur.models.MODELS).
-STUDY_MODELS = ("cae", "win5rb")
+#: The model names, spelled out so that --help and argument errors do not
+#: import Keras (tests check it equals deblur.models.MODELS).
+MODEL_NAMES = ("cae", "win5rb", "deblurnet")
 
 
 class CLIError(Exception):
@@ -261,8 +261,8 @@ def build_parser():
     p.add_argument("--noise-std", type=float, default=0.02)
     p.set_defaults(func=_cmd_corrupt)
 
-    p = sub.add_parser("train", help="train a study model with a profile (resumes its run folder)")
-    p.add_argument("--model", required=True, choices=STUDY_MODELS)
+    p = sub.add_parser("train", help="train a model with a profile (resumes its run folder)")
+    p.add_argument("--model", required=True, choices=MODEL_NAMES)
     p.add_argument("--profile", default="quick", choices=[n for n, pr in profiles.PROFILES.items() if pr.train])
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
     p.add_argument("--run-dir", default=None, help="results folder (default: results/<profile>)")
@@ -289,7 +289,7 @@ def build_parser():
 
     p = sub.add_parser("restore", help="restore PNG/JPEG images with a model")
     p.add_argument("images", nargs="+", help="PNG/JPEG files or folders")
-    p.add_argument("--model", required=True, help="shipped name (cae, win5rb), .keras file or run folder")
+    p.add_argument("--model", required=True, help="shipped name (cae, win5rb, deblurnet), .keras file or run folder")
     p.add_argument("--out", required=True, help="output folder (inputs are never overwritten)")
     p.set_defaults(func=_cmd_restore)
     return parser

@@ -13,14 +13,16 @@ time (it is only a test-time reference).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
-from ._validation import as_float_images
+from ._validation import check_images
 
 __all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur"]
 
-# Images processed at once; bounds the float32 temporaries (about 12 MB each).
-_CHUNK = 1024
+# Images processed at once: the float32 temporaries of a chunk (3 MB) stay in cache.
+_CHUNK = 256
 
 
 def gaussian_kernel_1d(sigmas, kernel_size=5):
@@ -56,8 +58,8 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
 
     Parameters
     ----------
-    images : ndarray, shape (N, H, W, C), float32 or float64
-        Images to blur.
+    images : ndarray, shape (N, H, W, C), uint8 or float (finite)
+        Images to blur (uint8 is scaled by 1/255).
     sigmas : array_like of float, shape (N,)
         One sigma per image, > 0.
     kernel_size : int, default 5
@@ -67,9 +69,7 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
     -------
     blurred : ndarray, shape (N, H, W, C), float32
     """
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C); got {images.shape}.")
+    images = check_images(images, name="images", check_range=False)
     n, height, width, _ = images.shape
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     if sigmas.shape[0] != n:
@@ -82,10 +82,34 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
         )
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(images.shape, dtype=np.float32)
-    for start in range(0, n, _CHUNK):
-        stop = min(start + _CHUNK, n)
-        out[start:stop] = _blur_chunk(images[start:stop], kernels[start:stop], half)
+    for _ in _blur_chunks(images, kernels, half, out):
+        pass
     return out
+
+
+def _blur_chunks(images, kernels, half, out, *, workers=2):
+    """Blur chunk after chunk into ``out`` on a small thread pool.
+
+    numpy releases the GIL inside its array loops, so two threads keep two
+    cores busy. Yields ``(start, stop)`` of each chunk, in order, once it is
+    written (the caller may add noise to it meanwhile).
+    """
+
+    def work(start):
+        stop = min(start + _CHUNK, len(images))
+        chunk = images[start:stop]
+        if chunk.dtype == np.uint8:
+            chunk = chunk.astype(np.float32)
+            chunk *= np.float32(1.0 / 255.0)
+        out[start:stop] = _blur_chunk(chunk, kernels[start:stop], half)
+        return start, stop
+
+    starts = range(0, len(images), _CHUNK)
+    if workers <= 1 or len(starts) == 1:
+        yield from map(work, starts)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        yield from pool.map(work, starts)
 
 
 def _blur_chunk(images, kernels, half):
@@ -95,12 +119,27 @@ def _blur_chunk(images, kernels, half):
         ((0, 0), (half, half), (half, half), (0, 0)),
         mode="reflect",
     )
-    height = images.shape[1]
-    width = images.shape[2]
-    weights = kernels[:, :, None, None, None]  # (n, k, 1, 1, 1)
+    height, width = images.shape[1:3]
     # Horizontal pass then vertical pass, as OpenCV's separable filter does.
-    rows = sum(weights[:, k] * padded[:, :, k : k + width] for k in range(2 * half + 1))
-    return sum(weights[:, k] * rows[:, k : k + height] for k in range(2 * half + 1))
+    # Gaussian kernels are symmetric, so taps k and -k share one multiply, and
+    # the in-place updates keep the temporaries to one chunk each (in cache).
+    rows = _symmetric_pass(padded, kernels, half, axis=2, length=width)
+    return _symmetric_pass(rows, kernels, half, axis=1, length=height)
+
+
+def _symmetric_pass(x, kernels, half, *, axis, length):
+    def window(offset):
+        index = [slice(None)] * 4
+        index[axis] = slice(half + offset, half + offset + length)
+        return x[tuple(index)]
+
+    out = window(0) * kernels[:, half, None, None, None]
+    tmp = np.empty_like(out)
+    for k in range(1, half + 1):
+        np.add(window(-k), window(k), out=tmp)
+        tmp *= kernels[:, half + k, None, None, None]
+        out += tmp
+    return out
 
 
 def corrupt(
@@ -143,14 +182,29 @@ def corrupt(
     if not np.isfinite(noise_std) or noise_std < 0:
         raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
     single = np.ndim(images) == 3
-    x = as_float_images(images[None] if single else images, name="images")
+    x = check_images(images[None] if single else images, name="images")
     rng = np.random.default_rng(seed)
     sigmas = rng.uniform(low, high, size=x.shape[0])
-    out = gaussian_blur(x, sigmas, kernel_size=kernel_size)
-    if noise_std > 0:
-        for start in range(0, len(out), _CHUNK):
-            chunk = out[start : start + _CHUNK]
-            chunk += np.float32(noise_std) * rng.standard_normal(chunk.shape, dtype=np.float32)
+    out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=noise_std)
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
     return (out[0] if single else out), sigmas
+
+
+def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
+    """Blur (thread pool) and add noise (drawn in order from ``rng``); no checks."""
+    half = kernel_size // 2
+    if min(x.shape[1:3]) <= half:
+        raise ValueError(
+            f"Images of {x.shape[1]}x{x.shape[2]} are too small for a {kernel_size}x{kernel_size} "
+            "kernel with reflect-101 borders."
+        )
+    kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
+    out = np.empty(x.shape, dtype=np.float32)
+    for start, stop in _blur_chunks(x, kernels, half, out, workers=workers):
+        if noise_std > 0:
+            # Drawn chunk by chunk in image order: the stream, and so the
+            # result, does not depend on the chunk size or the thread count.
+            chunk = out[start:stop]
+            chunk += np.float32(noise_std) * rng.standard_normal(chunk.shape, dtype=np.float32)
+    return out

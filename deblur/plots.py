@@ -14,6 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ._io import check_file_target
 from ._validation import as_float_images
 
 __all__ = [
@@ -41,7 +42,8 @@ def save_figure(fig, path, *, dpi=150):
     -------
     pathlib.Path
     """
-    path = Path(path)
+    formats = {f".{k}" for k in fig.canvas.get_supported_filetypes()} if fig is not None else None
+    path = check_file_target(path, suffixes=formats, example="figure.png")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:

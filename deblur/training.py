@@ -32,8 +32,9 @@ import keras
 import numpy as np
 
 from ._io import atomic_write_json, read_json
-from ._validation import as_float_images, check_same_shape
+from ._validation import as_float_images, check_images, check_same_shape
 from .corruption import corrupt
+from .pipeline import FreshCorruption, epoch_order
 
 __all__ = [
     "train",
@@ -42,6 +43,7 @@ __all__ = [
     "split_train_val",
     "win5rb_lr_schedule",
     "constant_lr_schedule",
+    "cosine_lr_schedule",
     "LR_SCHEDULES",
     "load_run",
     "load_history",
@@ -84,8 +86,30 @@ def win5rb_lr_schedule(epoch, base_lr):
     return float(base_lr) * math.exp(-0.5 * max(0, int(epoch) - 4))
 
 
-#: Named learning-rate schedules, ``f(epoch, base_lr) -> lr``.
-LR_SCHEDULES = {"constant": constant_lr_schedule, "win5rb": win5rb_lr_schedule}
+def cosine_lr_schedule(epoch, base_lr, *, epochs):
+    """Cosine decay per epoch: ``base_lr`` in epoch 0, down towards 0 at ``epochs``.
+
+    ``base_lr * (1 + cos(pi * epoch / epochs)) / 2``; used by our recipes
+    (``lr_schedule="cosine"`` in :func:`train` binds ``epochs`` to the run's).
+
+    Parameters
+    ----------
+    epoch : int
+        Zero-based epoch index.
+    base_lr : float
+    epochs : int
+        Length of the run in epochs.
+
+    Returns
+    -------
+    float
+    """
+    return float(base_lr) * 0.5 * (1.0 + math.cos(math.pi * int(epoch) / max(1, int(epochs))))
+
+
+#: Named learning-rate schedules, ``f(epoch, base_lr) -> lr`` (``"cosine"``
+#: also takes the run's ``epochs``, bound by :func:`train`).
+LR_SCHEDULES = {"constant": constant_lr_schedule, "win5rb": win5rb_lr_schedule, "cosine": cosine_lr_schedule}
 
 
 @dataclass
@@ -153,12 +177,7 @@ class ImagePairs(keras.utils.PyDataset):
 
     def _epoch_order(self, epoch):
         if self._order_epoch != epoch:
-            n = len(self.inputs)
-            self._order = (
-                np.random.default_rng([self.seed, epoch]).permutation(n)
-                if self.shuffle
-                else np.arange(n)
-            )
+            self._order = epoch_order(len(self.inputs), seed=self.seed, epoch=epoch, shuffle=self.shuffle)
             self._order_epoch = epoch
         return self._order
 
@@ -216,6 +235,9 @@ def train(
     loss="mse",
     validation_split=0.1,
     seed=0,
+    corruption="fixed",
+    flips=False,
+    workers=1,
     resume=True,
     verbose="auto",
     callbacks=(),
@@ -248,7 +270,8 @@ def train(
         Adam's base learning rate.
     lr_schedule : str or callable, default "constant"
         A name from :data:`LR_SCHEDULES` (``"win5rb"`` is the study's Win5-RB
-        schedule) or ``f(epoch, base_lr) -> lr``.
+        schedule, ``"cosine"`` decays over this run's ``epochs``) or
+        ``f(epoch, base_lr) -> lr``.
     loss : str, default "mse"
         Any Keras loss name.
     validation_split : float, default 0.1
@@ -256,6 +279,18 @@ def train(
     seed : int, default 0
         Seed for the corruption (when generated here), the split and the
         shuffling.
+    corruption : {"fixed", "fresh"}, default "fixed"
+        ``"fixed"`` is the study's way: every training image is corrupted
+        once (``x_corrupted``, or ``corrupt(x_clean, seed=seed)``) and the
+        network sees that same corrupted image every epoch. ``"fresh"``
+        corrupts each batch as it is drawn, with new sigma and noise every
+        epoch (:class:`deblur.pipeline.FreshCorruption`); ``x_clean`` is kept
+        as it is (uint8 stays uint8) and only the validation images are
+        corrupted once, with the fixed seed ``[seed, 1]``.
+    flips : bool, default False
+        Random horizontal and vertical flips (``corruption="fresh"`` only).
+    workers : int, default 1
+        Threads preparing batches ahead of the model (``"fresh"`` only).
     resume : bool, default True
         Continue the run found in ``run_dir``. With False, a run folder that
         already holds a run is an error, so nothing saved is overwritten.
@@ -284,14 +319,28 @@ def train(
     _check_positive_int(batch_size, "batch_size")
     if not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be > 0; got {learning_rate}.")
-    schedule_name, schedule = _resolve_schedule(lr_schedule)
+    schedule_name, schedule = _resolve_schedule(lr_schedule, epochs)
 
-    clean = as_float_images(x_clean, name="x_clean")
-    if x_corrupted is None:
-        noisy, _ = corrupt(clean, seed=seed)
+    if corruption not in ("fixed", "fresh"):
+        raise ValueError(f"corruption must be 'fixed' or 'fresh'; got {corruption!r}.")
+    if corruption == "fresh":
+        if x_corrupted is not None:
+            raise ValueError(
+                "x_corrupted is for corruption='fixed'; with corruption='fresh' every batch is "
+                "corrupted as it is drawn. Pass only x_clean."
+            )
+        clean = check_images(x_clean, name="x_clean")  # uint8 stays uint8: no float copy
+        noisy = None
     else:
-        noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
-        check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
+        if flips:
+            raise ValueError("flips=True needs corruption='fresh' (fixed pairs are not flipped).")
+        clean = as_float_images(x_clean, name="x_clean")
+        if x_corrupted is None:
+            noisy, _ = corrupt(clean, seed=seed)
+        else:
+            noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
+            check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
+    _check_positive_int(workers, "workers")
     train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
 
     run_dir = Path(run_dir)
@@ -303,10 +352,12 @@ def train(
         "loss": loss,
         "validation_split": float(validation_split),
         "seed": int(seed),
+        "corruption": corruption,
+        "flips": bool(flips),
         "n_train": int(len(train_idx)),
         "n_val": int(len(val_idx)),
         "image_shape": list(clean.shape[1:]),
-        "data_sha256": _fingerprint(clean, noisy),
+        "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
     }
     history_doc = _prepare_run_dir(run_dir, config, resume=resume)
     done = len(history_doc["epochs"])
@@ -316,15 +367,25 @@ def train(
         model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
 
     if done < epochs:
-        data = ImagePairs(
-            noisy[train_idx],
-            clean[train_idx],
-            batch_size=batch_size,
-            seed=seed,
-            epochs=epochs,
-            start_epoch=done,
-        )
-        validation = (noisy[val_idx], clean[val_idx]) if len(val_idx) else None
+        if noisy is None:
+            data = FreshCorruption(
+                clean[train_idx], batch_size=batch_size, seed=seed, epochs=epochs,
+                start_epoch=done, flips=flips, workers=workers,
+            )
+            validation = None
+            if len(val_idx):
+                val_clean = as_float_images(clean[val_idx], name="x_clean")
+                validation = (corrupt(val_clean, seed=[seed, 1])[0], val_clean)
+        else:
+            data = ImagePairs(
+                noisy[train_idx],
+                clean[train_idx],
+                batch_size=batch_size,
+                seed=seed,
+                epochs=epochs,
+                start_epoch=done,
+            )
+            validation = (noisy[val_idx], clean[val_idx]) if len(val_idx) else None
         fit_callbacks = [
             keras.callbacks.LearningRateScheduler(lambda e, lr: schedule(e, learning_rate)),
             _RunCheckpoint(run_dir, history_doc),
@@ -335,7 +396,7 @@ def train(
             epochs=epochs,
             initial_epoch=done,
             steps_per_epoch=data.batches_per_epoch,
-            # ImagePairs shuffles itself; Keras's own shuffle would permute batch
+            # The data sets shuffle themselves; Keras's own shuffle would permute batch
             # indices with Python's global `random` and mix epochs.
             shuffle=False,
             validation_data=validation,
@@ -395,13 +456,24 @@ def _prepare_run_dir(run_dir, config, *, resume):
                 "or choose a new run_dir; nothing was overwritten."
             )
         saved = read_json(config_path)
-        diffs = {k: (saved.get(k), v) for k, v in config.items() if saved.get(k) != v}
+        # Keys added after a run folder was written take their old meaning.
+        defaults = {"corruption": "fixed", "flips": False}
+        diffs = {
+            k: (saved.get(k, defaults.get(k)), v)
+            for k, v in config.items()
+            if saved.get(k, defaults.get(k)) != v
+        }
         if diffs:
             lines = ", ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in diffs.items())
             raise RunMismatchError(
                 f"{run_dir} holds a run with different settings or data ({lines}). "
                 "Use a new run_dir, or the same settings and data to resume."
             )
+        # A run killed while saving leaves a temporary file behind; it never
+        # replaced anything (saves are atomic), so it is only clutter.
+        for pattern in (".*.tmp", ".*.tmp.keras"):
+            for stale in run_dir.glob(pattern):
+                stale.unlink(missing_ok=True)
         if history_path.exists():
             doc = read_json(history_path)
             if doc.get("checkpoint") and not (run_dir / doc["checkpoint"]).exists():
@@ -465,9 +537,11 @@ def _history_lists(doc):
     return {k: [e[k] for e in epochs] for k in keys if epochs and k in epochs[0]}
 
 
-def _resolve_schedule(lr_schedule):
+def _resolve_schedule(lr_schedule, epochs):
     if lr_schedule is None:
         lr_schedule = "constant"
+    if lr_schedule == "cosine":
+        return f"cosine{epochs}", lambda epoch, base_lr: cosine_lr_schedule(epoch, base_lr, epochs=epochs)
     if isinstance(lr_schedule, str):
         try:
             return lr_schedule, LR_SCHEDULES[lr_schedule]

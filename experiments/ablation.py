@@ -68,7 +68,7 @@ def main(argv=None):
         builder, kwargs, schedule, loss, epochs = CONFIGS[name]
         epochs = args.epochs or epochs
         model = builder(seed=profile.seed, **kwargs)
-        lr = "win5rb" if schedule == "study" else candidates.cosine_lr_schedule(epochs)
+        lr = "win5rb" if schedule == "study" else "cosine"
         print(f"== {name}: {model.count_params():,} parameters, {epochs} epochs, loss {loss}")
         run = training.train(
             model, arrays["x_train"], arrays["x_train_corrupted"], run_dir=out / "runs" / name,

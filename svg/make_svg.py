@@ -2,7 +2,7 @@
 
 Usage::
 
-    python svg/make_svg.py           # write svg/CAE.svg and svg/Win5RB.svg
+    python svg/make_svg.py           # write svg/CAE.svg, svg/Win5RB.svg and svg/DeblurNet.svg
     python svg/make_svg.py --check   # write nothing; exit 1 if either is stale
 
 The diagrams are drawn by :func:`deblur.diagrams.model_svg` from the models
@@ -15,6 +15,8 @@ is. The models drawn:
   input. Win5-RB is fully convolutional, so every shape reads ``H×W×C``,
   which says more than ``32×32×C`` on every row; the parameter count does not
   depend on the input size.
+- ``DeblurNet.svg``: ``deblur.models.deblurnet()``, also ``(None, None, 3)``;
+  the body's rows read ``H/2×W/2×C``.
 
 Run it after changing a builder; ``tests/test_diagrams.py`` and ``--check``
 (for CI) fail while the committed files differ from what the builders give.
@@ -34,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 DIAGRAMS = {
     "CAE.svg": ("cae", {}, "CAE: convolutional autoencoder (input 32×32×3)"),
     "Win5RB.svg": ("win5rb", {}, "Win5-RB: wide residual denoiser (input H×W×3, any size)"),
+    "DeblurNet.svg": ("deblurnet", {}, "DeblurNet: residual blocks at half resolution (input H×W×3, even sizes)"),
 }
 
 

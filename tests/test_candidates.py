@@ -13,7 +13,7 @@ def test_flop_counter_matches_hand_count_for_win5rb():
     assert candidates.conv_flops_per_pixel(models.win5rb()) == 2 * macs
 
 
-@pytest.mark.parametrize("builder", [candidates.win5rb_fixed, candidates.nafunet])
+@pytest.mark.parametrize("builder", [candidates.win5rb_fixed, candidates.nafunet, candidates.plain_resnet])
 def test_identity_at_initialisation_on_odd_sizes(builder):
     model = builder(seed=0)
     x = np.random.default_rng(0).random((2, 12, 20, 3), dtype=np.float32)
@@ -35,8 +35,3 @@ def test_nafunet_is_cheaper_and_round_trips(tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6)
     with pytest.raises(ValueError, match="multiples of 4"):
         candidates.nafunet(input_shape=(30, 30, 3))
-
-
-def test_cosine_schedule():
-    f = candidates.cosine_lr_schedule(10)
-    assert f(0, 1e-3) == pytest.approx(1e-3) and f(5, 1e-3) == pytest.approx(5e-4) and f(10, 1e-3) == pytest.approx(0)

@@ -117,7 +117,7 @@ def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stan
 
 
 def test_cli_model_names_match_the_model_table():
-    assert set(cli.STUDY_MODELS) == set(models.MODELS)
+    assert set(cli.MODEL_NAMES) == set(models.MODELS)
 
 
 def test_plot_redraws_per_sigma_figure_from_saved_results(tmp_path, capsys):

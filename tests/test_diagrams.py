@@ -14,7 +14,7 @@ keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402
 
 from deblur.diagrams import model_svg, write_model_svg  # noqa: E402
-from deblur.models import cae, win5rb  # noqa: E402
+from deblur.models import cae, deblurnet, win5rb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SVG_DIR = ROOT / "svg"
@@ -38,7 +38,7 @@ def expected():
 
 @pytest.fixture(scope="module")
 def models():
-    return {"CAE.svg": cae(), "Win5RB.svg": win5rb()}
+    return {"CAE.svg": cae(), "Win5RB.svg": win5rb(), "DeblurNet.svg": deblurnet()}
 
 
 def _root(svg):
@@ -62,7 +62,7 @@ def _skips(root):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["CAE.svg", "Win5RB.svg"])
+@pytest.mark.parametrize("name", ["CAE.svg", "Win5RB.svg", "DeblurNet.svg"])
 def test_committed_svg_matches_builders(expected, name):
     path = SVG_DIR / name
     message = (
@@ -78,7 +78,7 @@ def test_check_mode_flags_stale_files(tmp_path, expected, capsys):
     assert make_svg.main(["--check"]) == 0
     # A missing file and an edited file are both reported; nothing is written.
     (tmp_path / "CAE.svg").write_text(expected["CAE.svg"].replace("parameters", "params"), "utf-8")
-    assert make_svg.stale_files(tmp_path) == ["CAE.svg", "Win5RB.svg"]
+    assert make_svg.stale_files(tmp_path) == ["CAE.svg", "Win5RB.svg", "DeblurNet.svg"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["CAE.svg"]
 
 
@@ -87,7 +87,7 @@ def test_check_mode_flags_stale_files(tmp_path, expected, capsys):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["CAE.svg", "Win5RB.svg"])
+@pytest.mark.parametrize("name", ["CAE.svg", "Win5RB.svg", "DeblurNet.svg"])
 def test_svg_is_wellformed_xml(expected, name):
     svg = expected[name]
     assert svg.startswith('<?xml version="1.0" encoding="UTF-8"?>')
@@ -97,7 +97,7 @@ def test_svg_is_wellformed_xml(expected, name):
     assert root.get("viewBox") == f"0 0 {root.get('width')} {root.get('height')}"
 
 
-@pytest.mark.parametrize("name", ["CAE.svg", "Win5RB.svg"])
+@pytest.mark.parametrize("name", ["CAE.svg", "Win5RB.svg", "DeblurNet.svg"])
 def test_every_layer_is_drawn_once_in_order(expected, models, name):
     model = models[name]
     root = _root(expected[name])

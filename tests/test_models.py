@@ -8,6 +8,7 @@ from deblur import models
 MODEL_TABLE = {
     "cae": (models.cae, 779_395, [(32, 32), (16, 24)]),
     "win5rb": (models.win5rb, 1_276_879, [(32, 32), (17, 23), (9, 40)]),
+    "deblurnet": (models.deblurnet, 313_667, [(32, 32), (18, 30), (64, 10)]),
 }
 
 
@@ -68,9 +69,15 @@ def test_every_layer_named_and_architecture(name):
         assert len(bns) == 7
         assert sum(isinstance(l, keras.layers.MaxPooling2D) for l in model.layers) == 2
         assert sum(isinstance(l, keras.layers.UpSampling2D) for l in model.layers) == 2
-    else:
+    elif name == "win5rb":
         assert [(c.filters, c.kernel_size[0]) for c in convs] == [(32, 3), (64, 5), (128, 7), (128, 7), (3, 7)]
         assert len(bns) == 5
+    else:
+        assert [(c.filters, c.kernel_size[0], c.strides[0]) for c in convs] == (
+            [(32, 3, 1), (64, 2, 2)] + [(64, 3, 1)] * 8 + [(3, 3, 1)]
+        )
+        assert isinstance(model.get_layer("up"), keras.layers.Conv2DTranspose)
+        assert bns == []
 
 
 @pytest.mark.parametrize("name", sorted(MODEL_TABLE))
@@ -105,3 +112,44 @@ def test_save_load_round_trip(tmp_path, name):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6
     )
+
+
+def test_recipe_options_keep_the_architecture():
+    # The fixes our CPU recipe uses change no parameter count.
+    assert models.cae(bn_momentum=0.9).count_params() == 779_395
+    assert models.cae(bn_momentum=0.9).get_layer("enc1_bn").momentum == 0.9
+    win = models.win5rb(identity_init=True, seed=0)
+    assert win.count_params() == 1_276_879
+    x = np.random.default_rng(0).random((2, 15, 21, 3), dtype=np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(win(x, training=False)), x, atol=1e-6)
+
+
+def test_deblurnet_is_the_identity_at_initialisation_and_cheap():
+    from deblur import candidates
+
+    model = models.deblurnet(seed=0)
+    x = np.random.default_rng(0).random((2, 14, 22, 3), dtype=np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), x, atol=1e-6)
+    ratio = candidates.conv_flops_per_pixel(model) / candidates.conv_flops_per_pixel(models.win5rb())
+    assert ratio < 0.25  # the "at most a quarter of Win5-RB's FLOPs"
+    assert round(candidates.conv_flops_per_pixel(model) * 1024 / 1e9, 3) == 0.163
+    with pytest.raises(ValueError, match="multiples of 2"):
+        models.deblurnet(input_shape=(31, 32, 3))
+    with pytest.raises(ValueError, match="width must be a positive integer"):
+        models.deblurnet(width=0)
+
+
+def test_deblurnet_short_training_beats_identity(tmp_path):
+    from deblur import corruption, metrics, training
+
+    rng = np.random.default_rng(0)
+    coarse = rng.random((576, 4, 4, 3))
+    images = (np.kron(coarse, np.ones((1, 8, 8, 1))) * 255).astype(np.uint8)
+    train, test = images[:512], images[512:]
+    run = training.train(models.deblurnet(seed=0), train, run_dir=tmp_path / "run", epochs=3,
+                         batch_size=16, corruption="fresh", flips=True, lr_schedule="cosine",
+                         validation_split=0.0, verbose=0)
+    noisy, _ = corruption.corrupt(test, seed=7)
+    identity = metrics.evaluate(None, noisy, test)["mse"]
+    trained = metrics.evaluate(run.model, noisy, test)["mse"]
+    assert trained < 0.5 * identity, (trained, identity)

@@ -47,24 +47,26 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
     folder = tmp_path / "results" / "tiny"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {
-        "identity", "cae", "win5rb", "cae (shipped, full protocol)", "win5rb (shipped, full protocol)"
+        "identity", "cae", "win5rb", "deblurnet", "cae (shipped)", "win5rb (shipped)", "deblurnet (shipped)"
     }
     for result in summary["results"].values():
         assert result["n_images"] == 64 and result["mse"] > 0
     assert summary["profile"]["reduced"] is True
-    assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879}
-    assert summary["epochs"] == {"cae": 1, "win5rb": 1}
-    for name in ("identity", "cae", "win5rb"):  # per-sigma and per-class splits add up
+    assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
+    assert summary["epochs"] == {"cae": 1, "win5rb": 1, "deblurnet": 1}
+    for name in ("identity", "cae", "win5rb", "deblurnet"):  # per-sigma and per-class splits add up
         assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 64
         assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 64
     assert set(summary["natural_images"]) == {"chelsea"}
-    assert {"identity", "wiener (oracle PSF)", "cae", "win5rb", "cae (shipped)"} <= set(summary["natural_images"]["chelsea"])
+    assert {"identity", "wiener (oracle PSF)", "cae", "win5rb", "deblurnet", "deblurnet (shipped)"} <= set(
+        summary["natural_images"]["chelsea"])
     assert any(k.startswith("wiener") for k in summary["baselines"])
     for fig in ("samples.png", "loss_curves.png", "comparison.png", "mse_by_sigma.png", "natural_images.png",
                 "regenerated/loss_curves.png", "regenerated/comparison.png"):
         assert (folder / fig).stat().st_size > 1000, fig
-    for name in ("cae", "win5rb"):
+    for name in ("cae", "win5rb", "deblurnet"):
         assert (folder / "runs" / name / "model.keras").exists()
+        assert json.loads((folder / "runs" / name / "config.json").read_text())["corruption"] == "fresh"
     assert "REDUCED RUN" in text and "identity" in text
 
 
@@ -73,10 +75,13 @@ def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(
     text = execute(tmp_path, stand_in_archive, PROFILE="pretrained", OVERRIDES={"n_test": 64})
     folder = tmp_path / "results" / "pretrained"
     summary = json.loads((folder / "results.json").read_text())
-    assert set(summary["results"]) == {"identity", "cae", "win5rb"}
-    assert summary["epochs"] == {"cae": 20, "win5rb": 20}  # from the model cards' histories
+    assert set(summary["results"]) == {"identity", "cae", "win5rb", "deblurnet"}
+    from deblur import models
+
+    cards = {n: len(models.model_card(n)["history"]["loss"]) for n in ("cae", "win5rb", "deblurnet")}
+    assert summary["epochs"] == cards and cards["cae"] == cards["win5rb"] == 20  # from the model cards
     assert not (folder / "runs").exists()  # nothing was trained
-    for name in ("cae", "win5rb"):
+    for name in ("cae", "win5rb", "deblurnet"):
         assert summary["results"][name]["mse"] < summary["results"]["identity"]["mse"]
     for fig in ("samples.png", "loss_curves.png", "comparison.png"):
         assert (folder / fig).stat().st_size > 1000, fig

@@ -1,0 +1,135 @@
+"""Data-parallel training over every device of one machine.
+
+Wrap the building *and* the training of a model in :func:`data_parallel`::
+
+    from deblur import devices, models, training
+
+    with devices.data_parallel() as replicas:
+        model = models.build("deblurnet", seed=0)
+        run = training.train(model, x_train, run_dir="runs/dp", batch_size=32 * replicas,
+                             corruption="fresh")
+
+Each batch is split evenly across the devices, every device computes the
+gradient of its share, and the gradients are averaged before one shared
+update, so the result equals single-device training with the same global
+batch (up to floating-point summation order). Models with BatchNorm are the
+exception on TensorFlow: ``MirroredStrategy`` normalises each device's share
+with its own statistics.
+
+The mechanism is each backend's own:
+
+- JAX: Keras's distribution API, ``keras.distribution.DataParallel``.
+- TensorFlow: ``tf.distribute.MirroredStrategy``.
+- PyTorch: not supported here; use ``torchrun`` with DistributedDataParallel.
+
+On a machine with several GPUs nothing else is needed. To try it on a CPU,
+split the CPU into virtual devices *before* the backend starts: on JAX set
+``XLA_FLAGS=--xla_force_host_platform_device_count=2``; on TensorFlow call
+:func:`split_cpu` first thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+
+__all__ = ["data_parallel", "list_devices", "split_cpu"]
+
+
+def list_devices():
+    """The devices :func:`data_parallel` would use: accelerators if any, else CPUs.
+
+    Returns
+    -------
+    list of str
+        Backend device names, e.g. ``["cuda:0", "cuda:1"]`` (JAX) or
+        ``["/device:GPU:0"]`` (TensorFlow).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return list(keras.distribution.list_devices())
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        return [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    raise NotImplementedError(
+        f"deblur.devices supports the jax and tensorflow backends, not {backend!r}; "
+        "on PyTorch use torchrun with DistributedDataParallel."
+    )
+
+
+@contextlib.contextmanager
+def data_parallel(devices=None):
+    """Build and train models inside this block to use every device.
+
+    Parameters
+    ----------
+    devices : sequence of str, optional
+        Device names (see :func:`list_devices`); default: all of them.
+
+    Yields
+    ------
+    int
+        The number of replicas. The global batch is split across them:
+        choose a batch size that is a multiple of it, and training-set
+        sizes whose batches all are (the last batch of an epoch too).
+
+    Raises
+    ------
+    NotImplementedError
+        On the PyTorch backend.
+    ValueError
+        An empty device list.
+    """
+    devices = list(devices) if devices is not None else list_devices()
+    if not devices:
+        raise ValueError("data_parallel needs at least one device; got an empty list.")
+    backend = keras.backend.backend()
+    if backend == "jax":
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        try:
+            yield len(devices)
+        finally:
+            keras.distribution.set_distribution(previous)
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+    else:
+        list_devices()  # raises the explanatory NotImplementedError
+
+
+def split_cpu(n):
+    """TensorFlow only: split the CPU into ``n`` virtual devices (for testing).
+
+    Must run before TensorFlow initialises its devices (before any model is
+    built). On JAX set ``XLA_FLAGS=--xla_force_host_platform_device_count=n``
+    before importing Keras instead.
+
+    Parameters
+    ----------
+    n : int
+        Number of virtual CPU devices, >= 1.
+    """
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "split_cpu is for the TensorFlow backend; on JAX set "
+            "XLA_FLAGS=--xla_force_host_platform_device_count=N before importing Keras."
+        )
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer; got {n!r}.")
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+    except RuntimeError as err:
+        raise RuntimeError(
+            "split_cpu must be called before TensorFlow starts (before building any model): "
+            f"{err}"
+        ) from None
