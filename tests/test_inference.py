@@ -22,7 +22,7 @@ def win5rb():
         ((3, 10, 14, 1), np.float64),  # batch of grayscale floats
     ],
 )
-@pytest.mark.parametrize("name", ["cae", "win5rb"])
+@pytest.mark.parametrize("name", ["cae", "win5rb", "deblurnet"])
 def test_restore_keeps_shape_dtype_and_range(name, shape, dtype):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, shape).astype(np.uint8) if dtype == np.uint8 else rng.random(shape).astype(dtype)

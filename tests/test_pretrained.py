@@ -11,11 +11,12 @@ import pytest
 from deblur import corruption, data, metrics, models, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNTS = {"cae": 779_395, "win5rb": 1_276_879}
+COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
+STUDY = ("cae", "win5rb")
 
 
-def test_both_study_models_ship():
-    assert models.pretrained_names() == ["cae", "win5rb"]
+def test_all_three_models_ship():
+    assert models.pretrained_names() == ["cae", "deblurnet", "win5rb"]
 
 
 @pytest.mark.parametrize("name", sorted(COUNTS))
@@ -30,7 +31,7 @@ def test_weights_load_into_exact_architecture_and_match_card(name):
     assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), fresh.get_weights()))
 
 
-@pytest.mark.parametrize("name", sorted(COUNTS))
+@pytest.mark.parametrize("name", STUDY)
 def test_model_card_is_complete(name):
     card = models.model_card(name)
     p = card["protocol"]
@@ -45,6 +46,22 @@ def test_model_card_is_complete(name):
         assert len(card["history"][key]) == 20
     assert card["test_metrics"]["n_images"] == 10_000
     assert card["test_metrics"]["mse"] < 0.5 * card["identity_metrics"]["mse"]
+
+
+def test_deblurnet_card_records_its_cpu_recipe():
+    card = models.model_card("deblurnet")
+    p = card["protocol"]
+    assert p["corruption"] == "fresh" and p["flips"] is True and p["budget_seconds"] == 1800
+    assert p["train_seconds"] >= 1800 and p["n_train"] == 49_000
+    assert card["recipe"] == {"corruption": "fresh", "schedule": "cosine", "loss": "mse", "flips": True, "lr": 1e-3}
+    assert card["data"]["archive_sha256"] == "820394552d8cd6cf2834c7f34753d3e36624717e73e6a373a57a01edb25bc5f0"
+    assert card["training"]["hardware"]["cpu_count"] == 2 and card["training"]["command"]
+    assert len(card["history"]["loss"]) == p["epochs_run"]
+    assert card["test_metrics"]["n_images"] == 10_000
+    # Less training compute than the shipped Win5-RB got (images seen x forward GFLOP).
+    win = models.model_card("win5rb")["protocol"]
+    assert card["training_compute_gflop"] < 0.05 * win["n_train"] * win["epochs_run"] * 2.6114
+    assert card["test_metrics"]["mse"] < models.model_card("win5rb")["test_metrics"]["mse"]
 
 
 def test_tampered_or_unknown_weights_raise(tmp_path, monkeypatch):
@@ -70,7 +87,7 @@ def test_shipped_models_clearly_beat_identity_on_500_test_images(stand_in_archiv
     x, _ = data.subset(x_test, y_test, 500, seed=123)
     corrupted, _ = corruption.corrupt(x, seed=456)
     identity = metrics.evaluate(None, corrupted, x)["mse"]
-    for name in ("cae", "win5rb"):
+    for name in ("cae", "win5rb", "deblurnet"):
         mse = metrics.evaluate(models.load_pretrained(name), corrupted, x)["mse"]
         assert mse < 0.6 * identity, (name, mse, identity)
 
@@ -114,11 +131,11 @@ def test_reproduce_pretrained_command_rewrites_report_and_readme(tmp_path, monke
     assert code == 0
     rows = json.loads((tmp_path / "reports" / "results.json").read_text())["rows"]
     pre = {r["method"]: r for r in rows if r["profile"] == "pretrained"}
-    assert set(pre) == {"identity (corrupted input)", "cae", "win5rb"}
+    assert set(pre) == {"identity (corrupted input)", "cae", "win5rb", "deblurnet"}
     assert all(r["n_images"] == 64 for r in pre.values())
     assert pre["win5rb"]["mse"] < pre["identity (corrupted input)"]["mse"]
     assert "--n-test 64" in pre["cae"]["command"]
-    assert {r["profile"] for r in rows} == {"pretrained", "full"}
+    assert {r["profile"] for r in rows} == {"pretrained", "full", "shipped, CPU recipe"}
     readme = (tmp_path / "README.md").read_text()
     assert "| win5rb | pretrained |" in readme and "| win5rb | full |" in readme
     assert (tmp_path / "results" / "pretrained" / "results.json").exists()
