@@ -70,21 +70,11 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
     blurred : ndarray, shape (N, H, W, C), float32
     """
     images = check_images(images, name="images", check_range=False)
-    n, height, width, _ = images.shape
+    n = images.shape[0]
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     if sigmas.shape[0] != n:
         raise ValueError(f"Need one sigma per image: {sigmas.shape[0]} sigmas for {n} images.")
-    half = kernel_size // 2
-    if min(height, width) <= half:
-        raise ValueError(
-            f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} "
-            "kernel with reflect-101 borders."
-        )
-    kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
-    out = np.empty(images.shape, dtype=np.float32)
-    for _ in _blur_chunks(images, kernels, half, out):
-        pass
-    return out
+    return _corrupt_into(images, sigmas, None, kernel_size=kernel_size, noise_std=0.0)
 
 
 def _blur_chunks(images, kernels, half, out, *, workers=2):
@@ -176,11 +166,7 @@ def corrupt(
     sigmas : ndarray of float64, shape (N,)
         The blur sigma used for each image (shape ``(1,)`` for one image).
     """
-    low, high = (float(v) for v in sigma_range)
-    if not (0 < low <= high) or not np.isfinite(high):
-        raise ValueError(f"sigma_range must satisfy 0 < low <= high; got {sigma_range}.")
-    if not np.isfinite(noise_std) or noise_std < 0:
-        raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
+    low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
     single = np.ndim(images) == 3
     x = check_images(images[None] if single else images, name="images")
     rng = np.random.default_rng(seed)
@@ -191,8 +177,28 @@ def corrupt(
     return (out[0] if single else out), sigmas
 
 
+def check_settings(*, kernel_size, sigma_range, noise_std):
+    """Validate the corruption's settings; return ``sigma_range`` as floats.
+
+    Shared by :func:`corrupt` and :class:`deblur.pipeline.FreshCorruption`.
+
+    Returns
+    -------
+    low, high : float
+    """
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
+            or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
+    low, high = (float(v) for v in sigma_range)
+    if not (0 < low <= high) or not np.isfinite(high):
+        raise ValueError(f"sigma_range must satisfy 0 < low <= high; got {sigma_range}.")
+    if not np.isfinite(noise_std) or noise_std < 0:
+        raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
+    return low, high
+
+
 def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
-    """Blur (thread pool) and add noise (drawn in order from ``rng``); no checks."""
+    """Blur (thread pool) and add noise (drawn in order from ``rng``); settings unchecked."""
     half = kernel_size // 2
     if min(x.shape[1:3]) <= half:
         raise ValueError(

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from ._validation import check_images
-from .corruption import _corrupt_into
+from .corruption import _corrupt_into, check_settings
 
 __all__ = ["FreshCorruption", "epoch_order"]
 
@@ -102,13 +102,7 @@ class FreshCorruption(keras.utils.PyDataset):
                 raise ValueError(f"{name} must be a positive integer; got {value!r}.")
         if not 0 <= start_epoch <= epochs:
             raise ValueError(f"start_epoch must be in [0, epochs]; got {start_epoch}.")
-        low, high = (float(v) for v in sigma_range)
-        if not (0 < low <= high) or not np.isfinite(high):
-            raise ValueError(f"sigma_range must satisfy 0 < low <= high; got {sigma_range}.")
-        if not np.isfinite(noise_std) or noise_std < 0:
-            raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
+        low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.epochs = int(epochs)
