@@ -17,22 +17,23 @@ Three ways to produce the 60,000 corrupted images, timed in the same run
 
 Also checks that ours agrees with OpenCV (largest difference of the blur
 against ``cv2.GaussianBlur`` on 1,000 images with the same sigmas). Writes
-``bench/results/corruption.json``.
+its record, ``corruption``, into ``reports/bench_corruption.json`` (see
+:func:`deblur.records.update_report`).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import random
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_corruption.json"
+ABOUT = ("Benchmark: corrupting all 60,000 CIFAR-10 images, ours against the study's per-image loop, timed in "
+         "the same run (best of the repeats). Regenerate with: python bench/corruption.py --data PATH")
 
 
 def study_loop(x_uint8, seed=0):
@@ -81,11 +82,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="CIFAR-10 source (default: DEBLUR_DATA or download)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(RESULTS / "corruption.json"))
+    parser.add_argument("--out", default=str(REPORT))
     args = parser.parse_args(argv)
 
-    from deblur import data, profiles
-    from deblur._io import atomic_write_json
+    from deblur import data, records
 
     (x_train, _), (x_test, _) = data.load_cifar10(args.data)
     x = np.concatenate([x_train, x_test])
@@ -107,12 +107,10 @@ def main(argv=None):
         "speedup_vs_study": {name: best["study"] / best[name] for name in methods},
         "max_abs_diff_vs_opencv": agreement_with_opencv(x),
         "target": "at least 20x faster than the study's loop",
-        "machine": profiles.machine_info(),
-        "date": datetime.date.today().isoformat(),
-        "command": "python bench/corruption.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "data": data.describe_source(args.data),
     }
-    atomic_write_json(args.out, record)
+    command = records.command_line(argv, prog="python bench/corruption.py")
+    records.update_report(args.out, {"corruption": record}, about=ABOUT, command=command)
     for name in methods:
         print(f"{name:9s} {best[name]:6.2f} s  ({record['speedup_vs_study'][name]:.1f}x the study's speed)")
     print("wrote", args.out)

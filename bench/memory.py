@@ -13,24 +13,24 @@ the process's peak resident memory (``ru_maxrss``):
   images (150 MB), every batch corrupted as it is drawn.
 
 The baseline of a process that only imports Keras and builds the model is
-measured too, so the data's share is visible. Writes
-``bench/results/memory.json``.
+measured too, so the data's share is visible. Writes its record (keyed by
+the model) into ``reports/bench_memory.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_memory.json"
+ABOUT = ("Benchmark: peak memory (RSS) of a short full-data training run, our pipeline against the study's "
+         "float64 arrays, each in a fresh process. Regenerate with: python bench/memory.py --data PATH")
 
 
 def _worker(mode, data_source, steps):
@@ -70,15 +70,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None, help="CIFAR-10 source (default: DEBLUR_DATA or download)")
     parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--out", default=str(RESULTS / "memory.json"))
+    parser.add_argument("--out", default=str(REPORT))
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.worker, args.data, args.steps)
         return 0
 
-    from deblur import data, profiles
-    from deblur._io import atomic_write_json
+    from deblur import data, records
 
     peaks = {}
     for mode in ("baseline", "study", "ours"):
@@ -97,12 +96,10 @@ def main(argv=None):
         "target": "at most one third of the study's",
         "model": "win5rb",
         "steps": args.steps,
-        "machine": profiles.machine_info(),
-        "date": datetime.date.today().isoformat(),
-        "command": "python bench/memory.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "data": data.describe_source(args.data),
     }
-    atomic_write_json(args.out, record)
+    command = records.command_line(argv, prog="python bench/memory.py")
+    records.update_report(args.out, {record["model"]: record}, about=ABOUT, command=command)
     print(f"ours / study = {record['ratio_ours_to_study']:.2f}; wrote {args.out}")
     return 0
 

@@ -17,24 +17,25 @@ DeblurNet), at batch 32:
 
 Each figure is the median of ``--repeats`` timed passes of ``--steps``
 steps after a warm-up pass (compilation excluded). The images are random
-(speed does not depend on content). Writes ``bench/results/throughput.json``.
+(speed does not depend on content). Writes one record per backend (with
+the machine its subprocess saw) into ``reports/bench_throughput.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_throughput.json"
+ABOUT = ("Benchmark: training and prediction images/s of each model on each installed Keras backend (one record "
+         "per backend, each measured in its own process). Regenerate with: python bench/throughput.py")
 MODELS = ("cae", "win5rb", "deblurnet")
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -44,7 +45,7 @@ def _worker(steps, repeats):
     import keras
     import numpy as np
 
-    from deblur import models, pipeline, profiles
+    from deblur import models, pipeline, records
 
     batch = 32
     n = batch * steps
@@ -52,7 +53,7 @@ def _worker(steps, repeats):
     x_uint8 = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
     clean64 = x_uint8.astype("float64") / 255.0
     noisy64 = clean64 + 0.02 * rng.standard_normal(clean64.shape)
-    out = {"machine": profiles.machine_info(), "models": {}}
+    out = {"machine": records.machine_info(), "models": {}}
     for name in MODELS:
         model = models.build(name, seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
@@ -93,24 +94,18 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="training steps per timed pass")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--backends", nargs="+", default=None, help="default: every installed one")
-    parser.add_argument("--out", default=str(RESULTS / "throughput.json"))
+    parser.add_argument("--out", default=str(REPORT))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _worker(args.steps, args.repeats)
         return 0
 
-    from deblur._io import atomic_write_json
+    from deblur import records
 
     backends = args.backends or [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
-    record = {
-        "batch_size": 32,
-        "steps_per_pass": args.steps,
-        "repeats": args.repeats,
-        "backends": {},
-        "date": datetime.date.today().isoformat(),
-        "command": "python bench/throughput.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-    }
+    settings = {"batch_size": 32, "steps_per_pass": args.steps, "repeats": args.repeats}
+    by_backend = {}
     for backend in backends:
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         print(f"== {backend}", flush=True)
@@ -121,10 +116,11 @@ def main(argv=None):
         sys.stderr.write("\n".join(l for l in result.stderr.splitlines() if l.startswith("[")) + "\n")
         if result.returncode != 0:
             print(f"{backend} failed:\n{result.stderr[-3000:]}")
-            record["backends"][backend] = {"error": result.stderr[-500:]}
+            by_backend[backend] = {**settings, "error": result.stderr[-500:]}
             continue
-        record["backends"][backend] = json.loads(result.stdout.strip().splitlines()[-1])
-    atomic_write_json(args.out, record)
+        by_backend[backend] = {**settings, **json.loads(result.stdout.strip().splitlines()[-1])}
+    command = records.command_line(argv, prog="python bench/throughput.py")
+    records.update_report(args.out, by_backend, about=ABOUT, command=command)
     print("wrote", args.out)
     return 0
 

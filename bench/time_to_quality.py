@@ -6,8 +6,9 @@ Trains each configuration with ``experiments/cpu_budget.py`` for its
 training-time budget (``CONFIG@MINUTES``; skipping those already recorded in
 ``reports/cpu_budget.json``), then collects their curves
 (test MSE on the quick profile's 1,000 test images every budget/6 seconds)
-into ``bench/results/time_to_quality.json``. What a CPU budget buys: read
-off the MSE a model reaches after t seconds of training.
+into ``reports/bench_time_to_quality.json`` (one record per run, with the
+command, machine and date that trained it). What a CPU budget buys: read off
+the MSE a model reaches after t seconds of training.
 
 Default runs: each model with its best recipe from the CPU ablation (ours:
 fresh corruption every batch, flips, cosine decay over the budget; Win5-RB
@@ -18,15 +19,18 @@ minutes (the model issue's equal-budget comparison), the CAE for 10.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+from deblur import records
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+REPORT = ROOT / "reports" / "bench_time_to_quality.json"
+ABOUT = ("Benchmark: test MSE against training wall time on this CPU, one record per run of "
+         "experiments/cpu_budget.py (its curve, read from reports/cpu_budget.json; each record keeps the command "
+         "that trained it). Regenerate with: python bench/time_to_quality.py --data PATH")
 DEFAULT_RUNS = ("deblurnet-ours@30", "win5rb_bn-ours@30", "cae_fixed-ours@10")
 
 
@@ -35,7 +39,7 @@ def main(argv=None):
     parser.add_argument("--data", default=None)
     parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), metavar="CONFIG@MINUTES")
     parser.add_argument("--records", default=str(ROOT / "reports" / "cpu_budget.json"))
-    parser.add_argument("--out", default=str(RESULTS / "time_to_quality.json"))
+    parser.add_argument("--out", default=str(REPORT))
     args = parser.parse_args(argv)
     records_path = Path(args.records)
     runs = []
@@ -45,8 +49,7 @@ def main(argv=None):
             parser.error(f"{spec!r}: expected CONFIG@MINUTES, e.g. deblurnet-ours@30")
         runs.append((config, float(minutes)))
     for config, minutes in runs:
-        records = json.loads(records_path.read_text()) if records_path.exists() else {}
-        if f"{config}@{minutes:g}min" in records:
+        if f"{config}@{minutes:g}min" in records.read_report(records_path)["records"]:
             print(f"{config} @ {minutes:g} min: recorded already")
             continue
         cmd = [sys.executable, str(ROOT / "experiments" / "cpu_budget.py"), "--config", config,
@@ -56,12 +59,10 @@ def main(argv=None):
         print("$", shlex.join(cmd), flush=True)
         subprocess.run(cmd, check=True, cwd=ROOT)
 
-    from deblur._io import atomic_write_json
-
-    records = json.loads(records_path.read_text())
+    budget_runs = records.read_report(records_path)["records"]
     curves = {}
     for config, minutes in runs:
-        r = records[f"{config}@{minutes:g}min"]
+        r = budget_runs[f"{config}@{minutes:g}min"]
         curves[f"{config} ({minutes:g} min)"] = {
             "train_s": [p["train_s"] for p in r["curve"]],
             "test_mse": [p["test_mse"] for p in r["curve"]],
@@ -74,11 +75,8 @@ def main(argv=None):
             "date": r["date"],
             "command": r["command"],
         }
-    atomic_write_json(args.out, {
-        "curves": curves,
-        "date": datetime.date.today().isoformat(),
-        "command": "python bench/time_to_quality.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-    })
+    command = records.command_line(argv, prog="python bench/time_to_quality.py")
+    records.write_report(args.out, about=ABOUT, records=curves, command=command)
     print("wrote", args.out)
     return 0
 

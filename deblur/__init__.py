@@ -13,9 +13,14 @@ Submodules, one job each:
 - :mod:`deblur.inference`   ``deblur.restore(model, images)``: any image, any size
 - :mod:`deblur.baselines`   classical baselines from skimage.restoration
 - :mod:`deblur.natural`     beyond CIFAR: the models on skimage's natural images
-- :mod:`deblur.profiles`    the notebook's run sizes (quick, pretrained, full, tiny)
-- :mod:`deblur.reproduce`   regenerate the results report and README table
-- :mod:`deblur.candidates`  research in progress: architectures beyond the study
+- :mod:`deblur.study`       the protocol: seeds, recipes, profiles, data, ``train_model``
+- :mod:`deblur.records`     atomic writes, provenance and the ``reports/`` records
+- :mod:`deblur.reports`     the tables generated from ``reports/`` (README, docs/)
+- :mod:`deblur.cli`         ``python -m deblur``: corrupt, train, evaluate, plot, restore, reproduce
+
+Deprecated for one release: :mod:`deblur.profiles` and :mod:`deblur.reproduce`
+(now :mod:`deblur.study` and ``python -m deblur reproduce``), and
+:mod:`deblur.candidates` (moved to ``experiments/candidates.py``).
 
 Submodules load on first use, so ``import deblur`` does not import Keras.
 """
@@ -25,8 +30,9 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "data", "corruption", "models", "training", "metrics", "plots", "profiles", "diagrams",
-    "inference", "reproduce", "candidates", "baselines", "natural", "cli", "pipeline", "devices",
+    "study", "records", "reports", "data", "corruption", "pipeline", "models", "training", "metrics",
+    "plots", "inference", "baselines", "natural", "devices", "cli",
+    "profiles", "reproduce", "candidates",  # deprecated
 )
 __all__ = [*_SUBMODULES, "restore"]
 

@@ -3,10 +3,11 @@
 Subcommands::
 
     deblur corrupt  IMAGES... --out DIR [--seed N]          blur + noise, the study's way
-    deblur train    --model cae --profile quick [--data P] [--run-dir D]
+    deblur train    --model cae --profile quick [--seconds S | --steps N | --epochs E] [--data P]
     deblur evaluate --model cae|win5rb|deblurnet|model.keras|RUN_DIR [--profile P] [--data P] [--out results.json]
     deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
     deblur restore  IMAGES... --model cae|win5rb|deblurnet|model.keras --out DIR
+    deblur reproduce --profile pretrained|quick|full|tiny [--export]  rewrite reports/ and tables
 
 IMAGES are PNG/JPEG files or folders of them. Problems (a missing path, an
 unknown model, an unreadable image) print one line to stderr and exit with
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -30,9 +32,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-#: The model names, spelled out so that --help and argument errors do not
-#: import Keras (tests check it equals deblur.models.MODELS).
-MODEL_NAMES = ("cae", "win5rb", "deblurnet")
+from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
 
 class CLIError(Exception):
@@ -76,7 +76,7 @@ def _write_images(items, out_dir, inputs):
     """Write (name, uint8 array) pairs into out_dir; never onto an input file."""
     from PIL import Image
 
-    from ._io import atomic_write_bytes
+    from .records import atomic_write_bytes
 
     out_dir = Path(out_dir)
     resolved_inputs = {p.resolve() for p in inputs}
@@ -163,24 +163,136 @@ def _cmd_restore(args):
 
 
 def _profile_arrays(profile_name, data_source, n_test=None):
-    from . import profiles, reproduce
+    from . import study
 
     overrides = {"n_test": n_test} if n_test else {}
-    profile = profiles.get_profile(profile_name, **overrides)
-    return profile, reproduce.load_profile_data(profile, data_source)
+    profile = study.get_profile(profile_name, **overrides)
+    return profile, study.load_profile_data(profile, data_source)
 
 
 def _cmd_train(args):
-    from . import reproduce
+    from . import study
 
-    profile, arrays = _profile_arrays(args.profile, args.data)
+    lengths = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps), ("budget_seconds", args.seconds))
+               if v is not None}
+    if len(lengths) > 1:
+        raise CLIError("give one of --epochs, --steps and --seconds")
+    if args.hold_steps and "steps" not in lengths:
+        raise CLIError("--hold-steps replays a time budget: give it with --steps")
+    if "steps" in lengths:
+        lengths["hold_steps"] = args.hold_steps
+    overrides = {"lengths": {args.model: lengths}} if lengths else {}
+    profile = study.get_profile(args.profile, **overrides)
     if not profile.train:
         raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
+    arrays = study.load_profile_data(profile, args.data)
     print(profile.banner())
-    run_dir = Path(args.run_dir) if args.run_dir else Path("results") / profile.name
-    run = reproduce.train_model(args.model, profile, arrays, out_dir=run_dir, verbose=2)
-    print(f"{args.model}: {len(run.history['loss'])} epochs in {run_dir / 'runs' / args.model}")
+    run_dir = Path(args.run_dir) if args.run_dir else study.SCRATCH_DIR / profile.name / args.model
+    run = study.train_model(profile.recipe_for(args.model), arrays["x_train"], arrays["x_train_corrupted"],
+                            run_dir=run_dir, seed=profile.seed, verbose=2)
+    print(f"{args.model}: {run.steps:,} steps ({len(run.history.get('loss', []))} epochs) in {run_dir}")
+    if run.length.get("budget_seconds"):
+        print(f"replay exactly: deblur train --model {args.model} --profile {profile.name} "
+              f"--steps {run.length['steps']} --hold-steps {run.length['hold_steps']}")
     return 0
+
+
+def _cmd_reproduce(args):
+    """Evaluate (pretrained) or train the profile's models; rewrite reports/ and the generated tables."""
+    from . import data, metrics, study
+
+    # The pretrained profile's report scores the shipped models on all 10,000 test images.
+    n_test = args.n_test or (None if args.profile == "pretrained" else study.PROFILES[args.profile].n_test)
+    profile = study.get_profile(args.profile, n_test=n_test)
+    out_dir = Path(args.out) if args.out else study.SCRATCH_DIR / "reproduce" / profile.name
+    print(profile.banner())
+    arrays = study.load_profile_data(profile, args.data)
+    source = data.describe_source(args.data)
+    results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])}
+    trained = {}
+    for name in args.models:
+        model, trained[name] = _reproduce_model(name, profile, arrays, out_dir, args)
+        if model is None:
+            print(f"{name}: stopped at the time limit; run the same command again to resume.")
+            return 3
+        results[name] = metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"])
+        print(name, results[name])
+        if args.export and profile.train:
+            _export(name, profile, out_dir, results, args, source)
+    metrics.save_results({"profile": profile.name, "command": args.command_line, "data_source": source,
+                          "results": results, "trained": trained}, out_dir / "results.json")
+    print(metrics.format_table(results))
+    if not args.no_report:
+        _write_reports(profile, results, trained, source, args.command_line)
+    return 0
+
+
+def _reproduce_model(name, profile, arrays, out_dir, args):
+    """(model, how it was trained): trained with the profile's recipe, or the shipped weights."""
+    from . import models, study
+
+    if not profile.train:
+        card = models.model_card(name)
+        return models.load_pretrained(name), f"shipped weights ({card['protocol']['description']})"
+    model_recipe = profile.recipe_for(name)
+    callbacks = [_stop_after(args.time_limit)] if args.time_limit else []
+    run = study.train_model(model_recipe, arrays["x_train"], arrays["x_train_corrupted"],
+                            run_dir=out_dir / "runs" / name, seed=profile.seed, verbose=2, callbacks=callbacks)
+    if not run.finished:
+        return None, None
+    seconds = sum(run.history.get("seconds", []))
+    replay = f", replay with --steps {run.length['steps']} --hold-steps {run.length['hold_steps']}" \
+        if run.length.get("budget_seconds") else ""
+    return run.model, (f"{model_recipe.length}: {run.steps:,} steps of {model_recipe.batch_size} on "
+                       f"{profile.n_train or 50000:,} images, {seconds:.0f} s{replay}")
+
+
+def _export(name, profile, out_dir, results, args, source):
+    import hashlib
+
+    from . import study
+
+    archive = Path(args.data) if args.data else None
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
+    card = study.export_pretrained(out_dir / "runs" / name, recipe=profile.recipe_for(name),
+                                   evaluation={"test": results[name], "identity": results["identity"]},
+                                   command=args.command_line, data_source=source, data_sha256=sha,
+                                   seed=profile.seed)
+    print(f"exported {name}: deblur/weights/{card['weights_file']} and its model card")
+
+
+def _write_reports(profile, results, trained, source, command):
+    from . import reports
+
+    rows = {f"{profile.name}/identity": reports.result_record(
+        "identity (corrupted input)", profile.name, results["identity"], trained="–", data_source=source)}
+    for name, how in trained.items():
+        rows[f"{profile.name}/{name}"] = reports.result_record(name, profile.name, results[name], trained=how,
+                                                               data_source=source)
+    reports.save_results(rows, profile=profile.name, command=command)
+    if profile.name == "pretrained":  # the shipped models' own rows come from their model cards
+        cards = reports.card_records()
+        for group in sorted({r["profile"] for r in cards.values()}):
+            reports.save_results({k: r for k, r in cards.items() if r["profile"] == group}, profile=group,
+                                 command=command)
+    for path in reports.regenerate():
+        print("regenerated", path)
+
+
+def _stop_after(seconds):
+    """A Keras callback: stop at the first epoch end after ``seconds`` (the run resumes later)."""
+    import keras
+
+    class StopAfter(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if time.perf_counter() - self.start > seconds:
+                print(f"time limit of {seconds:.0f} s reached after epoch {epoch + 1}; stopping")
+                self.model.stop_training = True
+
+    return StopAfter()
 
 
 def _cmd_evaluate(args):
@@ -248,7 +360,7 @@ def _plot_saved_results(path, out_dir):
 
 
 def build_parser():
-    from . import profiles
+    from . import study
 
     parser = argparse.ArgumentParser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
                                      "evaluate, plot and restore images.")
@@ -261,30 +373,50 @@ def build_parser():
     p.add_argument("--noise-std", type=float, default=0.02)
     p.set_defaults(func=_cmd_corrupt)
 
-    p = sub.add_parser("train", help="train a model with a profile (resumes its run folder)")
+    p = sub.add_parser("train", help="train a model with a profile's recipe (resumes its run folder)")
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
-    p.add_argument("--profile", default="quick", choices=[n for n, pr in profiles.PROFILES.items() if pr.train])
+    p.add_argument("--profile", default="quick", choices=[n for n, pr in study.PROFILES.items() if pr.train])
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
-    p.add_argument("--run-dir", default=None, help="results folder (default: results/<profile>)")
+    p.add_argument("--run-dir", default=None, help=f"run folder (default: {study.SCRATCH_DIR}/<profile>/<model>)")
+    length = p.add_argument_group("how long (default: the profile's)")
+    length.add_argument("--epochs", type=int, default=None)
+    length.add_argument("--seconds", type=float, default=None, help="a time budget; the run records its step count")
+    length.add_argument("--steps", type=int, default=None, help="replay a time budget's step count exactly")
+    length.add_argument("--hold-steps", type=int, default=0, help="with --steps: the budget's steps before the cosine")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("reproduce", help="re-score (pretrained) or retrain (quick, full) the models; "
+                       "rewrite reports/ and every generated table")
+    p.add_argument("--profile", required=True, choices=sorted(study.PROFILES))
+    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
+    p.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
+    p.add_argument("--out", default=None, help=f"scratch folder (default: {study.SCRATCH_DIR}/reproduce/<profile>)")
+    p.add_argument("--n-test", type=int, default=None,
+                   help="test images (default: the profile's; pretrained: all 10,000)")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="seconds; stop training at the next epoch end after it (exit 3: run again to resume)")
+    p.add_argument("--export", action="store_true",
+                   help="write the trained weights and model cards into the package (deblur/weights/)")
+    p.add_argument("--no-report", action="store_true", help="do not touch reports/, README.md or docs/")
+    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("evaluate", help="test-set MSE/PSNR/SSIM of a model and the identity baseline")
     p.add_argument("--model", required=True, help="shipped name, .keras file or run folder")
-    p.add_argument("--profile", default="pretrained", choices=sorted(profiles.PROFILES),
+    p.add_argument("--profile", default="pretrained", choices=sorted(study.PROFILES),
                    help="which test images (default: the pretrained profile's 1,000)")
     p.add_argument("--n-test", type=int, default=None)
     p.add_argument("--data", default=None)
-    p.add_argument("--out", default="results.json")
+    p.add_argument("--out", default=str(study.SCRATCH_DIR / "evaluate" / "results.json"))
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("plot", help="redraw the comparison figures from run folders and saved results")
     p.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR",
                    help="loss curves and the comparison grid from these run folders")
     p.add_argument("--results", default=None, help="a notebook results.json: redraw the per-sigma figure")
-    p.add_argument("--profile", default="pretrained", choices=sorted(profiles.PROFILES))
+    p.add_argument("--profile", default="pretrained", choices=sorted(study.PROFILES))
     p.add_argument("--n-test", type=int, default=None)
     p.add_argument("--data", default=None)
-    p.add_argument("--out", default="figures")
+    p.add_argument("--out", default=str(study.SCRATCH_DIR / "figures"))
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("restore", help="restore PNG/JPEG images with a model")
@@ -297,7 +429,9 @@ def build_parser():
 
 def main(argv=None):
     """Entry point; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = "python -m deblur " + " ".join(shlex.quote(a) for a in argv)
     try:
         return args.func(args)
     except CLIError as exc:

@@ -30,13 +30,11 @@ official download is cached by Keras itself (``~/.keras/datasets``).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
 import pickle
 import tarfile
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -45,6 +43,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
+
+from . import records
 
 __all__ = [
     "CACHE_ENV_VAR",
@@ -740,17 +740,14 @@ def _read_cache(file, key):
 def _write_cache(file, key, data):
     """Write the arrays atomically; a failure only costs the shortcut next time."""
     (x_train, y_train), (x_test, y_test) = data
-    tmp = None
+
+    def save(tmp):
+        # Uncompressed: the point of the cache is speed (about 0.2 s to read).
+        np.savez(tmp, key=np.array(key), x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        # Same folder as the target, so os.replace is an atomic rename and a
-        # concurrent or interrupted run never sees a half-written cache.
-        fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}-", suffix=".tmp", dir=file.parent)
-        with os.fdopen(fd, "wb") as f:
-            # Uncompressed: the point of the cache is speed (about 0.2 s to read).
-            np.savez(f, key=np.array(key), x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        os.replace(tmp, file)
-        tmp = None
+        # A concurrent or interrupted run never sees a half-written cache.
+        records.atomic_save(file, save)
     except OSError as exc:
         warnings.warn(
             f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "
@@ -758,7 +755,3 @@ def _write_cache(file, key, data):
             RuntimeWarning,
             stacklevel=3,
         )
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from ._io import atomic_write_json
+from .records import atomic_write_json
 from ._validation import as_float_images, check_same_shape
 
 __all__ = [

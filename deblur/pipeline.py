@@ -24,7 +24,7 @@ import numpy as np
 from ._validation import check_images
 from .corruption import _corrupt_into, check_settings
 
-__all__ = ["FreshCorruption", "epoch_order"]
+__all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "epoch_order"]
 
 
 def epoch_order(n, *, seed, epoch, shuffle=True):
@@ -43,7 +43,94 @@ def epoch_order(n, *, seed, epoch, shuffle=True):
     return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
 
 
-class FreshCorruption(keras.utils.PyDataset):
+class EpochBatches(keras.utils.PyDataset):
+    """Batches of an image set over epochs ``start_epoch .. epochs - 1``, back to back.
+
+    The shared indexing of :class:`ImagePairs` and :class:`FreshCorruption`:
+    item ``i`` is batch ``i % batches_per_epoch`` of epoch ``start_epoch + i
+    // batches_per_epoch``, and batch ``b`` of epoch ``e`` holds the images at
+    ``epoch_order(n, seed=seed, epoch=e)[b * batch_size : (b + 1) * batch_size]``
+    (sorted, so memory is read in order). Subclasses implement
+    ``batch(epoch, step)``. Train with ``steps_per_epoch=batches_per_epoch``
+    and ``shuffle=False``.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    batch_size : int
+    seed : int
+    epochs : int
+        Index one past the last epoch to serve.
+    start_epoch : int, default 0
+        First epoch to serve (the resume point).
+    shuffle : bool, default True
+        Reshuffle every epoch; False serves the images in order.
+    workers : int, default 1
+        Threads preparing batches ahead of the model (Keras's PyDataset option).
+    """
+
+    def __init__(self, n, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, workers=1):
+        super().__init__(workers=workers, use_multiprocessing=False)
+        for value, name in ((batch_size, "batch_size"), (epochs, "epochs")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if not 0 <= start_epoch <= epochs:
+            raise ValueError(f"start_epoch must be in [0, epochs]; got {start_epoch}.")
+        self.n = int(n)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.epochs = int(epochs)
+        self.start_epoch = int(start_epoch)
+        self.shuffle = bool(shuffle)
+        self.batches_per_epoch = math.ceil(self.n / self.batch_size)
+        self._orders = {}
+
+    def __len__(self):
+        return (self.epochs - self.start_epoch) * self.batches_per_epoch
+
+    def indices(self, epoch, step):
+        """Sorted indices of the images in batch ``step`` of epoch ``epoch``."""
+        # Worker threads may ask for two epochs around a boundary; keep both.
+        if epoch not in self._orders:
+            if len(self._orders) > 2:
+                self._orders.pop(min(self._orders))
+            self._orders[epoch] = epoch_order(self.n, seed=self.seed, epoch=epoch, shuffle=self.shuffle)
+        return np.sort(self._orders[epoch][step * self.batch_size : (step + 1) * self.batch_size])
+
+    def batch(self, epoch, step):
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        epoch = self.start_epoch + index // self.batches_per_epoch
+        return self.batch(epoch, index % self.batches_per_epoch)
+
+
+class ImagePairs(EpochBatches):
+    """Fixed (corrupted, clean) pairs, reshuffled every epoch: the study's way.
+
+    Parameters
+    ----------
+    inputs, targets : ndarray, shape (N, H, W, C), float32
+        Network inputs and targets, aligned.
+    **kwargs
+        ``batch_size``, ``seed``, ``epochs``, ``start_epoch``, ``shuffle``
+        (see :class:`EpochBatches`).
+    """
+
+    def __init__(self, inputs, targets, **kwargs):
+        if len(inputs) != len(targets):
+            raise ValueError("inputs and targets must have the same length.")
+        super().__init__(len(inputs), **kwargs)
+        self.inputs = inputs
+        self.targets = targets
+
+    def batch(self, epoch, step):
+        idx = self.indices(epoch, step)
+        return self.inputs[idx], self.targets[idx]
+
+
+class FreshCorruption(EpochBatches):
     """Batches of (corrupted, clean) pairs, corrupted anew every epoch.
 
     Batch ``b`` of epoch ``e`` takes the images at ``epoch_order(...)[b *
@@ -95,38 +182,15 @@ class FreshCorruption(keras.utils.PyDataset):
         noise_std=0.02,
         workers=1,
     ):
-        super().__init__(workers=workers, use_multiprocessing=False)
-        self.clean = check_images(clean, name="clean")
-        for value, name in ((batch_size, "batch_size"), (epochs, "epochs")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if not 0 <= start_epoch <= epochs:
-            raise ValueError(f"start_epoch must be in [0, epochs]; got {start_epoch}.")
+        clean = check_images(clean, name="clean")
+        super().__init__(len(clean), batch_size=batch_size, seed=seed, epochs=epochs,
+                         start_epoch=start_epoch, shuffle=shuffle, workers=workers)
         low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
-        self.batch_size = int(batch_size)
-        self.seed = int(seed)
-        self.epochs = int(epochs)
-        self.start_epoch = int(start_epoch)
+        self.clean = clean
         self.flips = bool(flips)
-        self.shuffle = bool(shuffle)
         self.kernel_size = int(kernel_size)
         self.sigma_range = (low, high)
         self.noise_std = float(noise_std)
-        self.batches_per_epoch = math.ceil(len(self.clean) / self.batch_size)
-        self._orders = {}
-
-    def __len__(self):
-        return (self.epochs - self.start_epoch) * self.batches_per_epoch
-
-    def _order(self, epoch):
-        # Worker threads may ask for two epochs around a boundary; keep both.
-        if epoch not in self._orders:
-            if len(self._orders) > 2:
-                self._orders.pop(min(self._orders))
-            self._orders[epoch] = epoch_order(
-                len(self.clean), seed=self.seed, epoch=epoch, shuffle=self.shuffle
-            )
-        return self._orders[epoch]
 
     def batch(self, epoch, step):
         """The (corrupted, clean) pair of batch ``step`` of epoch ``epoch``.
@@ -135,9 +199,7 @@ class FreshCorruption(keras.utils.PyDataset):
         -------
         corrupted, clean : ndarray of float32, shape (B, H, W, C)
         """
-        order = self._order(epoch)
-        # Sorted indices read memory in order; the batch holds the same images.
-        idx = np.sort(order[step * self.batch_size : (step + 1) * self.batch_size])
+        idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
         clean = self.clean[idx]
         clean = clean.astype(np.float32) * np.float32(1 / 255) if clean.dtype == np.uint8 else clean.copy()
@@ -150,7 +212,3 @@ class FreshCorruption(keras.utils.PyDataset):
             clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=self.noise_std, workers=1
         )
         return corrupted, clean
-
-    def __getitem__(self, index):
-        epoch = self.start_epoch + index // self.batches_per_epoch
-        return self.batch(epoch, index % self.batches_per_epoch)

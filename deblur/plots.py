@@ -8,13 +8,12 @@ run folders, without retraining.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ._io import check_file_target
+from . import records
 from ._validation import as_float_images
 
 __all__ = [
@@ -43,15 +42,9 @@ def save_figure(fig, path, *, dpi=150):
     pathlib.Path
     """
     formats = {f".{k}" for k in fig.canvas.get_supported_filetypes()} if fig is not None else None
-    path = check_file_target(path, suffixes=formats, example="figure.png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return records.atomic_save(
+        path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"), suffixes=formats, example="figure.png"
+    )
 
 
 def _show(ax, image, title=None):
@@ -276,7 +269,14 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     return fig
 
 
-def image_rows(rows, *, path=None, scale=2.2):
+def _centre_crop(image, size):
+    if size is None:
+        return image
+    top, left = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
+    return image[top : top + size, left : left + size]
+
+
+def image_rows(rows, *, path=None, scale=2.2, crop=None):
     """A grid of images of any sizes: one row per item, one column per label.
 
     Parameters
@@ -288,6 +288,10 @@ def image_rows(rows, *, path=None, scale=2.2):
         Also save the figure here.
     scale : float, default 2.2
         Inches per panel.
+    crop : int, optional
+        Show only the central ``crop`` x ``crop`` pixels of each image (the
+        same region of every column), so that details stay visible and the
+        figure stays small.
 
     Returns
     -------
@@ -295,12 +299,15 @@ def image_rows(rows, *, path=None, scale=2.2):
     """
     if not rows:
         raise ValueError("rows is empty.")
+    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
+        raise ValueError(f"crop must be a positive integer; got {crop!r}.")
     labels = list(next(iter(rows.values())))
     fig, axes = plt.subplots(len(rows), len(labels), figsize=(scale * len(labels), scale * len(rows)),
                              squeeze=False)
     for r, (name, images) in enumerate(rows.items()):
         for c, label in enumerate(labels):
-            _show(axes[r, c], np.asarray(images[label], dtype=np.float32), label if r == 0 else None)
+            _show(axes[r, c], _centre_crop(np.asarray(images[label], dtype=np.float32), crop),
+                  label if r == 0 else None)
         axes[r, 0].set_ylabel(name, fontsize=9)
     fig.tight_layout()
     if path is not None:

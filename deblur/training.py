@@ -4,7 +4,8 @@ A *run folder* holds everything one training run produces::
 
     run_dir/
         config.json                 settings and data fingerprint of the run
-        history.json                per-epoch loss, val_loss, learning rate, seconds
+        history.json                per-epoch loss, val_loss, learning rate, seconds, step;
+                                    the length of a step-count or time-budget run
         checkpoint-epoch003.keras   model + optimizer state after the last finished epoch
         model.keras                 the final model, once all epochs are done
 
@@ -14,32 +15,37 @@ that matches it, so a run killed at any moment leaves a consistent folder:
 calling :func:`train` again with the same ``run_dir`` resumes after the last
 finished epoch and the history continues where it stopped.
 
-Shuffling is a pure function of ``(seed, epoch)`` (see :class:`ImagePairs`),
-so a resumed run sees the same batches an uninterrupted run would.
+Shuffling is a pure function of ``(seed, epoch)`` (see
+:class:`deblur.pipeline.EpochBatches`), so a resumed run sees the same batches
+an uninterrupted run would. A run is as long as a number of epochs, a number
+of steps, or a time budget (:class:`StepBudget`) that fixes and records its
+step count, so that the same run can be replayed on any machine.
+
+:func:`train` reads as its stages: check the settings, prepare the arrays,
+open or resume the run folder, build the data sets, fit, finalise.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from ._io import atomic_write_json, read_json
+from .records import atomic_save, atomic_write_json, read_json
 from ._validation import as_float_images, check_images, check_same_shape
 from .corruption import corrupt
-from .pipeline import FreshCorruption, epoch_order
+from .pipeline import FreshCorruption, ImagePairs
 
 __all__ = [
     "train",
     "TrainedRun",
     "ImagePairs",
+    "StepBudget",
     "split_train_val",
     "win5rb_lr_schedule",
     "constant_lr_schedule",
@@ -124,70 +130,23 @@ class TrainedRun:
         Per-epoch ``loss``, ``val_loss``, ``learning_rate`` and ``seconds``.
     run_dir : pathlib.Path
         The run folder.
+    steps : int
+        Training steps done.
+    length : dict
+        For a step count or time budget: ``steps``, ``hold_steps`` and
+        ``budget_seconds``; replay the run with ``train(..., steps=,
+        hold_steps=)``.
+    finished : bool
+        False when training stopped before its length (a callback stopped
+        it): the run folder holds a checkpoint to resume from.
     """
 
     model: keras.Model
     history: dict
     run_dir: Path
-
-
-class ImagePairs(keras.utils.PyDataset):
-    """Batches of (corrupted, clean) pairs, reshuffled every epoch.
-
-    The order of epoch ``e`` is ``default_rng([seed, e]).permutation(n)``:
-    it depends only on the seed and the epoch, never on global random state
-    or on how many epochs ran before, so an interrupted and resumed run sees
-    exactly the batches an uninterrupted one would. The data set covers
-    epochs ``start_epoch .. epochs - 1`` back to back; train with
-    ``steps_per_epoch=ImagePairs.batches_per_epoch`` and ``shuffle=False``.
-
-    Parameters
-    ----------
-    inputs, targets : ndarray, shape (N, H, W, C), float32
-        Network inputs and targets, aligned.
-    batch_size : int
-        Images per batch; the last batch of an epoch may be smaller.
-    seed : int
-        Shuffling seed.
-    epochs : int
-        Index one past the last epoch to serve.
-    start_epoch : int, default 0
-        First epoch to serve (the resume point).
-    shuffle : bool, default True
-        Reshuffle every epoch; False serves the data in order.
-    """
-
-    def __init__(self, inputs, targets, *, batch_size, seed, epochs, start_epoch=0, shuffle=True):
-        super().__init__()
-        if len(inputs) != len(targets):
-            raise ValueError("inputs and targets must have the same length.")
-        self.inputs = inputs
-        self.targets = targets
-        self.batch_size = int(batch_size)
-        self.seed = int(seed)
-        self.start_epoch = int(start_epoch)
-        self.epochs = int(epochs)
-        self.shuffle = shuffle
-        self.batches_per_epoch = math.ceil(len(inputs) / self.batch_size)
-        self._order_epoch = None
-        self._order = None
-
-    def __len__(self):
-        return max(0, self.epochs - self.start_epoch) * self.batches_per_epoch
-
-    def _epoch_order(self, epoch):
-        if self._order_epoch != epoch:
-            self._order = epoch_order(len(self.inputs), seed=self.seed, epoch=epoch, shuffle=self.shuffle)
-            self._order_epoch = epoch
-        return self._order
-
-    def __getitem__(self, index):
-        epoch = self.start_epoch + index // self.batches_per_epoch
-        step = index % self.batches_per_epoch
-        order = self._epoch_order(epoch)
-        # Sorted indices read memory in order; the batch's content is the same set.
-        idx = np.sort(order[step * self.batch_size : (step + 1) * self.batch_size])
-        return self.inputs[idx], self.targets[idx]
+    steps: int = 0
+    length: dict = field(default_factory=dict)
+    finished: bool = True
 
 
 def split_train_val(n, *, val_fraction=0.1, seed=0):
@@ -228,7 +187,10 @@ def train(
     x_corrupted=None,
     *,
     run_dir,
-    epochs=20,
+    epochs=None,
+    steps=None,
+    hold_steps=0,
+    budget_seconds=None,
     batch_size=32,
     learning_rate=1e-3,
     lr_schedule="constant",
@@ -242,7 +204,7 @@ def train(
     verbose="auto",
     callbacks=(),
 ):
-    """Train a restoration model with the study's settings, in a run folder.
+    """Train a restoration model in a run folder (checkpoints, resume, history).
 
     Defaults are the study's protocol: MSE loss, Adam with learning rate
     1e-3, batch 32, 20 epochs, 10 % of the images held out for validation.
@@ -252,43 +214,48 @@ def train(
     Parameters
     ----------
     model : keras.Model
-        A freshly built model (see :mod:`deblur.models`). It is compiled here
-        with Adam and ``loss``. Ignored when resuming: the model and its
-        optimizer state come from the run folder's checkpoint.
+        A freshly built model (see :mod:`deblur.models`), compiled here with
+        Adam and ``loss``. Ignored when resuming: the model and its optimizer
+        state come from the run folder's checkpoint.
     x_clean : ndarray, shape (N, H, W, C)
         Clean images, uint8 or float in [0, 1]: the targets.
     x_corrupted : ndarray, shape (N, H, W, C), optional
-        Corrupted inputs aligned with ``x_clean`` (float, any finite range).
-        Default: ``corrupt(x_clean, seed=seed)``, the study's corruption.
+        Corrupted inputs aligned with ``x_clean`` (``corruption="fixed"``).
+        Default: ``corrupt(x_clean, seed=seed)``.
     run_dir : str or os.PathLike
         Run folder; created if missing.
-    epochs : int, default 20
-        Total number of epochs (a resumed or extended run counts the epochs
-        already done).
+    epochs : int, optional
+        Total epochs (a resumed run counts those already done). The default,
+        when no length is given, is the study's 20.
+    steps : int, optional
+        Total training steps instead of epochs (a replayed time budget).
+    hold_steps : int, default 0
+        With ``steps`` and ``lr_schedule="cosine"``: steps at the base
+        learning rate before the cosine starts.
+    budget_seconds : float, optional
+        Train for about this many seconds instead (see :class:`StepBudget`):
+        the run measures its speed, fixes its step count, and records it in
+        ``history.json`` (``length``) so that ``steps=`` replays it.
     batch_size : int, default 32
     learning_rate : float, default 1e-3
         Adam's base learning rate.
     lr_schedule : str or callable, default "constant"
-        A name from :data:`LR_SCHEDULES` (``"win5rb"`` is the study's Win5-RB
-        schedule, ``"cosine"`` decays over this run's ``epochs``) or
-        ``f(epoch, base_lr) -> lr``.
+        A name from :data:`LR_SCHEDULES` (``"win5rb"``: the study's Win5-RB
+        schedule; ``"cosine"``: over the epochs, or over the steps of a
+        ``steps``/``budget_seconds`` run) or ``f(epoch, base_lr) -> lr``.
     loss : str, default "mse"
-        Any Keras loss name.
     validation_split : float, default 0.1
         Random fraction of the images held out for validation (0 disables).
     seed : int, default 0
-        Seed for the corruption (when generated here), the split and the
-        shuffling.
+        Seed of the split, the shuffling and the corruption done here.
     corruption : {"fixed", "fresh"}, default "fixed"
-        ``"fixed"`` is the study's way: every training image is corrupted
-        once (``x_corrupted``, or ``corrupt(x_clean, seed=seed)``) and the
-        network sees that same corrupted image every epoch. ``"fresh"``
-        corrupts each batch as it is drawn, with new sigma and noise every
-        epoch (:class:`deblur.pipeline.FreshCorruption`); ``x_clean`` is kept
-        as it is (uint8 stays uint8) and only the validation images are
-        corrupted once, with the fixed seed ``[seed, 1]``.
+        ``"fixed"``, the study's way: every training image corrupted once.
+        ``"fresh"``: each batch corrupted as it is drawn, new sigma and noise
+        every epoch (:class:`deblur.pipeline.FreshCorruption`); ``x_clean``
+        stays as it is (uint8 stays uint8) and only the validation images are
+        corrupted once (``Seeds(seed).validation_corruption``).
     flips : bool, default False
-        Random horizontal and vertical flips (``corruption="fresh"`` only).
+        Random horizontal and vertical flips (``"fresh"`` only).
     workers : int, default 1
         Threads preparing batches ahead of the model (``"fresh"`` only).
     resume : bool, default True
@@ -297,12 +264,10 @@ def train(
     verbose : "auto", 0, 1 or 2, default "auto"
         Keras's ``fit`` verbosity (1: progress bar).
     callbacks : sequence of keras.callbacks.Callback
-        Extra callbacks for ``fit``.
 
     Returns
     -------
     TrainedRun
-        The trained model, its full history and the run folder.
 
     Raises
     ------
@@ -313,14 +278,65 @@ def train(
     FileExistsError
         ``resume=False`` and ``run_dir`` already holds a run.
     """
+    length = _check_settings(model, epochs=epochs, steps=steps, hold_steps=hold_steps,
+                             budget_seconds=budget_seconds, batch_size=batch_size,
+                             learning_rate=learning_rate, workers=workers)
+    schedule_name, schedule = _resolve_schedule(lr_schedule, length)
+    clean, noisy = _training_arrays(x_clean, x_corrupted, corruption=corruption, flips=flips, seed=seed)
+    train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
+    config = {
+        "model": model.name, "batch_size": int(batch_size), "learning_rate": float(learning_rate),
+        "lr_schedule": schedule_name, "loss": loss, "validation_split": float(validation_split),
+        "seed": int(seed), "corruption": corruption, "flips": bool(flips),
+        "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
+        "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
+    }
+    run_dir = Path(run_dir)
+    doc = _prepare_run_dir(run_dir, config, resume=resume)
+    model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss)
+    batches_per_epoch = math.ceil(len(train_idx) / batch_size)
+    length = _resume_length(length, doc)
+    if not _finished(length, doc, batches_per_epoch):
+        data, validation = _datasets(clean, noisy, train_idx, val_idx, batch_size=batch_size, seed=seed,
+                                     epochs=_fit_epochs(length, batches_per_epoch), start_epoch=len(doc["epochs"]),
+                                     flips=flips, workers=workers)
+        fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
+                         _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch)),
+                         *callbacks]
+        _fit(model, data, validation, callbacks=fit_callbacks, verbose=verbose)
+        length = _resume_length(length, doc)  # a budget has fixed its step count by now
+    return _finalise(model, run_dir, doc, finished=_finished(length, doc, batches_per_epoch),
+                     steps=_steps_done(doc, batches_per_epoch))
+
+
+def _check_settings(model, *, epochs, steps, hold_steps, budget_seconds, batch_size, learning_rate, workers):
+    """Validate the settings before anything is read or written; return the run's length."""
     if not isinstance(model, keras.Model):
         raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(batch_size, "batch_size")
+    given = {k: v for k, v in (("epochs", epochs), ("steps", steps), ("budget_seconds", budget_seconds))
+             if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"Give one length: epochs, steps or budget_seconds; got {sorted(given)}.")
+    for value, name in ((epochs, "epochs"), (steps, "steps"), (batch_size, "batch_size"), (workers, "workers")):
+        if value is not None:
+            _check_positive_int(value, name)
+    if isinstance(hold_steps, bool) or not isinstance(hold_steps, (int, np.integer)) or hold_steps < 0:
+        raise ValueError(f"hold_steps must be an integer >= 0; got {hold_steps!r}.")
+    if steps is not None and hold_steps >= steps:
+        raise ValueError(f"hold_steps ({hold_steps}) must be below steps ({steps}).")
+    if budget_seconds is not None and not (np.isfinite(budget_seconds) and budget_seconds > 0):
+        raise ValueError(f"budget_seconds must be > 0; got {budget_seconds}.")
     if not (np.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be > 0; got {learning_rate}.")
-    schedule_name, schedule = _resolve_schedule(lr_schedule, epochs)
+    if not given:
+        return {"epochs": 20}
+    if steps is not None:
+        return {"steps": int(steps), "hold_steps": int(hold_steps)}
+    return {k: (float(v) if k == "budget_seconds" else int(v)) for k, v in given.items()}
 
+
+def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
+    """The clean images and, for ``"fixed"`` corruption, their corrupted inputs (else None)."""
     if corruption not in ("fixed", "fresh"):
         raise ValueError(f"corruption must be 'fixed' or 'fresh'; got {corruption!r}.")
     if corruption == "fresh":
@@ -329,106 +345,211 @@ def train(
                 "x_corrupted is for corruption='fixed'; with corruption='fresh' every batch is "
                 "corrupted as it is drawn. Pass only x_clean."
             )
-        clean = check_images(x_clean, name="x_clean")  # uint8 stays uint8: no float copy
-        noisy = None
-    else:
-        if flips:
-            raise ValueError("flips=True needs corruption='fresh' (fixed pairs are not flipped).")
-        clean = as_float_images(x_clean, name="x_clean")
-        if x_corrupted is None:
-            noisy, _ = corrupt(clean, seed=seed)
-        else:
-            noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
-            check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
-    _check_positive_int(workers, "workers")
-    train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
+        return check_images(x_clean, name="x_clean"), None  # uint8 stays uint8: no float copy
+    if flips:
+        raise ValueError("flips=True needs corruption='fresh' (fixed pairs are not flipped).")
+    clean = as_float_images(x_clean, name="x_clean")
+    if x_corrupted is None:
+        return clean, corrupt(clean, seed=seed)[0]
+    noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
+    check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
+    return clean, noisy
 
-    run_dir = Path(run_dir)
-    config = {
-        "model": model.name,
-        "batch_size": int(batch_size),
-        "learning_rate": float(learning_rate),
-        "lr_schedule": schedule_name,
-        "loss": loss,
-        "validation_split": float(validation_split),
-        "seed": int(seed),
-        "corruption": corruption,
-        "flips": bool(flips),
-        "n_train": int(len(train_idx)),
-        "n_val": int(len(val_idx)),
-        "image_shape": list(clean.shape[1:]),
-        "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
-    }
-    history_doc = _prepare_run_dir(run_dir, config, resume=resume)
-    done = len(history_doc["epochs"])
-    if done:
-        model = keras.models.load_model(run_dir / history_doc["checkpoint"])
-    else:
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
 
-    if done < epochs:
-        if noisy is None:
-            data = FreshCorruption(
-                clean[train_idx], batch_size=batch_size, seed=seed, epochs=epochs,
-                start_epoch=done, flips=flips, workers=workers,
-            )
-            validation = None
-            if len(val_idx):
-                val_clean = as_float_images(clean[val_idx], name="x_clean")
-                validation = (corrupt(val_clean, seed=[seed, 1])[0], val_clean)
-        else:
-            data = ImagePairs(
-                noisy[train_idx],
-                clean[train_idx],
-                batch_size=batch_size,
-                seed=seed,
-                epochs=epochs,
-                start_epoch=done,
-            )
-            validation = (noisy[val_idx], clean[val_idx]) if len(val_idx) else None
-        fit_callbacks = [
-            keras.callbacks.LearningRateScheduler(lambda e, lr: schedule(e, learning_rate)),
-            _RunCheckpoint(run_dir, history_doc),
-            *callbacks,
-        ]
-        model.fit(
-            data,
-            epochs=epochs,
-            initial_epoch=done,
-            steps_per_epoch=data.batches_per_epoch,
-            # The data sets shuffle themselves; Keras's own shuffle would permute batch
-            # indices with Python's global `random` and mix epochs.
-            shuffle=False,
-            validation_data=validation,
-            validation_batch_size=max(batch_size, 256),
-            callbacks=fit_callbacks,
-            verbose=verbose,
-        )
-        if len(history_doc["epochs"]) < epochs:
-            # fit returned early (e.g. EarlyStopping or stop_training): keep the
-            # checkpoint, do not mark the run complete.
-            return TrainedRun(model, _history_lists(history_doc), run_dir)
+def _start_or_resume(model, run_dir, doc, *, learning_rate, loss):
+    """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
+    if doc["epochs"]:
+        return keras.models.load_model(run_dir / doc["checkpoint"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    return model
+
+
+def _resume_length(length, doc):
+    """A time budget that already fixed its step count continues as that step count."""
+    if "budget_seconds" in length and doc.get("length", {}).get("steps"):
+        return {**length, "steps": doc["length"]["steps"], "hold_steps": doc["length"]["hold_steps"]}
+    return length
+
+
+def _steps_done(doc, batches_per_epoch):
+    epochs = doc["epochs"]
+    return int(epochs[-1].get("step", len(epochs) * batches_per_epoch)) if epochs else 0
+
+
+def _finished(length, doc, batches_per_epoch):
+    if "steps" in length:
+        return _steps_done(doc, batches_per_epoch) >= length["steps"]
+    if "epochs" in length:
+        return len(doc["epochs"]) >= length["epochs"]
+    return False  # a budget that has not fixed its step count yet
+
+
+def _fit_epochs(length, batches_per_epoch):
+    """Epochs to ask ``fit`` for; a step count or budget stops it at its step."""
+    if "epochs" in length:
+        return length["epochs"]
+    if "steps" in length:
+        return math.ceil(length["steps"] / batches_per_epoch)
+    return 10**6 // batches_per_epoch + 1  # a budget: StepBudget stops the run
+
+
+def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, start_epoch, flips, workers):
+    """The training batches (fresh or fixed corruption) and the fixed validation pairs."""
+    from .study import Seeds  # the study's seed record (study imports this module lazily)
+
+    common = dict(batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch)
+    if noisy is None:
+        data = FreshCorruption(clean[train_idx], flips=flips, workers=workers, **common)
+        if not len(val_idx):
+            return data, None
+        val_clean = as_float_images(clean[val_idx], name="x_clean")
+        return data, (corrupt(val_clean, seed=Seeds(seed).validation_corruption)[0], val_clean)
+    data = ImagePairs(noisy[train_idx], clean[train_idx], **common)
+    return data, ((noisy[val_idx], clean[val_idx]) if len(val_idx) else None)
+
+
+def _schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch):
+    """The learning-rate schedule and, for steps or a budget, the stop at the last step."""
+    cosine_steps = schedule is None
+    callbacks = [] if cosine_steps else [
+        keras.callbacks.LearningRateScheduler(lambda e, lr: schedule(e, learning_rate))]
+    if "epochs" not in length:
+        callbacks.append(StepBudget(learning_rate, cosine=cosine_steps, doc=doc,
+                                    start_step=_steps_done(doc, batches_per_epoch),
+                                    steps=length.get("steps"), hold_steps=length.get("hold_steps", 0),
+                                    budget_seconds=length.get("budget_seconds")))
+    return callbacks
+
+
+def _fit(model, data, validation, *, callbacks, verbose):
+    model.fit(
+        data,
+        epochs=data.epochs,
+        initial_epoch=data.start_epoch,
+        steps_per_epoch=data.batches_per_epoch,
+        # The data sets shuffle themselves; Keras's own shuffle would permute batch
+        # indices with Python's global `random` and mix epochs.
+        shuffle=False,
+        validation_data=validation,
+        validation_batch_size=max(data.batch_size, 256),
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def _finalise(model, run_dir, doc, *, finished, steps):
+    """Save ``model.keras`` once the run is complete; return what :func:`train` returns."""
     final = run_dir / FINAL_MODEL_FILE
-    if not final.exists() or done < epochs:
+    if finished and (not final.exists() or doc.get("final_step") != steps):
         _atomic_save_model(model, final)
-    return TrainedRun(model, _history_lists(history_doc), run_dir)
+        doc["final_step"] = steps
+        atomic_write_json(run_dir / HISTORY_FILE, doc)
+    return TrainedRun(model, _history_lists(doc), run_dir, steps=steps, length=dict(doc.get("length", {})),
+                      finished=finished)
+
+
+class StepBudget(keras.callbacks.Callback):
+    """Stop at a step count, or after about ``budget_seconds``; optionally a cosine per step.
+
+    The learning rate of step ``k`` (counted over the whole run) is the base
+    rate for ``k < hold_steps``, then ``base * (1 + cos(pi * (k - hold) /
+    (steps - hold))) / 2``. With a time budget the step count is unknown at
+    the start: the run holds the base rate for the first tenth of the budget
+    while it measures its speed (time inside training steps, the first
+    steps' graph tracing included; validation and other callbacks are not
+    counted), then fixes ``hold_steps`` (the steps done
+    so far) and ``steps`` (what fits in the rest of the budget) and records
+    both in the run's ``history.json`` (``length``). Training again with
+    ``steps=`` and ``hold_steps=`` replays exactly that run on any machine.
+
+    Parameters
+    ----------
+    base_lr : float
+    cosine : bool
+        Set the learning rate per step (else leave it to the epoch schedule).
+    doc : dict
+        The run's history document; ``length`` is written into it.
+    start_step : int
+        Steps done before this ``fit`` (a resumed run).
+    steps, hold_steps : int, optional
+    budget_seconds : float, optional
+    """
+
+    #: Steps excluded from the speed measurement (the first ones trace the graph).
+    WARMUP_STEPS = 3
+
+    def __init__(self, base_lr, *, cosine, doc, start_step=0, steps=None, hold_steps=0, budget_seconds=None):
+        super().__init__()
+        self.base_lr = float(base_lr)
+        self.cosine = cosine
+        self.doc = doc
+        self.step = int(start_step)
+        self.steps = steps
+        self.hold_steps = int(hold_steps)
+        self.budget_seconds = budget_seconds
+        if steps is not None:
+            doc["length"] = {"budget_seconds": budget_seconds, "steps": int(steps), "hold_steps": self.hold_steps}
+
+    def learning_rate(self, step):
+        if self.steps is None or step < self.hold_steps:
+            return self.base_lr
+        progress = (step - self.hold_steps) / max(1, self.steps - self.hold_steps)
+        return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    def on_train_begin(self, logs=None):
+        self.train_seconds = 0.0  # time inside training steps: not validation, not other callbacks
+        self._first = self.step
+        self._warm_seconds = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.cosine:
+            self.model.optimizer.learning_rate.assign(self.learning_rate(self.step))
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.train_seconds += time.perf_counter() - self._t
+        self.step += 1
+        if self.steps is None:
+            self._calibrate()
+        if self.steps is not None and self.step >= self.steps:
+            self.model.stop_training = True
+
+    def _calibrate(self):
+        measured = self.step - self._first - self.WARMUP_STEPS
+        if measured == 0:
+            self._warm_seconds = self.train_seconds
+        if measured >= 5 and self.train_seconds >= 0.1 * self.budget_seconds:
+            seconds_per_step = (self.train_seconds - self._warm_seconds) / measured
+            self.hold_steps = self.step
+            left = self.budget_seconds - self.train_seconds
+            self.steps = self.step + max(1, int(left / seconds_per_step))
+            self.doc["length"] = {"budget_seconds": self.budget_seconds, "steps": self.steps,
+                                  "hold_steps": self.hold_steps}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.cosine:
+            logs["learning_rate"] = self.learning_rate(max(0, self.step - 1))
 
 
 class _RunCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer, then the history that names it, every epoch."""
 
-    def __init__(self, run_dir, history_doc):
+    def __init__(self, run_dir, history_doc, *, start_step=0):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.doc = history_doc
+        self.step = int(start_step)
         self._t0 = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._t0 = time.perf_counter()
 
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        record = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self._t0, 3)}
+        record = {"epoch": epoch + 1, "step": self.step, "seconds": round(time.perf_counter() - self._t0, 3)}
         for key in ("loss", "val_loss", "learning_rate"):
             if key in logs:
                 record[key] = float(logs[key])
@@ -528,7 +649,10 @@ def load_run(run_dir):
     else:
         raise FileNotFoundError(f"{run_dir} holds no trained model (no {FINAL_MODEL_FILE} or checkpoint).")
     model = keras.models.load_model(path)
-    return TrainedRun(model, _history_lists(doc) if doc else {}, run_dir)
+    if not doc:
+        return TrainedRun(model, {}, run_dir)
+    return TrainedRun(model, _history_lists(doc), run_dir, steps=_steps_done(doc, 0),
+                      length=dict(doc.get("length", {})), finished=path == final)
 
 
 def _history_lists(doc):
@@ -537,10 +661,14 @@ def _history_lists(doc):
     return {k: [e[k] for e in epochs] for k in keys if epochs and k in epochs[0]}
 
 
-def _resolve_schedule(lr_schedule, epochs):
+def _resolve_schedule(lr_schedule, length):
+    """``(name, f(epoch, base_lr))``; a cosine over steps gives ``f = None`` (:class:`StepBudget` sets it)."""
     if lr_schedule is None:
         lr_schedule = "constant"
     if lr_schedule == "cosine":
+        if "epochs" not in length:
+            return "cosine-steps", None
+        epochs = length["epochs"]
         return f"cosine{epochs}", lambda epoch, base_lr: cosine_lr_schedule(epoch, base_lr, epochs=epochs)
     if isinstance(lr_schedule, str):
         try:
@@ -564,14 +692,8 @@ def _fingerprint(*arrays):
 
 
 def _atomic_save_model(model, path):
-    path = Path(path)
-    # Keras insists on the .keras suffix, so the temporary name keeps it.
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # The temporary name keeps the .keras suffix that Keras insists on.
+    atomic_save(path, model.save, suffixes={".keras"}, example="model.keras")
 
 
 def _check_positive_int(value, name):

@@ -3,13 +3,16 @@
 Trains each named configuration below on the ``full`` profile's data (45,000
 train / 5,000 validation stand-in images, the same seeds and corruption as the
 shipped models), evaluates it on all 10,000 test images with the same test
-corruption, and appends one record per configuration to ``<out>/ablation.json``
-(parameters, conv FLOPs per pixel, epochs, training seconds, images seen,
-test metrics, machine). Finished configurations are skipped and unfinished ones
-resume, so the command can be repeated across time-limited sessions.
+corruption, and adds one record per configuration (a :class:`deblur.study.Recipe`
+trained by :func:`deblur.study.train_model`) to the report ``--out``
+(default ``reports/ablation_gpu.json``): parameters, conv GFLOP per image,
+epochs, training seconds, images seen, test metrics, with command, machine
+and date. Finished configurations are skipped and unfinished ones resume (run
+folders in ``runs/ablation/``), so the command can be repeated across
+time-limited sessions.
 
     KERAS_BACKEND=jax python experiments/ablation.py --data cifar10-jpeg.tar.gz \
-        --out experiments/results --configs nafunet32-cosine win5rb_fixed-study
+        --configs nafunet32-cosine win5rb_fixed-study
 
 ``--n-train``/``--n-test``/``--epochs`` shrink a run for smoke tests.
 """
@@ -17,31 +20,53 @@ resume, so the command can be repeated across time-limited sessions.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from deblur import candidates, metrics, models, profiles, reproduce, training
-from deblur._io import atomic_write_json
+from deblur import metrics, models, records, study
 
-# name -> (builder, builder kwargs, lr schedule ("study"/"cosine"), loss, epochs)
+if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by a test, not run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+import candidates  # noqa: E402 - experiments/candidates.py
+
+
+def win5rb_fixed(input_shape=(None, None, 3), *, seed=None, name="win5rb_fixed"):
+    """Win5-RB whose residual BatchNorm starts at gamma = 0 (identity at init)."""
+    return models.win5rb(input_shape, seed=seed, identity_init=True, name=name)
+
+
+#: Builders by recipe model name: the package's and the research candidates.
+BUILDERS = {**models.MODELS, "win5rb_fixed": win5rb_fixed, "nafunet": candidates.nafunet}
+
+
+def _on_full_profile(model, **changes):
+    """The study's recipe (fixed corruption, 20 epochs) with ``changes``, for a candidate ``model``."""
+    return study.Recipe(model, epochs=20, **changes)
+
+
+#: Configuration name -> recipe, all on the full profile's data and seeds.
 CONFIGS = {
-    "win5rb_fixed-study": (candidates.win5rb_fixed, {}, "study", "mse", 20),
-    "win5rb_fixed-cosine": (candidates.win5rb_fixed, {}, "cosine", "mse", 20),
-    "win5rb-cosine": (models.win5rb, {}, "cosine", "mse", 20),
-    "nafunet32-cosine": (candidates.nafunet, {"width": 32}, "cosine", "mse", 20),
-    "nafunet48-cosine": (candidates.nafunet, {"width": 48}, "cosine", "mse", 20),
-    "nafunet32-cosine-l1": (candidates.nafunet, {"width": 32}, "cosine", "mae", 20),
-    "nafunet32deep-cosine": (candidates.nafunet, {"width": 32, "blocks": (2, 2, 8, 2, 2)}, "cosine", "mse", 20),
+    "win5rb_fixed-study": _on_full_profile("win5rb_fixed", lr_schedule="win5rb"),
+    "win5rb_fixed-cosine": _on_full_profile("win5rb_fixed", lr_schedule="cosine"),
+    "win5rb-cosine": _on_full_profile("win5rb", lr_schedule="cosine"),
+    "nafunet32-cosine": _on_full_profile("nafunet", build={"width": 32}, lr_schedule="cosine"),
+    "nafunet48-cosine": _on_full_profile("nafunet", build={"width": 48}, lr_schedule="cosine"),
+    "nafunet32-cosine-l1": _on_full_profile("nafunet", build={"width": 32}, lr_schedule="cosine", loss="mae"),
+    "nafunet32deep-cosine": _on_full_profile("nafunet", build={"width": 32, "blocks": (2, 2, 8, 2, 2)},
+                                             lr_schedule="cosine"),
 }
+
+ABOUT = ("GPU ablation (research beyond the study): candidate architectures and recipes trained on the full "
+         "profile's data and seeds, scored on all 10,000 stand-in test images (experiments/ablation.py).")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--data", default=None)
-    parser.add_argument("--out", default="experiments/results")
+    parser.add_argument("--out", default="reports/ablation_gpu.json", help="the report to add records to")
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="override every config's epochs")
@@ -50,47 +75,39 @@ def main(argv=None):
     start = time.perf_counter()
 
     overrides = {k: v for k, v in {"n_train": args.n_train, "n_test": args.n_test}.items() if v}
-    profile = profiles.get_profile("full", **overrides)
-    arrays = reproduce.load_profile_data(profile, args.data)
-    machine = profiles.machine_info()
-    out = Path(args.out)
-    record_path = out / "ablation.json"
-    records = json.loads(record_path.read_text()) if record_path.exists() else {}
+    profile = study.get_profile("full", **overrides)
+    arrays = study.load_profile_data(profile, args.data)
     identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])
+    command = records.command_line(argv)
 
     for name in args.configs:
-        if name in records:
-            print(f"== {name}: done already ({records[name]['test']['mse']:.5f})")
+        done = records.read_report(args.out)["records"]
+        if name in done:
+            print(f"== {name}: done already ({done[name]['test']['mse']:.5f})")
             continue
         if args.time_limit and time.perf_counter() - start > args.time_limit:
             print(f"== time limit reached before {name}")
             return 3
-        builder, kwargs, schedule, loss, epochs = CONFIGS[name]
-        epochs = args.epochs or epochs
-        model = builder(seed=profile.seed, **kwargs)
-        lr = "win5rb" if schedule == "study" else "cosine"
-        print(f"== {name}: {model.count_params():,} parameters, {epochs} epochs, loss {loss}")
-        run = training.train(
-            model, arrays["x_train"], arrays["x_train_corrupted"], run_dir=out / "runs" / name,
-            epochs=epochs, batch_size=profile.batch_size, lr_schedule=lr, loss=loss,
-            validation_split=profile.validation_split, seed=profile.seed, verbose=2,
-        )
-        flops = candidates.conv_flops_per_pixel(run.model) * 32 * 32
-        n_fit = len(arrays["x_train"]) - round(len(arrays["x_train"]) * profile.validation_split)
-        records[name] = {
-            "builder": builder.__name__, "kwargs": kwargs, "lr_schedule": schedule, "loss": loss,
-            "epochs": len(run.history["loss"]), "parameters": run.model.count_params(),
-            "conv_gflops_per_image": flops / 1e9,
-            "train_gflops_total_approx": 3 * flops * n_fit * len(run.history["loss"]) / 1e9,
+        recipe = CONFIGS[name] if not args.epochs else replace(CONFIGS[name], epochs=args.epochs)
+        model = BUILDERS[recipe.model](seed=profile.seeds.init, **recipe.build)
+        print(f"== {name}: {model.count_params():,} parameters, {recipe}")
+        run = study.train_model(recipe, arrays["x_train"], arrays["x_train_corrupted"],
+                                run_dir=study.SCRATCH_DIR / "ablation" / name, seed=profile.seed, verbose=2,
+                                model=model)
+        gflops = models.gflops_per_image(run.model)
+        record = {
+            "recipe": recipe.as_dict(), "epochs": len(run.history["loss"]), "steps": run.steps,
+            "parameters": run.model.count_params(), "conv_gflops_per_image": gflops,
+            "images_seen": run.steps * recipe.batch_size,
+            "training_compute_gflop": round(run.steps * recipe.batch_size * gflops, 1),
             "train_seconds": sum(run.history["seconds"]),
             "final_loss": run.history["loss"][-1], "final_val_loss": run.history["val_loss"][-1],
             "test": metrics.evaluate(run.model, arrays["x_test_corrupted"], arrays["x_test"]),
-            "identity": identity, "machine": machine, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "n_train": n_fit, "n_test": len(arrays["x_test"]),
+            "identity": identity, "n_test": len(arrays["x_test"]),
         }
-        atomic_write_json(record_path, records)
-        print(f"== {name}: test MSE {records[name]['test']['mse']:.5f} "
-              f"(identity {identity['mse']:.5f}), {records[name]['train_seconds']:.0f} s")
+        records.update_report(args.out, {name: record}, about=ABOUT, command=command)
+        print(f"== {name}: test MSE {record['test']['mse']:.5f} (identity {identity['mse']:.5f}), "
+              f"{record['train_seconds']:.0f} s")
     return 0
 
 

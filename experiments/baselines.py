@@ -15,10 +15,12 @@ import argparse
 import sys
 import time
 
-from deblur import baselines, corruption, data, metrics, models, profiles, reproduce
-from deblur._io import atomic_write_json
+from deblur import baselines, corruption, data, metrics, models, study
+from deblur import records, reports
 
 ORACLE_NOTE = "oracle: given each image's true PSF"
+ABOUT = (__doc__.split("\n\n")[1].replace("\n", " ")
+         + " Regenerate with: python experiments/baselines.py --data PATH.")
 
 
 def main(argv=None):
@@ -31,13 +33,16 @@ def main(argv=None):
     parser.add_argument("--out", default="reports/baselines.json")
     args = parser.parse_args(argv)
 
-    profile = profiles.get_profile("pretrained", n_test=args.n_test)
-    arrays = reproduce.load_profile_data(profile, args.data)
+    profile = study.get_profile("pretrained", n_test=args.n_test)
+    arrays = study.load_profile_data(profile, args.data)
     x_test, c_test, s_test = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
     (x_train, y_train), _ = data.load_cifar10(args.data)
-    x_val, _ = data.subset(x_train, y_train, args.n_val, seed=1234)
-    c_val, s_val = corruption.corrupt(x_val, seed=4321)
+    seeds = profile.seeds
+    x_val, _ = data.subset(x_train, y_train, args.n_val, seed=seeds.baseline_tuning_subset)
+    c_val, s_val = corruption.corrupt(x_val, seed=seeds.baseline_tuning_corruption)
 
+    validation = {"n_images": args.n_val, "subset_seed": seeds.baseline_tuning_subset,
+                  "corruption_seed": seeds.baseline_tuning_corruption}
     rows = {"identity (corrupted input)": {**metrics.evaluate(None, c_test, x_test), "params": {}}}
     for name, (_, needs_sigma, _, _, oracle) in baselines.BASELINES.items():
         best, scores = baselines.tune(name, c_val, x_val, s_val)
@@ -45,7 +50,7 @@ def main(argv=None):
         restored, ips = baselines.run_timed(name, c_test[:n], s_test[:n] if needs_sigma else None, **best)
         rows[name] = {**metrics.mean_metrics(metrics.per_image_metrics(restored, x_test[:n])),
                       "params": best, "validation_mse": scores, "images_per_s": ips,
-                      "note": ORACLE_NOTE if oracle else "no PSF: denoising only"}
+                      "note": ORACLE_NOTE if oracle else "no PSF: denoising only", "validation": validation}
         print(name, best, rows[name]["mse"])
     for name in models.pretrained_names():
         model = models.load_pretrained(name)
@@ -54,22 +59,10 @@ def main(argv=None):
         ips = len(c_test) / (time.perf_counter() - start)
         rows[f"{name} (shipped)"] = {**metrics.mean_metrics(metrics.per_image_metrics(restored, x_test)),
                                      "params": {}, "images_per_s": ips, "note": "network, blind (no PSF)"}
-    doc = {
-        "about": __doc__.split("\n\n")[1].replace("\n", " "),
-        "command": "python experiments/baselines.py " + " ".join(argv or sys.argv[1:]),
-        "machine": profiles.machine_info(),
-        "date": time.strftime("%Y-%m-%d"),
-        "validation": {"n_images": args.n_val, "subset_seed": 1234, "corruption_seed": 4321},
-        "rows": rows,
-    }
-    atomic_write_json(args.out, doc)
-    lines = ["| method | test MSE | PSNR (dB) | SSIM | images | images/s | tuned on validation | note |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, r in rows.items():
-        ips = f"{r['images_per_s']:.0f}" if "images_per_s" in r else "–"
-        lines.append(f"| {name} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['n_images']} | {ips} | "
-                     f"{r['params'] or '–'} | {r.get('note', '')} |")
-    print("\n".join(lines))
+    command = records.command_line(argv, prog="python experiments/baselines.py")
+    report = records.write_report(args.out, about=ABOUT, records=rows, command=command)
+    print(reports.render_baselines_table(report))
+    print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/results.md from it")
     return 0
 
 

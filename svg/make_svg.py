@@ -5,9 +5,9 @@ Usage::
     python svg/make_svg.py           # write svg/CAE.svg, svg/Win5RB.svg and svg/DeblurNet.svg
     python svg/make_svg.py --check   # write nothing; exit 1 if either is stale
 
-The diagrams are drawn by :func:`deblur.diagrams.model_svg` from the models
-that the builders in :mod:`deblur.models` return, so they show the code as it
-is. The models drawn:
+The diagrams are drawn by ``model_svg`` of ``diagrams.py`` (next to this
+script; tooling, not part of the package) from the models that the builders
+in :mod:`deblur.models` return, so they show the code as it is. The models drawn:
 
 - ``CAE.svg``: ``deblur.models.cae()``, its default 32x32x3 (CIFAR-10) input,
   so the pooling and upsampling show as 32 -> 16 -> 8 -> 16 -> 32.
@@ -25,11 +25,23 @@ Run it after changing a builder; ``tests/test_diagrams.py`` and ``--check``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _load_diagrams():
+    """``svg/diagrams.py``, imported by path (this folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("svg_diagrams", HERE / "diagrams.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+diagrams = _load_diagrams()
 
 
 #: File name -> (builder name in deblur.models, builder kwargs, diagram title).
@@ -61,9 +73,7 @@ def expected_svgs():
     svgs : dict of str to str
         File name (in this folder) -> SVG document.
     """
-    from deblur.diagrams import model_svg
-
-    return {name: model_svg(model, title=title) for name, model, title in _models()}
+    return {name: diagrams.model_svg(model, title=title) for name, model, title in _models()}
 
 
 def _differs(path, svg):
@@ -96,12 +106,13 @@ def main(argv=None):
         print("Architecture diagrams are up to date.")
         return 0
 
-    from deblur.diagrams import model_svg, write_model_svg
+    svgs = expected_svgs()  # imports deblur, from this checkout if it is not installed
+    from deblur.records import atomic_write_text
 
-    for name, model, title in _models():
+    for name, svg in svgs.items():
         path = HERE / name
-        if _differs(path, model_svg(model, title=title)):
-            write_model_svg(model, path, title=title)
+        if _differs(path, svg):
+            atomic_write_text(path, svg)
             print(f"wrote {path}")
         else:
             print(f"unchanged {path}")

@@ -1,13 +1,15 @@
-"""The benchmarks' committed results and the README's Performance section agree."""
+"""The benchmarks write their records through deblur.records, and the Performance section is generated."""
 
 import importlib.util
-import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from deblur import records, reports
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+NAMES = ("corruption", "throughput", "memory", "time_to_quality")
 
 
 def _load(name):
@@ -20,39 +22,63 @@ def _load(name):
 summary = _load("summary")
 
 
-def _results():
-    return {k: json.loads((RESULTS / f"{k}.json").read_text())
-            for k in ("corruption", "throughput", "memory", "time_to_quality") if (RESULTS / f"{k}.json").exists()}
+def _report(name):
+    return records.read_report(ROOT / "reports" / f"bench_{name}.json")
 
 
-def test_every_benchmark_has_committed_results_with_provenance():
-    results = _results()
-    assert set(results) == {"corruption", "throughput", "memory", "time_to_quality"}
-    for name, r in results.items():
-        assert r["date"] and r["command"].startswith(f"python bench/{name}.py"), name
-    assert (RESULTS / "summary.png").stat().st_size > 10_000
+def test_every_benchmark_has_committed_records_with_provenance():
+    for name in NAMES:
+        doc = _report(name)
+        assert doc["records"] and doc["date"] and doc["command"].startswith(f"python bench/{name}.py"), name
+    assert not (ROOT / "bench" / "results").exists()
+    assert (ROOT / reports.BENCH_FIGURE).stat().st_size > 10_000
 
 
-def test_readme_performance_section_is_generated_from_the_results():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split(summary.BEGIN, 1)[1].split(summary.END, 1)[0].strip()
-    assert section == summary.render_markdown(_results()).strip(), (
-        "README's Performance section is stale: run `python bench/summary.py`."
+def test_performance_section_is_generated_from_the_records():
+    text = (ROOT / "docs" / "research.md").read_text(encoding="utf-8")
+    begin, end = records.markers("performance")
+    section = text.split(begin, 1)[1].split(end, 1)[0].strip()
+    assert section == reports.render_performance(ROOT).strip(), (
+        "docs/research.md's Performance section is stale: run `python bench/summary.py`."
     )
 
 
 def test_ratios_are_computed_from_the_times():
-    r = _results()["corruption"]
+    r = _report("corruption")["records"]["corruption"]
     for name, seconds in r["seconds_best"].items():
         assert r["speedup_vs_study"][name] == pytest.approx(r["seconds_best"]["study"] / seconds)
-    m = _results()["memory"]
-    assert m["ratio_ours_to_study"] == pytest.approx(m["peak_rss_mb"]["ours"] / m["peak_rss_mb"]["study"])
+    for m in _report("memory")["records"].values():
+        assert m["ratio_ours_to_study"] == pytest.approx(m["peak_rss_mb"]["ours"] / m["peak_rss_mb"]["study"])
 
 
-def test_corruption_benchmark_runs_on_a_small_set(tmp_path, monkeypatch):
+def test_time_to_quality_curves_are_the_cpu_budget_runs():
+    budget = records.read_report(ROOT / "reports" / "cpu_budget.json")["records"]
+    for key, curve in _report("time_to_quality")["records"].items():
+        config, minutes = key.split(" (")
+        run = budget[f"{config}@{minutes.removesuffix(' min)')}min"]
+        assert curve["test_mse"] == [p["test_mse"] for p in run["curve"]]
+        assert (curve["command"], curve["date"]) == (run["command"], run["date"])
+
+
+def test_bench_scripts_write_through_records():
+    for name in (*NAMES, "summary"):
+        source = (ROOT / "bench" / f"{name}.py").read_text(encoding="utf-8")
+        assert "deblur._io" not in source and "bench/results" not in source, name
+        assert "datetime" not in source and "profiles.machine_info" not in source, name
+    for name in NAMES:
+        source = (ROOT / "bench" / f"{name}.py").read_text(encoding="utf-8")
+        assert "records.update_report(" in source or "records.write_report(" in source, name
+
+
+def test_summary_draws_the_figure_from_the_records(tmp_path):
+    results = summary.load_results(ROOT)
+    assert set(results) == set(NAMES)
+    path = summary.draw(results, tmp_path / "summary.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_corruption_benchmark_runs_on_a_small_set():
     bench = _load("corruption")
-    import numpy as np
-
     x = np.random.default_rng(0).integers(0, 256, (64, 32, 32, 3), dtype=np.uint8)
     study = bench.study_loop(x)
     ours = bench.ours_corrupt(x)
@@ -61,3 +87,20 @@ def test_corruption_benchmark_runs_on_a_small_set(tmp_path, monkeypatch):
     clean = x / 255.0
     assert abs(np.abs(study - clean).mean() - np.abs(ours - clean).mean()) < 0.01
     assert bench.agreement_with_opencv(x, n=16) < 1e-5
+
+
+def test_corruption_benchmark_writes_its_record(tmp_path, monkeypatch):
+    from deblur import data
+
+    bench = _load("corruption")
+    x = np.random.default_rng(0).integers(0, 256, (1040, 32, 32, 3), dtype=np.uint8)  # OpenCV check: 1,000
+    y = np.zeros(len(x), np.int64)
+    monkeypatch.setattr(data, "load_cifar10", lambda source=None: ((x[:1000], y[:1000]), (x[1000:], y[1000:])))
+    out = tmp_path / "reports" / "bench_corruption.json"
+    assert bench.main(["--repeats", "1", "--out", str(out)]) == 0
+    doc = records.read_report(out)
+    record = doc["records"]["corruption"]
+    assert record["n_images"] == 1040 and set(record["seconds_best"]) == {"study", "corrupt", "pipeline"}
+    assert record["command"] == doc["command"] == f"python bench/corruption.py --repeats 1 --out {out}"
+    assert "avx512" in record["machine"] and record["date"]
+    assert "Corrupting all 1,040 images" in reports.render_performance(tmp_path)

@@ -1,33 +1,44 @@
-"""Research candidates (deblur.candidates): shapes, identity at init, FLOP counting."""
+"""Ablation candidates (experiments/candidates.py): shapes, identity at init; the deblur.candidates shim."""
+
+import importlib
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-from deblur import candidates, models
+from deblur import models
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
-def test_flop_counter_matches_hand_count_for_win5rb():
-    # Multiply-adds per pixel of Win5-RB's five convolutions, times 2.
-    macs = 3 * 9 * 32 + 32 * 25 * 64 + 64 * 49 * 128 + 128 * 49 * 128 + 128 * 49 * 3
-    assert candidates.conv_flops_per_pixel(models.win5rb()) == 2 * macs
+@pytest.fixture(scope="module")
+def candidates():
+    # The scripts in experiments/ import it as the sibling module ``candidates``.
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        return importlib.import_module("candidates")
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
 
 
-@pytest.mark.parametrize("builder", [candidates.win5rb_fixed, candidates.nafunet, candidates.plain_resnet])
-def test_identity_at_initialisation_on_odd_sizes(builder):
-    model = builder(seed=0)
+def test_candidates_is_research_not_library(candidates):
+    assert Path(candidates.__file__).resolve() == EXPERIMENTS / "candidates.py"
+    assert sorted(candidates.CANDIDATES) == ["nafunet", "plain_resnet"]
+
+
+@pytest.mark.parametrize("name", ["nafunet", "plain_resnet"])
+def test_identity_at_initialisation_on_odd_sizes(candidates, name):
+    model = candidates.CANDIDATES[name](seed=0)
     x = np.random.default_rng(0).random((2, 12, 20, 3), dtype=np.float32)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), x, atol=1e-6)
 
 
-def test_win5rb_fixed_keeps_the_architecture():
-    assert candidates.win5rb_fixed().count_params() == 1_276_879
-
-
-def test_nafunet_is_cheaper_and_round_trips(tmp_path):
+def test_nafunet_is_cheaper_and_round_trips(candidates, tmp_path):
     model = candidates.nafunet(seed=0)
     assert model.count_params() == 699_203
-    assert candidates.conv_flops_per_pixel(model) < 0.25 * candidates.conv_flops_per_pixel(models.win5rb())
+    assert models.conv_flops_per_pixel(model) < 0.25 * models.conv_flops_per_pixel(models.win5rb())
     model.get_layer("ending").set_weights([np.full_like(w, 0.01) for w in model.get_layer("ending").get_weights()])
     x = np.random.default_rng(1).random((1, 16, 24, 3), dtype=np.float32)
     model.save(tmp_path / "m.keras")
@@ -35,3 +46,15 @@ def test_nafunet_is_cheaper_and_round_trips(tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6)
     with pytest.raises(ValueError, match="multiples of 4"):
         candidates.nafunet(input_shape=(30, 30, 3))
+
+
+def test_deblur_candidates_is_a_deprecation_shim():
+    sys.modules.pop("deblur.candidates", None)
+    with pytest.warns(DeprecationWarning, match="moved to experiments/candidates.py"):
+        shim = importlib.import_module("deblur.candidates")
+    assert shim.conv_flops_per_pixel is models.conv_flops_per_pixel
+    for name in ("nafunet", "plain_resnet", "win5rb_fixed", "CANDIDATES"):
+        with pytest.raises(AttributeError, match="deblur.models.conv_flops_per_pixel"):
+            getattr(shim, name)
+    with pytest.raises(AttributeError, match="identity_init=True"):
+        getattr(shim, "win5rb_fixed")

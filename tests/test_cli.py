@@ -29,7 +29,7 @@ def run(capsys, *argv):
 
 
 def test_help_of_every_subcommand():
-    for sub in ("", "corrupt", "train", "evaluate", "plot", "restore"):
+    for sub in ("", "corrupt", "train", "evaluate", "plot", "restore", "reproduce"):
         result = subprocess.run([sys.executable, "-m", "deblur", *([sub] if sub else []), "--help"],
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0 and "usage: deblur" in result.stdout
@@ -78,6 +78,8 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
         (["plot", "--run", "cae={images}", "--out", "o"], "not a training run folder"),
         (["evaluate", "--model", "{bad}", "--out", "o.json"], "unknown model"),
         (["evaluate", "--model", "cae", "--data", "MISSING.tar.gz", "--out", "o.json"], "does not exist"),
+        (["train", "--model", "cae", "--epochs", "2", "--steps", "3"], "give one of"),
+        (["train", "--model", "cae", "--hold-steps", "3"], "--hold-steps replays"),
     ],
 )
 def test_errors_are_one_line_and_status_2(tmp_path, image_dir, capsys, monkeypatch, argv, message):
@@ -95,11 +97,14 @@ def test_errors_are_one_line_and_status_2(tmp_path, image_dir, capsys, monkeypat
 @pytest.mark.slow
 def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stand_in_archive):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "train", "--model", "cae", "--profile", "tiny", "--data", str(stand_in_archive),
-                       "--run-dir", "res")
+    code, out, _ = run(capsys, "train", "--model", "cae", "--profile", "tiny", "--data", str(stand_in_archive))
     assert code == 0
-    run_dir = tmp_path / "res" / "runs" / "cae"
+    run_dir = tmp_path / "runs" / "tiny" / "cae"  # the one scratch folder
     assert len(training.load_history(run_dir)["loss"]) == 1
+    # A step count replays a run of any length; the run says so.
+    code, out, _ = run(capsys, "train", "--model", "deblurnet", "--profile", "tiny", "--steps", "3",
+                       "--data", str(stand_in_archive), "--run-dir", "steps")
+    assert code == 0 and training.load_run(tmp_path / "steps").steps == 3 and "3 steps" in out
     code, out, _ = run(capsys, "evaluate", "--model", str(run_dir), "--profile", "tiny", "--n-test", "32",
                        "--data", str(stand_in_archive), "--out", "eval.json")
     assert code == 0
@@ -117,7 +122,22 @@ def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stan
 
 
 def test_cli_model_names_match_the_model_table():
-    assert set(cli.MODEL_NAMES) == set(models.MODELS)
+    assert list(cli.MODEL_NAMES) == list(models.MODELS)
+
+
+def test_model_cards_name_commands_that_exist():
+    for name in models.pretrained_names():
+        command = models.model_card(name)["training"]["command"]
+        assert command.startswith("python -m deblur reproduce "), command
+        args = build_args(command)
+        parsed = cli.build_parser().parse_args(args)  # parses: the subcommand and its options exist
+        assert parsed.command == "reproduce" and name in parsed.models and parsed.export
+
+
+def build_args(command):
+    import shlex
+
+    return shlex.split(command)[3:]
 
 
 def test_plot_redraws_per_sigma_figure_from_saved_results(tmp_path, capsys):

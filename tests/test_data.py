@@ -6,7 +6,6 @@ the user's cache folder.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import subprocess

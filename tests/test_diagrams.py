@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -11,9 +10,7 @@ from pathlib import Path
 import pytest
 
 keras = pytest.importorskip("keras")
-from keras import layers  # noqa: E402
 
-from deblur.diagrams import model_svg, write_model_svg  # noqa: E402
 from deblur.models import cae, deblurnet, win5rb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,6 +26,7 @@ def _load_make_svg():
 
 
 make_svg = _load_make_svg()
+model_svg = make_svg.diagrams.model_svg  # svg/diagrams.py: tooling, not part of the package
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +159,20 @@ def test_win5rb_blocks_skip_connection_and_total(expected):
     assert len([p for p in root.iter(f"{NS}path") if p.get("class") == "edge"]) == 6
 
 
+def test_deblurnet_half_resolution_and_skips(expected):
+    root = _root(expected["DeblurNet.svg"])
+    texts = _texts(root)
+    labels = [b.find(f"{NS}text").text for b in _blocks(root)]
+    assert labels[:4] == ["Input", "Conv 32 @3×3 · relu", "Conv 64 @2×2 /2×2", "Conv 64 @3×3 · relu"]
+    assert labels[-4:] == ["ConvT 32 @2×2 /2×2", "Add · ReLU", "Conv 3 @3×3", "Add"]
+    assert texts.count("H/2×W/2×64") == 13 and "H×W×32" in texts  # free dims followed through stride 2
+    assert [(s.get("data-from"), s.get("data-to")) for s in _skips(root)] == [
+        ("down", "block1_add"), ("block1_add", "block2_add"), ("block2_add", "block3_add"),
+        ("block3_add", "block4_add"), ("head", "skip"), ("corrupted", "restored"),
+    ]
+    assert "deblurnet · 313,667 parameters" in texts
+
+
 def test_totals_match_keras(expected, models):
     for name, model in models.items():
         assert f"{model.count_params():,} parameters" in expected[name]
@@ -185,60 +197,14 @@ def test_title_and_text_are_escaped(models):
     assert root.find(f"{NS}title").text == 'a <b> & "c"'
 
 
-def test_write_model_svg_is_atomic_and_readable(tmp_path, models):
-    model = models["CAE.svg"]
-    path = tmp_path / "m.svg"
-    assert write_model_svg(model, path, title="x") == os.fspath(path)
-    assert path.read_text("utf-8") == model_svg(model, title="x")
-    assert [p.name for p in tmp_path.iterdir()] == ["m.svg"]  # no temp file left
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
-    path.chmod(0o600)
-    write_model_svg(model, path)  # overwrites, keeping the file's mode
-    assert path.read_text("utf-8") == model_svg(model)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-# ---------------------------------------------------------------------------
-# Any functional model, not only the study's two
-# ---------------------------------------------------------------------------
-
-
-def test_generic_branching_model_with_free_dims():
-    inputs = keras.Input((None, None, 3), name="img")
-    a = layers.Conv2D(8, 3, padding="same", name="c1")(inputs)
-    a = layers.ReLU(name="r1")(a)
-    b = layers.MaxPooling2D(2, name="pool")(a)
-    b = layers.Conv2D(8, 3, padding="valid", name="c2")(b)
-    b = layers.ZeroPadding2D(1, name="pad")(b)
-    b = layers.UpSampling2D(2, name="up")(b)
-    out = layers.Concatenate(name="cat")([a, b])
-    model = keras.Model(inputs, out, name="unet-ish")
-    root = _root(model_svg(model))
-    texts = _texts(root)
-    assert [b.get("data-layers") for b in _blocks(root)] == [
-        "img", "c1 r1", "pool", "c2", "pad", "up", "cat",
-    ]
-    # Free dimensions are followed through pooling and valid convolution.
-    assert "H/2×W/2×8" in texts and "H/2-2×W/2-2×8" in texts and "H×W×16" in texts
-    (skip,) = _skips(root)
-    assert (skip.get("data-from"), skip.get("data-to")) == ("r1", "cat")
-    assert f"unet-ish · {model.count_params():,} parameters" in texts
-
-
-def test_sequential_model():
-    model = keras.Sequential(
-        [keras.Input((8,)), layers.Dense(4, name="d"), layers.Activation("tanh", name="t")],
-        name="seq",
-    )
-    root = _root(model_svg(model))
-    assert [b.find(f"{NS}text").text for b in _blocks(root)][-1] == "Dense 4 · tanh"
-    assert "seq · 36 parameters" in _texts(root)
-
-
-def test_subclassed_model_is_rejected():
-    class Net(keras.Model):
-        def call(self, x):
-            return x
-
-    with pytest.raises(TypeError, match="functional"):
-        model_svg(Net())
+def test_make_svg_writes_atomically_and_only_when_stale(tmp_path, monkeypatch, expected, capsys):
+    monkeypatch.setattr(make_svg, "HERE", tmp_path)
+    (tmp_path / "Win5RB.svg").write_text(expected["Win5RB.svg"], "utf-8")
+    monkeypatch.setattr(make_svg, "expected_svgs", lambda: expected)  # no rebuilding
+    assert make_svg.main([]) == 0
+    out = capsys.readouterr().out
+    assert f"unchanged {tmp_path / 'Win5RB.svg'}" in out and f"wrote {tmp_path / 'CAE.svg'}" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CAE.svg", "DeblurNet.svg", "Win5RB.svg"]  # no temp file
+    for name, svg in expected.items():
+        assert (tmp_path / name).read_bytes() == svg.encode("utf-8")
+    assert stat.S_IMODE((tmp_path / "CAE.svg").stat().st_mode) == 0o644

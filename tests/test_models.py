@@ -125,18 +125,46 @@ def test_recipe_options_keep_the_architecture():
 
 
 def test_deblurnet_is_the_identity_at_initialisation_and_cheap():
-    from deblur import candidates
-
     model = models.deblurnet(seed=0)
     x = np.random.default_rng(0).random((2, 14, 22, 3), dtype=np.float32)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), x, atol=1e-6)
-    ratio = candidates.conv_flops_per_pixel(model) / candidates.conv_flops_per_pixel(models.win5rb())
+    ratio = models.conv_flops_per_pixel(model) / models.conv_flops_per_pixel(models.win5rb())
     assert ratio < 0.25  # the "at most a quarter of Win5-RB's FLOPs"
-    assert round(candidates.conv_flops_per_pixel(model) * 1024 / 1e9, 3) == 0.163
+    assert 16 < 1 / ratio < 16.1  # the documented "1/16 of Win5-RB's"
+    assert round(models.gflops_per_image(model), 3) == 0.163
     with pytest.raises(ValueError, match="multiples of 2"):
         models.deblurnet(input_shape=(31, 32, 3))
     with pytest.raises(ValueError, match="width must be a positive integer"):
         models.deblurnet(width=0)
+
+
+# Convolution multiply-adds per pixel of a 32x32 image, by hand: kernel area x
+# input channels x output channels, divided by 4 at half resolution (and by
+# 16 at a quarter). ConvT counts per input pixel, so as its half-resolution input.
+CONV_MACS_PER_PIXEL = {
+    "cae": 3 * 9 * 32 + 32 * 9 * 64 + 64 * 9 * 128 + 128 * 9 * 256 // 4
+    + 256 * 9 * 128 // 16 + 128 * 9 * 64 // 4 + 64 * 9 * 32 + 32 * 9 * 3,
+    "win5rb": 3 * 9 * 32 + 32 * 25 * 64 + 64 * 49 * 128 + 128 * 49 * 128 + 128 * 49 * 3,
+    "deblurnet": 3 * 9 * 32 + 32 * 4 * 64 // 4 + 8 * (64 * 9 * 64) // 4 + 64 * 4 * 32 // 4 + 32 * 9 * 3,
+}
+
+
+@pytest.mark.parametrize(
+    "name, flops_per_pixel, flops_per_image",
+    [
+        ("cae", 445_824, 456_523_776),
+        ("win5rb", 2_550_208, 2_611_412_992),
+        ("deblurnet", 159_104, 162_922_496),
+    ],
+)
+def test_conv_flops_are_exact(name, flops_per_pixel, flops_per_image):
+    model = models.build(name)
+    assert flops_per_pixel == 2 * CONV_MACS_PER_PIXEL[name]
+    assert models.conv_flops_per_pixel(model) == flops_per_pixel
+    assert models.conv_flops_per_pixel(model) * 32 * 32 == flops_per_image
+    assert models.gflops_per_image(model) == flops_per_image / 1e9
+    if name != "cae":  # fully convolutional: the count per pixel does not depend on the size
+        assert models.conv_flops_per_pixel(model, (64, 48, 3)) == flops_per_pixel
 
 
 def test_deblurnet_short_training_beats_identity(tmp_path):

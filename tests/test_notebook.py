@@ -1,6 +1,8 @@
 """Executes the whole notebook, headless, with a tiny parameter set on the offline stand-in data."""
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -29,7 +31,7 @@ def execute(tmp_path, archive, **parameters):
     papermill.execute_notebook(
         str(NOTEBOOK),
         str(out),
-        parameters={"DATA": str(archive), "RESULTS_DIR": str(tmp_path / "results"), **parameters},
+        parameters={"DATA": str(archive), "SCRATCH_DIR": str(tmp_path / "runs"), **parameters},
         kernel_name="python3",
         cwd=str(tmp_path),
         progress_bar=False,
@@ -44,16 +46,18 @@ def execute(tmp_path, archive, **parameters):
 @pytest.mark.slow
 def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive):
     text = execute(tmp_path, stand_in_archive, PROFILE="tiny", OVERRIDES={"n_train": 160, "n_test": 64})
-    folder = tmp_path / "results" / "tiny"
+    folder = tmp_path / "runs" / "tiny"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {
         "identity", "cae", "win5rb", "deblurnet", "cae (shipped)", "win5rb (shipped)", "deblurnet (shipped)"
     }
     for result in summary["results"].values():
         assert result["n_images"] == 64 and result["mse"] > 0
-    assert summary["profile"]["reduced"] is True
+    assert summary["profile"] == "tiny" and summary["seeds"]["test_corruption"] == 20
     assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
-    assert summary["epochs"] == {"cae": 1, "win5rb": 1, "deblurnet": 1}
+    # 160 images, 16 held out: 144 in 5 batches of 32, one epoch each.
+    assert summary["images_seen"] == {"cae": 160, "win5rb": 160, "deblurnet": 160}
+    assert summary["recipes"]["deblurnet"]["epochs"] == 1 and summary["machine"]["cpu_count"] >= 1
     for name in ("identity", "cae", "win5rb", "deblurnet"):  # per-sigma and per-class splits add up
         assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 64
         assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 64
@@ -73,16 +77,40 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
 @pytest.mark.slow
 def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(tmp_path, stand_in_archive):
     text = execute(tmp_path, stand_in_archive, PROFILE="pretrained", OVERRIDES={"n_test": 64})
-    folder = tmp_path / "results" / "pretrained"
+    folder = tmp_path / "runs" / "pretrained"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {"identity", "cae", "win5rb", "deblurnet"}
     from deblur import models
 
-    cards = {n: len(models.model_card(n)["history"]["loss"]) for n in ("cae", "win5rb", "deblurnet")}
-    assert summary["epochs"] == cards and cards["cae"] == cards["win5rb"] == 20  # from the model cards
+    cards = {n: models.model_card(n).get("images_seen") for n in ("cae", "win5rb", "deblurnet")}
+    assert summary["images_seen"] == cards  # from the model cards
     assert not (folder / "runs").exists()  # nothing was trained
     for name in ("cae", "win5rb", "deblurnet"):
         assert summary["results"][name]["mse"] < summary["results"]["identity"]["mse"]
     for fig in ("samples.png", "loss_curves.png", "comparison.png"):
         assert (folder / fig).stat().st_size > 1000, fig
     assert "REDUCED RUN" not in text and "better than doing nothing" in text
+
+
+# ------------------------------------------------------- the committed notebook
+
+
+def committed_outputs():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    return [(i, o) for i, c in enumerate(notebook.cells) if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_committed_notebook_is_small_and_keeps_its_figures():
+    assert NOTEBOOK.stat().st_size < 1_000_000, "clean it: python tools/clean_notebook.py (see its docstring)"
+    figures = [(i, len(base64.b64decode(data))) for i, o in committed_outputs()
+               for mime, data in o.get("data", {}).items() if mime.startswith("image/") and "svg" not in mime]
+    assert len(figures) >= 5, "the committed notebook should show its figures"
+    assert all(size <= 150_000 for _, size in figures), f"figures over 150 KB: {figures}"
+
+
+def test_committed_notebook_has_no_progress_bars_or_framework_logs():
+    noise = re.compile(r"━|\x08|^\s*\d+/\d+\s|^Epoch \d+/\d+|cuda|absl|oneDNN|tensorflow/core", re.M)
+    for index, output in committed_outputs():
+        assert not (output.get("output_type") == "stream" and output.get("name") == "stderr"), index
+        text = output.get("text", "") if output.get("output_type") == "stream" else ""
+        assert not noise.search(text), f"cell {index}: {noise.search(text).group()!r}"

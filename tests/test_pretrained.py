@@ -1,14 +1,13 @@
-"""The shipped weights, their model cards, and the results report built from them."""
+"""The shipped weights and their model cards (the results report: tests/test_reports.py)."""
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from deblur import corruption, data, metrics, models, reproduce
+from deblur import corruption, data, metrics, models
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
@@ -53,7 +52,13 @@ def test_deblurnet_card_records_its_cpu_recipe():
     p = card["protocol"]
     assert p["corruption"] == "fresh" and p["flips"] is True and p["budget_seconds"] == 1800
     assert p["train_seconds"] >= 1800 and p["n_train"] == 49_000
-    assert card["recipe"] == {"corruption": "fresh", "schedule": "cosine", "loss": "mse", "flips": True, "lr": 1e-3}
+    assert card["original_recipe"] == {"corruption": "fresh", "schedule": "cosine", "loss": "mse", "flips": True,
+                                       "lr": 1e-3}
+    # The command of the card replays its steps with the package's recipe.
+    from deblur import study
+
+    assert card["recipe"] == study.get_profile("full").recipe_for("deblurnet").as_dict()
+    assert card["recipe"]["steps"] * card["recipe"]["batch_size"] == card["images_seen"]
     assert card["data"]["archive_sha256"] == "820394552d8cd6cf2834c7f34753d3e36624717e73e6a373a57a01edb25bc5f0"
     assert card["training"]["hardware"]["cpu_count"] == 2 and card["training"]["command"]
     assert len(card["history"]["loss"]) == p["epochs_run"]
@@ -90,52 +95,3 @@ def test_shipped_models_clearly_beat_identity_on_500_test_images(stand_in_archiv
     for name in ("cae", "win5rb", "deblurnet"):
         mse = metrics.evaluate(models.load_pretrained(name), corrupted, x)["mse"]
         assert mse < 0.6 * identity, (name, mse, identity)
-
-
-def test_readme_table_is_generated_from_the_report():
-    rows = json.loads((ROOT / "reports" / "results.json").read_text())["rows"]
-    assert {r["profile"] for r in rows} >= {"full", "pretrained"}
-    for r in rows:
-        assert r["command"] and r["hardware"] and r["date"] and r["data"]
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split(reproduce.TABLE_BEGIN)[1].split(reproduce.TABLE_END)[0]
-    assert block.strip() == reproduce.render_table(rows).strip(), "run python -m deblur.reproduce"
-    assert "(study)" in block  # the study's reported numbers stay in their own labelled rows
-
-
-def test_report_rows_of_other_profiles_are_kept(tmp_path):
-    report = tmp_path / "results.json"
-    row = {"method": "cae", "profile": "quick", "mse": 0.01, "psnr": 20.0, "ssim": 0.5, "n_images": 10,
-           "trained": "x", "command": "c", "hardware": "h", "date": "d", "data": "s"}
-    reproduce.update_report([row], profile="quick", report=report)
-    rows = reproduce.update_report(reproduce.card_rows(), profile="full", report=report)
-    assert [r["profile"] for r in rows].count("quick") == 1
-    rows = reproduce.update_report([{**row, "mse": 0.02}], profile="quick", report=report)
-    assert [r["mse"] for r in rows if r["profile"] == "quick"] == [0.02]
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{reproduce.TABLE_BEGIN}\nold\n{reproduce.TABLE_END}\noutro\n")
-    reproduce.write_readme_table(rows, readme=readme)
-    text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
-    assert "| cae | quick | 0.02000 |" in text
-    readme.write_text("no markers")
-    with pytest.raises(ValueError, match="markers"):
-        reproduce.write_readme_table(rows, readme=readme)
-
-
-@pytest.mark.slow
-def test_reproduce_pretrained_command_rewrites_report_and_readme(tmp_path, monkeypatch, stand_in_archive):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "README.md").write_text(f"# x\n{reproduce.TABLE_BEGIN}\n{reproduce.TABLE_END}\n")
-    code = reproduce.main(["--profile", "pretrained", "--n-test", "64", "--data", str(stand_in_archive)])
-    assert code == 0
-    rows = json.loads((tmp_path / "reports" / "results.json").read_text())["rows"]
-    pre = {r["method"]: r for r in rows if r["profile"] == "pretrained"}
-    assert set(pre) == {"identity (corrupted input)", "cae", "win5rb", "deblurnet"}
-    assert all(r["n_images"] == 64 for r in pre.values())
-    assert pre["win5rb"]["mse"] < pre["identity (corrupted input)"]["mse"]
-    assert "--n-test 64" in pre["cae"]["command"]
-    assert {r["profile"] for r in rows} == {"pretrained", "full", "shipped, CPU recipe"}
-    readme = (tmp_path / "README.md").read_text()
-    assert "| win5rb | pretrained |" in readme and "| win5rb | full |" in readme
-    assert (tmp_path / "results" / "pretrained" / "results.json").exists()

@@ -166,3 +166,69 @@ def test_bad_images_and_model(tmp_path):
         training.train("cae", smooth_images(4), run_dir=tmp_path / "r", verbose=0)
     with pytest.raises(FileNotFoundError, match="history.json"):
         training.load_history(tmp_path)
+
+
+def test_step_budget_learning_rate_holds_then_decays_to_zero():
+    budget = training.StepBudget(1e-3, cosine=True, doc={}, steps=100, hold_steps=20)
+    assert budget.learning_rate(0) == budget.learning_rate(19) == 1e-3
+    assert budget.learning_rate(20) == pytest.approx(1e-3)
+    assert budget.learning_rate(60) == pytest.approx(0.5e-3)
+    assert budget.learning_rate(100) == pytest.approx(0.0, abs=1e-12)
+    rates = [budget.learning_rate(k) for k in range(20, 101)]
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
+def test_a_step_count_stops_mid_epoch_and_resumes_nothing(tmp_path):
+    x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
+    run = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
+                         lr_schedule="cosine", seed=0, verbose=0)
+    assert run.finished and run.steps == 7 and len(run.history["loss"]) == 3
+    assert run.length == {"budget_seconds": None, "steps": 7, "hold_steps": 0}
+    again = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
+                           lr_schedule="cosine", seed=0, verbose=0)
+    assert again.steps == 7 and again.history == run.history  # complete: nothing more trained
+    assert training.load_run(tmp_path / "run").steps == 7
+
+
+def test_a_time_budget_records_its_steps_and_replays_exactly_on_any_machine(tmp_path):
+    x = smooth_images(40)
+    budget = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "budget", budget_seconds=4.0,
+                            batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0,
+                            verbose=0)
+    length = json.loads((tmp_path / "budget" / "history.json").read_text())["length"]
+    assert budget.finished and length["budget_seconds"] == 4.0
+    assert length["steps"] == budget.steps > length["hold_steps"] >= training.StepBudget.WARMUP_STEPS + 5
+    replay = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "replay", steps=length["steps"],
+                            hold_steps=length["hold_steps"], batch_size=8, lr_schedule="cosine",
+                            corruption="fresh", flips=True, seed=0, verbose=0)
+    assert replay.history["loss"] == budget.history["loss"]
+    for a, b in zip(budget.model.get_weights(), replay.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"epochs": 2, "steps": 3}, "one length"),
+        ({"steps": 3, "hold_steps": 3}, "hold_steps"),
+        ({"budget_seconds": -1.0}, "budget_seconds"),
+    ],
+)
+def test_bad_lengths_raise_before_anything_is_written(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        training.train(models.cae(), smooth_images(8), run_dir=tmp_path / "run", verbose=0, **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_image_pairs_and_fresh_corruption_share_one_epoch_indexing():
+    from deblur import pipeline
+
+    x = smooth_images(10)
+    pairs = pipeline.ImagePairs(x.astype(np.float32), x, batch_size=4, seed=3, epochs=2)
+    fresh = pipeline.FreshCorruption(x, batch_size=4, seed=3, epochs=2)
+    assert isinstance(pairs, pipeline.EpochBatches) and isinstance(fresh, pipeline.EpochBatches)
+    assert training.ImagePairs is pipeline.ImagePairs
+    for epoch in range(2):
+        for step in range(3):
+            np.testing.assert_array_equal(pairs.indices(epoch, step), fresh.indices(epoch, step))
+            np.testing.assert_array_equal(pairs[epoch * 3 + step][1], x[pairs.indices(epoch, step)])

@@ -1,0 +1,873 @@
+"""Every generated table, rendered from the records in ``reports/*.json``.
+
+No number in ``README.md``, ``docs/results.md`` or ``docs/research.md`` is
+typed by hand: each table sits between two markers (:func:`deblur.records.markers`)
+and is rendered here from a report file, in the one shape of
+:func:`deblur.records.write_report`::
+
+    python -m deblur reproduce --profile pretrained   # re-measure, then regenerate
+    python -m deblur.reports                          # only regenerate the tables
+
+The reports and the blocks they feed:
+
+======================================  ==========================  ==================
+report                                  block                       file
+======================================  ==========================  ==================
+``results.json``                        ``results-table``           README.md
+``results.json``                        ``results-full``            docs/results.md
+``baselines.json``                      ``baselines-table``         docs/results.md
+``cpu_ablation.json``                   ``cpu-ablation-table``      docs/research.md
+``cpu_budget.json``                     ``cpu-budget-table``        docs/research.md
+several                                 ``targets-table``           docs/research.md
+``ablation_gpu.json``                   ``gpu-ablation-table``      docs/research.md
+``bench_*.json``                        ``performance``             docs/research.md
+======================================  ==========================  ==================
+
+Rendering reads JSON only: it never imports Keras (only :func:`card_records`
+does, to read the shipped models' cards).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from . import records
+
+__all__ = [
+    "REPORTS_DIR",
+    "RESULTS_ABOUT",
+    "IDENTITY",
+    "SHIPPED_OURS",
+    "STUDY_REPORTED_PROFILE",
+    "report_path",
+    "load_report",
+    "result_key",
+    "result_record",
+    "save_results",
+    "card_records",
+    "trained_from_card",
+    "describe_machine",
+    "render_headline_table",
+    "render_results_table",
+    "render_baselines_table",
+    "render_cpu_ablation_table",
+    "render_cpu_budget_table",
+    "render_targets_table",
+    "render_gpu_ablation_table",
+    "render_performance",
+    "generated_blocks",
+    "render_files",
+    "regenerate",
+    "main",
+]
+
+#: Where the report files live, relative to a ``root`` argument.
+REPORTS_DIR = Path("reports")
+#: The Markdown files holding generated blocks, relative to ``root``.
+README = Path("README.md")
+RESULTS_DOC = Path("docs") / "results.md"
+RESEARCH_DOC = Path("docs") / "research.md"
+#: The benchmark summary figure (drawn by ``python bench/summary.py``).
+BENCH_FIGURE = Path("docs") / "figures" / "bench_summary.png"
+
+RESULTS_ABOUT = (
+    "Test MSE, PSNR and SSIM of every method on the stand-in test images, one record per "
+    "'<profile>/<method>', each with the command, machine and date that measured it. "
+    "Regenerate with: python -m deblur reproduce --profile <pretrained|quick|full>."
+)
+IDENTITY = "identity (corrupted input)"
+#: The profile label of shipped models trained with our recipe (not the study's protocol).
+SHIPPED_OURS = "shipped, our recipe"
+#: The profile label of the numbers the original study reported (not measured here).
+STUDY_REPORTED_PROFILE = "study (reported)"
+PROFILE_ORDER = ("full", SHIPPED_OURS, "pretrained", "quick")
+MODEL_LABELS = {"cae": "CAE", "win5rb": "Win5-RB", "deblurnet": "DeblurNet"}
+
+
+# ------------------------------------------------------------------ reading
+
+
+def report_path(name, root="."):
+    """``<root>/reports/<name>.json``."""
+    return Path(root) / REPORTS_DIR / f"{name}.json"
+
+
+def load_report(name, root="."):
+    """A report's dict; a missing file reads as a report with no records."""
+    return records.read_report(report_path(name, root))
+
+
+def _records(name, root="."):
+    return load_report(name, root)["records"]
+
+
+def _date(record):
+    """The day of a record's date (``YYYY-MM-DD``), or ``–``."""
+    return str(record.get("date") or "–")[:10]
+
+
+def describe_machine(machine):
+    """A machine in a few words: accelerators, or CPU and cores; Keras and backend.
+
+    Parameters
+    ----------
+    machine : dict or None
+        As from :func:`deblur.records.machine_info`, or ``{"description": ...}``
+        for records that only kept a hardware string.
+
+    Returns
+    -------
+    str
+    """
+    if not machine:
+        return "–"
+    if "description" in machine:
+        return machine["description"]
+    devices = ", ".join(machine.get("devices") or [])
+    avx = ", AVX-512" if machine.get("avx512") else ""
+    where = devices or f"{machine.get('processor', '?')} ({machine.get('cpu_count')} cores{avx})"
+    return f"{where}, Keras {machine.get('keras')} / {machine.get('backend')}"
+
+
+def _cpu(machine):
+    """A CPU machine in a few words, for the performance section."""
+    if "description" in machine:
+        return machine["description"]
+    return f"{machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores, Keras {machine.get('keras', '?')}"
+
+
+def _none_yet(what, command):
+    return f"No records yet for {what}: run `{command}`."
+
+
+# ------------------------------------------------------------------ results
+
+
+def result_key(record):
+    """The key of a results record: ``"<profile>/<method>"`` (``"<profile>/identity"`` for the identity)."""
+    method = "identity" if record["method"] == IDENTITY else record["method"]
+    return f"{record['profile']}/{method}"
+
+
+def result_record(method, profile, metrics, *, trained, data_source):
+    """One results record (without provenance; the writer adds it).
+
+    Parameters
+    ----------
+    method : str
+        A model name, or :data:`IDENTITY`.
+    profile : str
+        ``"pretrained"``, ``"quick"``, ``"full"`` or :data:`SHIPPED_OURS`.
+    metrics : dict
+        ``mse``, ``psnr``, ``ssim`` and ``n_images``.
+    trained : str
+        How the model was trained, in words (``"–"`` for the identity).
+    data_source : str
+        Where the test images came from.
+
+    Returns
+    -------
+    dict
+    """
+    return {
+        "method": method,
+        "profile": profile,
+        "mse": float(metrics["mse"]),
+        "psnr": float(metrics["psnr"]),
+        "ssim": float(metrics["ssim"]),
+        "n_images": int(metrics["n_images"]),
+        "trained": trained,
+        "data": data_source,
+    }
+
+
+def save_results(records_by_key, *, profile, command, root="."):
+    """Replace every record of ``profile`` in ``reports/results.json``; keep the others.
+
+    Parameters
+    ----------
+    records_by_key : dict of str -> dict
+        New records (see :func:`result_record`), keyed ``"<profile>/<method>"``
+        (a key without its profile prefix gets it). Records without their
+        own ``command``, ``machine`` and ``date`` get this writer's.
+    profile : str or sequence of str
+        The profile(s) whose records are replaced (key prefix ``"<profile>/"``).
+    command : str
+        The command writing the file.
+    root : path, default "."
+        The repository root.
+
+    Returns
+    -------
+    dict
+        The report as written.
+    """
+    profiles = (profile,) if isinstance(profile, str) else tuple(profile)
+    prefixes = tuple(f"{p}/" for p in profiles)
+    keyed = {}
+    for key, record in records_by_key.items():
+        if not key.startswith(prefixes):
+            key = f"{record.get('profile', profiles[0])}/{key}"
+        if not key.startswith(prefixes):
+            raise ValueError(f"Record {key!r} is not of profile {profiles}; nothing was written.")
+        keyed[key] = record
+    return records.update_report(report_path("results", root), keyed, about=RESULTS_ABOUT, command=command,
+                                 drop=lambda key: key.startswith(prefixes))
+
+
+def trained_from_card(card):
+    """How a shipped model was trained, in words, from its model card."""
+    p, t = card["protocol"], card["training"]
+    where = ", ".join(t["hardware"].get("devices") or []) or "CPU"
+    seconds = p.get("train_seconds", t["wall_seconds"])
+    return f"{p['epochs_run']} epochs, {p['n_train']:,} images ({p['description']}), {where}, {seconds:.0f} s"
+
+
+def card_records():
+    """Results records of the shipped models, read from their model cards.
+
+    The cards hold the test metrics measured right after training (on all
+    10,000 stand-in test images), with the command, machine and date.
+    Study-protocol cards give profile ``"full"``; the others (DeblurNet, our
+    recipe) :data:`SHIPPED_OURS`. One identity record comes first (every
+    card scored the same test images).
+
+    Returns
+    -------
+    dict of str -> dict
+    """
+    from . import models  # imports Keras: only here
+
+    identity, out = {}, {}
+    for name in models.pretrained_names():
+        card = models.model_card(name)
+        t = card["training"]
+        provenance = {"command": t["command"], "machine": t["hardware"], "date": t["date"]}
+        profile = "full" if card["protocol"]["description"] == "the study's protocol" else SHIPPED_OURS
+        source = card["data"]["source"]
+        if not identity and profile == "full":
+            record = result_record(IDENTITY, profile, card["identity_metrics"], trained="–", data_source=source)
+            identity[result_key(record)] = {**record, **provenance}
+        record = result_record(name, profile, card["test_metrics"], trained=trained_from_card(card),
+                               data_source=source)
+        out[result_key(record)] = {**record, **provenance}
+    return {**identity, **out}
+
+
+def _sorted_results(recs):
+    order = {p: i for i, p in enumerate(PROFILE_ORDER)}
+    return sorted(recs, key=lambda r: (order.get(r["profile"], len(order)), r["profile"],
+                                       r["method"] != IDENTITY, r["method"]))
+
+
+def _measured(recs):
+    return [r for r in recs.values() if r["profile"] != STUDY_REPORTED_PROFILE]
+
+
+def _study_reported(recs):
+    return {r["method"]: r for r in recs.values() if r["profile"] == STUDY_REPORTED_PROFILE}
+
+
+def render_results_table(recs):
+    """The full results table (Markdown), every record with its provenance.
+
+    Parameters
+    ----------
+    recs : dict of str -> dict
+        The records of ``reports/results.json``.
+
+    Returns
+    -------
+    str
+    """
+    lines = [
+        "| method | profile | test MSE | PSNR (dB) | SSIM | test images | trained | data | "
+        "measured with (command · machine · date) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in _sorted_results(_measured(recs)):
+        lines.append(
+            f"| {r['method']} | {r['profile']} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"{r['n_images']:,} | {r['trained']} | {r['data']} | "
+            f"`{r['command']}` · {describe_machine(r['machine'])} · {_date(r)} |"
+        )
+    study = _study_reported(recs)
+    if study:
+        lines += ["", "Reported by the original study (official CIFAR-10 arrays, not the JPEG stand-in; "
+                  "not measured here, not directly comparable):", "", "| method | test MSE |", "|---|---|"]
+        lines += [f"| {name} (study) | {r['mse']:.5f} |" for name, r in study.items()]
+    return "\n".join(lines)
+
+
+def _mse(record):
+    return f"{record['mse']:.5f}" if record else "–"
+
+
+def _shipped_rows(recs):
+    """The shipped models' records: re-scored (pretrained) if any, else as trained."""
+    measured = _measured(recs)
+    rows = [r for r in measured if r["profile"] == "pretrained"]
+    return rows or [r for r in measured if r["profile"] in ("full", SHIPPED_OURS)]
+
+
+def render_headline_table(recs):
+    """The README's headline table: the shipped models, the quick run and the study.
+
+    Parameters
+    ----------
+    recs : dict of str -> dict
+        The records of ``reports/results.json``.
+
+    Returns
+    -------
+    str
+    """
+    shipped = _sorted_results(_shipped_rows(recs))
+    if not shipped:
+        return _none_yet("the results", "python -m deblur reproduce --profile pretrained")
+    quick = {r["method"]: r for r in _measured(recs) if r["profile"] == "quick"}
+    study = _study_reported(recs)
+    lines = [
+        "| method | shipped weights: how they were trained | test MSE | PSNR (dB) | SSIM | "
+        "quick profile: test MSE | the study reported: test MSE |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in shipped:
+        trained = r["trained"].removeprefix("shipped weights: ")
+        q, s = quick.get(r["method"]), study.get(r["method"])
+        lines.append(
+            f"| {r['method']} | {trained} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"{_mse(q)} | {_mse(s)} |"
+        )
+    first = shipped[0]
+    lines += ["", f"Shipped weights: {first['n_images']:,} test images, `{first['command']}` "
+              f"({describe_machine(first['machine'])}, {_date(first)})."]
+    if quick:
+        q = next(iter(quick.values()))
+        lines[-1] += (f" Quick profile: a reduced CPU run, {q['n_images']:,} test images, `{q['command']}` "
+                      f"({_date(q)}).")
+    if study:
+        lines[-1] += " The study measured on the official CIFAR-10 arrays, not this JPEG stand-in."
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- baselines
+
+BASELINE_LABELS = {
+    IDENTITY: IDENTITY,
+    "wiener": "Wiener, oracle PSF",
+    "richardson_lucy": "Richardson-Lucy, oracle PSF",
+    "unsupervised_wiener": "unsupervised Wiener, oracle PSF",
+    "tv_denoise": "TV denoising only (no PSF)",
+}
+
+
+def _baseline_label(key):
+    if key.endswith(" (shipped)"):
+        name = key.removesuffix(" (shipped)")
+        return f"{MODEL_LABELS.get(name, name)}, shipped weights (blind)"
+    return BASELINE_LABELS.get(key, key)
+
+
+def _params(params):
+    if not params:
+        return "–"
+    return ", ".join(f"{v} iterations" if k == "num_iter" else f"{k} {v}" for k, v in params.items())
+
+
+def render_baselines_table(report):
+    """The classical baselines beside the shipped networks (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/baselines.json``.
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the baselines", "python experiments/baselines.py")
+    n_all = max(r["n_images"] for r in recs.values())
+    lines = ["| method | test MSE | PSNR (dB) | SSIM | test images | images/s | tuned on validation |",
+             "|---|---|---|---|---|---|---|"]
+    for key, r in recs.items():
+        n = f"{r['n_images']:,}" + (" (slow: a subset)" if r["n_images"] < n_all else "")
+        ips = f"{r['images_per_s']:.0f}" if "images_per_s" in r else "–"
+        lines.append(f"| {_baseline_label(key)} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} | {n} | "
+                     f"{ips} | {_params(r.get('params'))} |")
+    first = next(iter(recs.values()))
+    lines += ["", f"Measured with `{first['command']}` on {describe_machine(first['machine'])}, {_date(first)}."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ CPU ablation
+
+
+def _recipe(r):
+    """A budget record's recipe, from either record layout (builder + recipe, or a study.Recipe)."""
+    rec = r["recipe"]
+    if "builder" in r:  # records written before deblur.study.Recipe
+        return {"model": r["builder"], "build": r.get("builder_kwargs", {}), "corruption": rec["corruption"],
+                "flips": rec["flips"], "schedule": rec["schedule"], "loss": rec["loss"], "lr": rec["lr"]}
+    return {"model": rec["model"], "build": rec.get("build") or {}, "corruption": rec["corruption"],
+            "flips": rec["flips"], "schedule": rec["lr_schedule"], "loss": rec["loss"], "lr": rec["learning_rate"]}
+
+
+def _model_call(r):
+    recipe = _recipe(r)
+    kwargs = ", ".join(f"{k}={v}" for k, v in recipe["build"].items())
+    return f"{recipe['model']}({kwargs})"
+
+
+def _length(r):
+    """How long a budget record trained: its time budget, or the step count it replayed."""
+    if r.get("budget_s"):
+        return _minutes(r["budget_s"])
+    return f"{r.get('steps', 0):,} steps"
+
+
+def _length_order(r):
+    return (r.get("budget_s") or 0, r.get("steps") or 0)
+
+
+def render_cpu_ablation_table(report):
+    """The CPU ablation (Markdown): one row per configuration, best first per budget.
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/cpu_ablation.json``.
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the CPU ablation", "python experiments/cpu_budget.py --config NAME --minutes 1.5")
+    lines = [
+        "| configuration | model (kwargs) | corruption | flips | LR schedule | loss | base LR | budget | "
+        "images seen | images/s | GFLOP/image | test MSE | vs identity |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(recs.values(), key=lambda r: (_length_order(r), r["test"]["mse"])):
+        rec = _recipe(r)
+        lines.append(
+            f"| {r['config']} | {_model_call(r)} | {rec['corruption']} | {'yes' if rec['flips'] else 'no'} | "
+            f"{rec['schedule']} | {rec['loss']} | {rec['lr']:g} | {_length(r)} | "
+            f"{r['images_seen']:,} | {r['images_per_s']:.0f} | {r['gflops_per_image']:.3f} | "
+            f"{r['test']['mse']:.5f} | {r['test']['mse'] / r['identity_test_mse']:.2f} |"
+        )
+    first = next(iter(recs.values()))
+    lines += ["", f"Identity: {first['identity_test_mse']:.5f}. {describe_machine(first['machine'])}, "
+              f"{_date(first)}; each record keeps its command, e.g. `{first['command']}`."]
+    return "\n".join(lines)
+
+
+def _minutes(seconds):
+    return f"{round(seconds / 60, 1):g} min"
+
+
+def _budget_group(group):
+    """One table of same-budget runs: the test MSE at each evaluation of the curve."""
+    marks = [_minutes(p["train_s"]) for p in group[0]["curve"]]
+    lines = [
+        "| configuration | model (kwargs) | images/s | images seen | " + " | ".join(marks)
+        + " | final test MSE / identity |",
+        "|---|---|---|---|" + "---|" * len(marks) + "---|",
+    ]
+    for r in sorted(group, key=lambda r: r["test"]["mse"]):
+        cells = [f"{p['test_mse']:.5f}" for p in r["curve"]][: len(marks)]
+        cells += ["–"] * (len(marks) - len(cells))
+        lines.append(f"| {r['config']} | {_model_call(r)} | {r['images_per_s']:.0f} | {r['images_seen']:,} | "
+                     + " | ".join(cells) + f" | {r['test']['mse'] / r['identity_test_mse']:.2f} |")
+    return lines
+
+
+def render_cpu_budget_table(report):
+    """The equal-CPU-budget runs (Markdown): one table per budget, with each run's command.
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/cpu_budget.json``.
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the CPU budget runs", "python experiments/cpu_budget.py --config NAME --minutes 30")
+    groups = {}
+    for r in sorted(recs.values(), key=_length_order, reverse=True):
+        groups.setdefault(_length(r), []).append(r)
+    lines = []
+    for length, group in groups.items():
+        lines += [f"**{length} of training each** (test MSE at each evaluation):", ""]
+        lines += _budget_group(group) + [""]
+    lines.append("Commands (one per record):")
+    lines += [f"- `{r['command']}` ({describe_machine(r['machine'])}, {_date(r)})" for r in recs.values()]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------- targets
+
+
+def _card_json(name):
+    """A shipped model's card, read as JSON (no Keras)."""
+    return records.read_json(Path(__file__).resolve().parent / "weights" / f"{name}.json")
+
+
+def _yes(ok):
+    return "yes" if ok else "no"
+
+
+def _target_budget(budget):
+    d, w = budget["deblurnet-ours@30min"]["test"]["mse"], budget["win5rb_bn-ours@30min"]["test"]["mse"]
+    return ("equal CPU budget, 30 min each, best recipe each", "DeblurNet <= 0.65 x Win5-RB",
+            f"{d:.5f} vs {w:.5f}: **{d / w:.2f}x**", _yes(d / w <= 0.65))
+
+
+def _target_quick_beats_identity(results):
+    quick = {r["method"]: r["mse"] for r in results.values() if r["profile"] == "quick"}
+    identity = quick.pop(IDENTITY)
+    measured = ", ".join(f"{MODEL_LABELS.get(m, m)} {v:.5f} ({v / identity:.2f}x)" for m, v in sorted(quick.items()))
+    return ("quick profile: every model it trains beats identity", f"< identity ({identity:.5f})", measured,
+            _yes(all(v < identity for v in quick.values())))
+
+
+def _target_quick_deblurnet(results, baselines):
+    q = results["quick/deblurnet"]["mse"]
+    wiener = baselines["wiener"]["mse"]
+    return ("quick profile: DeblurNet <= 0.0030, below the Wiener oracle", "<= 0.0030",
+            f"{q:.5f} (Wiener, oracle PSF: {wiener:.5f})", _yes(q <= 0.0030 and q < wiener))
+
+
+def _target_compute(results, budget):
+    d = results[f"{SHIPPED_OURS}/deblurnet"]["mse"]
+    w = results["full/win5rb"]["mse"]
+    card = _card_json("win5rb")["protocol"]
+    deblurnet_gflop = budget["deblurnet-ours@30min"]["images_seen"] * budget["deblurnet-ours@30min"]["gflops_per_image"]
+    win5rb_gflop = card["n_train"] * card["epochs_run"] * budget["win5rb_bn-ours@30min"]["gflops_per_image"]
+    ratio = d / w
+    return ("shipped DeblurNet against the shipped Win5-RB (10,000 test images), with no more training compute",
+            "<= 0.70x", f"{d:.5f} vs {w:.5f}: **{ratio:.2f}x**, with {deblurnet_gflop / 1000:,.0f} TFLOP of "
+            f"training compute against {win5rb_gflop / 1000:,.0f} ({100 * deblurnet_gflop / win5rb_gflop:.1f} %)",
+            _yes(ratio <= 0.70 and deblurnet_gflop <= win5rb_gflop))
+
+
+def _target_flops(budget):
+    d = budget["deblurnet-ours@30min"]["gflops_per_image"]
+    w = budget["win5rb_bn-ours@30min"]["gflops_per_image"]
+    return ("FLOPs per pixel", "<= 0.25 x Win5-RB", f"{d:.3f} vs {w:.3f} GFLOP per image: **{d / w:.3f}x**",
+            _yes(d / w <= 0.25))
+
+
+def _target_speed(throughput, budget):
+    parts, ratios = [], []
+    for backend, r in throughput.items():
+        if "models" not in r:
+            continue
+        d, w = (r["models"][m]["train_ours_images_per_s"] for m in ("deblurnet", "win5rb"))
+        ratios.append(d / w)
+        parts.append(f"{d:.1f} vs {w:.1f} images/s on {backend} (**{d / w:.1f}x**)")
+    d, w = (budget[k]["images_per_s"] for k in ("deblurnet-ours@30min", "win5rb_bn-ours@30min"))
+    parts.append(f"{d:.1f} vs {w:.1f} over the 30-minute runs ({d / w:.1f}x)")
+    return ("training images/s on this CPU", ">= 3 x Win5-RB", "; ".join(parts),
+            _yes(bool(ratios) and min(ratios) >= 3))
+
+
+def render_targets_table(root="."):
+    """The model issue's targets against the measured values (Markdown).
+
+    Parameters
+    ----------
+    root : path, default "."
+        The repository root (reads several reports and the Win5-RB card).
+
+    Returns
+    -------
+    str
+    """
+    results, baselines, budget, throughput = (
+        _records(name, root) for name in ("results", "baselines", "cpu_budget", "bench_throughput"))
+    try:
+        rows = [_target_budget(budget), _target_quick_beats_identity(results),
+                _target_quick_deblurnet(results, baselines), _target_compute(results, budget),
+                _target_flops(budget), _target_speed(throughput, budget)]
+    except KeyError as exc:
+        return f"Missing record {exc} for the targets: run the commands of the tables above."
+    lines = ["| target | goal | measured | met |", "|---|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ GPU ablation
+
+
+def render_gpu_ablation_table(report, results=None):
+    """The earlier GPU ablation (Markdown), with the shipped Win5-RB beside it.
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/ablation_gpu.json``.
+    results : dict, optional
+        The records of ``reports/results.json`` (for the shipped Win5-RB row).
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the GPU ablation", "python experiments/ablation.py")
+    lines = ["| configuration | model (kwargs) | LR schedule | parameters | conv GFLOPs per 32x32 image | "
+             "epochs | training s | test MSE | PSNR (dB) | SSIM |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    identity = next(iter(recs.values()))["identity"]
+    lines.append(f"| {IDENTITY} | – | – | – | – | – | – | {identity['mse']:.5f} | {identity['psnr']:.2f} | "
+                 f"{identity['ssim']:.4f} |")
+    shipped = (results or {}).get("full/win5rb")
+    if shipped:
+        lines.append(f"| win5rb, the shipped model | win5rb() | study | – | – | – | – | {shipped['mse']:.5f} | "
+                     f"{shipped['psnr']:.2f} | {shipped['ssim']:.4f} |")
+    for key, r in sorted(recs.items(), key=lambda kv: -kv[1]["test"]["mse"]):
+        t = r["test"]
+        kwargs = ", ".join(f"{k}={v}" for k, v in r["kwargs"].items())
+        lines.append(f"| {key} | {r['builder']}({kwargs}) | {r['lr_schedule']} | {r['parameters']:,} | "
+                     f"{r['conv_gflops_per_image']:.2f} | {r['epochs']} | {r['train_seconds']:.0f} | "
+                     f"{t['mse']:.5f} | {t['psnr']:.2f} | {t['ssim']:.4f} |")
+    first = next(iter(recs.values()))
+    lines += ["", f"{first['n_test']:,} test images; {describe_machine(first['machine'])}, {_date(first)}; "
+              f"`{first['command']}`."]
+    lines += [f"{key}: {r['note']}" for key, r in recs.items() if r.get("note")]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------- performance
+
+
+def _perf_corruption(report):
+    r = report["records"].get("corruption")
+    if not r:
+        return []
+    s, x = r["seconds_best"], r["speedup_vs_study"]
+    return [
+        f"**Corrupting all {r['n_images']:,} images** ({_cpu(r['machine'])}; {_date(r)}; `{r['command']}`; "
+        f"best of {len(r['seconds_all']['study'])}):",
+        "",
+        "| method | seconds | vs the study's loop |",
+        "|---|---|---|",
+        f"| study: per-image `cv2.GaussianBlur` loop, float64 | {s['study']:.2f} | 1x |",
+        f"| `corruption.corrupt` (one float32 array) | {s['corrupt']:.2f} | {x['corrupt']:.1f}x faster |",
+        f"| `pipeline.FreshCorruption` (1,875 batches of 32, one thread) | {s['pipeline']:.2f} | "
+        f"{x['pipeline']:.1f}x faster |",
+        "",
+        f"Largest difference from OpenCV's blur: {r['max_abs_diff_vs_opencv']:.1e}. Target: {r['target']}.",
+        "",
+    ]
+
+
+def _perf_throughput(report):
+    recs = report["records"]
+    if not recs:
+        return []
+    first = next(iter(recs.values()))
+    lines = [
+        f"**Training and prediction speed**, images/s at batch {first.get('batch_size', 32)} (prediction: "
+        f"batch 256); {_date(first)}; `{report['command']}`:",
+        "",
+        "| backend | model | train, study's arrays | train, our pipeline | ours / study | predict | "
+        "input pipeline share of a step |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for backend, r in recs.items():
+        if "error" in r:
+            lines.append(f"| {backend} | failed: see the record | | | | | |")
+            continue
+        for name, m in r["models"].items():
+            study, ours = m["train_study_images_per_s"], m["train_ours_images_per_s"]
+            lines.append(f"| {backend} | {MODEL_LABELS.get(name, name)} | {study:.1f} | {ours:.1f} | "
+                         f"{ours / study:.2f}x | {m['predict_images_per_s']:.0f} | {100 * m['pipeline_share']:.1f} % |")
+    lines += ["", f"Machine: {_cpu(first['machine'])}.", ""]
+    return lines
+
+
+def _perf_memory(report):
+    recs = report["records"]
+    if not recs:
+        return []
+    r = next(iter(recs.values()))
+    p = r["peak_rss_mb"]
+    return [
+        f"**Peak memory** of a full-data training run ({r['model']}, {r['steps']} steps; {_cpu(r['machine'])}; "
+        f"{_date(r)}; `{r['command']}`):",
+        "",
+        "| run | peak RSS (MB) |",
+        "|---|---|",
+        f"| Keras + model only (no data) | {p['baseline']:.0f} |",
+        f"| study: float64 arrays of clean and corrupted images | {p['study']:.0f} |",
+        f"| ours: uint8 images, corrupted batch by batch | {p['ours']:.0f} |",
+        "",
+        f"Ours / study: **{r['ratio_ours_to_study']:.2f}** (target: {r['target']}).",
+        "",
+    ]
+
+
+def _perf_time_to_quality(report):
+    curves = report["records"]
+    if not curves:
+        return []
+    longest = max(c["budget_minutes"] for c in curves.values())
+    marks = [m for m in (1, 5, 10, 20, 30, 60) if m <= longest]
+    lines = [
+        "**Time to quality**: test MSE on the quick profile's 1,000 test images after t minutes of training on "
+        "this CPU (each run's learning rate decays over its own budget, so a point before the end of a run is "
+        f"not the best that budget buys; `{report['command']}`):",
+        "",
+        "| model (recipe) | images/s | " + " | ".join(f"{m} min" for m in marks) + " |",
+        "|---|---|" + "---|" * len(marks),
+    ]
+    for config, c in curves.items():
+        cells = []
+        for m in marks:
+            # Evaluations land a second or two after each mark (they wait for a step to end).
+            done = [mse for t, mse in zip(c["train_s"], c["test_mse"]) if t <= m * 60 * 1.01]
+            cells.append(f"{done[-1]:.5f}" if done and m <= c["budget_minutes"] else "–")
+        lines.append(f"| {config} | {c['images_per_s']:.0f} | " + " | ".join(cells) + " |")
+    first = next(iter(curves.values()))
+    lines += ["", f"Identity: {first['identity_test_mse']:.5f}. Machine: {_cpu(first['machine'])}; "
+              f"{_date(first)}.", ""]
+    return lines
+
+
+def render_performance(root=".", *, figure="figures/bench_summary.png"):
+    """The performance section (Markdown) from ``reports/bench_*.json``.
+
+    Parameters
+    ----------
+    root : path, default "."
+    figure : str
+        The summary figure's link, relative to the Markdown file.
+
+    Returns
+    -------
+    str
+    """
+    lines = []
+    lines += _perf_corruption(load_report("bench_corruption", root))
+    lines += _perf_throughput(load_report("bench_throughput", root))
+    lines += _perf_memory(load_report("bench_memory", root))
+    lines += _perf_time_to_quality(load_report("bench_time_to_quality", root))
+    if not lines:
+        return _none_yet("the benchmarks", "python bench/corruption.py (and the other bench/*.py)")
+    return "\n".join(lines + [f"![benchmark summary]({figure})"])
+
+
+# ------------------------------------------------------------ regenerating
+
+
+def generated_blocks(root="."):
+    """Every generated block: ``{markdown path: {block name: text}}``.
+
+    Parameters
+    ----------
+    root : path, default "."
+
+    Returns
+    -------
+    dict of pathlib.Path -> dict of str -> str
+        Paths relative to ``root``.
+    """
+    results = _records("results", root)
+    return {
+        README: {"results-table": render_headline_table(results)},
+        RESULTS_DOC: {
+            "results-full": render_results_table(results),
+            "baselines-table": render_baselines_table(load_report("baselines", root)),
+        },
+        RESEARCH_DOC: {
+            "cpu-ablation-table": render_cpu_ablation_table(load_report("cpu_ablation", root)),
+            "cpu-budget-table": render_cpu_budget_table(load_report("cpu_budget", root)),
+            "targets-table": render_targets_table(root),
+            "gpu-ablation-table": render_gpu_ablation_table(load_report("ablation_gpu", root), results),
+            "performance": render_performance(root),
+        },
+    }
+
+
+def render_files(root="."):
+    """The new content of each Markdown file with generated blocks (nothing is written).
+
+    Files that do not exist under ``root`` are skipped.
+
+    Parameters
+    ----------
+    root : path, default "."
+
+    Returns
+    -------
+    dict of pathlib.Path -> str
+        Full paths (``root / relative path``) and their regenerated text.
+    """
+    root = Path(root)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel, blocks in generated_blocks(root).items():
+            path = root / rel
+            if not path.is_file():
+                continue
+            scratch = Path(tmp) / rel.name
+            shutil.copyfile(path, scratch)
+            for name, text in blocks.items():
+                out[path] = records.replace_between_markers(scratch, name, text, write=True)
+    return out
+
+
+def regenerate(root=".", *, write=True):
+    """Rewrite every generated block of README.md, docs/results.md and docs/research.md.
+
+    Parameters
+    ----------
+    root : path, default "."
+        The repository root.
+    write : bool, default True
+        False changes nothing and only reports what would change.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files whose content changed (or would change).
+    """
+    changed = []
+    for path, text in render_files(root).items():
+        if path.read_text(encoding="utf-8") != text:
+            changed.append(path)
+            if write:
+                records.atomic_write_text(path, text)
+    return changed
+
+
+def main(argv=None):
+    """``python -m deblur.reports [--check]``: regenerate the tables from the reports."""
+    parser = argparse.ArgumentParser(prog="python -m deblur.reports", description=main.__doc__)
+    parser.add_argument("--root", default=".", help="repository root (default: .)")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is stale")
+    args = parser.parse_args(argv)
+    changed = regenerate(args.root, write=not args.check)
+    for path in changed:
+        print(f"{'stale' if args.check else 'rewrote'}: {path}")
+    return 1 if args.check and changed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Every committed record has the one shape, and every generated table agrees with its record."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deblur import records, reports
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKDOWN = [ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "research.md"]
+REGENERATE = ("`python -m deblur.reports` (tables only), or re-measure with "
+              "`python -m deblur reproduce --profile pretrained` (or the command in the record's `about`)")
+EXPECTED_REPORTS = {
+    "results", "baselines", "cpu_ablation", "cpu_budget", "ablation_gpu",
+    "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality",
+}
+METRICS = {"mse": 0.01, "psnr": 20.0, "ssim": 0.5, "n_images": 10}
+
+
+def _report_files():
+    return sorted((ROOT / "reports").glob("*.json"))
+
+
+# ------------------------------------------------------------------ shape
+
+
+def test_every_expected_report_is_committed():
+    assert {p.stem for p in _report_files()} >= EXPECTED_REPORTS
+
+
+@pytest.mark.parametrize("path", _report_files(), ids=lambda p: p.name)
+def test_every_report_has_the_one_shape(path):
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    assert list(doc) == list(records.REPORT_KEYS), f"{path.name}: top keys must be exactly {records.REPORT_KEYS}"
+    assert doc["about"] and doc["command"] and doc["date"], path.name
+    assert isinstance(doc["machine"], dict) and doc["machine"], path.name
+    assert isinstance(doc["records"], dict) and doc["records"], path.name
+    for key, record in doc["records"].items():
+        missing = {"command", "machine", "date"} - set(record)
+        assert not missing, f"{path.name}: record {key!r} lacks {sorted(missing)}"
+        assert record["command"] and isinstance(record["machine"], dict) and record["machine"], (path.name, key)
+
+
+def test_results_records_are_keyed_by_profile_and_method():
+    recs = reports.load_report("results", ROOT)["records"]
+    assert {r["profile"] for r in recs.values()} >= {"full", reports.SHIPPED_OURS, "pretrained", "quick",
+                                                      reports.STUDY_REPORTED_PROFILE}
+    for key, r in recs.items():
+        assert key == reports.result_key(r)
+        if r["profile"] != reports.STUDY_REPORTED_PROFILE:
+            assert {"mse", "psnr", "ssim", "n_images", "trained", "data"} <= set(r), key
+
+
+def test_shipped_records_are_the_model_cards():
+    """``reproduce --profile pretrained`` refreshes these from the cards: they must not drift."""
+    recs = reports.load_report("results", ROOT)["records"]
+    cards = reports.card_records()
+    assert set(cards) == {"full/identity", "full/cae", "full/win5rb", f"{reports.SHIPPED_OURS}/deblurnet"}
+    for key, record in cards.items():
+        assert recs[key] == record, key
+
+
+# ---------------------------------------------------------- generated tables
+
+
+def test_generated_tables_match_their_records():
+    stale = reports.regenerate(ROOT, write=False)
+    assert not stale, (f"{[str(p.relative_to(ROOT)) for p in stale]}: a generated table disagrees with its "
+                       f"record in reports/. Regenerate with {REGENERATE}.")
+
+
+def test_every_markdown_file_holds_its_generated_blocks():
+    for rel, blocks in reports.generated_blocks(ROOT).items():
+        text = (ROOT / rel).read_text(encoding="utf-8")
+        for name in blocks:
+            begin, end = records.markers(name)
+            assert text.count(begin) == 1 and text.count(end) == 1, f"{rel}: block {name!r}"
+
+
+def test_readme_and_docs_show_the_results_tables():
+    recs = reports.load_report("results", ROOT)["records"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert reports.render_headline_table(recs) in readme
+    full = reports.render_results_table(recs)
+    assert full in (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    assert "(study)" in full  # the study's reported numbers stay in their own labelled rows
+    for r in recs.values():
+        if r["profile"] != reports.STUDY_REPORTED_PROFILE:
+            assert f"`{r['command']}`" in full
+
+
+def test_readme_is_short():
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines; move detail to docs/"
+
+
+def _outside_generated_blocks(text):
+    """The lines of a Markdown file outside generated blocks and code fences."""
+    text = re.sub(r"<!-- ([\w-]+):begin .*?-->.*?<!-- \1:end -->", "", text, flags=re.S)
+    lines, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: p.name)
+def test_no_hand_pasted_number_in_a_table(path):
+    rows = [line for line in _outside_generated_blocks(path.read_text(encoding="utf-8")) if line.startswith("|")]
+    pasted = [row for row in rows if re.search(r"\d\.\d", row)]
+    assert not pasted, (f"{path.name}: table rows with a decimal number outside a generated block: {pasted}. "
+                        "Generate the table from a record in reports/ (deblur/reports.py).")
+
+
+def test_figures_linked_from_the_docs_exist():
+    for path in MARKDOWN:
+        for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", path.read_text(encoding="utf-8")):
+            assert (path.parent / link).is_file(), f"{path.name} links a missing figure {link}"
+
+
+def test_rendering_needs_no_keras():
+    code = ("import sys; from deblur import reports; reports.regenerate('.', write=False); "
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_regenerate_rewrites_a_stale_table_and_nothing_else(tmp_path):
+    shutil.copytree(ROOT / "reports", tmp_path / "reports")
+    (tmp_path / "docs").mkdir()
+    for path in MARKDOWN:
+        shutil.copy(path, tmp_path / path.relative_to(ROOT))
+    report = tmp_path / "reports" / "results.json"
+    doc = json.loads(report.read_text())
+    doc["records"]["pretrained/cae"]["mse"] = 0.01234  # shown in README.md and docs/results.md only
+    report.write_text(json.dumps(doc))
+    assert reports.regenerate(tmp_path, write=False) == [tmp_path / "README.md", tmp_path / "docs" / "results.md"]
+    assert "0.01234" not in (tmp_path / "README.md").read_text()  # write=False changes nothing
+    assert reports.regenerate(tmp_path) == [tmp_path / "README.md", tmp_path / "docs" / "results.md"]
+    assert "| 0.01234 |" in (tmp_path / "README.md").read_text()
+    assert "| cae | pretrained | 0.01234 |" in (tmp_path / "docs" / "results.md").read_text()
+    assert (tmp_path / "docs" / "research.md").read_text() == (ROOT / "docs" / "research.md").read_text()
+    assert reports.regenerate(tmp_path) == []
+
+
+def test_regenerate_skips_missing_files_and_refuses_a_file_without_markers(tmp_path):
+    shutil.copytree(ROOT / "reports", tmp_path / "reports")
+    begin, end = records.markers("results-table")
+    (tmp_path / "README.md").write_text(f"intro\n{begin}\nold\n{end}\noutro\n")
+    assert reports.regenerate(tmp_path) == [tmp_path / "README.md"]
+    text = (tmp_path / "README.md").read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    (tmp_path / "README.md").write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        reports.regenerate(tmp_path)
+
+
+def test_tables_of_an_empty_report_say_how_to_fill_them(tmp_path):
+    empty = records.read_report(tmp_path / "missing.json")
+    assert "python experiments/baselines.py" in reports.render_baselines_table(empty)
+    assert "reproduce" in reports.render_headline_table({})
+    assert "bench/" in reports.render_performance(tmp_path)
+
+
+# ----------------------------------------------------------- saving results
+
+
+def test_save_results_replaces_one_profile_and_keeps_the_others(tmp_path):
+    quick = reports.result_record("cae", "quick", METRICS, trained="x", data_source="s")
+    full = reports.result_record("cae", "full", {**METRICS, "mse": 0.005}, trained="y", data_source="s")
+    reports.save_results({"quick/cae": quick}, profile="quick", command="c1", root=tmp_path)
+    reports.save_results({"full/cae": full}, profile="full", command="c2", root=tmp_path)
+    # A key without its profile prefix gets it.
+    reports.save_results({"cae": {**quick, "mse": 0.02}}, profile="quick", command="c3", root=tmp_path)
+    doc = records.read_report(tmp_path / "reports" / "results.json")
+    assert set(doc["records"]) == {"quick/cae", "full/cae"}
+    assert doc["records"]["quick/cae"]["mse"] == 0.02 and doc["records"]["quick/cae"]["command"] == "c3"
+    assert doc["records"]["full/cae"]["command"] == "c2" and doc["command"] == "c3"
+    assert {"command", "machine", "date"} <= set(doc["records"]["full/cae"])
+    assert "| cae | quick | 0.02000 |" in reports.render_results_table(doc["records"])
+    # Every old record of the profile goes, even one the new run does not measure.
+    identity = reports.result_record(reports.IDENTITY, "quick", METRICS, trained="–", data_source="s")
+    reports.save_results({reports.result_key(identity): identity}, profile="quick", command="c4", root=tmp_path)
+    assert set(records.read_report(tmp_path / "reports" / "results.json")["records"]) == {"full/cae", "quick/identity"}
+    with pytest.raises(ValueError, match="profile"):
+        reports.save_results({"full/cae": full}, profile="quick", command="c5", root=tmp_path)
+
+
+def test_save_results_keeps_a_record_s_own_provenance(tmp_path):
+    card = {**reports.result_record("win5rb", "full", METRICS, trained="t", data_source="s"),
+            "command": "trained elsewhere", "machine": {"description": "a GPU"}, "date": "2026-01-01"}
+    reports.save_results({"full/win5rb": card}, profile=("full", reports.SHIPPED_OURS), command="now",
+                         root=tmp_path)
+    record = records.read_report(tmp_path / "reports" / "results.json")["records"]["full/win5rb"]
+    assert (record["command"], record["machine"], record["date"]) == ("trained elsewhere", {"description": "a GPU"},
+                                                                      "2026-01-01")
+    assert "a GPU" in reports.render_results_table({"full/win5rb": record})
+
+
+@pytest.mark.slow
+def test_reproduce_pretrained_rewrites_report_and_readme(tmp_path, monkeypatch, stand_in_archive):
+    from deblur import cli
+
+    monkeypatch.chdir(tmp_path)
+    begin, end = records.markers("results-table")
+    (tmp_path / "README.md").write_text(f"# x\n{begin}\n{end}\n")
+    code = cli.main(["reproduce", "--profile", "pretrained", "--n-test", "64", "--data", str(stand_in_archive)])
+    assert code == 0
+    recs = reports.load_report("results", tmp_path)["records"]
+    pre = {r["method"]: r for r in recs.values() if r["profile"] == "pretrained"}
+    assert set(pre) == {reports.IDENTITY, "cae", "win5rb", "deblurnet"}
+    assert all(r["n_images"] == 64 for r in pre.values())
+    assert pre["win5rb"]["mse"] < pre[reports.IDENTITY]["mse"]
+    assert "--n-test 64" in pre["cae"]["command"] and pre["cae"]["machine"]["cpu_count"]
+    assert {r["profile"] for r in recs.values()} == {"pretrained", "full", reports.SHIPPED_OURS}
+    readme = (tmp_path / "README.md").read_text()
+    assert reports.render_headline_table(recs) in readme and "| win5rb |" in readme
