@@ -76,7 +76,8 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
 
 @pytest.mark.slow
 def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(tmp_path, stand_in_archive):
-    text = execute(tmp_path, stand_in_archive, PROFILE="pretrained", OVERRIDES={"n_test": 64})
+    text = execute(tmp_path, stand_in_archive, PROFILE="pretrained",
+                   OVERRIDES={"n_test": 64, "natural_images": ["chelsea"]})
     folder = tmp_path / "runs" / "pretrained"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {"identity", "cae", "win5rb", "deblurnet"}
