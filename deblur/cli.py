@@ -187,7 +187,8 @@ def _cmd_train(args):
         raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
     arrays = study.load_profile_data(profile, args.data)
     print(profile.banner())
-    run_dir = Path(args.run_dir) if args.run_dir else study.SCRATCH_DIR / profile.name / args.model
+    # The results folder holds runs/<model>, as in the notebook's scratch folder.
+    run_dir = Path(args.run_dir or study.SCRATCH_DIR / profile.name) / "runs" / args.model
     run = study.train_model(profile.recipe_for(args.model), arrays["x_train"], arrays["x_train_corrupted"],
                             run_dir=run_dir, seed=profile.seed, verbose=2)
     print(f"{args.model}: {run.steps:,} steps ({len(run.history.get('loss', []))} epochs) in {run_dir}")
@@ -204,6 +205,9 @@ def _cmd_reproduce(args):
     # The pretrained profile's report scores the shipped models on all 10,000 test images.
     n_test = args.n_test or (None if args.profile == "pretrained" else study.PROFILES[args.profile].n_test)
     profile = study.get_profile(args.profile, n_test=n_test)
+    if args.export and (not profile.train or profile.reduced):
+        raise CLIError(f"--export ships weights into the package: only the full profile's unreduced runs may; "
+                       f"{profile.name!r} with these options is {'not trained' if not profile.train else 'reduced'}")
     out_dir = Path(args.out) if args.out else study.SCRATCH_DIR / "reproduce" / profile.name
     print(profile.banner())
     arrays = study.load_profile_data(profile, args.data)
@@ -377,7 +381,8 @@ def build_parser():
     p.add_argument("--model", required=True, choices=MODEL_NAMES)
     p.add_argument("--profile", default="quick", choices=[n for n, pr in study.PROFILES.items() if pr.train])
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
-    p.add_argument("--run-dir", default=None, help=f"run folder (default: {study.SCRATCH_DIR}/<profile>/<model>)")
+    p.add_argument("--run-dir", default=None,
+                   help=f"results folder; the run goes to its runs/<model> (default: {study.SCRATCH_DIR}/<profile>)")
     length = p.add_argument_group("how long (default: the profile's)")
     length.add_argument("--epochs", type=int, default=None)
     length.add_argument("--seconds", type=float, default=None, help="a time budget; the run records its step count")
@@ -387,7 +392,7 @@ def build_parser():
 
     p = sub.add_parser("reproduce", help="re-score (pretrained) or retrain (quick, full) the models; "
                        "rewrite reports/ and every generated table")
-    p.add_argument("--profile", required=True, choices=sorted(study.PROFILES))
+    p.add_argument("--profile", required=True, choices=["pretrained", "quick", "full"])
     p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
     p.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     p.add_argument("--out", default=None, help=f"scratch folder (default: {study.SCRATCH_DIR}/reproduce/<profile>)")
@@ -441,7 +446,8 @@ def main(argv=None):
         from .data import DataError
         from .models import PretrainedWeightsError
 
-        if isinstance(exc, (DataError, PretrainedWeightsError, ValueError, FileNotFoundError)):
+        # OSError covers a missing, unreadable or unwritable path (a file where a folder is wanted, ...).
+        if isinstance(exc, (DataError, PretrainedWeightsError, ValueError, OSError)):
             print(f"deblur {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

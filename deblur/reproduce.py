@@ -4,7 +4,9 @@ This module keeps the old entry points working for one release, each with a
 ``DeprecationWarning``: :func:`main` runs the ``reproduce`` subcommand,
 :func:`load_profile_data` is :func:`deblur.study.load_profile_data`, and
 :func:`train_model` calls :func:`deblur.study.train_model` with the
-profile's recipe.
+profile's recipe. The rest moved without an alias: ``export_pretrained`` is
+:func:`deblur.study.export_pretrained` (it takes the run's recipe), and the
+report and table functions are :mod:`deblur.reports`.
 """
 
 import sys
@@ -27,11 +29,14 @@ def load_profile_data(profile, source=None):
     return study.load_profile_data(profile, source)
 
 
-def train_model(name, profile, arrays, *, out_dir, verbose="auto"):
+def train_model(name, profile, arrays, *, out_dir, time_limit=None, verbose="auto"):
     """Deprecated: ``study.train_model(profile.recipe_for(name), ...)`` in ``out_dir/runs/<name>``."""
     _warn("train_model", "deblur.study.train_model(profile.recipe_for(name), x_train, ...)")
+    from .cli import _stop_after
+
     return study.train_model(profile.recipe_for(name), arrays["x_train"], arrays.get("x_train_corrupted"),
-                             run_dir=Path(out_dir) / "runs" / name, seed=profile.seed, verbose=verbose)
+                             run_dir=Path(out_dir) / "runs" / name, seed=profile.seed, verbose=verbose,
+                             callbacks=[_stop_after(time_limit)] if time_limit else ())
 
 
 def main(argv=None):

@@ -45,9 +45,13 @@ __all__ = [
     "PROFILES",
     "get_profile",
     "STUDY_REPORTED",
+    "STUDY_EPOCHS",
+    "QUICK_TRAIN_SECONDS",
+    "SHIPPED_DEBLURNET",
     "SCRATCH_DIR",
     "load_profile_data",
     "train_model",
+    "export_pretrained",
 ]
 
 #: The one git-ignored folder for scratch output: run folders, the notebook's
@@ -64,8 +68,11 @@ STUDY_REPORTED = {"cae": {"mse": 0.00282}, "win5rb": {"mse": 0.00226}}
 class Seeds:
     """Every seed of a run, derived from one base seed.
 
-    Each stream has its own seed, so changing how one is drawn never shifts
-    another. The shipped model cards name these same values.
+    The values the study's runs used (and the shipped model cards name), by
+    what they seed. Streams that share a value draw from generators keyed
+    differently (the split, the shuffle of each epoch and the fresh
+    corruption of each batch derive their own keys from ``training``), so
+    none of them repeats another's numbers.
 
     Attributes
     ----------
@@ -158,7 +165,8 @@ class Recipe:
         Steps at the base learning rate before a step cosine starts (a time
         budget spends them measuring the machine's speed).
     budget_seconds : float or None
-        Train for about this many seconds of wall time; the run records the
+        Train for about this many seconds of time inside training steps
+        (validation and evaluations are not counted); the run records the
         steps it reached, and replaying them (``steps=``, ``hold_steps=``)
         gives the same model on any machine.
     """
@@ -324,6 +332,9 @@ class Profile:
 #: to beat doing nothing.
 QUICK_TRAIN_SECONDS = {"cae": 140, "win5rb": 80, "deblurnet": 60}
 
+#: The study's length for its two networks.
+STUDY_EPOCHS = 20
+
 #: How the shipped DeblurNet was trained: our recipe for 19,823 steps of 32
 #: images (its 30-minute CPU budget) on 49,000 training images.
 SHIPPED_DEBLURNET = {"steps": 19823, "hold_steps": 0, "validation_split": 0.02}
@@ -341,7 +352,8 @@ PROFILES = {
         n_train=None,
         n_test=None,
         recipe="study",
-        lengths={"cae": {"epochs": 20}, "win5rb": {"epochs": 20}, "deblurnet": dict(SHIPPED_DEBLURNET)},
+        lengths={"cae": {"epochs": STUDY_EPOCHS}, "win5rb": {"epochs": STUDY_EPOCHS},
+                 "deblurnet": dict(SHIPPED_DEBLURNET)},
         reduced=False,
         note="The study's protocol (and DeblurNet as shipped). GPU work: on 2 CPU cores Win5-RB alone takes days.",
     ),
@@ -572,7 +584,7 @@ def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data
 
 
 def _is_study_protocol(model_recipe):
-    """True for the study's recipe, unchanged, for the study's 20 epochs."""
+    """True for the study's recipe, unchanged, for the study's :data:`STUDY_EPOCHS`."""
     study_recipe = RECIPES["study"].get(model_recipe.model)
-    return (study_recipe is not None and model_recipe.epochs == 20
+    return (study_recipe is not None and model_recipe.epochs == STUDY_EPOCHS
             and replace(model_recipe, epochs=None) == study_recipe)

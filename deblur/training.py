@@ -298,7 +298,8 @@ def train(
     length = _resume_length(length, doc)
     if not _finished(length, doc, batches_per_epoch):
         data, validation = _datasets(clean, noisy, train_idx, val_idx, batch_size=batch_size, seed=seed,
-                                     epochs=_fit_epochs(length, batches_per_epoch), start_epoch=len(doc["epochs"]),
+                                     epochs=_fit_epochs(length, doc, batches_per_epoch),
+                                     start_epoch=len(doc["epochs"]),
                                      flips=flips, workers=workers)
         fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
                          _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch)),
@@ -384,13 +385,15 @@ def _finished(length, doc, batches_per_epoch):
     return False  # a budget that has not fixed its step count yet
 
 
-def _fit_epochs(length, batches_per_epoch):
-    """Epochs to ask ``fit`` for; a step count or budget stops it at its step."""
+def _fit_epochs(length, doc, batches_per_epoch):
+    """Epochs to ask ``fit`` for (counting those done); a step count or budget stops it at its step."""
     if "epochs" in length:
         return length["epochs"]
+    done = len(doc["epochs"])
     if "steps" in length:
-        return math.ceil(length["steps"] / batches_per_epoch)
-    return 10**6 // batches_per_epoch + 1  # a budget: StepBudget stops the run
+        # A resumed run starts a new epoch, so what is left may need one epoch more than a fresh run.
+        return done + math.ceil((length["steps"] - _steps_done(doc, batches_per_epoch)) / batches_per_epoch)
+    return done + 10**6 // batches_per_epoch + 1  # a budget: StepBudget stops the run
 
 
 def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, start_epoch, flips, workers):
@@ -416,6 +419,7 @@ def _schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch)
     if "epochs" not in length:
         callbacks.append(StepBudget(learning_rate, cosine=cosine_steps, doc=doc,
                                     start_step=_steps_done(doc, batches_per_epoch),
+                                    used_seconds=doc.get("budget_used_seconds", 0.0),
                                     steps=length.get("steps"), hold_steps=length.get("hold_steps", 0),
                                     budget_seconds=length.get("budget_seconds")))
     return callbacks
@@ -471,14 +475,19 @@ class StepBudget(keras.callbacks.Callback):
         The run's history document; ``length`` is written into it.
     start_step : int
         Steps done before this ``fit`` (a resumed run).
+    used_seconds : float
+        Budget spent before this ``fit`` (a resumed run).
     steps, hold_steps : int, optional
     budget_seconds : float, optional
     """
 
     #: Steps excluded from the speed measurement (the first ones trace the graph).
     WARMUP_STEPS = 3
+    #: The clock the budget is measured with (tests substitute a fake one).
+    clock = staticmethod(time.perf_counter)
 
-    def __init__(self, base_lr, *, cosine, doc, start_step=0, steps=None, hold_steps=0, budget_seconds=None):
+    def __init__(self, base_lr, *, cosine, doc, start_step=0, used_seconds=0.0, steps=None, hold_steps=0,
+                 budget_seconds=None):
         super().__init__()
         self.base_lr = float(base_lr)
         self.cosine = cosine
@@ -487,6 +496,7 @@ class StepBudget(keras.callbacks.Callback):
         self.steps = steps
         self.hold_steps = int(hold_steps)
         self.budget_seconds = budget_seconds
+        self.used_seconds = float(used_seconds)
         if steps is not None:
             doc["length"] = {"budget_seconds": budget_seconds, "steps": int(steps), "hold_steps": self.hold_steps}
 
@@ -497,17 +507,18 @@ class StepBudget(keras.callbacks.Callback):
         return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
     def on_train_begin(self, logs=None):
-        self.train_seconds = 0.0  # time inside training steps: not validation, not other callbacks
+        # Time inside training steps (not validation, not other callbacks), this run's sessions together.
+        self.train_seconds = self.used_seconds
         self._first = self.step
         self._warm_seconds = None
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.cosine:
             self.model.optimizer.learning_rate.assign(self.learning_rate(self.step))
-        self._t = time.perf_counter()
+        self._t = self.clock()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.train_seconds += time.perf_counter() - self._t
+        self.train_seconds += self.clock() - self._t
         self.step += 1
         if self.steps is None:
             self._calibrate()
@@ -527,6 +538,9 @@ class StepBudget(keras.callbacks.Callback):
                                   "hold_steps": self.hold_steps}
 
     def on_epoch_end(self, epoch, logs=None):
+        # Recorded with the epoch (before the checkpoint callback writes history.json), so a run
+        # resumed before its step count was fixed goes on with the budget it has left.
+        self.doc["budget_used_seconds"] = round(self.train_seconds, 3)
         if logs is not None and self.cosine:
             logs["learning_rate"] = self.learning_rate(max(0, self.step - 1))
 
@@ -592,7 +606,7 @@ def _prepare_run_dir(run_dir, config, *, resume):
             )
         # A run killed while saving leaves a temporary file behind; it never
         # replaced anything (saves are atomic), so it is only clutter.
-        for pattern in (".*.tmp", ".*.tmp.keras"):
+        for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json"):
             for stale in run_dir.glob(pattern):
                 stale.unlink(missing_ok=True)
         if history_path.exists():
@@ -651,7 +665,9 @@ def load_run(run_dir):
     model = keras.models.load_model(path)
     if not doc:
         return TrainedRun(model, {}, run_dir)
-    return TrainedRun(model, _history_lists(doc), run_dir, steps=_steps_done(doc, 0),
+    config = read_json(run_dir / CONFIG_FILE) if (run_dir / CONFIG_FILE).is_file() else {}
+    batches_per_epoch = math.ceil(config.get("n_train", 0) / config.get("batch_size", 1))
+    return TrainedRun(model, _history_lists(doc), run_dir, steps=_steps_done(doc, batches_per_epoch),
                       length=dict(doc.get("length", {})), finished=path == final)
 
 

@@ -42,8 +42,8 @@ BUILDERS = {**models.MODELS, "win5rb_fixed": win5rb_fixed, "nafunet": candidates
 
 
 def _on_full_profile(model, **changes):
-    """The study's recipe (fixed corruption, 20 epochs) with ``changes``, for a candidate ``model``."""
-    return study.Recipe(model, epochs=20, **changes)
+    """The study's recipe (fixed corruption, the study's epochs) with ``changes``, for a candidate ``model``."""
+    return study.Recipe(model, epochs=study.STUDY_EPOCHS, **changes)
 
 
 #: Configuration name -> recipe, all on the full profile's data and seeds.
@@ -58,6 +58,7 @@ CONFIGS = {
                                              lr_schedule="cosine"),
 }
 
+REPORT = "reports/ablation_gpu.json"
 ABOUT = ("GPU ablation (research beyond the study): candidate architectures and recipes trained on the full "
          "profile's data and seeds, scored on all 10,000 stand-in test images (experiments/ablation.py).")
 
@@ -66,12 +67,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--data", default=None)
-    parser.add_argument("--out", default="reports/ablation_gpu.json", help="the report to add records to")
+    parser.add_argument("--out", default=REPORT, help="the report to add records to")
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--n-test", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="override every config's epochs")
     parser.add_argument("--time-limit", type=float, default=None, help="seconds; no new config starts after it")
     args = parser.parse_args(argv)
+    if (args.n_train or args.n_test or args.epochs) and Path(args.out) == Path(REPORT):
+        parser.error(f"a shrunk run (--n-train/--n-test/--epochs) must not write into {REPORT}: give --out")
     start = time.perf_counter()
 
     overrides = {k: v for k, v in {"n_train": args.n_train, "n_test": args.n_test}.items() if v}
@@ -92,7 +95,8 @@ def main(argv=None):
         model = BUILDERS[recipe.model](seed=profile.seeds.init, **recipe.build)
         print(f"== {name}: {model.count_params():,} parameters, {recipe}")
         run = study.train_model(recipe, arrays["x_train"], arrays["x_train_corrupted"],
-                                run_dir=study.SCRATCH_DIR / "ablation" / name, seed=profile.seed, verbose=2,
+                                run_dir=study.SCRATCH_DIR / "ablation" / Path(args.out).stem / name,
+                                seed=profile.seed, verbose=2,
                                 model=model)
         gflops = models.gflops_per_image(run.model)
         record = {

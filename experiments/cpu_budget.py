@@ -38,16 +38,22 @@ import candidates  # noqa: E402 - experiments/candidates.py
 #: Builders by recipe model name: the package's and the research candidates.
 BUILDERS = {**models.MODELS, "plain_resnet": candidates.plain_resnet, "nafunet": candidates.nafunet}
 
-_OURS = dict(lr_schedule="cosine", corruption="fresh", flips=True)
 _HALFRES = {"width": 64, "blocks": 4}  # DeblurNet's design at the width and depth the ablation chose
+#: Held out of the 50,000 training images: 1,000, as for the shipped DeblurNet.
+_VALIDATION = study.SHIPPED_DEBLURNET["validation_split"]
 
 
 def _ours(model, **changes):
-    return study.recipe("ours", model, validation_split=0.02, **changes)
+    return study.recipe("ours", model, validation_split=_VALIDATION, **changes)
 
 
 def _study(model, **changes):
-    return study.recipe("study", model, validation_split=0.02, **changes)
+    return study.recipe("study", model, validation_split=_VALIDATION, **changes)
+
+
+def _ours_for_candidate(model, **changes):
+    """Our recipe (as DeblurNet's) for an architecture outside the package."""
+    return replace(_ours("deblurnet"), model=model, **changes)
 
 
 #: Configuration name -> recipe (its length comes from --minutes).
@@ -63,8 +69,8 @@ CONFIGS = {
     "cae-ours": _ours("cae", build={}),
     "cae_fixed-ours": _ours("cae"),
     # New architectures. "halfres" is DeblurNet's design at other widths and depths.
-    "plain_resnet-ours": study.Recipe("plain_resnet", validation_split=0.02, **_OURS),
-    "nafunet32-ours": study.Recipe("nafunet", build={"width": 32}, validation_split=0.02, **_OURS),
+    "plain_resnet-ours": _ours_for_candidate("plain_resnet"),
+    "nafunet32-ours": _ours_for_candidate("nafunet", build={"width": 32}),
     "halfres64x4-ours": _ours("deblurnet", build=_HALFRES),
     "halfres64x4-fixed": _ours("deblurnet", build=_HALFRES, corruption="fixed", flips=False),
     "halfres64x4-constant": _ours("deblurnet", build=_HALFRES, lr_schedule="constant"),
@@ -122,8 +128,9 @@ def validation_set(x_pool, recipe, seed):
     """The run's held-out images, corrupted as :func:`deblur.training.train` corrupts them."""
     from deblur import corruption, training
 
-    _, val_idx = training.split_train_val(len(x_pool), val_fraction=recipe.validation_split, seed=seed)
-    return corruption.corrupt(x_pool[val_idx], seed=study.Seeds(seed).validation_corruption)[0], x_pool[val_idx]
+    seeds = study.Seeds(seed)
+    _, val_idx = training.split_train_val(len(x_pool), val_fraction=recipe.validation_split, seed=seeds.training)
+    return corruption.corrupt(x_pool[val_idx], seed=seeds.validation_corruption)[0], x_pool[val_idx]
 
 
 def main(argv=None):
@@ -140,8 +147,11 @@ def main(argv=None):
     parser.add_argument("--n-test", type=int, default=1000)
     args = parser.parse_args(argv)
     command = records.command_line(argv)
+    for value, name in ((args.minutes, "--minutes"), (args.steps, "--steps")):
+        if value is not None and value <= 0:
+            parser.error(f"{name} must be positive")
 
-    if args.minutes:
+    if args.minutes is not None:
         recipe = replace(CONFIGS[args.config], budget_seconds=args.minutes * 60)
         key = f"{args.config}@{args.minutes:g}min"
     else:
@@ -157,6 +167,9 @@ def main(argv=None):
     run = study.train_model(recipe, x_pool, run_dir=study.SCRATCH_DIR / "cpu_budget" / key.replace("@", "-"),
                             seed=args.seed, verbose=2, callbacks=[curve], model=model)
     final = metrics.evaluate(run.model, *test)
+    if not curve.points or curve.train_s == 0:
+        parser.error(f"{run.run_dir} holds a finished run already; its record is in {args.out} "
+                     "(delete the run folder to train it again)")
     record = {
         "config": args.config,
         "recipe": recipe.as_dict(),

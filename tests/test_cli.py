@@ -80,6 +80,8 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
         (["evaluate", "--model", "cae", "--data", "MISSING.tar.gz", "--out", "o.json"], "does not exist"),
         (["train", "--model", "cae", "--epochs", "2", "--steps", "3"], "give one of"),
         (["train", "--model", "cae", "--hold-steps", "3"], "--hold-steps replays"),
+        (["reproduce", "--profile", "quick", "--export"], "--export ships weights"),
+        (["reproduce", "--profile", "full", "--n-test", "10", "--export"], "reduced"),
     ],
 )
 def test_errors_are_one_line_and_status_2(tmp_path, image_dir, capsys, monkeypatch, argv, message):
@@ -99,12 +101,13 @@ def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stan
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "train", "--model", "cae", "--profile", "tiny", "--data", str(stand_in_archive))
     assert code == 0
-    run_dir = tmp_path / "runs" / "tiny" / "cae"  # the one scratch folder
+    run_dir = tmp_path / "runs" / "tiny" / "runs" / "cae"  # in the one scratch folder
     assert len(training.load_history(run_dir)["loss"]) == 1
     # A step count replays a run of any length; the run says so.
     code, out, _ = run(capsys, "train", "--model", "deblurnet", "--profile", "tiny", "--steps", "3",
                        "--data", str(stand_in_archive), "--run-dir", "steps")
-    assert code == 0 and training.load_run(tmp_path / "steps").steps == 3 and "3 steps" in out
+    assert code == 0 and training.load_run(tmp_path / "steps" / "runs" / "deblurnet").steps == 3
+    assert "3 steps" in out
     code, out, _ = run(capsys, "evaluate", "--model", str(run_dir), "--profile", "tiny", "--n-test", "32",
                        "--data", str(stand_in_archive), "--out", "eval.json")
     assert code == 0
@@ -119,6 +122,15 @@ def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stan
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["comparison.png", "loss_curves.png"]
     assert models.load_pretrained("cae").count_params() == 779_395
+
+
+def test_an_os_error_is_one_line_too(tmp_path, capsys, stand_in_archive):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    code, _, err = run(capsys, "train", "--model", "cae", "--profile", "tiny", "--data", str(stand_in_archive),
+                       "--run-dir", str(a_file))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "a_file" in err
+    assert a_file.read_text() == "not a folder"
 
 
 def test_cli_model_names_match_the_model_table():

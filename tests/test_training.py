@@ -232,3 +232,28 @@ def test_image_pairs_and_fresh_corruption_share_one_epoch_indexing():
         for step in range(3):
             np.testing.assert_array_equal(pairs.indices(epoch, step), fresh.indices(epoch, step))
             np.testing.assert_array_equal(pairs[epoch * 3 + step][1], x[pairs.indices(epoch, step)])
+
+
+def test_a_step_count_resumed_after_a_mid_epoch_stop_still_reaches_its_steps(tmp_path):
+    x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
+    kwargs = dict(run_dir=tmp_path / "run", batch_size=16, seed=0, verbose=0)
+    first = training.train(models.deblurnet(seed=0), x, steps=4, **kwargs)
+    assert first.finished and first.steps == 4  # stopped one step into its second epoch
+    longer = training.train(models.deblurnet(seed=0), x, steps=8, **kwargs)
+    assert longer.finished and longer.steps == 8
+
+
+def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_path, monkeypatch):
+    ticks = iter(np.arange(0.0, 1e5, 0.5))  # a fake clock: every training step takes 0.5 s
+
+    monkeypatch.setattr(training.StepBudget, "clock", staticmethod(lambda: float(next(ticks))))
+    x = smooth_images(40)
+    kwargs = dict(run_dir=tmp_path / "run", budget_seconds=20.0, batch_size=16, lr_schedule="cosine",
+                  seed=0, verbose=0)
+    with pytest.raises(KeyboardInterrupt):  # after 3 steps (1.5 s): before the step count is fixed
+        training.train(models.deblurnet(seed=0), x, callbacks=[StopAfter(0)], **kwargs)
+    doc = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert doc["budget_used_seconds"] == 1.5 and "length" not in doc
+    run = training.train(models.deblurnet(seed=0), x, **kwargs)
+    # 20 s at 0.5 s a step is 40 steps in all, not 40 more than the first session's 3.
+    assert run.finished and run.steps == run.length["steps"] == 40 and run.length["hold_steps"] == 11
