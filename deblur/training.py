@@ -27,14 +27,23 @@ open or resume the run folder, build the data sets, fit, finalise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
+import os
+import platform
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None
 
 from .records import atomic_save, atomic_write_json, read_json
 from ._validation import as_float_images, check_images, check_same_shape
@@ -54,6 +63,8 @@ __all__ = [
     "load_run",
     "load_history",
     "RunMismatchError",
+    "RunLockedError",
+    "run_lock",
 ]
 
 CONFIG_FILE = "config.json"
@@ -62,7 +73,82 @@ FINAL_MODEL_FILE = "model.keras"
 
 
 class RunMismatchError(ValueError):
-    """The run folder holds a run with different settings or data."""
+    """The run folder holds a run with different settings or data, or was altered."""
+
+
+class RunLockedError(OSError):
+    """Another live training run holds the run folder."""
+
+
+#: The lock file of a live run (removed when the run ends; a killed run's is stale and harmless).
+LOCK_FILE = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Hold ``run_dir`` for this process while it trains; refuse if another live run holds it.
+
+    ``fcntl.flock`` rather than the ``filelock`` package: it is the call
+    filelock itself makes on POSIX, without a new dependency, and the kernel
+    drops the lock when its process ends, SIGKILL included, so a killed run
+    never blocks the next one. Where ``fcntl`` does not exist (Windows), runs
+    are not locked.
+
+    Raises
+    ------
+    RunLockedError
+        Another live run holds the folder; the message names it (pid, host, start).
+    NotADirectoryError
+        ``run_dir`` exists and is not a folder.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise NotADirectoryError(f"run_dir {run_dir} exists and is not a folder.")
+    if fcntl is None:  # pragma: no cover - not POSIX
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    fd = _acquire(path, run_dir)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {platform.node()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _acquire(path, run_dir):
+    """Open and lock ``path``; retry if its holder removed it between our open and our lock."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = Path(path).read_text(errors="replace").strip() or "holder unknown"
+            os.close(fd)
+            raise RunLockedError(
+                f"{run_dir} is in use by another training run ({holder}); wait for it to end, "
+                "or choose another run_dir."
+            ) from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _checkpoint_file(run_dir, doc, history_path):
+    """The run's checkpoint named by ``history.json``: a checkpoint file of this folder, else an error."""
+    name = doc.get("checkpoint")
+    if not isinstance(name, str) or not re.fullmatch(r"checkpoint-epoch\d{3,}\.keras", name):
+        raise RunMismatchError(
+            f"{history_path} names {name!r} as its checkpoint, which is not a checkpoint file of this run "
+            "folder (checkpoint-epochNNN.keras); the folder was altered. Use a new run_dir."
+        )
+    return run_dir / name
 
 
 def constant_lr_schedule(epoch, base_lr):
@@ -292,22 +378,23 @@ def train(
         "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
     }
     run_dir = Path(run_dir)
-    doc = _prepare_run_dir(run_dir, config, resume=resume)
-    model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss)
-    batches_per_epoch = math.ceil(len(train_idx) / batch_size)
-    length = _resume_length(length, doc)
-    if not _finished(length, doc, batches_per_epoch):
-        data, validation = _datasets(clean, noisy, train_idx, val_idx, batch_size=batch_size, seed=seed,
-                                     epochs=_fit_epochs(length, doc, batches_per_epoch),
-                                     start_epoch=len(doc["epochs"]),
-                                     flips=flips, workers=workers)
-        fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
-                         _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch)),
-                         *callbacks]
-        _fit(model, data, validation, callbacks=fit_callbacks, verbose=verbose)
-        length = _resume_length(length, doc)  # a budget has fixed its step count by now
-    return _finalise(model, run_dir, doc, finished=_finished(length, doc, batches_per_epoch),
-                     steps=_steps_done(doc, batches_per_epoch))
+    with run_lock(run_dir):  # one live run per folder
+        doc = _prepare_run_dir(run_dir, config, resume=resume)
+        model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss)
+        batches_per_epoch = math.ceil(len(train_idx) / batch_size)
+        length = _resume_length(length, doc)
+        if not _finished(length, doc, batches_per_epoch):
+            data, validation = _datasets(clean, noisy, train_idx, val_idx, batch_size=batch_size, seed=seed,
+                                         epochs=_fit_epochs(length, doc, batches_per_epoch),
+                                         start_epoch=len(doc["epochs"]),
+                                         flips=flips, workers=workers)
+            fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
+                             _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch)),
+                             *callbacks]
+            _fit(model, data, validation, callbacks=fit_callbacks, verbose=verbose)
+            length = _resume_length(length, doc)  # a budget has fixed its step count by now
+        return _finalise(model, run_dir, doc, finished=_finished(length, doc, batches_per_epoch),
+                         steps=_steps_done(doc, batches_per_epoch))
 
 
 def _check_settings(model, *, epochs, steps, hold_steps, budget_seconds, batch_size, learning_rate, workers):
@@ -360,7 +447,7 @@ def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
 def _start_or_resume(model, run_dir, doc, *, learning_rate, loss):
     """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
     if doc["epochs"]:
-        return keras.models.load_model(run_dir / doc["checkpoint"])
+        return keras.models.load_model(_checkpoint_file(run_dir, doc, run_dir / HISTORY_FILE))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
 
@@ -605,13 +692,14 @@ def _prepare_run_dir(run_dir, config, *, resume):
                 "Use a new run_dir, or the same settings and data to resume."
             )
         # A run killed while saving leaves a temporary file behind; it never
-        # replaced anything (saves are atomic), so it is only clutter.
+        # replaced anything (saves are atomic), so it is only clutter. This run
+        # holds the folder's lock, so no live run is writing them.
         for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json"):
             for stale in run_dir.glob(pattern):
                 stale.unlink(missing_ok=True)
         if history_path.exists():
             doc = read_json(history_path)
-            if doc.get("checkpoint") and not (run_dir / doc["checkpoint"]).exists():
+            if doc.get("epochs") and not _checkpoint_file(run_dir, doc, history_path).exists():
                 raise RunMismatchError(
                     f"{history_path} names {doc['checkpoint']}, which is missing; "
                     "the run folder was altered. Use a new run_dir."
@@ -659,7 +747,7 @@ def load_run(run_dir):
     if final.is_file():
         path = final
     elif doc and doc.get("checkpoint"):
-        path = run_dir / doc["checkpoint"]
+        path = _checkpoint_file(run_dir, doc, run_dir / HISTORY_FILE)
     else:
         raise FileNotFoundError(f"{run_dir} holds no trained model (no {FINAL_MODEL_FILE} or checkpoint).")
     model = keras.models.load_model(path)

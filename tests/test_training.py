@@ -257,3 +257,32 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
     run = training.train(models.deblurnet(seed=0), x, **kwargs)
     # 20 s at 0.5 s a step is 40 steps in all, not 40 more than the first session's 3.
     assert run.finished and run.steps == run.length["steps"] == 40 and run.length["hold_steps"] == 11
+
+
+def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path):
+    x = smooth_images(16, seed=3)
+    run_dir = tmp_path / "run"
+    training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    victim = tmp_path / "important.keras"
+    victim.write_bytes(b"precious")
+    history = json.loads((run_dir / "history.json").read_text())
+    history["checkpoint"] = "../important.keras"
+    (run_dir / "history.json").write_text(json.dumps(history))
+    with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
+        training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=2, batch_size=8, verbose=0)
+    (run_dir / "model.keras").unlink()  # so that load_run must read the checkpoint history.json names
+    with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
+        training.load_run(run_dir)
+    assert victim.read_bytes() == b"precious"
+
+
+def test_a_second_run_on_a_live_run_folder_is_refused_and_names_the_holder(tmp_path):
+    run_dir = tmp_path / "run"
+    with training.run_lock(run_dir):
+        with pytest.raises(training.RunLockedError, match=r"in use by another training run \(pid \d+"):
+            training.train(models.cae(seed=0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8,
+                           verbose=0)
+        assert sorted(p.name for p in run_dir.iterdir()) == [training.LOCK_FILE]  # nothing else written
+    assert not (run_dir / training.LOCK_FILE).exists()  # released: the lock file goes with its run
+    run = training.train(models.cae(seed=0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    assert run.finished and not (run_dir / training.LOCK_FILE).exists()
