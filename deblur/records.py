@@ -50,6 +50,7 @@ __all__ = [
     "update_report",
     "read_report",
     "markers",
+    "replace_block",
     "replace_between_markers",
     "REPORT_KEYS",
 ]
@@ -347,6 +348,22 @@ def markers(name):
     )
 
 
+def replace_block(content, name, text, *, where="the text"):
+    """``content`` with the text between ``name``'s markers replaced by ``text``.
+
+    Raises
+    ------
+    ValueError
+        The markers are not there exactly once each (``where`` names the file).
+    """
+    begin, end = markers(name)
+    if content.count(begin) != 1 or content.count(end) != 1:
+        raise ValueError(f"{where} must hold the markers {begin!r} and {end!r} once each.")
+    head, rest = content.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{text.rstrip()}\n{end}{tail}"
+
+
 def replace_between_markers(path, name, text, *, write=True):
     """Replace the text between ``name``'s markers in a Markdown file.
 
@@ -366,13 +383,8 @@ def replace_between_markers(path, name, text, *, write=True):
         The new content of the whole file.
     """
     path = Path(path)
-    begin, end = markers(name)
     content = path.read_text(encoding="utf-8")
-    if content.count(begin) != 1 or content.count(end) != 1:
-        raise ValueError(f"{path} must hold the markers {begin!r} and {end!r} once each.")
-    head, rest = content.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    new = f"{head}{begin}\n{text.rstrip()}\n{end}{tail}"
+    new = replace_block(content, name, text, where=str(path))
     if write and new != content:
         atomic_write_text(path, new)
     return new

@@ -30,9 +30,7 @@ does, to read the shipped models' cards).
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from . import records
@@ -821,15 +819,14 @@ def render_files(root="."):
     """
     root = Path(root)
     out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for rel, blocks in generated_blocks(root).items():
-            path = root / rel
-            if not path.is_file():
-                continue
-            scratch = Path(tmp) / rel.name
-            shutil.copyfile(path, scratch)
-            for name, text in blocks.items():
-                out[path] = records.replace_between_markers(scratch, name, text, write=True)
+    for rel, blocks in generated_blocks(root).items():
+        path = root / rel
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        for name, block in blocks.items():
+            text = records.replace_block(text, name, block, where=str(path))
+        out[path] = text
     return out
 
 

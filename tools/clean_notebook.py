@@ -14,8 +14,8 @@ noise. This keeps every figure, table and printed result, and removes:
 
 It refuses to write a notebook that breaks the limits
 ``tests/test_notebook.py`` enforces (each figure at most 150 KB, the file
-under 1 MB) and says which cell is too large. The input is never
-overwritten unless ``--out`` names it.
+under 1 MB) and says which cell is too large. ``--out`` may not be the
+executed notebook itself: the input is never overwritten.
 """
 
 from __future__ import annotations
@@ -83,6 +83,10 @@ def main(argv=None):
     parser.add_argument("notebook", help="an executed notebook")
     parser.add_argument("--out", required=True, help="where to write the cleaned notebook")
     args = parser.parse_args(argv)
+    if Path(args.out).resolve() == Path(args.notebook).resolve():
+        print(f"error: --out {args.out} is the input notebook; write the cleaned copy elsewhere. "
+              "Nothing was written.", file=sys.stderr)
+        return 2
     notebook = clean(nbformat.read(args.notebook, as_version=4))
     too_big = [(i, n) for i, n in figure_sizes(notebook) if n > MAX_FIGURE_BYTES]
     if too_big:
