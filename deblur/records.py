@@ -37,6 +37,8 @@ import numpy as np
 __all__ = [
     "to_jsonable",
     "check_file_target",
+    "OutputConflictError",
+    "check_outputs",
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
@@ -100,6 +102,73 @@ def check_file_target(path, *, suffixes=None, example="results.json"):
     if suffixes and path.suffix.lower() not in suffixes:
         raise ValueError(f"{path} has suffix {path.suffix!r}; use one of {sorted(suffixes)}. Nothing was written.")
     return path
+
+
+class OutputConflictError(ValueError):
+    """An output path that is, is inside, or links to an input, or collides with another output."""
+
+
+def _real(path):
+    """``path`` with every symlink followed, also for a path that does not exist yet."""
+    return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def check_outputs(outputs, inputs=(), *, allow=()):
+    """Refuse outputs that would overwrite an input of the same call, or each other.
+
+    The one rule for every path the package or the command line writes: an
+    output is refused when, with symlinks followed, it *is* an input, is the
+    same file under another name (a hard link), or lies *inside* an input
+    (a data folder, a run folder, an archive); and two outputs may not be
+    the same path. Call it
+    before anything is written: nothing is written when it raises.
+
+    Parameters
+    ----------
+    outputs : iterable of str or os.PathLike
+        Files or folders this call will write.
+    inputs : iterable of str, os.PathLike or None
+        Everything this call reads (``None`` entries are skipped).
+    allow : iterable of str or os.PathLike, optional
+        Outputs updated by design through this module (a run folder's
+        ``history.json``, a report): exempt from the input checks.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The outputs, as given.
+
+    Raises
+    ------
+    OutputConflictError
+        Naming the output, the input it clashes with, and the fix.
+    """
+    outputs = [Path(o) for o in outputs]
+    inputs = [Path(i) for i in inputs if i is not None]
+    allowed = {_real(a) for a in allow}
+    real_inputs = [(i, _real(i)) for i in inputs]
+    seen = {}
+    for out in outputs:
+        real = _real(out)
+        if real in seen:
+            raise OutputConflictError(
+                f"{out}: two outputs of this call would be the same file ({seen[real]} and {out}); "
+                "give them distinct names. Nothing was written."
+            )
+        seen[real] = out
+        if real in allowed:
+            continue
+        for given, real_in in real_inputs:
+            if real == real_in or (out.exists() and given.exists() and os.path.samefile(out, given)):
+                how = "is" if os.path.abspath(out) == os.path.abspath(given) else "is the same file as"
+                raise OutputConflictError(
+                    f"{out} {how} the input {given}; choose another output path. Nothing was written."
+                )
+            if real_in in real.parents:
+                raise OutputConflictError(
+                    f"{out} is inside the input {given}; choose an output outside it. Nothing was written."
+                )
+    return outputs
 
 
 def atomic_save(path, save, *, suffixes=None, example="file"):

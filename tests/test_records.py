@@ -1,6 +1,7 @@
 """deblur.records: atomic writes, provenance, the one report shape, generated blocks."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -68,3 +69,20 @@ def test_replace_between_markers(tmp_path):
     assert path.read_text() == f"intro\n{begin}\n| a |\n{end}\noutro\n"
     with pytest.raises(ValueError, match="markers"):
         records.replace_between_markers(path, "other", "x")
+
+
+def test_check_outputs_refuses_inputs_links_insides_and_collisions(tmp_path):
+    image = tmp_path / "a.png"
+    image.write_bytes(b"x")
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "link.png").symlink_to(image)
+    os.link(image, tmp_path / "hard.png")
+    for out in (image, tmp_path / "link.png", tmp_path / "hard.png", data / "results.json",
+                tmp_path / "sub" / ".." / "a.png"):
+        with pytest.raises(records.OutputConflictError, match="Nothing was written"):
+            records.check_outputs([out], [image, data, None])
+    with pytest.raises(records.OutputConflictError, match="same file"):
+        records.check_outputs([tmp_path / "o.png", tmp_path / "o.png"])
+    assert records.check_outputs([tmp_path / "o.png"], [image, data]) == [tmp_path / "o.png"]
+    assert records.check_outputs([image], [image], allow=[image]) == [image]
