@@ -17,11 +17,14 @@ status 2; nothing is written half-way and no input is ever overwritten.
 from __future__ import annotations
 
 import argparse
+import errno
 import io
 import os
 import shlex
 import sys
 import time
+import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+from .records import check_file_target, check_outputs  # noqa: E402 - imports no Keras
 from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
 
@@ -73,17 +77,13 @@ def _read_image(path):
 
 
 def _write_images(items, out_dir, inputs):
-    """Write (name, uint8 array) pairs into out_dir; never onto an input file."""
+    """Write (name, uint8 array) pairs into out_dir; never onto, into or through an input."""
     from PIL import Image
 
     from .records import atomic_write_bytes
 
-    out_dir = Path(out_dir)
-    resolved_inputs = {p.resolve() for p in inputs}
-    targets = [out_dir / name for name, _ in items]
-    clash = [t for t in targets if t.resolve() in resolved_inputs]
-    if clash:
-        raise CLIError(f"{clash[0]}: would overwrite an input image; choose another --out folder")
+    out_dir = _out_folder(out_dir)
+    targets = check_outputs([out_dir / name for name, _ in items], inputs)
     out_dir.mkdir(parents=True, exist_ok=True)
     for target, (_, array) in zip(targets, items):
         buffer = io.BytesIO()
@@ -95,8 +95,31 @@ def _write_images(items, out_dir, inputs):
 # ----------------------------------------------------------------- models
 
 
+def _import_keras():
+    """Import Keras (and its backend) with the process's stderr silenced meanwhile.
+
+    TensorFlow's C++ start-up logging ("All log messages before
+    absl::InitializeLog()", "Could not find cuda drivers") ignores
+    ``TF_CPP_MIN_LOG_LEVEL`` and writes to file descriptor 2 directly, so a
+    command line that promises one-line errors must hold that descriptor
+    while the backend loads. Python errors of the import still propagate.
+    """
+    if "keras" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _load_model(spec):
     """A shipped name, a .keras file, or a run folder -> keras.Model (any input size)."""
+    _import_keras()
     from . import models, training
 
     path = Path(spec)
@@ -124,6 +147,34 @@ def _load_model(spec):
     )
 
 
+def _model_inputs(spec):
+    """The files a model spec reads (shipped weights and card, a .keras file, a run folder); imports no Keras."""
+    from .study import PRETRAINED_DIR
+
+    if spec in MODEL_NAMES:
+        return [PRETRAINED_DIR / f"{spec}.weights.h5", PRETRAINED_DIR / f"{spec}.json"]
+    path = Path(spec)
+    if not (path.is_dir() or (path.is_file() and path.suffix == ".keras")):
+        raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(MODEL_NAMES)}), "
+                       "a .keras file or a run folder")
+    return [path]
+
+
+def _data_input(source):
+    """The data path a command reads (``--data`` or ``$DEBLUR_DATA``), or None for the download."""
+    from .data import source_path
+
+    return source_path(source)
+
+
+def _out_folder(path):
+    """``--out`` as a folder: refused when it names an existing file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"--out {path}: is a file; --out takes a folder. Choose a folder path. Nothing was written.")
+    return path
+
+
 # ------------------------------------------------------------ subcommands
 
 
@@ -140,7 +191,7 @@ def _cmd_corrupt(args):
         out = np.rint(out * 255).astype(np.uint8)
         items.append((f"{path.stem}_corrupted.png", out if image.ndim == 3 else out[..., 0]))
         print(f"{path} -> sigma {sigma[0]:.3f}")
-    for target in _write_images(items, args.out, files):
+    for target in _write_images(items, args.out, [*args.images, *files]):
         print("wrote", target)
     return 0
 
@@ -157,7 +208,7 @@ def _cmd_restore(args):
         out = restore(model, image, batch_size=1)
         items.append((f"{path.stem}_restored.png", out))
         print(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s")
-    for target in _write_images(items, args.out, files):
+    for target in _write_images(items, args.out, [*args.images, *files]):
         print("wrote", target)
     return 0
 
@@ -185,10 +236,13 @@ def _cmd_train(args):
     profile = study.get_profile(args.profile, **overrides)
     if not profile.train:
         raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
+    # The results folder holds runs/<model>, as in the notebook's scratch folder.
+    results_dir = _out_folder(args.run_dir or study.SCRATCH_DIR / profile.name)
+    run_dir = results_dir / "runs" / args.model
+    check_outputs([results_dir], [_data_input(args.data)])
     arrays = study.load_profile_data(profile, args.data)
     print(profile.banner())
-    # The results folder holds runs/<model>, as in the notebook's scratch folder.
-    run_dir = Path(args.run_dir or study.SCRATCH_DIR / profile.name) / "runs" / args.model
+    _import_keras()
     run = study.train_model(profile.recipe_for(args.model), arrays["x_train"], arrays["x_train_corrupted"],
                             run_dir=run_dir, seed=profile.seed, verbose=2)
     print(f"{args.model}: {run.steps:,} steps ({len(run.history.get('loss', []))} epochs) in {run_dir}")
@@ -208,9 +262,11 @@ def _cmd_reproduce(args):
     if args.export and (not profile.train or profile.reduced):
         raise CLIError(f"--export ships weights into the package: only the full profile's unreduced runs may; "
                        f"{profile.name!r} with these options is {'not trained' if not profile.train else 'reduced'}")
-    out_dir = Path(args.out) if args.out else study.SCRATCH_DIR / "reproduce" / profile.name
+    out_dir = _out_folder(args.out if args.out else study.SCRATCH_DIR / "reproduce" / profile.name)
+    check_outputs([out_dir], [_data_input(args.data)])
     print(profile.banner())
     arrays = study.load_profile_data(profile, args.data)
+    _import_keras()
     source = data.describe_source(args.data)
     results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])}
     trained = {}
@@ -302,8 +358,12 @@ def _stop_after(seconds):
 def _cmd_evaluate(args):
     from . import metrics
 
-    model = _load_model(args.model)
+    check_file_target(args.out, suffixes={".json"}, example="results.json")
+    check_outputs([args.out], [_data_input(args.data), *_model_inputs(args.model)])
+    if Path(args.out).exists():
+        raise CLIError(f"--out {args.out}: exists; choose another --out (a saved result is never overwritten)")
     profile, arrays = _profile_arrays(args.profile, args.data, args.n_test)
+    model = _load_model(args.model)
     result = {
         "model": args.model,
         "profile": profile.name,
@@ -321,6 +381,9 @@ def _cmd_plot(args):
 
     if not args.run and not args.results:
         raise CLIError("nothing to plot: give --run NAME=RUN_DIR and/or --results results.json")
+    out_dir = _out_folder(args.out)
+    run_dirs = [item.partition("=")[2] for item in args.run]
+    check_outputs([out_dir], [_data_input(args.data), args.results, *[d for d in run_dirs if d]])
     if args.results:
         _plot_saved_results(args.results, args.out)
     if not args.run:
@@ -334,6 +397,7 @@ def _cmd_plot(args):
             raise CLIError(f"{folder}: not a training run folder (no history.json)")
         runs[name] = folder
     _, arrays = _profile_arrays(args.profile, args.data, args.n_test)
+    _import_keras()
     identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])["mse"]
     paths = plots.figures_from_runs(runs, arrays["x_test"], arrays["x_test_corrupted"], out_dir=args.out,
                                     baseline=identity)
@@ -363,11 +427,33 @@ def _plot_saved_results(path, out_dir):
 # ------------------------------------------------------------------ parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (argparse prints the usage block first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def add_subparsers(self, **kwargs):
+        subparsers = super().add_subparsers(**kwargs)
+        add_parser = subparsers.add_parser
+
+        def add(name, **options):
+            # --debug works after the subcommand too; SUPPRESS keeps the top-level value.
+            p = add_parser(name, **options)
+            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                           help="show the full traceback of an error")
+            return p
+
+        subparsers.add_parser = add
+        return subparsers
+
+
 def build_parser():
     from . import study
 
-    parser = argparse.ArgumentParser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
-                                     "evaluate, plot and restore images.")
+    parser = _Parser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
+                     "evaluate, plot and restore images.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corrupt", help="blur and add noise to images (the study's corruption)")
@@ -433,24 +519,71 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point; returns the exit status."""
+    """Entry point; returns the exit status (0 done, 2 a user-facing error, 3 stopped at a time limit)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.command_line = "python -m deblur " + " ".join(shlex.quote(a) for a in argv)
-    try:
-        return args.func(args)
-    except CLIError as exc:
-        print(f"deblur {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # noqa: BLE001 - library errors carry clear messages; show them as one line
-        from .data import DataError
-        from .models import PretrainedWeightsError
-
-        # OSError covers a missing, unreadable or unwritable path (a file where a folder is wanted, ...).
-        if isinstance(exc, (DataError, PretrainedWeightsError, ValueError, OSError)):
-            print(f"deblur {args.command}: error: {exc}", file=sys.stderr)
+    # Warnings are kept until the end: a failure prints its one line alone, a success its warnings.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            status = args.func(args)
+        except KeyboardInterrupt:
+            print(f"deblur {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - every failure is one line; --debug shows the traceback
+            if args.debug:
+                traceback.print_exc()
+                _print_warnings(caught, args.command)
+            print(f"deblur {args.command}: error: {error_line(exc)}", file=sys.stderr)
             return 2
-        raise
+    _print_warnings(caught, args.command)
+    return status
+
+
+def _print_warnings(caught, command):
+    for w in caught:
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            continue  # library internals, not the user's business
+        print(f"deblur {command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+
+
+# errno -> what to do about it, for the OSErrors a user can cause or fix.
+_OS_FIXES = {
+    errno.EROFS: "the file system is read-only; choose an output on a writable one",
+    errno.ENOSPC: "the disk is full; free some space or choose an output on another disk",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or choose another output",
+    errno.EACCES: "permission denied; choose a path you may write, or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a path you may write, or fix its permissions",
+    errno.EEXIST: "it already exists; choose another path (nothing is ever overwritten)",
+    errno.ENOTDIR: "a part of this path is a file, not a folder; choose another path",
+    errno.EISDIR: "it is a folder; give a file path inside it",
+    errno.ENOENT: "check the path, and that its folder exists",
+    errno.ENAMETOOLONG: "the path is too long; choose a shorter one",
+}
+
+
+def error_line(exc):
+    """One line that says what went wrong and, where known, how to fix it.
+
+    ``OSError`` gets its path and a fix by ``errno``; an error type we did
+    not anticipate (a bug, or a framework error) gets its type and a pointer
+    to ``--debug``; any message is folded onto one line.
+    """
+    from .data import DataError
+
+    # Only a loaded deblur.models can have raised its error; importing it here would import Keras.
+    models = sys.modules.get("deblur.models")
+    PretrainedWeightsError = models.PretrainedWeightsError if models else CLIError
+
+    if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror or exc}; {_OS_FIXES[exc.errno]}"
+    elif isinstance(exc, (CLIError, DataError, PretrainedWeightsError, ValueError, OSError)):
+        text = str(exc) or type(exc).__name__
+    else:
+        text = f"{type(exc).__name__}: {exc} (unexpected; rerun with --debug for the traceback)"
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ __all__ = [
     "DataNotFoundError",
     "describe_source",
     "load_cifar10",
+    "source_path",
     "subset",
 ]
 
@@ -81,6 +82,14 @@ _SPLITS = ("train", "test")
 _IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"}
 )
+# Bounded reads: every member's declared size is checked before it is read.
+# A 32x32 image is a few KB in any of the formats above (an uncompressed BMP
+# or TIFF 3-4 KB plus headers); 256 KiB leaves room for bulky metadata.
+_MAX_IMAGE_BYTES = 256 * 1024
+# An official batch holds 10,000 rows of 3,072 bytes plus labels and file
+# names (31.0 MB); a pickle batch may hold at most that many rows.
+_MAX_BATCH_ROWS = 10_000
+_MAX_BATCH_BYTES = 32 * 1024 * 1024
 # Below this many files the bar would flash for a fraction of a second.
 _PROGRESS_MIN_FILES = 1000
 # Part of every cache key: bump it when the decoded arrays could change for
@@ -252,6 +261,14 @@ def subset(x, y, n, *, seed=0):
     return x[idx], y[idx]
 
 
+def source_path(source=None):
+    """The local path :func:`load_cifar10` would read (``source`` or ``$DEBLUR_DATA``), or None.
+
+    None means the official download. The path is not checked for existence.
+    """
+    return _resolve_source(source)[0]
+
+
 def describe_source(source=None):
     """Say in one line what :func:`load_cifar10` would load, without loading it.
 
@@ -406,7 +423,14 @@ def _load_batch_dir(folder):
         if not file.is_file():
             continue
         try:
-            blobs[name] = (f"'{file}'", file.read_bytes())
+            with open(file, "rb") as f:
+                blobs[name] = (f"'{file}'", _read_member(f.read, os.fstat(f.fileno()).st_size,
+                                                         _MAX_BATCH_BYTES, "batch"))
+        except _TooLarge as exc:
+            raise DataError(
+                f"'{file}' is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 batch can take: "
+                "it is not a CIFAR-10 batch. Re-download cifar-10-python.tar.gz."
+            ) from None
         except OSError as exc:
             raise DataError(f"'{file}' cannot be read ({_short_reason(exc)}); check its permissions.") from None
     return _assemble_batches(blobs, f"'{folder}'")
@@ -422,11 +446,14 @@ def _load_image_dir(root, where, *, progress):
         for class_dir in split_dir.iterdir():
             if not class_dir.is_dir() or _hidden(class_dir.name):
                 continue
-            classes[class_dir.name] = [
-                (entry.name, Path(entry.path), f"'{entry.path}'")
-                for entry in os.scandir(class_dir)
-                if entry.is_file() and _is_image_name(entry.name)
-            ]
+            entries = [e for e in os.scandir(class_dir) if e.is_file() and _is_image_name(e.name)]
+            for entry in entries:
+                if entry.stat().st_size > _MAX_IMAGE_BYTES:
+                    raise DataError(
+                        f"'{entry.path}' is {entry.stat().st_size:,} bytes, more than the {_MAX_IMAGE_BYTES:,} "
+                        "a 32x32 image file can take: it is not a CIFAR-10 image. Remove it."
+                    )
+            classes[class_dir.name] = [(e.name, Path(e.path), f"'{e.path}'") for e in entries]
     return _decode_tree(tree, where, progress=progress)
 
 
@@ -436,19 +463,57 @@ def _load_image_dir(root, where, *, progress):
 
 
 def _iter_tar(path):
+    """Yield (name, is_dir, declared size, read(limit)) for each member."""
     # "r|*": a single forward pass over the (compressed) stream, no seeking.
     with tarfile.open(path, mode="r|*") as archive:
         for member in archive:
             if member.isdir():
-                yield member.name, True, None
+                yield member.name, True, 0, None
             elif member.isfile():
-                yield member.name, False, lambda m=member: archive.extractfile(m).read()
+                # member.size is the expanded size, also for a sparse member.
+                yield member.name, False, member.size, lambda limit, m=member: archive.extractfile(m).read(limit)
 
 
 def _iter_zip(path):
+    """Yield (name, is_dir, declared size, read(limit)) for each member."""
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            yield info.filename, info.is_dir(), (None if info.is_dir() else lambda i=info: archive.read(i))
+            if info.is_dir():
+                yield info.filename, True, 0, None
+                continue
+
+            def read(limit, i=info):
+                with archive.open(i) as f:
+                    return f.read(limit)
+
+            yield info.filename, False, info.file_size, read
+
+
+def _read_member(read, size, limit, what):
+    """Read a member of declared ``size``, refusing one over ``limit`` before reading it.
+
+    Reads at most ``limit + 1`` bytes, so a member that holds more than it
+    declares is caught too.
+    """
+    if size > limit:
+        raise _TooLarge(what, size, limit)
+    blob = read(limit + 1)
+    if len(blob) > limit:
+        raise _TooLarge(what, len(blob), limit)
+    return blob
+
+
+class _TooLarge(Exception):
+    def __init__(self, what, size, limit):
+        super().__init__(what, size, limit)
+        self.what, self.size, self.limit = what, size, limit
+
+
+def _too_large_error(where, member, exc):
+    return DataError(
+        f"{where} member '{member}' is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 "
+        f"{exc.what} can take: it is not CIFAR-10 data (or is hostile). Remove it or use the official archive."
+    )
 
 
 def _member_parts(name):
@@ -463,7 +528,7 @@ def _load_archive(path, where, *, progress):
     member = None
     iterate = _iter_zip if zipfile.is_zipfile(path) else _iter_tar
     try:
-        for member, is_dir, read in iterate(path):
+        for member, is_dir, size, read in iterate(path):
             parts = _member_parts(member)
             if not parts or any(_hidden(p) for p in parts):
                 continue
@@ -478,11 +543,14 @@ def _load_archive(path, where, *, progress):
                         f"{where} holds {name} twice ({batches[name][0]} and member '{member}'); "
                         "keep one cifar-10-batches-py folder in the archive."
                     )
-                batches[name] = (f"{where} member '{member}'", read())
+                batches[name] = (f"{where} member '{member}'", _read_member(read, size, _MAX_BATCH_BYTES, "batch"))
             elif len(parts) in (3, 4) and parts[-3] in _SPLITS and _is_image_name(name):
-                images.append((parts[:-3], parts[-3], parts[-2], name, read(), f"{where} member '{member}'"))
+                blob = _read_member(read, size, _MAX_IMAGE_BYTES, "image file")
+                images.append((parts[:-3], parts[-3], parts[-2], name, blob, f"{where} member '{member}'"))
     except DataError:
         raise
+    except _TooLarge as exc:
+        raise _too_large_error(where, member, exc) from None
     except _ARCHIVE_ERRORS as exc:
         if member is None:
             # Not even the first member could be read: not an archive at all.
@@ -566,6 +634,15 @@ def _parse_batch(data, where):
     x = np.asarray(x)
     y = np.asarray(y)
     n_pixels = 3 * _SIZE * _SIZE
+    # A pickle may call numpy.ndarray(shape) and so claim any number of rows
+    # without holding them (an untouched allocation costs no memory until it
+    # is read): the rows must be few enough and actually present in the file.
+    if x.ndim >= 1 and (x.shape[0] > _MAX_BATCH_ROWS or x.nbytes + y.size > len(data)):
+        raise DataError(
+            f"{where} claims {x.shape[0]:,} rows ({x.nbytes:,} bytes of pixels) but the file holds "
+            f"{len(data):,} bytes and a batch at most {_MAX_BATCH_ROWS:,} rows: it is corrupt or hostile. "
+            "Re-download cifar-10-python.tar.gz."
+        )
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != n_pixels or y.shape != (x.shape[0],):
         raise DataError(
             f"{where} has unexpected array sizes (data {x.dtype} {x.shape}, labels {y.shape}; "

@@ -27,6 +27,8 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from . import study
+
 __all__ = [
     "cae",
     "win5rb",
@@ -342,8 +344,8 @@ def _check_input_shape(input_shape, *, multiple, model):
         raise ValueError(f"{model}: the channel count must be fixed; got {shape}.")
 
 
-#: Folder of the shipped weights and model cards (inside the installed package).
-PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
+#: Folder of the shipped weights and model cards (defined in :mod:`deblur.study`, which imports no Keras).
+PRETRAINED_DIR = study.PRETRAINED_DIR
 
 
 class PretrainedWeightsError(RuntimeError):

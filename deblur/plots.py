@@ -217,13 +217,14 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
     from .training import load_run
 
     out_dir = Path(out_dir)
-    runs = {name: load_run(d) for name, d in run_dirs.items()}
-    k = _pick(n, len(clean))
-    restorations = {name: predict(run.model, corrupted[:k]) for name, run in runs.items()}
     paths = {
         "loss_curves": out_dir / "loss_curves.png",
         "comparison": out_dir / "comparison.png",
     }
+    records.check_outputs(paths.values(), run_dirs.values())  # never into a run folder
+    runs = {name: load_run(d) for name, d in run_dirs.items()}
+    k = _pick(n, len(clean))
+    restorations = {name: predict(run.model, corrupted[:k]) for name, run in runs.items()}
     fig = loss_curves({name: run.history for name, run in runs.items()}, baseline=baseline,
                       path=paths["loss_curves"])
     plt.close(fig)

@@ -203,6 +203,11 @@ def atomic_save(path, save, *, suffixes=None, example="file"):
         save(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes the file private; give it the usual permissions
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        # Name the file the caller asked for, not our temporary one (a full disk, ...).
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path

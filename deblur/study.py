@@ -57,6 +57,8 @@ __all__ = [
 #: The one git-ignored folder for scratch output: run folders, the notebook's
 #: per-run figures and JSON. Committed records live in ``reports/``.
 SCRATCH_DIR = Path("runs")
+#: Folder of the shipped weights and model cards, inside the installed package.
+PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
 
 #: Test MSE reported by the original study, measured on the *official*
 #: CIFAR-10 arrays (not the JPEG stand-in): not directly comparable with
@@ -531,6 +533,7 @@ def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data
 
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or models.PRETRAINED_DIR)
+    records.check_outputs([out_dir / f"{recipe.model}.weights.h5", out_dir / f"{recipe.model}.json"], [run_dir])
     config = records.read_json(run_dir / training.CONFIG_FILE)
     run = training.load_run(run_dir)
     # The shipped file holds the weights only (no optimizer state), in the

@@ -6,12 +6,14 @@ the user's cache folder.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import subprocess
 import sys
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -488,3 +490,63 @@ def test_describe_source(tmp_path):
     assert "pickle batches" in describe_source(tmp_path / "b")
     assert "does not exist" in describe_source(tmp_path / "missing")
     assert "archive" in describe_source(pack(tmp_path / "src", tmp_path / "x.zip"))
+
+
+# ---------------------------------------------------------------------------
+# Hostile archives (issue 15): bounded reads, checked before anything is read
+# ---------------------------------------------------------------------------
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_hostile", Path(__file__).resolve().parents[1] / "bench" / "hostile.py")
+hostile = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hostile)
+
+# The builders at test sizes: far over the limits, quick to build.
+HOSTILE = {
+    "oversized zip member": (lambda p: hostile.oversized_zip(p / "h.zip", size=64 << 20), "bytes, more than"),
+    "oversized tar.gz member": (lambda p: hostile.oversized_tar_gz(p / "h.tgz", size=64 << 20), "bytes, more than"),
+    "sparse tar member": (lambda p: hostile.sparse_tar(p / "s.tar.gz", size=3 << 30), "bytes, more than"),
+    "inflated pickle": (lambda p: hostile.inflated_pickle(p / "i.tar.gz"), "claims 524,288 rows"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_archive_refused_before_reading_and_nothing_cached(tmp_path, case):
+    build, message = HOSTILE[case]
+    path = build(tmp_path)
+    if path is None:
+        pytest.skip("GNU tar is needed to build a sparse member")
+    with pytest.raises(DataError, match=message):
+        load_cifar10(path, cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+    # Measured in a process that has not imported Keras, as the audit did.
+    growth = hostile.measure_library(path)
+    assert growth["error"] and not growth["keras"]
+    assert growth["growth_mb"] < 300, growth
+
+
+def test_pickle_batch_rows_must_be_present_in_the_file(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    make_batches(folder, rows=2)
+    hostile_blob = (tmp_path / "i.tar.gz")
+    hostile.inflated_pickle(hostile_blob, rows=3)  # 3 claimed rows, 0 present
+    with tarfile.open(hostile_blob) as tf:
+        claim = tf.extractfile("cifar-10-batches-py/test_batch").read()
+    (folder / "test_batch").write_bytes(claim)
+    with pytest.raises(DataError, match="claims 3 rows"):
+        load_cifar10(folder)
+
+
+def test_oversized_batch_file_and_image_file_in_folders(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    make_batches(folder, rows=2)
+    with open(folder / "data_batch_3", "ab") as f:
+        f.truncate(data._MAX_BATCH_BYTES + 1)
+    with pytest.raises(DataError, match="more than the"):
+        load_cifar10(folder)
+    tree = tmp_path / "tree"
+    make_tree(tree, classes=("a", "b"), files=("1.png",))
+    with open(tree / "test" / "b" / "1.png", "ab") as f:
+        f.truncate(data._MAX_IMAGE_BYTES + 1)
+    with pytest.raises(DataError, match="more than the"):
+        load_cifar10(tree, use_cache=False)

@@ -1,0 +1,199 @@
+"""The command line against hostile and careless input: a table of subcommand x input class.
+
+Every cell must end the same way: exit status 2, one line on stderr, and
+every input file byte-for-byte unchanged (no file of the world folder
+removed or altered, and no new file written where the call was refused).
+The command line runs in-process (``cli.main(argv)``), so the table is cheap.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deblur import cli, data
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("bench_hostile", ROOT / "bench" / "hostile.py")
+hostile = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hostile)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """Inputs of every kind, in one folder whose files must never change."""
+    w = tmp_path_factory.mktemp("world")
+    rng = np.random.default_rng(0)
+    (w / "images").mkdir()
+    (w / "images2").mkdir()  # images2/a.png and images3/a.jpg share their stem with images/a.png
+    for name, shape in (("a.png", (20, 24, 3)), ("gray.png", (16, 16))):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(w / "images" / name)
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(w / "images2" / "a.png")
+    (w / "images3").mkdir()
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(w / "images3" / "a.jpg")
+    tree = w / "datadir"  # a tiny image-folder CIFAR-10: 2 images per class and split
+    for split in ("train", "test"):
+        for cls in data.CLASS_NAMES:
+            (tree / split / cls).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tree / split / cls / f"{i}.png")
+    with tarfile.open(w / "data.tar.gz", "w:gz") as tf:
+        tf.add(tree, "cifar")
+    hostile.oversized_zip(w / "oversized.zip", size=8 << 20)
+    hostile.inflated_pickle(w / "inflated.tar.gz")
+    (w / "victim.keras").write_bytes(b"someone's model")
+    for run in (w / "run", w / "runroot" / "runs" / "deblurnet"):  # history.json points outside the folder
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"model": "deblurnet"}))
+        (run / "history.json").write_text(json.dumps({
+            "model": "deblurnet", "checkpoint": "../../victim.keras",
+            "epochs": [{"loss": 0.1, "val_loss": 0.1, "learning_rate": 1e-3, "seconds": 1.0}]}))
+    (w / "results.json").write_text(json.dumps({"by_sigma": {"cae": {"1-2": {"mse": 0.01}}}}))
+    (w / "link_images").symlink_to(w / "images")
+    (w / "link_data.json").symlink_to(w / "data.tar.gz")
+    (w / "link_datadir").symlink_to(w / "datadir")
+    return w
+
+
+def _snapshot(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
+
+
+# Each subcommand, with {out} and {data} to fill in, and the good inputs it reads.
+COMMANDS = {
+    "corrupt": ["corrupt", "{world}/images", "--out", "{out}"],
+    "restore": ["restore", "{world}/images", "--model", "cae", "--out", "{out}"],
+    "evaluate": ["evaluate", "--model", "cae", "--profile", "tiny", "--data", "{data}", "--out", "{out}"],
+    "plot": ["plot", "--run", "cae={world}/run", "--results", "{world}/results.json", "--profile", "tiny",
+             "--data", "{data}", "--out", "{out}"],
+    "train": ["train", "--model", "deblurnet", "--profile", "tiny", "--steps", "1", "--data", "{data}",
+              "--run-dir", "{out}"],
+    "reproduce": ["reproduce", "--profile", "quick", "--models", "deblurnet", "--n-test", "10", "--data", "{data}",
+                  "--no-report", "--out", "{out}"],
+}
+
+
+def _out(cmd):
+    """A fresh output path outside the world folder."""
+    return "{tmp}/o.json" if cmd == "evaluate" else "{tmp}/o"
+
+
+# Input class -> {subcommand: (out, data)}; a subcommand missing from a class has no such input.
+CASES = {
+    "output is an input": {
+        "corrupt": ("{world}/images/a.png", None), "restore": ("{world}/images/a.png", None),
+        "evaluate": ("{world}/results.json", "{world}/results.json"), "plot": ("{world}/results.json", None),
+        "train": ("{world}/datadir", "{world}/datadir"), "reproduce": ("{world}/datadir", "{world}/datadir"),
+    },
+    "output inside an input": {
+        "corrupt": ("{world}/images/sub", None), "restore": ("{world}/images/sub", None),
+        "evaluate": ("{world}/datadir/r.json", "{world}/datadir"), "plot": ("{world}/run/figures", None),
+        "train": ("{world}/datadir/runs", "{world}/datadir"), "reproduce": ("{world}/datadir/r", "{world}/datadir"),
+    },
+    "symlinked output": {
+        "corrupt": ("{world}/link_images", None), "restore": ("{world}/link_images", None),
+        "evaluate": ("{world}/link_data.json", "{world}/data.tar.gz"),
+        "plot": ("{world}/link_datadir", "{world}/datadir"),
+        "train": ("{world}/link_datadir", "{world}/datadir"), "reproduce": ("{world}/link_datadir", "{world}/datadir"),
+    },
+    "duplicate stems": {"corrupt": ("{tmp}/o", None), "restore": ("{tmp}/o", None)},
+    "oversized member": {cmd: (_out(cmd), "{world}/oversized.zip") for cmd in ("evaluate", "plot", "train",
+                                                                              "reproduce")},
+    "inflated pickle": {cmd: (_out(cmd), "{world}/inflated.tar.gz") for cmd in ("evaluate", "plot", "train",
+                                                                               "reproduce")},
+    "tampered run folder": {
+        "restore": ("{tmp}/o", None), "evaluate": ("{tmp}/o.json", "{world}/data.tar.gz"),
+        "plot": ("{tmp}/o", "{world}/data.tar.gz"), "train": ("{world}/runroot", "{world}/data.tar.gz"),
+    },
+    "read-only target": {cmd: (_out(cmd), "{world}/data.tar.gz") for cmd in COMMANDS},
+    "full disk": {cmd: (_out(cmd), "{world}/data.tar.gz") for cmd in COMMANDS},
+}
+MESSAGES = {
+    "output is an input": ("is the input", "is a file", "has suffix"),
+    "output inside an input": ("inside the input",),
+    "symlinked output": ("same file as the input", "is a file", "is the input", "inside the input"),
+    "duplicate stems": ("distinct names",),
+    "oversized member": ("more than the",),
+    "inflated pickle": ("claims 524,288 rows",),
+    "tampered run folder": ("not a checkpoint file of this run folder", "different settings"),
+    "read-only target": ("read-only",),
+    "full disk": ("disk is full",),
+}
+TABLE = [(case, cmd) for case, cmds in CASES.items() for cmd in cmds]
+
+
+def _argv(case, cmd, world, tmp):
+    out, source = CASES[case][cmd]
+    argv = list(COMMANDS[cmd])
+    if case == "tampered run folder" and cmd in ("restore", "evaluate"):
+        argv[argv.index("--model") + 1] = "{world}/run"
+    if case == "duplicate stems":
+        argv[1:2] = ["{world}/images/a.png", "{world}/images2/a.png", "{world}/images3/a.jpg"]
+    if source is None and "--data" in argv:
+        source = "{world}/data.tar.gz"
+    fill = {"world": world, "tmp": tmp, "out": out, "data": source}
+    return [a.format(**fill).format(**fill) for a in argv]
+
+
+def _failing_replace(code):
+    def replace(src, dst):
+        raise OSError(code, os.strerror(code), str(dst))
+
+    return replace
+
+
+@pytest.mark.parametrize("case, cmd", TABLE, ids=[f"{cmd}-{case.replace(' ', '_')}" for case, cmd in TABLE])
+def test_cli_refuses_with_one_line_and_keeps_every_input(world, tmp_path, monkeypatch, capsys, case, cmd):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    if case in ("read-only target", "full disk"):
+        # The tests run as root, for whom file modes mean nothing: make every write fail as the
+        # kernel would (EROFS, ENOSPC) at the one place every file is written.
+        monkeypatch.setattr(os, "replace", _failing_replace(errno.EROFS if case == "read-only target"
+                                                            else errno.ENOSPC))
+    before = _snapshot(world)
+    code = cli.main(_argv(case, cmd, world, tmp_path))
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert any(m in err for m in MESSAGES[case]), err
+    assert _snapshot(world) == before  # nothing changed, nothing removed, nothing added
+
+
+def test_debug_shows_the_traceback(world, tmp_path, capsys):
+    code = cli.main(["--debug", "evaluate", "--model", "cae", "--data", str(world / "inflated.tar.gz"),
+                     "--out", str(tmp_path / "o.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" in err and err.strip().splitlines()[-1].startswith("deblur evaluate: error:")
+
+
+def test_usage_errors_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["evaluate", "--bogus"])
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and len(err.splitlines()) == 1 and "--help" in err
+
+
+def test_a_real_process_prints_one_line_even_after_loading_keras(world, tmp_path):
+    # TensorFlow's C++ start-up logging bypasses Python; the command line holds it back.
+    env = dict(os.environ, DEBLUR_CACHE=str(tmp_path / "cache"))
+    env.pop(data.ENV_VAR, None)
+    proc = subprocess.run([sys.executable, "-m", "deblur", "evaluate", "--model", str(world / "run"), "--profile",
+                           "tiny", "--data", str(world / "data.tar.gz"), "--out", str(tmp_path / "o.json")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
+    assert "not a checkpoint file of this run folder" in proc.stderr
