@@ -6,7 +6,8 @@ Subcommands::
     deblur train    --model cae --profile quick [--seconds S | --steps N | --epochs E] [--data P]
     deblur evaluate --model cae|win5rb|deblurnet|model.keras|RUN_DIR [--profile P] [--data P] [--out results.json]
     deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
-    deblur restore  IMAGES... --model cae|win5rb|deblurnet|model.keras --out DIR
+    deblur restore  IMAGES... [--model deblurnet|cae|win5rb|model.keras] --out DIR [--quiet]
+    deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
     deblur reproduce --profile pretrained|quick|full|tiny [--export]  rewrite reports/ and tables
 
 IMAGES are PNG/JPEG files or folders of them. Problems (a missing path, an
@@ -289,6 +290,19 @@ def _cmd_restore(args):
     return 0
 
 
+def _cmd_export(args):
+    from . import deploy
+
+    spec = Path(args.model)
+    inputs = [spec] if spec.exists() else []
+    deploy._check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
+    model = _load_model(args.model)
+    path = deploy.export(model, args.out, format=args.format, inputs=inputs)
+    print(f"wrote {path} ({args.format}; input float32 (batch, height, width, 3) in [0, 1], any size"
+          f"{'' if getattr(model, 'name', '') != 'cae' else ', multiples of 4'})")
+    return 0
+
+
 def _profile_arrays(profile_name, data_source, n_test=None):
     from . import study
 
@@ -558,6 +572,13 @@ def build_parser():
     p.add_argument("--out", required=True, help="output folder (inputs and existing files are never overwritten)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_restore)
+
+    p = sub.add_parser("export", help="export a model for deployment: ONNX, LiteRT or a TF SavedModel")
+    p.add_argument("--model", default="deblurnet", help="shipped name (deblurnet, the default; cae, win5rb), "
+                   ".keras file or run folder")
+    p.add_argument("--format", required=True, choices=["onnx", "litert", "tf_saved_model"])
+    p.add_argument("--out", required=True, help="a new .onnx or .tflite file, or a new folder (tf_saved_model)")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 
