@@ -65,6 +65,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from deblur import records
+    from deblur.inference import TILE
 
     cases = [("deblurnet", 4000, 3000), ("deblurnet", 1024, 1024), ("cae", 1024, 1024), ("win5rb", 1024, 1024)]
     if args.all_camera:
@@ -86,7 +87,7 @@ def main(argv=None):
             restore_s = float(re.search(r"restored in ([0-9.]+) s", stdout).group(1))
             key = f"{model}/{width}x{height}"
             results[key] = {"model": model, "width": width, "height": height, "megapixels": width * height / 1e6,
-                            "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb,
+                            "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb, "tile": TILE,
                             "import_only_peak_rss_mb": floor_mb, "target": TARGET, "before": BEFORE,
                             "restore_command": "python -m deblur restore PHOTO --model "
                                                f"{model} --out DIR --quiet"}
