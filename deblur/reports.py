@@ -751,7 +751,8 @@ def _perf_time_to_quality(report):
 def _camera_rows(report):
     recs = sorted(report["records"].values(), key=lambda r: (-r["megapixels"], r["model"] != "deblurnet", r["model"]))
     return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | {r['restore_seconds']:.1f} | "
-            f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])} |" for r in recs]
+            f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])}, "
+            f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'} |" for r in recs]
 
 
 def render_camera_table(report):
@@ -768,6 +769,7 @@ def render_camera_table(report):
         f"Tiled restoration (`deblur restore`, tiles of {first.get('tile', 384)} pixels plus the receptive field); "
         f"importing TensorFlow alone peaks at {first['import_only_peak_rss_mb'] / 1024:.2f} GB. Target: "
         f"{first['target']}. Before: {first['before']}. {_date(first)}; `{report['command']}`.",
+        *([f"Note: {first['note']}"] if first.get("note") else []),
     ])
 
 
