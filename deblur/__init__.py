@@ -16,7 +16,9 @@ Submodules, one job each:
 - :mod:`deblur.study`       the protocol: seeds, recipes, profiles, data, ``train_model``
 - :mod:`deblur.records`     atomic writes, provenance and the ``reports/`` records
 - :mod:`deblur.reports`     the tables generated from ``reports/`` (README, docs/)
-- :mod:`deblur.cli`         ``python -m deblur``: corrupt, train, evaluate, plot, restore, reproduce
+- :mod:`deblur.deploy`      export a model to ONNX, LiteRT or a SavedModel, and run the file
+- :mod:`deblur.interactive` one image, one blur, every method side by side (and notebook sliders)
+- :mod:`deblur.cli`         ``python -m deblur``: corrupt, train, evaluate, plot, restore, export, reproduce
 
 Deprecated for one release: :mod:`deblur.profiles` and :mod:`deblur.reproduce`
 (now :mod:`deblur.study` and ``python -m deblur reproduce``), and
@@ -31,7 +33,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "study", "records", "reports", "data", "corruption", "pipeline", "models", "training", "metrics",
-    "plots", "inference", "baselines", "natural", "devices", "cli",
+    "plots", "inference", "baselines", "natural", "devices", "cli", "deploy", "interactive",
     "profiles", "reproduce", "candidates",  # deprecated
 )
 __all__ = [*_SUBMODULES, "restore"]

@@ -6,7 +6,8 @@ Subcommands::
     deblur train    --model cae --profile quick [--seconds S | --steps N | --epochs E] [--data P]
     deblur evaluate --model cae|win5rb|deblurnet|model.keras|RUN_DIR [--profile P] [--data P] [--out results.json]
     deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
-    deblur restore  IMAGES... --model cae|win5rb|deblurnet|model.keras --out DIR
+    deblur restore  IMAGES... [--model deblurnet|cae|win5rb|model.keras] --out DIR [--quiet]
+    deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
     deblur reproduce --profile pretrained|quick|full|tiny [--export]  rewrite reports/ and tables
 
 IMAGES are PNG/JPEG files or folders of them. Problems (a missing path, an
@@ -64,31 +65,156 @@ def _collect_images(paths):
     return files
 
 
-def _read_image(path):
+#: The largest image ``deblur restore`` reads, in pixels: 120 MP, above any camera photo (100 MP
+#: sensors included). Restoration is tiled, so memory does not grow with the image beyond its own
+#: arrays (a few bytes per pixel); the limit guards against decompression bombs (a few kB of PNG
+#: that decode to gigabytes), Pillow's ``DecompressionBombError`` check set to this value.
+MAX_PIXELS = 120_000_000
+
+# Pillow modes read as they are: mode -> (mode to convert to, dtype).
+_MODES = {"1": ("L", np.uint8), "L": ("L", np.uint8), "LA": ("LA", np.uint8), "RGB": ("RGB", np.uint8),
+          "RGBA": ("RGBA", np.uint8), "I;16": ("I;16", np.uint16), "I;16L": ("I;16", np.uint16),
+          "I;16B": ("I;16", np.uint16), "I": ("I", np.uint16), "P": (None, np.uint8), "PA": ("RGBA", np.uint8)}
+_SUPPORTED = "grayscale, RGB or RGBA (8 or 16 bits), or a palette image"
+
+
+def _png_bit_depth(path):
+    """A PNG's bit depth from its header (16 for 48/64-bit colour, which Pillow reads as 8 bits); else None."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
+
+
+def _open_image(path):
+    """Open ``path`` (header only) with the pixel limit; one CLIError for anything unreadable or too large."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_PIXELS
     try:
-        with Image.open(path) as im:
-            im.load()
-            mode = "L" if im.mode in ("1", "L", "I;16", "I") else "RGB"
-            return np.asarray(im.convert(mode))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CLIError(f"{path}: image is larger than {MAX_PIXELS / 1e6:.0f} megapixels, the most "
+                       "deblur restore reads; crop or downscale it first") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise CLIError(f"{path}: cannot read image ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    if im.mode not in _MODES:
+        im.close()
+        raise CLIError(f"{path}: {im.mode} images are not supported; deblur restore reads {_SUPPORTED} "
+                       "(convert it to RGB first)")
+    return im
 
 
-def _write_images(items, out_dir, inputs):
-    """Write (name, uint8 array) pairs into out_dir; never onto, into or through an input."""
+def _check_image(path):
+    """Header checks of one input (mode, size), before any image is decoded."""
+    with _open_image(path):
+        pass
+
+
+def _read_image(path):
+    """``(image, alpha)``: image (H, W) or (H, W, 3), uint8 or uint16, EXIF orientation applied; alpha or None.
+
+    16-bit PNGs stay 16-bit (grayscale through Pillow; colour through OpenCV, because Pillow reads
+    48- and 64-bit PNGs as 8 bits). Palette images are read as RGB (RGBA with transparency).
+    """
+    from PIL import ImageOps
+
+    try:
+        with _open_image(path) as im:
+            orientation = im.getexif().get(0x0112, 1)
+            if _MODES[im.mode][0] in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+                return _split_alpha(_orient(_read_png16_colour(path), orientation))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            target, dtype = _MODES[im.mode]
+            if target is None:  # palette
+                target = "RGBA" if "transparency" in im.info else "RGB"
+            a = np.asarray(im.convert(target) if target != im.mode and target != "I;16" else im)
+    except CLIError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"{path}: cannot read image ({exc})") from None
+    if im.mode == "I":  # 32-bit integers: 16-bit data only
+        if a.min() < 0 or a.max() > 65535:
+            raise CLIError(f"{path}: 32-bit integer images are not supported; deblur restore reads {_SUPPORTED}")
+        a = a.astype(np.uint16)
+    return _split_alpha(a.astype(dtype, copy=False))
+
+
+def _read_png16_colour(path):
+    import cv2  # OpenCV decodes 16-bit colour PNGs, which Pillow truncates to 8 bits
+
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if a is None or a.dtype != np.uint16:
+        raise CLIError(f"{path}: cannot read 16-bit PNG")
+    return a[..., [2, 1, 0, 3][: a.shape[-1]]]  # BGR(A) -> RGB(A)
+
+
+def _orient(a, orientation):
+    """Apply an EXIF orientation (1-8) to an array, as PIL.ImageOps.exif_transpose does to an image."""
+    ops = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
+           5: lambda x: np.swapaxes(x, 0, 1), 6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, 1)[::-1],
+           8: lambda x: np.rot90(x, 1)}
+    return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
+
+
+def _split_alpha(a):
+    if a.ndim == 3 and a.shape[-1] in (2, 4):
+        return a[..., :-1] if a.shape[-1] == 4 else a[..., 0], a[..., -1]
+    return a, None
+
+
+def _encode_png(image, alpha=None):
+    """PNG bytes of ``image`` (H, W) or (H, W, 3), uint8 or uint16, with ``alpha`` (H, W) carried through."""
     from PIL import Image
 
+    a = image if alpha is None else np.dstack([image, alpha])
+    if a.dtype == np.uint16 and a.ndim == 3:
+        import cv2  # Pillow writes no 16-bit colour PNG
+
+        ok, data = cv2.imencode(".png", a[..., [2, 1, 0, 3][: a.shape[-1]]])
+        if not ok:
+            raise CLIError("cannot encode a 16-bit PNG")
+        return data.tobytes()
+    buffer = io.BytesIO()
+    Image.fromarray(a).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _write_images(items, out_dir, inputs, *, extra_inputs=()):
+    """Write (name, uint8 array) pairs into out_dir; never onto, into or through an input, nor an existing file."""
     from .records import atomic_write_bytes
 
-    out_dir = _out_folder(out_dir)
-    targets = check_outputs([out_dir / name for name, _ in items], inputs)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = _output_paths([name for name, _ in items], out_dir, inputs, extra_inputs=extra_inputs)
     for target, (_, array) in zip(targets, items):
-        buffer = io.BytesIO()
-        Image.fromarray(array).save(buffer, format="PNG")
-        atomic_write_bytes(target, buffer.getvalue())
+        atomic_write_bytes(target, _encode_png(array))
+    return targets
+
+
+def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
+    """The output files, checked before anything is written: distinct, no input, nothing existing.
+
+    ``inputs`` are the files the names come from (aligned); ``extra_inputs`` the paths given on
+    the command line (folders of images): no output may lie inside them either.
+    """
+    out_dir = _out_folder(out_dir)
+    targets = [out_dir / name for name in names]
+    by_name = {}
+    for name, source in zip(names, inputs):
+        if name in by_name:
+            raise CLIError(f"{by_name[name]} and {source} would both be written to {Path(out_dir) / name}; "
+                           "restore them into separate --out folders or rename one. Nothing was written.")
+        by_name[name] = source
+    check_outputs(targets, [*inputs, *extra_inputs])
+    existing = [t for t in targets if t.exists()]
+    if existing:
+        raise CLIError(f"{existing[0]} already exists (results are never overwritten); remove it or choose "
+                       "another --out folder. Nothing was written.")
     return targets
 
 
@@ -185,31 +311,52 @@ def _cmd_corrupt(args):
     rng = np.random.default_rng(args.seed)
     items = []
     for path in files:
-        image = _read_image(path)
+        image, _ = _read_image(path)
+        if image.dtype == np.uint16:
+            image = (image / 65535.0).astype(np.float32)
         out, sigma = corrupt(image if image.ndim == 3 else image[..., None], seed=rng,
                              noise_std=args.noise_std, clip=True)
         out = np.rint(out * 255).astype(np.uint8)
         items.append((f"{path.stem}_corrupted.png", out if image.ndim == 3 else out[..., 0]))
         print(f"{path} -> sigma {sigma[0]:.3f}")
-    for target in _write_images(items, args.out, [*args.images, *files]):
+    for target in _write_images(items, args.out, files, extra_inputs=args.images):
         print("wrote", target)
     return 0
 
 
 def _cmd_restore(args):
+    """Restore image by image (bounded memory); every input and output is checked before the first is written."""
+    from tqdm.auto import tqdm
+
+    from .records import atomic_write_bytes
+
     files = _collect_images(args.images)
-    images = [_read_image(p) for p in files]  # read everything first: no half-written output
+    for path in files:  # headers only: mode, size, the pixel limit
+        _check_image(path)
+    targets = _output_paths([f"{p.stem}_restored.png" for p in files], args.out, files, extra_inputs=args.images)
     from .inference import restore  # imports Keras: only once the inputs are known to be good
 
     model = _load_model(args.model)
-    items = []
-    for path, image in zip(files, images):
+    bar = tqdm(list(zip(files, targets)), desc="images", unit="image", disable=args.quiet or len(files) == 1)
+    for path, target in bar:
+        image, alpha = _read_image(path)
         start = time.perf_counter()
-        out = restore(model, image, batch_size=1)
-        items.append((f"{path.stem}_restored.png", out))
-        print(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s")
-    for target in _write_images(items, args.out, [*args.images, *files]):
-        print("wrote", target)
+        out = restore(model, image, progress=False if args.quiet else None)
+        atomic_write_bytes(target, _encode_png(out, alpha))
+        bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
+                  f"wrote {target}", file=sys.stdout)
+    return 0
+
+
+def _cmd_export(args):
+    from . import deploy
+
+    inputs = _model_inputs(args.model)
+    deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
+    model = _load_model(args.model)
+    path = deploy.export(model, args.out, format=args.format, inputs=inputs)
+    print(f"wrote {path} ({args.format}; input float32 (batch, height, width, 3) in [0, 1], any size"
+          f"{'' if getattr(model, 'name', '') != 'cae' else ', multiples of 4'})")
     return 0
 
 
@@ -510,11 +657,20 @@ def build_parser():
     p.add_argument("--out", default=str(study.SCRATCH_DIR / "figures"))
     p.set_defaults(func=_cmd_plot)
 
-    p = sub.add_parser("restore", help="restore PNG/JPEG images with a model")
-    p.add_argument("images", nargs="+", help="PNG/JPEG files or folders")
-    p.add_argument("--model", required=True, help="shipped name (cae, win5rb, deblurnet), .keras file or run folder")
-    p.add_argument("--out", required=True, help="output folder (inputs are never overwritten)")
+    p = sub.add_parser("restore", help="restore images of any size with a model (PNG out, bit depth kept)")
+    p.add_argument("images", nargs="+", help="PNG/JPEG/TIFF/BMP files or folders")
+    p.add_argument("--model", default="deblurnet",
+                   help="shipped name (deblurnet, the default; cae, win5rb), .keras file or run folder")
+    p.add_argument("--out", required=True, help="output folder (inputs and existing files are never overwritten)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_restore)
+
+    p = sub.add_parser("export", help="export a model for deployment: ONNX, LiteRT or a TF SavedModel")
+    p.add_argument("--model", default="deblurnet", help="shipped name (deblurnet, the default; cae, win5rb), "
+                   ".keras file or run folder")
+    p.add_argument("--format", required=True, choices=["onnx", "litert", "tf_saved_model"])
+    p.add_argument("--out", required=True, help="a new .onnx or .tflite file, or a new folder (tf_saved_model)")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

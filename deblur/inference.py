@@ -14,7 +14,8 @@ from tqdm.auto import tqdm
 from . import models
 from ._validation import as_float_images
 
-__all__ = ["restore", "as_any_size_model", "size_multiple"]
+__all__ = ["restore", "as_any_size_model", "size_multiple", "receptive_radius", "tile_overlap", "tile_windows",
+           "TILE", "TILE_PIXELS_PER_PASS"]
 
 # Float inputs may leave [0, 1] a little (unclipped noise); more than this
 # looks like 0..255 data passed as float, which is an error.
@@ -80,37 +81,194 @@ def as_any_size_model(model):
         ) from None
 
 
-def restore(model, images, *, batch_size=16, progress=None):
-    """Restore one image or a batch with a trained model.
+#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple).
+TILE = 384
+
+#: Pixels (height x width, overlap included) sent through the network in one forward pass of a
+#: tiled restoration: two tiles of 428x428 (0.37 MP), about 0.5 GB of activations for DeblurNet.
+TILE_PIXELS_PER_PASS = 400_000
+
+
+def receptive_radius(model):
+    """How far (in input pixels) an output pixel can see: a bound computed from the architecture.
+
+    Walks the model's graph from the input and adds, for every layer with a
+    spatial kernel, how far it widens the view: ``(k - 1) / 2`` steps for an
+    odd kernel with "same" padding and stride 1, ``k - 1 + s - 1`` steps
+    otherwise (even kernels, strided and valid layers, whose output lies
+    anywhere in their window); upsampling and transposed convolutions widen
+    it by ``k - 1 + s - 1`` output steps. A step is the layer's input
+    spacing in image pixels (2 after one stride-2 layer). Pointwise layers
+    (activations, BatchNorm at inference, additions) take the widest of
+    their inputs. The bound is exact for stacks of odd "same" convolutions
+    (Win5-RB: 12) and a little generous across strided layers.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model.
+
+    Returns
+    -------
+    int
+        Changing one input pixel changes no output pixel farther away than
+        this (in either axis).
+    """
+    spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            op = node.operation
+            if isinstance(op, keras.layers.InputLayer):
+                continue
+            known = [spans[id(t)] for t in node.input_tensors if id(t) in spans]
+            if not known:
+                continue
+            radius, step = max(r for r, _ in known), min(j for _, j in known)
+            radius, step = _widen(op, radius, step)
+            for t in node.outputs:
+                spans[id(t)] = (radius, step)
+    radius = max(spans[id(t)][0] for t in model.outputs)
+    return int(math.ceil(radius))
+
+
+def _widen(layer, radius, step):
+    """(radius, step) after ``layer`` (see :func:`receptive_radius`)."""
+    if isinstance(layer, keras.Model):
+        inner = receptive_radius(layer)
+        return radius + inner * step, step / size_multiple(layer) if size_multiple(layer) > 1 else step
+    kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    if isinstance(layer, (keras.layers.Conv2DTranspose, keras.layers.UpSampling2D)):
+        s = int(np.ravel(getattr(layer, "strides", None) or layer.size)[0])
+        k = int(np.ravel(kernel)[0]) if kernel is not None else 1
+        step = step / s
+        return radius + (k - 1 + s - 1) * step, step
+    if kernel is None:
+        return radius, step  # pointwise: activations, BatchNorm, Add, ...
+    k = int(np.ravel(kernel)[0])
+    s = int(np.ravel(getattr(layer, "strides", 1) or 1)[0])
+    dilation = int(np.ravel(getattr(layer, "dilation_rate", 1) or 1)[0])
+    k = dilation * (k - 1) + 1
+    if k % 2 == 1 and s == 1 and getattr(layer, "padding", "same") == "same":
+        return radius + (k - 1) // 2 * step, step
+    return radius + (k - 1 + s - 1) * step, step * s
+
+
+def tile_overlap(model):
+    """The margin each tile gets on every side: the receptive radius, rounded up to the size multiple.
+
+    Parameters
+    ----------
+    model : keras.Model
+
+    Returns
+    -------
+    int
+        DeblurNet 22, Win5-RB 12, CAE 24 (their radii 22, 12 and 22).
+    """
+    multiple = size_multiple(model)
+    return int(math.ceil(receptive_radius(model) / multiple) * multiple)
+
+
+def tile_windows(height, width, *, tile, overlap, multiple=1):
+    """Where the tiles of a ``height`` x ``width`` image lie: what each one reads and what it keeps.
+
+    Every tile reads a window of the same size, ``tile + 2 * overlap`` (or
+    the whole image along an axis that short), shifted inside the image at
+    its borders, and keeps a core of at most ``tile`` pixels that lies at
+    least ``overlap`` pixels inside the window (or touches the image's own
+    border). With ``overlap`` at least the model's receptive radius, the
+    kept pixels are exactly those of a pass over the whole image: no seams,
+    nothing to blend. Windows start at multiples of ``multiple``, so strided
+    layers see the same grid as on the whole image.
+
+    Parameters
+    ----------
+    height, width : int
+        The image's size, multiples of ``multiple``.
+    tile : int
+        Core size; rounded up to a multiple of ``multiple``.
+    overlap : int
+        Margin on every side, a multiple of ``multiple``.
+    multiple : int, default 1
+        The model's size multiple (:func:`size_multiple`).
+
+    Returns
+    -------
+    list of tuple
+        One ``(window, core, kept)`` per tile, each a pair of slices
+        ``(rows, cols)``: ``window`` in the image, ``core`` in the image
+        (what the tile fills in) and ``kept`` the same pixels within the
+        window.
+    """
+    if height % multiple or width % multiple or overlap % multiple:
+        raise ValueError(f"height ({height}), width ({width}) and overlap ({overlap}) must be multiples of "
+                         f"{multiple}; pad the image first.")
+    if tile < 1 or overlap < 0:
+        raise ValueError(f"tile must be positive and overlap non-negative; got tile={tile}, overlap={overlap}.")
+    tile = int(math.ceil(tile / multiple) * multiple)
+    rows = _axis_windows(height, tile, overlap)
+    cols = _axis_windows(width, tile, overlap)
+    out = []
+    for r0, r1, c0, c1 in rows:
+        for q0, q1, d0, d1 in cols:
+            out.append(((slice(r0, r0 + r1), slice(q0, q0 + q1)),
+                        (slice(c0, c1), slice(d0, d1)),
+                        (slice(c0 - r0, c1 - r0), slice(d0 - q0, d1 - q0))))
+    return out
+
+
+def _axis_windows(length, tile, overlap):
+    """(window start, window size, core start, core stop) along one axis."""
+    size = min(length, tile + 2 * overlap)
+    if size == length:
+        return [(0, length, 0, length)]
+    return [(min(max(start - overlap, 0), length - size), size, start, min(start + tile, length))
+            for start in range(0, length, tile)]
+
+
+def restore(model, images, *, batch_size=16, tile=TILE, progress=None):
+    """Restore one image or a batch with a trained model, large images tile by tile.
 
     Images of any height and width are reflect-padded up to the model's size
-    multiple (:func:`size_multiple`; 4 for the CAE) and cropped back. A
-    functional model built for one fixed size (the CAE's default 32x32) is
-    rebuilt with the same weights for any size first
-    (:func:`as_any_size_model`; call it once yourself to reuse the result).
-    Grayscale images are restored as three identical channels and averaged
-    back to one.
+    multiple (:func:`size_multiple`; 4 for the CAE) and cropped back. An
+    image larger than ``tile`` plus twice the overlap (:func:`tile_overlap`,
+    the model's receptive radius) is restored in overlapping tiles, several
+    per forward pass, and only each tile's core is kept: the result equals
+    a pass over the whole image (to float rounding, about 1e-6) while the
+    memory the network needs stays bounded whatever the image size. The
+    image is converted to float tile by tile, so a large uint8 image is
+    never held as float32 whole. A functional model built for one fixed
+    size (the CAE's default 32x32) is rebuilt with the same weights for any
+    size first (:func:`as_any_size_model`; call it once yourself to reuse
+    the result). Grayscale images are restored as three identical channels
+    and averaged back to one.
 
     Parameters
     ----------
     model : keras.Model or str
         A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1], or
-        the name of a shipped model (``"cae"``, ``"win5rb"``).
+        the name of a shipped model (``"cae"``, ``"win5rb"``, ``"deblurnet"``).
     images : ndarray
         One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``,
-        with ``C`` 1 (grayscale) or 3 (RGB); uint8 in [0, 255] or float in
-        [0, 1] (small excursions from noise are accepted). Not modified.
+        with ``C`` 1 (grayscale) or 3 (RGB); uint8 in [0, 255], uint16 in
+        [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from
+        noise are accepted). Not modified.
     batch_size : int, default 16
-        Images per forward pass; lower it for very large images.
+        Images (or tiles) per forward pass; tiles are also capped at
+        :data:`TILE_PIXELS_PER_PASS` pixels per pass.
+    tile : int or None, default 384
+        Core size of a tile; ``None`` never tiles (memory grows with the
+        image: about 1.3 KB per pixel for DeblurNet).
     progress : bool or None, default None
-        Show a progress bar; ``None`` shows one when there is more than one
-        batch.
+        Show a progress bar (tqdm, on stderr); ``None`` shows one when there
+        is more than one forward pass.
 
     Returns
     -------
     ndarray
         Same shape and dtype as ``images``, clipped to the input's range
-        ([0, 255] for uint8, [0, 1] for float).
+        ([0, 255] for uint8, [0, 65535] for uint16, [0, 1] for float) only
+        at this final step.
 
     Raises
     ------
@@ -122,22 +280,70 @@ def restore(model, images, *, batch_size=16, progress=None):
     model = as_any_size_model(model)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+    if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
+        raise ValueError(f"tile must be a positive integer or None; got {tile!r}.")
     n, h, w, c = x.shape
     multiple = size_multiple(model)
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
-    if c == 1:
-        x = np.repeat(x, 3, axis=-1)
-    batches = range(0, n, batch_size)
-    show = progress if progress is not None else len(batches) > 1
-    out = np.empty((n, h, w, c), dtype=np.float32)
-    for start in tqdm(batches, total=math.ceil(n / batch_size), disable=not show, desc="restoring", unit="batch"):
-        y = keras.ops.convert_to_numpy(model(x[start : start + batch_size], training=False))
-        y = y[:, :h, :w, :]
-        out[start : start + batch_size] = y.mean(axis=-1, keepdims=True) if c == 1 else y
+    out = np.empty((n, h, w, c), dtype=x.dtype)
+    overlap = tile_overlap(model) if tile is not None else 0
+    if tile is None or max(h + ph, w + pw) <= tile + 2 * overlap:
+        passes = [[(i, (slice(None), slice(None)), (slice(0, h), slice(0, w)), (slice(0, h), slice(0, w)))
+                   for i in range(start, min(start + batch_size, n))] for start in range(0, n, batch_size)]
+    else:
+        windows = tile_windows(h + ph, w + pw, tile=tile, overlap=overlap, multiple=multiple)
+        win_h, win_w = windows[0][0][0].stop - windows[0][0][0].start, windows[0][0][1].stop - windows[0][0][1].start
+        per_pass = max(1, min(batch_size, TILE_PIXELS_PER_PASS // (win_h * win_w)))
+        jobs = [(i, *_crop_core(wnd, core, kept, h, w)) for i in range(n) for wnd, core, kept in windows]
+        passes = [jobs[k:k + per_pass] for k in range(0, len(jobs), per_pass)]
+    show = progress if progress is not None else len(passes) > 1
+    for jobs in tqdm(passes, disable=not show, desc="restoring", unit="pass"):
+        batch = np.stack([x[i][window] for i, window, _, _ in jobs])
+        y = _forward(model, batch, x.dtype)
+        for (i, _, core, kept), restored in zip(jobs, y):
+            out[i][core] = restored[kept]
     return _from_batch(out, layout)
+
+
+def _crop_core(window, core, kept, h, w):
+    """Trim a tile's core (and its place in the window) to the unpadded image."""
+    (r, q), (kr, kq) = core, kept
+    dr, dq = max(0, r.stop - h), max(0, q.stop - w)
+    return (window, (slice(r.start, r.stop - dr), slice(q.start, q.stop - dq)),
+            (slice(kr.start, kr.stop - dr), slice(kq.start, kq.stop - dq)))
+
+
+def _forward(model, batch, dtype):
+    """One forward pass: ``batch`` in its stored dtype -> the model's output quantised to ``dtype``."""
+    gray = batch.shape[-1] == 1
+    xf = _as_float(batch)
+    if gray:
+        xf = np.repeat(xf, 3, axis=-1)
+    y = keras.ops.convert_to_numpy(model(xf, training=False))
+    if gray:
+        y = y.mean(axis=-1, keepdims=True)
+    return _quantise(y, dtype)
+
+
+def _as_float(x):
+    if x.dtype in _INT_SCALE:
+        return x.astype(np.float32) / np.float32(_INT_SCALE[x.dtype])
+    return x.astype(np.float32, copy=False)
+
+
+def _quantise(y, dtype):
+    """Network output (float, about [0, 1]) -> ``dtype``, clipped to its range."""
+    if dtype in _INT_SCALE:
+        scale = _INT_SCALE[dtype]
+        return np.clip(np.rint(y * scale), 0, scale).astype(dtype)
+    return np.clip(y, 0.0, 1.0).astype(dtype)
+
+
+#: Integer image dtypes and their full-scale value.
+_INT_SCALE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
 def _to_batch(images):
@@ -162,9 +368,11 @@ def _to_batch(images):
             f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "
             f"(shape {shape}). Drop an alpha channel with images[..., :3]."
         )
+    if x.dtype in _INT_SCALE:  # converted to float pass by pass (a quarter or half of float32's memory)
+        return x, (dtype, shape)
     # restore() never writes into x, so the caller's float32 array may be shared here.
     x = as_float_images(x, name="images", check_range=False)
-    if dtype != np.uint8 and (x.min() < -_FLOAT_SLACK or x.max() > 1 + _FLOAT_SLACK):
+    if x.min() < -_FLOAT_SLACK or x.max() > 1 + _FLOAT_SLACK:
         raise ValueError(
             f"float images must lie in [0, 1]; got values in [{x.min():.4g}, {x.max():.4g}]. "
             "For 0..255 data pass uint8 or divide by 255."
@@ -174,8 +382,4 @@ def _to_batch(images):
 
 def _from_batch(out, layout):
     dtype, shape = layout
-    if dtype == np.uint8:
-        result = np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
-    else:
-        result = np.clip(out, 0.0, 1.0).astype(dtype)
-    return result.reshape(shape)
+    return out.astype(dtype, copy=False).reshape(shape)

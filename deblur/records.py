@@ -28,6 +28,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -210,6 +211,36 @@ def atomic_save(path, save, *, suffixes=None, example="file"):
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
+    return path
+
+
+def atomic_save_folder(path, save):
+    """Let ``save(tmp_folder)`` write a folder, then rename it to ``path`` (which must not exist).
+
+    For writers that produce a folder (a TensorFlow SavedModel). The temporary
+    folder sits beside ``path`` (so the rename is atomic) and is removed if
+    ``save`` fails; ``path`` appears whole or not at all.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    save : callable
+        ``save(tmp_path)``; ``tmp_path`` does not exist yet when it is called.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; choose a new folder. Nothing was written.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        save(holder / path.name)
+        os.rename(holder / path.name, path)
+    finally:
+        shutil.rmtree(holder, ignore_errors=True)
     return path
 
 

@@ -748,6 +748,38 @@ def _perf_time_to_quality(report):
     return lines
 
 
+def _camera_rows(report):
+    recs = sorted(report["records"].values(), key=lambda r: (-r["megapixels"], r["model"] != "deblurnet", r["model"]))
+    return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | {r['restore_seconds']:.1f} | "
+            f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])}, "
+            f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'} |" for r in recs]
+
+
+def render_camera_table(report):
+    """``deblur restore`` at camera size: seconds and peak RSS per model (``reports/bench_camera.json``)."""
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the camera-size benchmark", "python bench/camera.py")
+    first = next(iter(recs.values()))
+    return "\n".join([
+        "| model | image | restore s (model loaded) | command s (start-up included) | peak RSS (GB) | CPU |",
+        "|---|---|---|---|---|---|",
+        *_camera_rows(report),
+        "",
+        f"Tiled restoration (`deblur restore`, tiles of {first.get('tile', 384)} pixels plus the receptive field); "
+        f"importing TensorFlow alone peaks at {first['import_only_peak_rss_mb'] / 1024:.2f} GB. Target: "
+        f"{first['target']}. Before: {first['before']}. {_date(first)}; `{report['command']}`.",
+        *([f"Note: {first['note']}"] if first.get("note") else []),
+    ])
+
+
+def _perf_camera(report):
+    if not report["records"]:
+        return []
+    return ["**Restoring camera-size photos** with `deblur restore` (each case a fresh process):", "",
+            render_camera_table(report), ""]
+
+
 def render_performance(root=".", *, figure="figures/bench_summary.png"):
     """The performance section (Markdown) from ``reports/bench_*.json``.
 
@@ -766,6 +798,7 @@ def render_performance(root=".", *, figure="figures/bench_summary.png"):
     lines += _perf_throughput(load_report("bench_throughput", root))
     lines += _perf_memory(load_report("bench_memory", root))
     lines += _perf_time_to_quality(load_report("bench_time_to_quality", root))
+    lines += _perf_camera(load_report("bench_camera", root))
     if not lines:
         return _none_yet("the benchmarks", "python bench/corruption.py (and the other bench/*.py)")
     return "\n".join(lines + [f"![benchmark summary]({figure})"])
@@ -788,7 +821,8 @@ def generated_blocks(root="."):
     """
     results = _records("results", root)
     return {
-        README: {"results-table": render_headline_table(results)},
+        README: {"results-table": render_headline_table(results),
+                 "camera-table": render_camera_table(load_report("bench_camera", root))},
         RESULTS_DOC: {
             "results-full": render_results_table(results),
             "baselines-table": render_baselines_table(load_report("baselines", root)),

@@ -61,8 +61,89 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(clash / "x_restored.png")
     before = (clash / "x_restored.png").read_bytes()
     code, _, err = run(capsys, "restore", str(clash), "--model", "win5rb", "--out", str(clash))
-    assert code == 2 and "inside the input" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and ("is the input" in err or "inside the input" in err) and len(err.strip().splitlines()) == 1
     assert (clash / "x_restored.png").read_bytes() == before
+
+
+def _png_header(width, height):
+    """A PNG of a ``width`` x ``height`` image that holds no pixels: enough for Pillow's size check."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) + \
+        chunk(b"IEND", b"")
+
+
+def test_restore_keeps_bit_depth_channels_alpha_and_orientation(tmp_path, capsys):
+    import cv2
+
+    from deblur import inference
+
+    rng = np.random.default_rng(1)
+    src = tmp_path / "in"
+    src.mkdir()
+    rgb16 = rng.integers(0, 65536, (12, 18, 3), dtype=np.uint16)
+    cv2.imwrite(str(src / "rgb16.png"), rgb16[..., ::-1])  # OpenCV writes BGR
+    gray16 = rng.integers(0, 65536, (10, 14), dtype=np.uint16)
+    Image.fromarray(gray16).save(src / "gray16.png")
+    rgba = rng.integers(0, 256, (9, 11, 4), dtype=np.uint8)
+    Image.fromarray(rgba).save(src / "rgba.png")
+    rotated = rng.integers(0, 256, (8, 20, 3), dtype=np.uint8)  # stored 20 wide; EXIF 6: shown 8 wide
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(rotated).save(src / "rotated.png", exif=exif)
+    code, out, err = run(capsys, "restore", str(src), "--out", str(tmp_path / "r"), "--quiet")
+    assert code == 0 and err == ""
+    model = inference.as_any_size_model("deblurnet")  # the default model
+    got = cv2.imread(str(tmp_path / "r" / "rgb16_restored.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+    assert got.dtype == np.uint16 and got.shape == rgb16.shape
+    assert np.array_equal(got, deblur_restore(model, rgb16))
+    assert np.any(got % 257)  # really 16-bit, not 8-bit values scaled up
+    with Image.open(tmp_path / "r" / "gray16_restored.png") as im:
+        assert im.mode == "I;16" and np.array_equal(np.asarray(im), deblur_restore(model, gray16))
+    with Image.open(tmp_path / "r" / "rgba_restored.png") as im:
+        assert im.mode == "RGBA"
+        got = np.asarray(im)
+    assert np.array_equal(got[..., 3], rgba[..., 3])
+    assert np.array_equal(got[..., :3], deblur_restore(model, rgba[..., :3]))
+    got = np.asarray(Image.open(tmp_path / "r" / "rotated_restored.png"))
+    assert got.shape == (20, 8, 3)
+    assert np.array_equal(got, deblur_restore(model, np.rot90(rotated, -1).copy()))
+    assert sorted(p.name for p in src.iterdir()) == ["gray16.png", "rgb16.png", "rgba.png", "rotated.png"]
+
+
+def deblur_restore(model, image):
+    from deblur import inference
+
+    return inference.restore(model, image, progress=False)
+
+
+def test_restore_refuses_colliding_existing_and_unsupported(tmp_path, image_dir, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.png").write_bytes((image_dir / "a.png").read_bytes())
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image_dir / "a.jpg")
+    for inputs in ([image_dir / "a.png", other / "a.png"], [image_dir / "a.png", image_dir / "a.jpg"]):
+        code, _, err = run(capsys, "restore", *map(str, inputs), "--out", str(tmp_path / "dup"))
+        assert code == 2 and "would both be written to" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "dup").exists()
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "a_restored.png").write_bytes(b"an earlier result")
+    code, _, err = run(capsys, "restore", str(image_dir / "a.png"), "--out", str(out))
+    assert code == 2 and "already exists" in err
+    assert (out / "a_restored.png").read_bytes() == b"an earlier result"
+    Image.new("CMYK", (8, 8)).save(tmp_path / "cmyk.jpg")
+    Image.new("F", (8, 8)).save(tmp_path / "float.tif")
+    (tmp_path / "huge.png").write_bytes(_png_header(20000, 20000))
+    for name, message in (("cmyk.jpg", "CMYK images are not supported"), ("float.tif", "F images are not supported"),
+                          ("huge.png", "larger than 120 megapixels")):
+        code, _, err = run(capsys, "restore", str(tmp_path / name), "--out", str(tmp_path / "o"))
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize(
@@ -160,3 +241,11 @@ def test_plot_redraws_per_sigma_figure_from_saved_results(tmp_path, capsys):
     (tmp_path / "other.json").write_text("{}")
     code, _, err = run(capsys, "plot", "--results", str(tmp_path / "other.json"), "--out", str(tmp_path / "g"))
     assert code == 2 and "no per-sigma" in err
+
+
+def test_restore_shows_a_progress_bar_unless_quiet(tmp_path, image_dir, capsys):
+    code, _, err = run(capsys, "restore", str(image_dir), "--model", "cae", "--out", str(tmp_path / "loud"))
+    assert code == 0 and "images:" in err and "3/3" in err
+    code, _, err = run(capsys, "restore", str(image_dir), "--model", "cae", "--out", str(tmp_path / "quiet"),
+                       "--quiet")
+    assert code == 0 and err == ""

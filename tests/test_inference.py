@@ -90,3 +90,61 @@ def test_bad_model_and_batch_size(win5rb):
         deblur.restore("unet", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="batch_size"):
         deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), batch_size=0)
+
+
+# ------------------------------------------------------------------ tiling
+
+
+@pytest.mark.parametrize("name", ["deblurnet", "win5rb", "cae"])
+def test_one_pixel_changes_nothing_beyond_the_receptive_radius(name):
+    model = inference.as_any_size_model(name)
+    radius = inference.receptive_radius(model)
+    x = np.random.default_rng(2).random((1, 96, 96, 3)).astype(np.float32)
+    poked = x.copy()
+    poked[0, 48, 48] += 0.5
+    diff = np.abs(keras.ops.convert_to_numpy(model(poked)) - keras.ops.convert_to_numpy(model(x))).max(axis=(0, 3))
+    rows, cols = np.nonzero(diff > 1e-6)
+    reach = max(np.abs(rows - 48).max(), np.abs(cols - 48).max())
+    assert reach <= radius <= 1.5 * reach + 2  # a bound, and not a loose one
+    assert inference.tile_overlap(model) >= radius and inference.tile_overlap(model) % inference.size_multiple(model) == 0
+
+
+@pytest.mark.parametrize("name", ["deblurnet", "win5rb", "cae"])
+def test_tiled_restoration_equals_one_pass(name):
+    model = inference.as_any_size_model(name)
+    x = np.random.default_rng(3).random((150, 203, 3)).astype(np.float32)  # odd sizes: padded, then tiled
+    whole = deblur.restore(model, x, tile=None)
+    tiled = deblur.restore(model, x, tile=40, progress=False)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    gray = (x[..., :1] * 255).astype(np.uint8)
+    assert np.abs(deblur.restore(model, gray, tile=40).astype(int) - deblur.restore(model, gray, tile=None)).max() <= 1
+
+
+def test_tiles_cover_the_image_once_with_equal_windows():
+    windows = inference.tile_windows(3000, 4000, tile=384, overlap=22, multiple=2)
+    assert len(windows) == 8 * 11
+    assert {(w[0].stop - w[0].start, w[1].stop - w[1].start) for w, _, _ in windows} == {(428, 428)}
+    cover = np.zeros((3000, 4000), np.int8)
+    for window, core, kept in windows:
+        cover[core] += 1
+        for axis in (0, 1):  # the kept part is at least the overlap away from a window edge inside the image
+            assert kept[axis].start >= 22 or window[axis].start == 0
+            assert window[axis].stop - window[axis].start - kept[axis].stop >= 22 or \
+                window[axis].stop == (3000, 4000)[axis]
+            assert window[axis].start % 2 == 0
+    assert (cover == 1).all()
+
+
+def test_memory_per_pass_does_not_grow_with_the_image(monkeypatch):
+    model = models.deblurnet(seed=0, width=8, blocks=1, head=8)
+    seen = []
+    forward = inference._forward
+    monkeypatch.setattr(inference, "_forward", lambda m, batch, dtype: seen.append(batch.shape) or forward(m, batch, dtype))
+    peaks = {}
+    for size in (500, 1100):
+        seen.clear()
+        out = deblur.restore(model, np.zeros((size, size, 3), np.uint8), progress=False)
+        assert out.shape == (size, size, 3)
+        peaks[size] = max(n * h * w for n, h, w, _ in seen)
+    assert peaks[500] == peaks[1100] <= inference.TILE_PIXELS_PER_PASS
+    assert len(seen) > 1  # several passes of several tiles

@@ -152,7 +152,8 @@ def test_regenerate_rewrites_a_stale_table_and_nothing_else(tmp_path):
 def test_regenerate_skips_missing_files_and_refuses_a_file_without_markers(tmp_path):
     shutil.copytree(ROOT / "reports", tmp_path / "reports")
     begin, end = records.markers("results-table")
-    (tmp_path / "README.md").write_text(f"intro\n{begin}\nold\n{end}\noutro\n")
+    begin2, end2 = records.markers("camera-table")
+    (tmp_path / "README.md").write_text(f"intro\n{begin}\nold\n{end}\n{begin2}\n{end2}\noutro\n")
     assert reports.regenerate(tmp_path) == [tmp_path / "README.md"]
     text = (tmp_path / "README.md").read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
@@ -166,6 +167,7 @@ def test_tables_of_an_empty_report_say_how_to_fill_them(tmp_path):
     assert "python experiments/baselines.py" in reports.render_baselines_table(empty)
     assert "reproduce" in reports.render_headline_table({})
     assert "bench/" in reports.render_performance(tmp_path)
+    assert "python bench/camera.py" in reports.render_camera_table(empty)
 
 
 # ----------------------------------------------------------- saving results
@@ -209,7 +211,8 @@ def test_reproduce_pretrained_rewrites_report_and_readme(tmp_path, monkeypatch, 
 
     monkeypatch.chdir(tmp_path)
     begin, end = records.markers("results-table")
-    (tmp_path / "README.md").write_text(f"# x\n{begin}\n{end}\n")
+    begin2, end2 = records.markers("camera-table")
+    (tmp_path / "README.md").write_text(f"# x\n{begin}\n{end}\n{begin2}\n{end2}\n")
     code = cli.main(["reproduce", "--profile", "pretrained", "--n-test", "64", "--data", str(stand_in_archive)])
     assert code == 0
     recs = reports.load_report("results", tmp_path)["records"]

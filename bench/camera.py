@@ -1,0 +1,102 @@
+"""Benchmark: ``deblur restore`` of a camera-size photo: seconds and peak memory (RSS) per model.
+
+    python bench/camera.py
+
+Runs ``python -m deblur restore PHOTO --model M --out DIR --quiet`` in a
+fresh process per case and reads that process's peak resident memory
+(``ru_maxrss`` from ``os.wait4``), its wall time (start-up, TensorFlow import
+and model loading included) and the restore time it prints (the model
+already loaded). Cases: the default model (DeblurNet) on a 4000x3000 RGB
+PNG and on 1024x1024; the CAE and Win5-RB on 1024x1024 only by default
+(on a slow 2-core CPU, Win5-RB needs about 10 minutes for 12 MP: add
+``--all-camera`` to measure every model at camera size). A process that only
+imports ``deblur.inference`` (TensorFlow, Keras) gives the memory floor.
+The photo is scikit-image's astronaut scaled up (speed does not depend on
+content). Writes one record per case into ``reports/bench_camera.json``.
+Targets (issue 12): 4000x3000 with the default model in at most 1.5 GB
+peak RSS, and at most 20 s on the AVX-512 CPU type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_camera.json"
+ABOUT = ("Benchmark: deblur restore of camera-size photos, seconds and peak RSS of the command per model, each in "
+         "a fresh process. Regenerate with: python bench/camera.py")
+TARGET = "4000x3000 with the default model: at most 1.5 GB peak RSS; at most 20 s on the AVX-512 CPU type"
+BEFORE = "before tiling (untiled, whole image at once): deblurnet on 3000x4000 took 73 s and peaked at 16.7 GB"
+
+
+def _photo(path, width, height):
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    Image.fromarray(np.asarray(data.astronaut())).resize((width, height), Image.BICUBIC).save(path)
+
+
+def _run(cmd):
+    """Run ``cmd``; return (wall seconds, peak RSS MB, stdout)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read()[-3000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--all-camera", action="store_true", help="every model at 4000x3000 (slow)")
+    parser.add_argument("--out", default=str(REPORT))
+    args = parser.parse_args(argv)
+
+    from deblur import records
+    from deblur.inference import TILE
+
+    cases = [("deblurnet", 4000, 3000), ("deblurnet", 1024, 1024), ("cae", 1024, 1024), ("win5rb", 1024, 1024)]
+    if args.all_camera:
+        cases += [("cae", 4000, 3000), ("win5rb", 4000, 3000)]
+    command = records.command_line(argv, prog="python bench/camera.py")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        _, floor_mb, _ = _run([sys.executable, "-c", "import deblur.inference"])
+        print(f"import deblur.inference (TensorFlow, Keras): peak RSS {floor_mb:.0f} MB", flush=True)
+        for model, width, height in cases:
+            photo = tmp / f"photo_{width}x{height}.png"
+            if not photo.exists():
+                _photo(photo, width, height)
+            out_dir = tmp / f"out_{model}_{width}x{height}"
+            cmd = [sys.executable, "-m", "deblur", "restore", str(photo), "--model", model, "--out", str(out_dir),
+                   "--quiet"]
+            seconds, peak_mb, stdout = _run(cmd)
+            restore_s = float(re.search(r"restored in ([0-9.]+) s", stdout).group(1))
+            key = f"{model}/{width}x{height}"
+            results[key] = {"model": model, "width": width, "height": height, "megapixels": width * height / 1e6,
+                            "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb, "tile": TILE,
+                            "import_only_peak_rss_mb": floor_mb, "target": TARGET, "before": BEFORE,
+                            "restore_command": "python -m deblur restore PHOTO --model "
+                                               f"{model} --out DIR --quiet"}
+            print(f"{key:22s} command {seconds:6.1f} s, restore {restore_s:6.1f} s, peak RSS {peak_mb:6.0f} MB",
+                  flush=True)
+    records.update_report(args.out, results, about=ABOUT, command=command)
+    print("wrote", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel) and run the exported file.
+
+Keras 3's ``Model.export`` does the conversion (ONNX through ``tf2onnx`` on the
+TensorFlow backend, LiteRT through TensorFlow's converter); this module adds
+the project's rules: the output is checked against the inputs, never
+overwrites anything, and appears whole or not at all. The exported models
+keep the height, width and batch free (the CAE's must be multiples of 4,
+DeblurNet's of 2) and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
+Keras model (no padding, clipping or tiling: that is :func:`deblur.restore`'s).
+
+    deblur export --model deblurnet --format onnx --out deblurnet.onnx
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import records
+
+__all__ = ["FORMATS", "export", "load_exported"]
+
+#: Export format (Keras's ``Model.export`` name) -> the suffix its output must have ("" : a folder).
+FORMATS = {"onnx": ".onnx", "litert": ".tflite", "tf_saved_model": ""}
+
+
+def check_target(path, format, inputs):
+    """Refuse an export target before the model loads: wrong suffix, an input, or an existing path."""
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")
+    path = Path(path)
+    suffix = FORMATS[format]
+    if suffix and path.suffix.lower() != suffix:
+        raise ValueError(f"{path}: a {format} export is one file ending in {suffix}; e.g. --out "
+                         f"{path.with_suffix(suffix).name}. Nothing was written.")
+    if not suffix and path.suffix:
+        raise ValueError(f"{path}: a tf_saved_model export is a folder; give a path without a suffix. "
+                         "Nothing was written.")
+    records.check_outputs([path], inputs)
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f"{path} already exists (exports are never overwritten); remove it or choose "
+                              "another --out. Nothing was written.")
+    return path
+
+
+def export(model, path, *, format="onnx", inputs=()):
+    """Write ``model`` to ``path`` in a deployment format, any input size.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model whose input is ``(None, None, None, 3)`` (see
+        :func:`deblur.inference.as_any_size_model`).
+    path : str or os.PathLike
+        ``*.onnx`` (onnx), ``*.tflite`` (litert) or a new folder
+        (tf_saved_model). Must not exist.
+    format : {"onnx", "litert", "tf_saved_model"}, default "onnx"
+    inputs : iterable of path, optional
+        What the model was read from; ``path`` may not be, or be inside, one.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        Unknown format, wrong suffix, or ``path`` clashes with an input.
+    FileExistsError
+        ``path`` exists.
+    """
+    path = check_target(path, format, inputs)
+
+    def save(tmp):
+        model.export(str(tmp), format=format, verbose=False)
+
+    if FORMATS[format]:
+        return records.atomic_save(path, save, suffixes={FORMATS[format]})
+    return records.atomic_save_folder(path, save)
+
+
+def load_exported(path, *, format):
+    """A function running an exported model: ``run(batch)`` with float32 ``(N, H, W, 3)`` -> ``(N, H, W, 3)``.
+
+    ONNX runs with onnxruntime, LiteRT with the ``ai_edge_litert`` interpreter
+    (TensorFlow's ``tf.lite.Interpreter`` where that is not installed), a
+    SavedModel with TensorFlow (its ``serve`` endpoint).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    format : {"onnx", "litert", "tf_saved_model"}
+
+    Returns
+    -------
+    callable
+    """
+    path = str(path)
+    if format == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda batch: session.run(None, {name: np.asarray(batch, np.float32)})[0]
+    if format == "litert":
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # the standalone runtime is not installable everywhere; TensorFlow has one too
+            from tensorflow.lite import Interpreter
+        interpreter = Interpreter(model_path=path)
+
+        def run(batch):
+            batch = np.asarray(batch, np.float32)
+            index = interpreter.get_input_details()[0]["index"]
+            interpreter.resize_tensor_input(index, batch.shape)  # the free sizes are set per call
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(index, batch)
+            interpreter.invoke()
+            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+        return run
+    if format == "tf_saved_model":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)
+        return lambda batch: loaded.serve(np.asarray(batch, np.float32)).numpy()
+    raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")

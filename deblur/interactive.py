@@ -1,0 +1,192 @@
+"""Try the corruption and the restorers by hand: one image, one blur, every method side by side.
+
+- :func:`compare` is the pure part: corrupt one image at a chosen blur
+  sigma and noise level (the study's corruption, any sigma, also outside
+  the training range 1..4), restore it with the Wiener filter given the
+  true PSF and with every shipped network, and score each against the
+  clean image.
+- :func:`explorer` wraps it in ipywidgets sliders for a notebook; where no
+  interactive kernel is running (a script, papermill, CI) it draws one
+  static matplotlib figure at the default settings instead of waiting for
+  input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["compare", "example_images", "explorer", "MAX_SIDE"]
+
+#: Photographs are cropped to at most this many pixels a side (the sliders stay responsive on a CPU).
+MAX_SIDE = 256
+
+
+def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_balance=0.01):
+    """Corrupt ``image`` at one setting and restore it with the Wiener oracle and each model.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W, 3)
+        uint8 in [0, 255] or float in [0, 1]; at least 3x3.
+    sigma : float, default 2.0
+        Blur sigma (the study draws it from [1, 4); any positive value works).
+    noise_std : float, default 0.02
+        Standard deviation of the added noise (0: blur only).
+    models : dict of str -> keras.Model or str, or None
+        Restorers by label; ``None`` uses every shipped network
+        (:func:`deblur.models.pretrained_names`).
+    seed : int, default 0
+        Seed of the noise: the corrupted image equals
+        ``deblur.corruption.corrupt(image, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)[0]``.
+    wiener_balance : float, default 0.01
+        Regularisation of the Wiener filter (tuned on CIFAR validation images).
+
+    Returns
+    -------
+    dict of str -> dict
+        ``"clean"``, ``"corrupted"``, ``"wiener (true PSF)"`` and one entry
+        per model, in that order; each ``{"image": float32 (H, W, 3) in
+        [0, 1], "mse": float, "psnr": float}`` (the clean image scores 0 and
+        inf). The corrupted image is clipped to [0, 1] for display and
+        scoring, as a saved photo would be.
+    """
+    from . import baselines, corruption, inference, metrics
+    from . import models as model_zoo
+
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be positive; got {sigma}.")
+    clean = np.asarray(image)
+    if clean.ndim != 3 or clean.shape[-1] != 3:
+        raise ValueError(f"image must be one RGB image (H, W, 3); got shape {clean.shape}.")
+    clean = inference._as_float(clean)  # uint8 / 255, or float as float32
+    noisy, _ = corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)
+    noisy = np.clip(noisy, 0.0, 1.0)
+    if models is None:
+        models = {name: name for name in model_zoo.pretrained_names()}
+    pad = min(8, min(clean.shape[:2]) - 1)
+    outputs = {"clean": clean, "corrupted": noisy,
+               "wiener (true PSF)": np.clip(baselines.wiener_oracle(noisy[None], [sigma], balance=wiener_balance,
+                                                                    pad=pad)[0], 0, 1)}
+    for label, model in models.items():
+        outputs[label] = inference.restore(model, noisy, progress=False)
+    result = {}
+    for label, out in outputs.items():
+        out = np.asarray(out, np.float32)
+        result[label] = {"image": out, "mse": float(metrics.per_image_mse(out[None], clean[None])[0]),
+                         "psnr": float(metrics.per_image_psnr(out[None], clean[None])[0])}
+    return result
+
+
+def example_images(*, n_cifar=3, data_source=None):
+    """Images to try: scikit-image photographs (centre-cropped to :data:`MAX_SIDE`) and CIFAR-10 test images.
+
+    Parameters
+    ----------
+    n_cifar : int, default 3
+        CIFAR-10 test images to include (0: none; they are skipped when the
+        data cannot be loaded, e.g. offline without ``$DEBLUR_DATA``).
+    data_source : optional
+        Passed to :func:`deblur.data.load_cifar10`.
+
+    Returns
+    -------
+    dict of str -> ndarray of uint8, shape (H, W, 3)
+    """
+    from .natural import NATURAL_IMAGES, load_natural_images
+
+    images = {}
+    for name, photo in load_natural_images(NATURAL_IMAGES).items():
+        h, w = photo.shape[:2]
+        top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
+        images[name] = photo[top:top + MAX_SIDE, left:left + MAX_SIDE]
+    if n_cifar:
+        from . import data
+
+        try:
+            _, (x_test, _) = data.load_cifar10(data_source, progress=False)
+        except Exception:  # noqa: BLE001 - the photographs are enough to explore with
+            x_test = np.zeros((0, 32, 32, 3), np.uint8)
+        for i in range(min(n_cifar, len(x_test))):
+            images[f"CIFAR-10 test {i}"] = x_test[i]
+    return images
+
+
+def _figure(result, *, sigma, noise_std):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(result), figsize=(2.6 * len(result), 3.0), squeeze=False)
+    for ax, (label, r) in zip(axes[0], result.items()):
+        ax.imshow(r["image"], interpolation="nearest")
+        ax.set_title(label if label == "clean" else f"{label}\nMSE {r['mse']:.5f}, {r['psnr']:.2f} dB", fontsize=8)
+        ax.axis("off")
+    fig.suptitle(f"blur sigma {sigma:g}, noise std {noise_std:g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _interactive_kernel():
+    """True inside a running Jupyter kernel that a person can use (not papermill, not a script)."""
+    import os
+    import sys
+
+    if "papermill" in sys.modules or os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None):
+    """Sliders for blur sigma (0.5..6) and noise, and a choice of image; every method side by side.
+
+    Parameters
+    ----------
+    images : dict of str -> ndarray, optional
+        Images to choose from; default :func:`example_images`.
+    models : dict, optional
+        As in :func:`compare` (default: every shipped network, loaded once).
+    sigma, noise_std, seed
+        The starting settings (and those of the static figure).
+    interactive : bool or None, default None
+        ``None`` detects a live Jupyter kernel; ``False`` forces the static
+        figure (headless runs, papermill).
+
+    Returns
+    -------
+    ipywidgets.Widget or matplotlib.figure.Figure
+        The widget box, or the static figure when not interactive.
+    """
+    from . import inference
+    from . import models as model_zoo
+
+    images = example_images() if images is None else images
+    if models is None:  # loaded once, not on every slider move
+        models = {name: inference.as_any_size_model(name) for name in model_zoo.pretrained_names()}
+    first = next(iter(images))
+    if not (_interactive_kernel() if interactive is None else interactive):
+        return _figure(compare(images[first], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
+                       sigma=sigma, noise_std=noise_std)
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    out = widgets.Output()
+
+    def draw(image, sigma, noise_std):
+        with out:
+            out.clear_output(wait=True)
+            _figure(compare(images[image], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
+                    sigma=sigma, noise_std=noise_std)
+            plt.show()
+
+    controls = {
+        "image": widgets.Dropdown(options=list(images), value=first, description="image"),
+        "sigma": widgets.FloatSlider(value=sigma, min=0.5, max=6.0, step=0.25, description="blur sigma",
+                                     continuous_update=False),
+        "noise_std": widgets.FloatSlider(value=noise_std, min=0.0, max=0.1, step=0.005, description="noise std",
+                                         readout_format=".3f", continuous_update=False),
+    }
+    widgets.interactive_output(draw, controls)
+    return widgets.VBox([widgets.HBox(list(controls.values())), out])

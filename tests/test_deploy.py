@@ -1,0 +1,53 @@
+"""deblur export: ONNX, LiteRT and SavedModel files that compute what the Keras model computes."""
+
+import keras
+import numpy as np
+import pytest
+
+from deblur import cli, corruption, deploy, inference
+
+
+@pytest.fixture(scope="module")
+def model():
+    return inference.as_any_size_model("deblurnet")  # the smallest shipped model (313,667 parameters)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """Four corrupted 48x64 crops of scikit-image's photographs (not a size the model was trained on)."""
+    from skimage import data
+
+    photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    clean = np.stack([p[:48, :64] for p in photos]).astype(np.float32) / 255.0
+    return np.clip(corruption.corrupt(clean, seed=0)[0], 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("fmt", sorted(deploy.FORMATS))
+def test_exported_model_matches_keras(tmp_path, model, batch, fmt):
+    if fmt == "litert":
+        pytest.importorskip("ai_edge_litert")
+    path = tmp_path / f"m{deploy.FORMATS[fmt]}"
+    deploy.export(model, path, format=fmt)
+    expected = keras.ops.convert_to_numpy(model(batch))
+    assert np.abs(expected - batch).max() > 0.05  # the model changes the images: the check means something
+    run = deploy.load_exported(path, format=fmt)
+    np.testing.assert_allclose(run(batch), expected, atol=1e-4)
+    np.testing.assert_allclose(run(batch[:1, :20, :30]), keras.ops.convert_to_numpy(model(batch[:1, :20, :30])),
+                               atol=1e-4)  # any size
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary left behind
+
+
+def test_export_command_refuses_existing_and_wrong_paths(tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    out.write_bytes(b"an earlier export")
+    for argv, message in (
+        (["--format", "onnx", "--out", str(out)], "already exists"),
+        (["--format", "onnx", "--out", str(tmp_path / "m.tflite")], "ending in .onnx"),
+        (["--format", "tf_saved_model", "--out", str(tmp_path / "x.onnx")], "is a folder"),
+        (["--model", "unet", "--format", "onnx", "--out", str(tmp_path / "n.onnx")], "unknown model"),
+    ):
+        assert cli.main(["export", *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+    assert out.read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
