@@ -30,6 +30,7 @@ def check_target(path, format, inputs):
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")
     path = Path(path)
+    records.check_outputs([path], inputs)
     suffix = FORMATS[format]
     if suffix and path.suffix.lower() != suffix:
         raise ValueError(f"{path}: a {format} export is one file ending in {suffix}; e.g. --out "
@@ -37,7 +38,6 @@ def check_target(path, format, inputs):
     if not suffix and path.suffix:
         raise ValueError(f"{path}: a tf_saved_model export is a folder; give a path without a suffix. "
                          "Nothing was written.")
-    records.check_outputs([path], inputs)
     if path.exists() or path.is_symlink():
         raise FileExistsError(f"{path} already exists (exports are never overwritten); remove it or choose "
                               "another --out. Nothing was written.")
@@ -71,6 +71,12 @@ def export(model, path, *, format="onnx", inputs=()):
         ``path`` exists.
     """
     path = check_target(path, format, inputs)
+    # Model.export traces the model and refuses one that was never called (a model
+    # freshly rebuilt for any input size, as `deblur export` loads it): call it once.
+    from .inference import size_multiple
+
+    side = 8 * size_multiple(model)
+    model(np.zeros((1, side, side, 3), np.float32), training=False)
 
     def save(tmp):
         model.export(str(tmp), format=format, verbose=False)

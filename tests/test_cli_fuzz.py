@@ -63,6 +63,7 @@ def world(tmp_path_factory):
     (w / "link_images").symlink_to(w / "images")
     (w / "link_data.json").symlink_to(w / "data.tar.gz")
     (w / "link_datadir").symlink_to(w / "datadir")
+    (w / "link_victim.onnx").symlink_to(w / "victim.keras")
     return w
 
 
@@ -81,6 +82,7 @@ COMMANDS = {
              "--data", "{data}", "--out", "{out}"],
     "train": ["train", "--model", "deblurnet", "--profile", "tiny", "--steps", "1", "--data", "{data}",
               "--run-dir", "{out}"],
+    "export": ["export", "--model", "deblurnet", "--format", "onnx", "--out", "{out}"],
     "reproduce": ["reproduce", "--profile", "quick", "--models", "deblurnet", "--n-test", "10", "--data", "{data}",
                   "--no-report", "--out", "{out}"],
 }
@@ -88,7 +90,7 @@ COMMANDS = {
 
 def _out(cmd):
     """A fresh output path outside the world folder."""
-    return "{tmp}/o.json" if cmd == "evaluate" else "{tmp}/o"
+    return {"evaluate": "{tmp}/o.json", "export": "{tmp}/o.onnx"}.get(cmd, "{tmp}/o")
 
 
 # Input class -> {subcommand: (out, data)}; a subcommand missing from a class has no such input.
@@ -97,17 +99,20 @@ CASES = {
         "corrupt": ("{world}/images/a.png", None), "restore": ("{world}/images/a.png", None),
         "evaluate": ("{world}/results.json", "{world}/results.json"), "plot": ("{world}/results.json", None),
         "train": ("{world}/datadir", "{world}/datadir"), "reproduce": ("{world}/datadir", "{world}/datadir"),
+        "export": ("{world}/victim.keras", None),
     },
     "output inside an input": {
         "corrupt": ("{world}/images/sub", None), "restore": ("{world}/images/sub", None),
         "evaluate": ("{world}/datadir/r.json", "{world}/datadir"), "plot": ("{world}/run/figures", None),
         "train": ("{world}/datadir/runs", "{world}/datadir"), "reproduce": ("{world}/datadir/r", "{world}/datadir"),
+        "export": ("{world}/run/model.onnx", None),
     },
     "symlinked output": {
         "corrupt": ("{world}/link_images", None), "restore": ("{world}/link_images", None),
         "evaluate": ("{world}/link_data.json", "{world}/data.tar.gz"),
         "plot": ("{world}/link_datadir", "{world}/datadir"),
         "train": ("{world}/link_datadir", "{world}/datadir"), "reproduce": ("{world}/link_datadir", "{world}/datadir"),
+        "export": ("{world}/link_victim.onnx", None),
     },
     "duplicate stems": {"corrupt": ("{tmp}/o", None), "restore": ("{tmp}/o", None)},
     "oversized member": {cmd: (_out(cmd), "{world}/oversized.zip") for cmd in ("evaluate", "plot", "train",
@@ -117,6 +122,7 @@ CASES = {
     "tampered run folder": {
         "restore": ("{tmp}/o", None), "evaluate": ("{tmp}/o.json", "{world}/data.tar.gz"),
         "plot": ("{tmp}/o", "{world}/data.tar.gz"), "train": ("{world}/runroot", "{world}/data.tar.gz"),
+        "export": ("{tmp}/o.onnx", None),
     },
     "read-only target": {cmd: (_out(cmd), "{world}/data.tar.gz") for cmd in COMMANDS},
     "full disk": {cmd: (_out(cmd), "{world}/data.tar.gz") for cmd in COMMANDS},
@@ -138,7 +144,10 @@ TABLE = [(case, cmd) for case, cmds in CASES.items() for cmd in cmds]
 def _argv(case, cmd, world, tmp):
     out, source = CASES[case][cmd]
     argv = list(COMMANDS[cmd])
-    if case == "tampered run folder" and cmd in ("restore", "evaluate"):
+    if cmd == "export" and case in ("output is an input", "symlinked output"):
+        argv[argv.index("--model") + 1] = "{world}/victim.keras"
+    if cmd == "export" and case == "output inside an input" or case == "tampered run folder" and cmd in (
+            "restore", "evaluate", "export"):
         argv[argv.index("--model") + 1] = "{world}/run"
     if case == "duplicate stems":
         argv[1:2] = ["{world}/images/a.png", "{world}/images2/a.png", "{world}/images3/a.jpg"]

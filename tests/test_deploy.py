@@ -51,3 +51,12 @@ def test_export_command_refuses_existing_and_wrong_paths(tmp_path, capsys):
         assert message in err and len(err.strip().splitlines()) == 1
     assert out.read_bytes() == b"an earlier export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_export_command_writes_a_file_that_matches_keras(tmp_path, model, batch, capsys):
+    # The command loads a model that was never called (rebuilt for any size); the export must still work.
+    path = tmp_path / "deblurnet.onnx"
+    assert cli.main(["export", "--model", "deblurnet", "--format", "onnx", "--out", str(path)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    run = deploy.load_exported(path, format="onnx")
+    np.testing.assert_allclose(run(batch), keras.ops.convert_to_numpy(model(batch)), atol=1e-4)
