@@ -153,9 +153,12 @@ class Recipe:
     loss : str
     batch_size : int
     validation_split : float
-    corruption : {"fixed", "fresh"}
+    corruption : {"fixed", "fresh", "device"}
         ``"fixed"``: the study's, every training image corrupted once;
-        ``"fresh"``: every batch corrupted anew as it is drawn.
+        ``"fresh"``: every batch corrupted anew as it is drawn (numpy, on
+        the CPU); ``"device"``: the same corruption anew, inside the
+        training step on the device that trains (see
+        :func:`deblur.training.train`).
     flips : bool
         Random flips (fresh corruption only).
     epochs : int or None
@@ -436,8 +439,8 @@ def load_profile_data(profile, source=None):
         ``x_test`` (uint8, (n_test, 32, 32, 3)), ``y_test``,
         ``x_test_corrupted`` (float32), ``sigma_test``; when the profile
         trains, also ``x_train`` (uint8) and ``x_train_corrupted``
-        (float32: the study's corruption, done once; a ``"fresh"`` recipe
-        does not use it).
+        (float32: the study's corruption, done once; a ``"fresh"`` or
+        ``"device"`` recipe does not use it).
     """
     seeds = profile.seeds
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
@@ -485,7 +488,7 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, seed=
     seeds = Seeds(seed)
     if model_recipe.corruption == "fixed" and x_train_corrupted is None:
         x_train_corrupted, _ = corruption.corrupt(x_train, seed=seeds.train_corruption)
-    if model_recipe.corruption == "fresh":
+    if model_recipe.corruption != "fixed":
         x_train_corrupted = None
     if model is None:
         model = models.build(model_recipe.model, seed=seeds.init, **model_recipe.build)
