@@ -282,6 +282,7 @@ def train(
     budget_seconds=None,
     batch_size=32,
     learning_rate=1e-3,
+    global_clipnorm=None,
     lr_schedule="constant",
     loss="mse",
     validation_split=0.1,
@@ -328,6 +329,9 @@ def train(
     batch_size : int, default 32
     learning_rate : float, default 1e-3
         Adam's base learning rate.
+    global_clipnorm : float, optional
+        Clip the gradients to this global norm (Adam's ``global_clipnorm``);
+        default: no clipping, the study's.
     lr_schedule : str or callable, default "constant"
         A name from :data:`LR_SCHEDULES` (``"win5rb"``: the study's Win5-RB
         schedule; ``"cosine"``: over the epochs, or over the steps of a
@@ -378,12 +382,15 @@ def train(
     length = _check_settings(model, epochs=epochs, steps=steps, hold_steps=hold_steps,
                              budget_seconds=budget_seconds, batch_size=batch_size,
                              learning_rate=learning_rate, workers=workers)
+    if global_clipnorm is not None and not (np.isfinite(global_clipnorm) and global_clipnorm > 0):
+        raise ValueError(f"global_clipnorm must be > 0 (or None: no clipping); got {global_clipnorm}.")
     schedule_name, schedule = _resolve_schedule(lr_schedule, length)
     clean, noisy = _training_arrays(x_clean, x_corrupted, corruption=corruption, flips=flips, seed=seed)
     train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
     config = {
         "model": model.name, "batch_size": int(batch_size), "learning_rate": float(learning_rate),
         "lr_schedule": schedule_name, "loss": loss, "validation_split": float(validation_split),
+        "global_clipnorm": None if global_clipnorm is None else float(global_clipnorm),
         "seed": int(seed), "corruption": corruption, "flips": bool(flips),
         "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
         "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
@@ -391,7 +398,8 @@ def train(
     run_dir = Path(run_dir)
     with run_lock(run_dir):  # one live run per folder
         doc = _prepare_run_dir(run_dir, config, resume=resume)
-        model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss)
+        model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss,
+                                 global_clipnorm=global_clipnorm)
         fit_model = _fit_model(model, corruption=corruption, flips=flips, loss=loss)
         batches_per_epoch = math.ceil(len(train_idx) / batch_size)
         length = _resume_length(length, doc)
@@ -457,11 +465,11 @@ def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
     return clean, noisy
 
 
-def _start_or_resume(model, run_dir, doc, *, learning_rate, loss):
+def _start_or_resume(model, run_dir, doc, *, learning_rate, loss, global_clipnorm=None):
     """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
     if doc["epochs"]:
         return keras.models.load_model(_checkpoint_file(run_dir, doc, run_dir / HISTORY_FILE))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=global_clipnorm), loss=loss)
     return model
 
 
@@ -718,7 +726,7 @@ def _prepare_run_dir(run_dir, config, *, resume):
             )
         saved = read_json(config_path)
         # Keys added after a run folder was written take their old meaning.
-        defaults = {"corruption": "fixed", "flips": False}
+        defaults = {"corruption": "fixed", "flips": False, "global_clipnorm": None}
         diffs = {
             k: (saved.get(k, defaults.get(k)), v)
             for k, v in config.items()
