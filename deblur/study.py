@@ -167,6 +167,10 @@ class Recipe:
     hold_steps : int
         Steps at the base learning rate before a step cosine starts (a time
         budget spends them measuring the machine's speed).
+    global_clipnorm : float or None
+        Clip the gradients to this global norm (None: no clipping, the
+        study's; left out of :meth:`as_dict` then, so unclipped recipes
+        read as before).
     budget_seconds : float or None
         Train for about this many seconds of time inside training steps
         (validation and evaluations are not counted); the run records the
@@ -187,6 +191,7 @@ class Recipe:
     steps: int | None = None
     hold_steps: int = 0
     budget_seconds: float | None = None
+    global_clipnorm: float | None = None
 
     def __post_init__(self):
         lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
@@ -205,11 +210,14 @@ class Recipe:
     def train_kwargs(self):
         """The keyword arguments of :func:`deblur.training.train` this recipe sets."""
         keys = ("learning_rate", "lr_schedule", "loss", "batch_size", "validation_split", "corruption",
-                "flips", "epochs", "steps", "hold_steps", "budget_seconds")
+                "flips", "epochs", "steps", "hold_steps", "budget_seconds", "global_clipnorm")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
     def as_dict(self):
-        return asdict(self)
+        d = asdict(self)
+        if d["global_clipnorm"] is None:
+            del d["global_clipnorm"]  # the shipped cards' recipes predate the field
+        return d
 
 
 #: Our fixes to the study's recipe (see docs/research.md and

@@ -136,11 +136,11 @@ def main(argv=None):
     data = study.load_profile_data(profile, args.data)
     recipe = study.recipe("ours", MODEL, build=settings["build"], batch_size=settings["batch_size"],
                           learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE, corruption=CORRUPTION,
-                          flips=FLIPS, validation_split=VALIDATION_SPLIT, steps=steps)
+                          flips=FLIPS, validation_split=VALIDATION_SPLIT, global_clipnorm=GLOBAL_CLIPNORM,
+                          steps=steps)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.perf_counter()
-    run = training.train(model, data["x_train"], run_dir=run_dir, seed=seeds.training,
-                         global_clipnorm=GLOBAL_CLIPNORM, verbose=verbose, **recipe.train_kwargs())
+    run = study.train_model(recipe, data["x_train"], run_dir=run_dir, seed=SEED, verbose=verbose, model=model)
     wall = time.perf_counter() - start
     test = metrics.evaluate(run.model, data["x_test_corrupted"], data["x_test"])
     identity = metrics.evaluate(None, data["x_test_corrupted"], data["x_test"])
@@ -150,7 +150,7 @@ def main(argv=None):
         "gflops_per_image": gflops, "steps": run.steps, "images_seen": run.steps * settings["batch_size"],
         "training_compute_tflop": run.steps * settings["batch_size"] * gflops / 1e3,
         "budget_tflop": reference["compute_gflop"] / 1e3, "budget_reference": BUDGET_REFERENCE,
-        "recipe": {**recipe.as_dict(), "global_clipnorm": GLOBAL_CLIPNORM},
+        "recipe": recipe.as_dict(),
         "seeds": seeds.as_dict(), "n_train": len(data["x_train"]), "n_test": len(data["x_test"]),
         "test_metrics": test, "identity_metrics": identity,
         "target_test_mse": TARGET_TEST_MSE, "target_met": bool(test["mse"] <= TARGET_TEST_MSE),
