@@ -39,16 +39,17 @@ def _draw_corruption(ax, recs):
 
 
 def _draw_throughput(ax, recs):
-    labels, study, ours = [], [], []
-    for backend, rec in recs.items():
+    labels, study, device = [], [], []
+    for key, rec in recs.items():
         for name, m in rec.get("models", {}).items():
-            labels.append(f"{LABELS.get(name, name)}\n{backend}")
-            study.append(m["train_study_images_per_s"])
-            ours.append(m["train_ours_images_per_s"])
+            rates = m["train_images_per_s"]["32"]
+            labels.append(f"{LABELS.get(name, name)}\n{key.replace(' on ', ', ')}")
+            study.append(rates["pre-corrupted"])
+            device.append(rates["device"])
     xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], study, 0.4, label="study's arrays", color="gray")
-    ax.bar([x + 0.2 for x in xs], ours, 0.4, label="our pipeline", color="C0")
-    ax.set_xticks(list(xs), labels, fontsize=7)
+    ax.bar([x - 0.2 for x in xs], study, 0.4, label="pre-corrupted arrays", color="gray")
+    ax.bar([x + 0.2 for x in xs], device, 0.4, label="corrupted on the device", color="C0")
+    ax.set_xticks(list(xs), labels, fontsize=6)
     ax.set_yscale("log")
     ax.set_ylabel("training images/s")
     ax.legend(fontsize=7)

@@ -1,24 +1,32 @@
-"""Benchmark: training and prediction images/s of each model, on every installed backend.
+"""Benchmark: training images/s of each model with each input path, on every installed backend.
 
-    python bench/throughput.py
+    python bench/throughput.py                       # CPU: batch 32, every input path
+    python bench/throughput.py --batch-sizes 32 64 128 256 512 --steps 50 --repeats 3   # a GPU
 
 For each installed Keras backend (TensorFlow; JAX and PyTorch when
 installed), in a fresh subprocess each, and each model (CAE, Win5-RB,
-DeblurNet), at batch 32:
+DeblurNet), the training images/s of ``model.fit`` fed by each input path
+(``mode``), all with the study's corruption (flips on for the fresh paths):
 
-- ``train_study``: ``model.fit`` on in-memory float64 arrays of clean and
-  pre-corrupted images, the study's way;
-- ``train_ours``: ``model.fit`` on :class:`deblur.pipeline.FreshCorruption`
-  (uint8 images corrupted batch by batch, ``workers=2``), our way;
-- ``predict``: ``model.predict`` at batch 256;
-- ``pipeline_share``: the time one batch takes to prepare on one thread,
-  over the time of one training step (the share of a step the input
-  pipeline would cost if it did not overlap with training at all).
+- ``pre-corrupted``: in-memory float32 arrays of corrupted and clean images,
+  corrupted once up front (the study's way; the fastest a data set can be
+  fed from host memory);
+- ``fresh-N``: :class:`deblur.pipeline.FreshCorruption` with ``workers=N``
+  threads corrupting uint8 batches in numpy on the CPU;
+- ``device``: :class:`deblur.pipeline.DeviceBatches` (clean uint8 batches)
+  into :class:`deblur.device_corruption.CorruptionTrainer`, which corrupts
+  them inside the training step, on the device that trains
+  (``train(..., corruption="device")``).
 
-Each figure is the median of ``--repeats`` timed passes of ``--steps``
-steps after a warm-up pass (compilation excluded). The images are random
-(speed does not depend on content). Writes one record per backend (with
-the machine its subprocess saw) into ``reports/bench_throughput.json``.
+Every mode is measured at batch 32. With several ``--batch-sizes``, the
+pre-corrupted path is measured at each, and every mode again at the best
+one. Each figure is the median of ``--repeats`` timed passes of ``--steps``
+steps after a warm-up pass (compilation excluded); prediction (batch 256)
+is measured once per model. The images are random (speed does not depend
+on content). Writes one record per backend and device (``"jax on NVIDIA
+H100 80GB HBM3"``, ``"tensorflow on CPU"``), with the machine its subprocess
+saw, into ``reports/bench_throughput.json``; records of other devices are
+kept.
 """
 
 from __future__ import annotations
@@ -34,93 +42,162 @@ import time
 from pathlib import Path
 
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_throughput.json"
-ABOUT = ("Benchmark: training and prediction images/s of each model on each installed Keras backend (one record "
-         "per backend, each measured in its own process). Regenerate with: python bench/throughput.py")
+ABOUT = ("Benchmark: training images/s of each model with each input path (pre-corrupted arrays, "
+         "FreshCorruption with N workers, corruption on the training device), and prediction images/s, on each "
+         "installed Keras backend and device (one record per backend and device, each measured in its own "
+         "process). Regenerate with: python bench/throughput.py")
 MODELS = ("cae", "win5rb", "deblurnet")
 BACKENDS = ("tensorflow", "jax", "torch")
+#: The batch size every mode is measured at (the study's).
+BASE_BATCH = 32
 
 
-def _worker(steps, repeats):
-    """Runs inside one backend's subprocess; prints one JSON line."""
+def measure(*, models=MODELS, batch_sizes=(BASE_BATCH,), steps=10, repeats=3, fresh_workers=(1, 4, 8),
+            build=None, log=None):
+    """Training images/s of each model and input path on this process's backend.
+
+    Parameters
+    ----------
+    models : sequence of str
+        Names from :data:`deblur.models.MODELS`.
+    batch_sizes : sequence of int
+        Batch sizes for the pre-corrupted path; every mode is measured at
+        :data:`BASE_BATCH` and at the best of these.
+    steps : int
+        Training steps per timed pass.
+    repeats : int
+        Timed passes per figure (the median is kept), after one warm-up pass.
+    fresh_workers : sequence of int
+        ``FreshCorruption`` worker counts to measure.
+    build : callable, optional
+        ``build(name) -> keras.Model`` (tests pass a small model);
+        default ``deblur.models.build(name, seed=0)``.
+    log : callable, optional
+        Called with one line per measured model.
+
+    Returns
+    -------
+    dict
+        ``{"machine": ..., "device": "CPU" or the accelerator, "models": {name: {"best_batch_size": int,
+        "pre_corrupted_by_batch": {batch: images/s}, "train_images_per_s": {batch: {mode: images/s}},
+        "predict_images_per_s": float}}}`` (batch sizes as strings).
+    """
     import keras
     import numpy as np
 
-    from deblur import models, pipeline, records
+    from deblur import device_corruption, models as model_zoo, pipeline, records
 
-    batch = 32
-    n = batch * steps
+    build = build or (lambda name: model_zoo.build(name, seed=0))
+    machine = records.machine_info()
+    out = {"machine": machine, "device": (machine.get("devices") or ["CPU"])[0], "models": {}}
     rng = np.random.default_rng(0)
-    x_uint8 = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
-    clean64 = x_uint8.astype("float64") / 255.0
-    noisy64 = clean64 + 0.02 * rng.standard_normal(clean64.shape)
-    out = {"machine": records.machine_info(), "models": {}}
-    for name in MODELS:
-        model = models.build(name, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
-        ds = pipeline.FreshCorruption(x_uint8, batch_size=batch, seed=0, epochs=1, workers=2)
 
-        def timed(fn):
-            fn()  # warm-up: tracing and compilation
-            times = []
-            for _ in range(repeats):
-                start = time.perf_counter()
-                fn()
-                times.append(time.perf_counter() - start)
-            return n / statistics.median(times)
-
-        study = timed(lambda: model.fit(noisy64, clean64, batch_size=batch, epochs=1, shuffle=True, verbose=0))
-        ours = timed(lambda: model.fit(ds, epochs=1, shuffle=False, verbose=0))
-        predict = timed(lambda: model.predict(noisy64.astype("float32"), batch_size=256, verbose=0))
-        prep = []
-        for step in range(steps):
+    def timed(fit, n):
+        fit()  # warm-up: tracing and compilation
+        times = []
+        for _ in range(repeats):
             start = time.perf_counter()
-            ds.batch(0, step)
-            prep.append(time.perf_counter() - start)
-        step_s = batch / ours
-        out["models"][name] = {
-            "train_study_images_per_s": study,
-            "train_ours_images_per_s": ours,
-            "predict_images_per_s": predict,
-            "batch_prep_seconds": statistics.median(prep),
-            "train_step_seconds": step_s,
-            "pipeline_share": statistics.median(prep) / step_s,
-        }
-        print(f"[{keras.backend.backend()}] {name}: {out['models'][name]}", file=sys.stderr, flush=True)
-    print(json.dumps(out))
+            fit()
+            times.append(time.perf_counter() - start)
+        return n / statistics.median(times)
+
+    for name in models:
+        model = build(name)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        trainer = device_corruption.CorruptionTrainer(model, device_corruption.DeviceCorruption(flips=True))
+        trainer.compile(optimizer=model.optimizer, loss="mse")
+        n_max = max(batch_sizes) * steps
+        x_uint8 = rng.integers(0, 256, (n_max, 32, 32, 3), dtype=np.uint8)
+        clean = x_uint8.astype("float32") / 255
+        noisy = clean + np.float32(0.02) * rng.standard_normal(clean.shape, dtype=np.float32)
+
+        def pre_corrupted(batch):
+            n = batch * steps
+            return timed(lambda: model.fit(noisy[:n], clean[:n], batch_size=batch, epochs=1, shuffle=True,
+                                           verbose=0), n)
+
+        def from_dataset(fit_model, data):
+            return timed(lambda: fit_model.fit(data, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0),
+                         data.batch_size * steps)
+
+        by_batch = {b: pre_corrupted(b) for b in sorted(set(batch_sizes) | {BASE_BATCH})}
+        best = max(by_batch, key=by_batch.get)
+        per_mode = {}
+        for batch in sorted({BASE_BATCH, best}):
+            images = x_uint8[: batch * steps]
+            rates = {"pre-corrupted": by_batch[batch]}
+            for workers in fresh_workers:
+                data = pipeline.FreshCorruption(images, batch_size=batch, seed=0, epochs=1, flips=True,
+                                                workers=workers)
+                rates[f"fresh-{workers}"] = from_dataset(model, data)
+            rates["device"] = from_dataset(trainer, pipeline.DeviceBatches(images, batch_size=batch, seed=0,
+                                                                          epochs=1))
+            per_mode[str(batch)] = rates
+        predict_n = 256 * max(1, steps // 4)
+        predict = timed(lambda: model.predict(noisy[:predict_n], batch_size=256, verbose=0), predict_n)
+        out["models"][name] = {"best_batch_size": best,
+                               "pre_corrupted_by_batch": {str(b): r for b, r in by_batch.items()},
+                               "train_images_per_s": per_mode, "predict_images_per_s": predict}
+        if log:
+            log(f"[{keras.backend.backend()} on {out['device']}] {name}: {per_mode}")
+    return out
+
+
+def record_key(backend, device):
+    """The report key of one backend on one device: ``"jax on NVIDIA H100 80GB HBM3"``."""
+    return f"{backend} on {device}"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=20, help="training steps per timed pass")
+    parser.add_argument("--steps", type=int, default=10, help="training steps per timed pass")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[BASE_BATCH],
+                        help="batch sizes to try with pre-corrupted arrays (every mode runs at 32 and the best)")
+    parser.add_argument("--fresh-workers", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--backends", nargs="+", default=None, help="default: every installed one")
     parser.add_argument("--out", default=str(REPORT))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for value, name in ((args.steps, "--steps"), (args.repeats, "--repeats"),
+                        *((b, "--batch-sizes") for b in args.batch_sizes),
+                        *((w, "--fresh-workers") for w in args.fresh_workers)):
+        if value < 1:
+            parser.error(f"{name} must be positive integers; got {value}.")
+    settings = {"steps_per_pass": args.steps, "repeats": args.repeats, "batch_sizes": sorted(args.batch_sizes),
+                "fresh_workers": args.fresh_workers}
     if args.worker:
-        _worker(args.steps, args.repeats)
+        result = measure(models=args.models, batch_sizes=args.batch_sizes, steps=args.steps,
+                         repeats=args.repeats, fresh_workers=args.fresh_workers,
+                         log=lambda line: print(line, file=sys.stderr, flush=True))
+        print(json.dumps(result))
         return 0
 
     from deblur import records
 
     backends = args.backends or [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
-    settings = {"batch_size": 32, "steps_per_pass": args.steps, "repeats": args.repeats}
-    by_backend = {}
+    worker_args = ["--worker", "--steps", str(args.steps), "--repeats", str(args.repeats),
+                   "--batch-sizes", *map(str, args.batch_sizes), "--fresh-workers", *map(str, args.fresh_workers),
+                   "--models", *args.models]
+    # The subprocesses import the same deblur as this process (a worktree's, not another installed copy).
+    package_root = str(Path(records.__file__).resolve().parents[1])
+    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    by_key = {}
     for backend in backends:
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": pythonpath}
         print(f"== {backend}", flush=True)
-        result = subprocess.run(
-            [sys.executable, __file__, "--worker", "--steps", str(args.steps), "--repeats", str(args.repeats)],
-            env=env, capture_output=True, text=True,
-        )
+        result = subprocess.run([sys.executable, __file__, *worker_args], env=env, capture_output=True, text=True)
         sys.stderr.write("\n".join(l for l in result.stderr.splitlines() if l.startswith("[")) + "\n")
         if result.returncode != 0:
             print(f"{backend} failed:\n{result.stderr[-3000:]}")
-            by_backend[backend] = {**settings, "error": result.stderr[-500:]}
+            by_key[record_key(backend, "?")] = {**settings, "backend": backend, "error": result.stderr[-500:]}
             continue
-        by_backend[backend] = {**settings, **json.loads(result.stdout.strip().splitlines()[-1])}
+        measured = json.loads(result.stdout.strip().splitlines()[-1])
+        by_key[record_key(backend, measured["device"])] = {**settings, "backend": backend, **measured}
     command = records.command_line(argv, prog="python bench/throughput.py")
-    records.update_report(args.out, by_backend, about=ABOUT, command=command)
+    # Records of the earlier shape were keyed by backend alone; this shape replaces them.
+    records.update_report(args.out, by_key, about=ABOUT, command=command, drop=set(BACKENDS))
     print("wrote", args.out)
     return 0
 

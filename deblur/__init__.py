@@ -5,6 +5,7 @@ Submodules, one job each:
 - :mod:`deblur.data`        load CIFAR-10 (official download, archive, folder)
 - :mod:`deblur.corruption`  the study's blur + noise corruption
 - :mod:`deblur.pipeline`    training batches corrupted on the fly (fresh every epoch)
+- :mod:`deblur.device_corruption`  the same corruption in ``keras.ops``, inside the training step
 - :mod:`deblur.devices`     data-parallel training over every device of a machine
 - :mod:`deblur.models`      CAE, Win5-RB and DeblurNet builders
 - :mod:`deblur.training`    training with run folders, checkpoints and resume
@@ -32,8 +33,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "study", "records", "reports", "data", "corruption", "pipeline", "models", "training", "metrics",
-    "plots", "inference", "baselines", "natural", "devices", "cli", "deploy", "interactive",
+    "study", "records", "reports", "data", "corruption", "pipeline", "device_corruption", "models", "training",
+    "metrics", "plots", "inference", "baselines", "natural", "devices", "cli", "deploy", "interactive",
     "profiles", "reproduce", "candidates",  # deprecated
 )
 __all__ = [*_SUBMODULES, "restore"]

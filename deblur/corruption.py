@@ -9,6 +9,11 @@ The blur is vectorised over the batch: each image has its own separable
 kernel, applied as ``kernel_size`` shifted multiply-adds per axis on the whole
 batch, so there is no per-image Python loop and OpenCV is not needed at run
 time (it is only a test-time reference).
+
+The same corruption as Keras operations, run on the training device
+(:func:`blur_ops`, :class:`DeviceCorruption`), lives in
+:mod:`deblur.device_corruption` and is re-exported here on first use, so that
+importing this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ import numpy as np
 
 from ._validation import check_images
 
-__all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur"]
+__all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur", "blur_ops", "DeviceCorruption"]
+
+_DEVICE_NAMES = ("blur_ops", "DeviceCorruption")
+
+
+def __getattr__(name):
+    # PEP 562: the Keras twins load (with Keras) only when asked for.
+    if name in _DEVICE_NAMES:
+        from . import device_corruption
+
+        return getattr(device_corruption, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Images processed at once: the float32 temporaries of a chunk (3 MB) stay in cache.
 _CHUNK = 256

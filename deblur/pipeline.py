@@ -24,7 +24,7 @@ import numpy as np
 from ._validation import check_images
 from .corruption import _corrupt_into, check_settings
 
-__all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "epoch_order"]
+__all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batch_key"]
 
 
 def epoch_order(n, *, seed, epoch, shuffle=True):
@@ -41,6 +41,22 @@ def epoch_order(n, *, seed, epoch, shuffle=True):
     if not shuffle:
         return np.arange(n)
     return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
+
+
+def batch_key(seed, epoch, step):
+    """The random key of batch ``step`` of epoch ``epoch``: two int32 from ``(seed, epoch, step)``.
+
+    ``default_rng([seed, epoch, step, 2]).integers(0, 2**31, 2)``: the
+    device corruption (:class:`deblur.device_corruption.DeviceCorruption`)
+    draws a batch's flips, sigmas and noise from it, so they are a pure
+    function of the seed, the epoch and the step (the trailing 2 keys this
+    stream apart from :class:`FreshCorruption`'s, which ends in 1).
+
+    Returns
+    -------
+    ndarray of int32, shape (2,)
+    """
+    return np.random.default_rng([int(seed), int(epoch), int(step), 2]).integers(0, 2**31, size=2).astype(np.int32)
 
 
 class EpochBatches(keras.utils.PyDataset):
@@ -212,3 +228,35 @@ class FreshCorruption(EpochBatches):
             clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=self.noise_std, workers=1
         )
         return corrupted, clean
+
+
+class DeviceBatches(EpochBatches):
+    """Clean batches and their random keys, for corruption on the training device.
+
+    Batch ``b`` of epoch ``e`` is ``{"images": clean[idx], "key": k}``: the
+    clean images of :class:`EpochBatches`' indexing, as they are stored
+    (uint8 stays uint8, a quarter of float32's bytes to the device), and
+    ``k = batch_key(seed, e, b)`` repeated once per image (``int32, (B,
+    2)``; one row per image keeps the batch axis that Keras splits on).
+    :class:`deblur.device_corruption.CorruptionTrainer` corrupts the batch
+    with the key inside the training step.
+
+    Parameters
+    ----------
+    clean : ndarray, shape (N, H, W, C), uint8 or float in [0, 1]
+        Kept by reference.
+    **kwargs
+        ``batch_size``, ``seed``, ``epochs``, ``start_epoch``, ``shuffle``,
+        ``workers`` (see :class:`EpochBatches`).
+    """
+
+    def __init__(self, clean, **kwargs):
+        clean = check_images(clean, name="clean")
+        super().__init__(len(clean), **kwargs)
+        self.clean = clean
+
+    def batch(self, epoch, step):
+        """``{"images": (B, H, W, C) as stored, "key": int32 (B, 2)}`` of batch ``step`` of ``epoch``."""
+        idx = self.indices(epoch, step)
+        key = np.broadcast_to(batch_key(self.seed, epoch, step), (len(idx), 2)).copy()
+        return {"images": self.clean[idx], "key": key}

@@ -571,12 +571,12 @@ def _target_flops(budget):
 
 def _target_speed(throughput, budget):
     parts, ratios = [], []
-    for backend, r in throughput.items():
-        if "models" not in r:
+    for key, r in throughput.items():
+        if "models" not in r or r.get("device", "CPU") != "CPU":
             continue
-        d, w = (r["models"][m]["train_ours_images_per_s"] for m in ("deblurnet", "win5rb"))
+        d, w = (r["models"][m]["train_images_per_s"]["32"]["pre-corrupted"] for m in ("deblurnet", "win5rb"))
         ratios.append(d / w)
-        parts.append(f"{d:.1f} vs {w:.1f} images/s on {backend} (**{d / w:.1f}x**)")
+        parts.append(f"{d:.1f} vs {w:.1f} images/s on {r.get('backend', key)} (**{d / w:.1f}x**)")
     d, w = (budget[k]["images_per_s"] for k in ("deblurnet-ours@30min", "win5rb_bn-ours@30min"))
     parts.append(f"{d:.1f} vs {w:.1f} over the 30-minute runs ({d / w:.1f}x)")
     return ("training images/s on this CPU", ">= 3 x Win5-RB", "; ".join(parts),
@@ -680,23 +680,36 @@ def _perf_throughput(report):
     if not recs:
         return []
     first = next(iter(recs.values()))
+    fresh = first.get("fresh_workers", [1, 4, 8])
     lines = [
-        f"**Training and prediction speed**, images/s at batch {first.get('batch_size', 32)} (prediction: "
-        f"batch 256); {_date(first)}; `{report['command']}`:",
+        f"**Training speed by input path**, images/s (prediction: batch 256); {_date(first)}; "
+        f"`{report['command']}`. *pre-corrupted*: float32 arrays corrupted once (the study's way); "
+        "*FreshCorruption wN*: numpy corruption of every batch on the CPU with N worker threads; *device*: "
+        "clean uint8 batches corrupted inside the training step (`train(..., corruption=\"device\")`):",
         "",
-        "| backend | model | train, study's arrays | train, our pipeline | ours / study | predict | "
-        "input pipeline share of a step |",
-        "|---|---|---|---|---|---|---|",
+        "| backend on device | model | batch | pre-corrupted | "
+        + " | ".join(f"FreshCorruption w{w}" for w in fresh)
+        + " | device | device / pre-corrupted | device / best Fresh | predict |",
+        "|---|---|---|---|" + "---|" * len(fresh) + "---|---|---|---|",
     ]
-    for backend, r in recs.items():
+    for key, r in recs.items():
         if "error" in r:
-            lines.append(f"| {backend} | failed: see the record | | | | | |")
+            lines.append(f"| {key} | failed: see the record |" + " |" * (len(fresh) + 7))
             continue
         for name, m in r["models"].items():
-            study, ours = m["train_study_images_per_s"], m["train_ours_images_per_s"]
-            lines.append(f"| {backend} | {MODEL_LABELS.get(name, name)} | {study:.1f} | {ours:.1f} | "
-                         f"{ours / study:.2f}x | {m['predict_images_per_s']:.0f} | {100 * m['pipeline_share']:.1f} % |")
-    lines += ["", f"Machine: {_cpu(first['machine'])}.", ""]
+            for batch, rates in m["train_images_per_s"].items():
+                best = "best" if int(batch) == m["best_batch_size"] and int(batch) != 32 else ""
+                best_fresh = max(rates[f"fresh-{w}"] for w in fresh)
+                cells = [key, MODEL_LABELS.get(name, name), f"{batch} {best}".strip(), f"{rates['pre-corrupted']:.1f}",
+                         *(f"{rates[f'fresh-{w}']:.1f}" for w in fresh), f"{rates['device']:.1f}",
+                         f"{rates['device'] / rates['pre-corrupted']:.2f}x", f"{rates['device'] / best_fresh:.2f}x",
+                         f"{m['predict_images_per_s']:.0f}"]
+                lines.append(f"| {' | '.join(cells)} |")
+    machines = {f"{key}: {_cpu(r['machine'])}" + (" (AVX-512)" if r["machine"].get("avx512") else
+                                                    " (no AVX-512)" if r["machine"].get("avx512") is False else "")
+                for key, r in recs.items() if "machine" in r}
+    lines += ["", "Machines: " + "; ".join(sorted(machines)) + ".",
+              "Goal on a GPU: device at >= 0.9x pre-corrupted and faster than the best FreshCorruption.", ""]
     return lines
 
 

@@ -155,9 +155,12 @@ class Recipe:
     loss : str
     batch_size : int
     validation_split : float
-    corruption : {"fixed", "fresh"}
+    corruption : {"fixed", "fresh", "device"}
         ``"fixed"``: the study's, every training image corrupted once;
-        ``"fresh"``: every batch corrupted anew as it is drawn.
+        ``"fresh"``: every batch corrupted anew as it is drawn (numpy, on
+        the CPU); ``"device"``: the same corruption anew, inside the
+        training step on the device that trains (see
+        :func:`deblur.training.train`).
     flips : bool
         Random flips (fresh corruption only).
     epochs : int or None
@@ -166,6 +169,10 @@ class Recipe:
     hold_steps : int
         Steps at the base learning rate before a step cosine starts (a time
         budget spends them measuring the machine's speed).
+    global_clipnorm : float or None
+        Clip the gradients to this global norm (None: no clipping, the
+        study's; left out of :meth:`as_dict` then, so unclipped recipes
+        read as before).
     budget_seconds : float or None
         Train for about this many seconds of time inside training steps
         (validation and evaluations are not counted); the run records the
@@ -186,6 +193,7 @@ class Recipe:
     steps: int | None = None
     hold_steps: int = 0
     budget_seconds: float | None = None
+    global_clipnorm: float | None = None
 
     def __post_init__(self):
         lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
@@ -204,11 +212,14 @@ class Recipe:
     def train_kwargs(self):
         """The keyword arguments of :func:`deblur.training.train` this recipe sets."""
         keys = ("learning_rate", "lr_schedule", "loss", "batch_size", "validation_split", "corruption",
-                "flips", "epochs", "steps", "hold_steps", "budget_seconds")
+                "flips", "epochs", "steps", "hold_steps", "budget_seconds", "global_clipnorm")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
     def as_dict(self):
-        return asdict(self)
+        d = asdict(self)
+        if d["global_clipnorm"] is None:
+            del d["global_clipnorm"]  # the shipped cards' recipes predate the field
+        return d
 
 
 #: Our fixes to the study's recipe (see docs/research.md and
@@ -438,8 +449,8 @@ def load_profile_data(profile, source=None):
         ``x_test`` (uint8, (n_test, 32, 32, 3)), ``y_test``,
         ``x_test_corrupted`` (float32), ``sigma_test``; when the profile
         trains, also ``x_train`` (uint8) and ``x_train_corrupted``
-        (float32: the study's corruption, done once; a ``"fresh"`` recipe
-        does not use it).
+        (float32: the study's corruption, done once; a ``"fresh"`` or
+        ``"device"`` recipe does not use it).
     """
     seeds = profile.seeds
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
@@ -487,7 +498,7 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, seed=
     seeds = Seeds(seed)
     if model_recipe.corruption == "fixed" and x_train_corrupted is None:
         x_train_corrupted, _ = corruption.corrupt(x_train, seed=seeds.train_corruption)
-    if model_recipe.corruption == "fresh":
+    if model_recipe.corruption != "fixed":
         x_train_corrupted = None
     if model is None:
         model = models.build(model_recipe.model, seed=seeds.init, **model_recipe.build)

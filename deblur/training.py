@@ -48,7 +48,10 @@ except ImportError:  # pragma: no cover - not POSIX
 from .records import atomic_save, atomic_write_json, read_json
 from ._validation import as_float_images, check_images, check_same_shape
 from .corruption import corrupt
-from .pipeline import FreshCorruption, ImagePairs
+from .pipeline import DeviceBatches, FreshCorruption, ImagePairs
+
+#: The ways :func:`train` corrupts the training images.
+CORRUPTIONS = ("fixed", "fresh", "device")
 
 __all__ = [
     "train",
@@ -279,6 +282,7 @@ def train(
     budget_seconds=None,
     batch_size=32,
     learning_rate=1e-3,
+    global_clipnorm=None,
     lr_schedule="constant",
     loss="mse",
     validation_split=0.1,
@@ -325,6 +329,9 @@ def train(
     batch_size : int, default 32
     learning_rate : float, default 1e-3
         Adam's base learning rate.
+    global_clipnorm : float, optional
+        Clip the gradients to this global norm (Adam's ``global_clipnorm``);
+        default: no clipping, the study's.
     lr_schedule : str or callable, default "constant"
         A name from :data:`LR_SCHEDULES` (``"win5rb"``: the study's Win5-RB
         schedule; ``"cosine"``: over the epochs, or over the steps of a
@@ -334,16 +341,24 @@ def train(
         Random fraction of the images held out for validation (0 disables).
     seed : int, default 0
         Seed of the split, the shuffling and the corruption done here.
-    corruption : {"fixed", "fresh"}, default "fixed"
+    corruption : {"fixed", "fresh", "device"}, default "fixed"
         ``"fixed"``, the study's way: every training image corrupted once.
         ``"fresh"``: each batch corrupted as it is drawn, new sigma and noise
-        every epoch (:class:`deblur.pipeline.FreshCorruption`); ``x_clean``
-        stays as it is (uint8 stays uint8) and only the validation images are
-        corrupted once (``Seeds(seed).validation_corruption``).
+        every epoch (:class:`deblur.pipeline.FreshCorruption`, numpy on the
+        CPU); ``x_clean`` stays as it is (uint8 stays uint8) and only the
+        validation images are corrupted once
+        (``Seeds(seed).validation_corruption``). ``"device"``: as
+        ``"fresh"``, but the batch travels clean (uint8) to the device that
+        trains and is corrupted there, inside the training step
+        (:class:`deblur.device_corruption.CorruptionTrainer`; its draws are
+        a pure function of ``(seed, epoch, step)``, not the same numbers as
+        ``"fresh"``'s). The run folder saves the restoration model alone,
+        as with the other two; the ``callbacks`` see the wrapper as
+        ``self.model``.
     flips : bool, default False
-        Random horizontal and vertical flips (``"fresh"`` only).
+        Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
     workers : int, default 1
-        Threads preparing batches ahead of the model (``"fresh"`` only).
+        Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
     resume : bool, default True
         Continue the run found in ``run_dir``. With False, a run folder that
         already holds a run is an error, so nothing saved is overwritten.
@@ -367,12 +382,15 @@ def train(
     length = _check_settings(model, epochs=epochs, steps=steps, hold_steps=hold_steps,
                              budget_seconds=budget_seconds, batch_size=batch_size,
                              learning_rate=learning_rate, workers=workers)
+    if global_clipnorm is not None and not (np.isfinite(global_clipnorm) and global_clipnorm > 0):
+        raise ValueError(f"global_clipnorm must be > 0 (or None: no clipping); got {global_clipnorm}.")
     schedule_name, schedule = _resolve_schedule(lr_schedule, length)
     clean, noisy = _training_arrays(x_clean, x_corrupted, corruption=corruption, flips=flips, seed=seed)
     train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
     config = {
         "model": model.name, "batch_size": int(batch_size), "learning_rate": float(learning_rate),
         "lr_schedule": schedule_name, "loss": loss, "validation_split": float(validation_split),
+        "global_clipnorm": None if global_clipnorm is None else float(global_clipnorm),
         "seed": int(seed), "corruption": corruption, "flips": bool(flips),
         "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
         "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
@@ -380,18 +398,21 @@ def train(
     run_dir = Path(run_dir)
     with run_lock(run_dir):  # one live run per folder
         doc = _prepare_run_dir(run_dir, config, resume=resume)
-        model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss)
+        model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss,
+                                 global_clipnorm=global_clipnorm)
+        fit_model = _fit_model(model, corruption=corruption, flips=flips, loss=loss)
         batches_per_epoch = math.ceil(len(train_idx) / batch_size)
         length = _resume_length(length, doc)
         if not _finished(length, doc, batches_per_epoch):
             data, validation = _datasets(clean, noisy, train_idx, val_idx, batch_size=batch_size, seed=seed,
                                          epochs=_fit_epochs(length, doc, batches_per_epoch),
                                          start_epoch=len(doc["epochs"]),
-                                         flips=flips, workers=workers)
+                                         flips=flips, workers=workers, corruption=corruption)
             fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
-                             _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch)),
+                             _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch),
+                                            saved_model=model),
                              *callbacks]
-            _fit(model, data, validation, callbacks=fit_callbacks, verbose=verbose)
+            _fit(fit_model, data, validation, callbacks=fit_callbacks, verbose=verbose)
             length = _resume_length(length, doc)  # a budget has fixed its step count by now
         return _finalise(model, run_dir, doc, finished=_finished(length, doc, batches_per_epoch),
                          steps=_steps_done(doc, batches_per_epoch))
@@ -425,17 +446,17 @@ def _check_settings(model, *, epochs, steps, hold_steps, budget_seconds, batch_s
 
 def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
     """The clean images and, for ``"fixed"`` corruption, their corrupted inputs (else None)."""
-    if corruption not in ("fixed", "fresh"):
-        raise ValueError(f"corruption must be 'fixed' or 'fresh'; got {corruption!r}.")
-    if corruption == "fresh":
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"corruption must be one of {', '.join(map(repr, CORRUPTIONS))}; got {corruption!r}.")
+    if corruption != "fixed":
         if x_corrupted is not None:
             raise ValueError(
-                "x_corrupted is for corruption='fixed'; with corruption='fresh' every batch is "
+                f"x_corrupted is for corruption='fixed'; with corruption={corruption!r} every batch is "
                 "corrupted as it is drawn. Pass only x_clean."
             )
         return check_images(x_clean, name="x_clean"), None  # uint8 stays uint8: no float copy
     if flips:
-        raise ValueError("flips=True needs corruption='fresh' (fixed pairs are not flipped).")
+        raise ValueError("flips=True needs corruption='fresh' or 'device' (fixed pairs are not flipped).")
     clean = as_float_images(x_clean, name="x_clean")
     if x_corrupted is None:
         return clean, corrupt(clean, seed=seed)[0]
@@ -444,12 +465,29 @@ def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
     return clean, noisy
 
 
-def _start_or_resume(model, run_dir, doc, *, learning_rate, loss):
+def _start_or_resume(model, run_dir, doc, *, learning_rate, loss, global_clipnorm=None):
     """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
     if doc["epochs"]:
         return keras.models.load_model(_checkpoint_file(run_dir, doc, run_dir / HISTORY_FILE))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=global_clipnorm), loss=loss)
     return model
+
+
+def _fit_model(model, *, corruption, flips, loss):
+    """What ``fit`` trains: ``model``, or for ``"device"`` the wrapper that corrupts batches on the device.
+
+    The wrapper shares ``model``'s weights and optimizer (so ``model``'s
+    checkpoints hold the whole training state) and adds only the
+    corruption's random-state variable, which every batch resets from its
+    key.
+    """
+    if corruption != "device":
+        return model
+    from .device_corruption import CorruptionTrainer, DeviceCorruption
+
+    wrapper = CorruptionTrainer(model, DeviceCorruption(flips=flips), name=f"{model.name}_device_corruption")
+    wrapper.compile(optimizer=model.optimizer, loss=loss)
+    return wrapper
 
 
 def _resume_length(length, doc):
@@ -483,13 +521,17 @@ def _fit_epochs(length, doc, batches_per_epoch):
     return done + 10**6 // batches_per_epoch + 1  # a budget: StepBudget stops the run
 
 
-def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, start_epoch, flips, workers):
-    """The training batches (fresh or fixed corruption) and the fixed validation pairs."""
+def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, start_epoch, flips, workers,
+              corruption="fixed"):
+    """The training batches (fixed, fresh or device corruption) and the fixed validation pairs."""
     from .study import Seeds  # the study's seed record (study imports this module lazily)
 
     common = dict(batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch)
     if noisy is None:
-        data = FreshCorruption(clean[train_idx], flips=flips, workers=workers, **common)
+        if corruption == "device":
+            data = DeviceBatches(clean[train_idx], workers=workers, **common)
+        else:
+            data = FreshCorruption(clean[train_idx], flips=flips, workers=workers, **common)
         if not len(val_idx):
             return data, None
         val_clean = as_float_images(clean[val_idx], name="x_clean")
@@ -633,10 +675,15 @@ class StepBudget(keras.callbacks.Callback):
 
 
 class _RunCheckpoint(keras.callbacks.Callback):
-    """Saves model + optimizer, then the history that names it, every epoch."""
+    """Saves model + optimizer, then the history that names it, every epoch.
 
-    def __init__(self, run_dir, history_doc, *, start_step=0):
+    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it
+    (default: the model ``fit`` trains).
+    """
+
+    def __init__(self, run_dir, history_doc, *, start_step=0, saved_model=None):
         super().__init__()
+        self.saved_model = saved_model
         self.run_dir = Path(run_dir)
         self.doc = history_doc
         self.step = int(start_step)
@@ -655,7 +702,7 @@ class _RunCheckpoint(keras.callbacks.Callback):
             if key in logs:
                 record[key] = float(logs[key])
         name = f"checkpoint-epoch{epoch + 1:03d}.keras"
-        _atomic_save_model(self.model, self.run_dir / name)
+        _atomic_save_model(self.saved_model or self.model, self.run_dir / name)
         previous = self.doc.get("checkpoint")
         self.doc["epochs"].append(record)
         self.doc["checkpoint"] = name
@@ -679,7 +726,7 @@ def _prepare_run_dir(run_dir, config, *, resume):
             )
         saved = read_json(config_path)
         # Keys added after a run folder was written take their old meaning.
-        defaults = {"corruption": "fixed", "flips": False}
+        defaults = {"corruption": "fixed", "flips": False, "global_clipnorm": None}
         diffs = {
             k: (saved.get(k, defaults.get(k)), v)
             for k, v in config.items()

@@ -104,3 +104,22 @@ def test_corruption_benchmark_writes_its_record(tmp_path, monkeypatch):
     assert record["command"] == doc["command"] == f"python bench/corruption.py --repeats 1 --out {out}"
     assert "avx512" in record["machine"] and record["date"]
     assert "Corrupting all 1,040 images" in reports.render_performance(tmp_path)
+
+
+def test_throughput_benchmark_measures_every_input_path_and_renders(tmp_path):
+    bench = _load("throughput")
+    out = tmp_path / "reports" / "bench_throughput.json"
+    assert bench.main(["--backends", "tensorflow", "--models", "deblurnet", "--steps", "2", "--repeats", "1",
+                       "--fresh-workers", "1", "2", "--out", str(out)]) == 0
+    doc = records.read_report(out)
+    record = doc["records"]["tensorflow on CPU"]
+    assert "error" not in record, record.get("error")
+    m = record["models"]["deblurnet"]
+    assert m["best_batch_size"] == 32 and set(m["train_images_per_s"]) == {"32"}
+    rates = m["train_images_per_s"]["32"]
+    assert set(rates) == {"pre-corrupted", "fresh-1", "fresh-2", "device"}
+    assert all(r > 0 for r in rates.values()) and m["predict_images_per_s"] > 0
+    assert record["command"] == doc["command"] and record["machine"]["backend"] == "tensorflow"
+    table = "\n".join(reports._perf_throughput(doc))
+    assert "| tensorflow on CPU | DeblurNet | 32 |" in table and "FreshCorruption w2" in table
+    assert f"{rates['device'] / rates['pre-corrupted']:.2f}x" in table

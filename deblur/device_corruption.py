@@ -1,0 +1,250 @@
+"""The study's corruption as Keras operations, run on the device that trains.
+
+:mod:`deblur.corruption` corrupts numpy arrays on the CPU. This module does
+the same corruption with ``keras.ops`` and ``keras.random``, so that it runs
+inside the compiled training step on any Keras backend and any device: a
+training batch travels to the accelerator as clean uint8 images and is
+flipped, blurred and made noisy there (``train(..., corruption="device")``).
+
+- :func:`blur_ops`: the blur alone (``keras.ops`` in and out); agrees with
+  ``cv2.GaussianBlur`` and :func:`deblur.corruption.gaussian_blur`.
+- :class:`DeviceCorruption`: a layer, ``(images, key) -> (corrupted,
+  clean)``, with random flips, a per-image sigma and Gaussian noise. Every
+  draw is a pure function of ``key``, a pair of integers per batch that the
+  data set derives from ``(seed, epoch, step)``
+  (:func:`deblur.pipeline.batch_key`): the same key gives the same batch, so
+  a resumed run sees exactly the batches of an uninterrupted one without
+  checkpointing any random state.
+- :class:`CorruptionTrainer`: the training-time wrapper, ``restoration model
+  + DeviceCorruption``, that :func:`deblur.training.train` fits. Only the
+  restoration model is saved; the wrapper holds no weights of its own.
+
+Keras 3.15's ``keras.random`` takes an int or a ``SeedGenerator`` as seed,
+not a tensor, so the layer assigns the batch's key to its
+``SeedGenerator``'s state inside the step and draws from it (a variable
+assignment, traced and compiled like any other on TensorFlow and JAX).
+
+Importing this module imports Keras; :mod:`deblur.corruption` re-exports
+:func:`blur_ops` and :class:`DeviceCorruption` lazily, so that importing it
+still does not.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from .corruption import check_settings
+
+__all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
+
+
+def gaussian_kernels_ops(sigmas, kernel_size=5):
+    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``, with ``keras.ops``.
+
+    Parameters
+    ----------
+    sigmas : tensor, shape (N,)
+        Standard deviations in pixels, > 0 (not checked: this runs traced).
+    kernel_size : int, default 5
+        Odd kernel length.
+
+    Returns
+    -------
+    kernels : tensor of float32, shape (N, kernel_size)
+        Each row sums to 1.
+    """
+    sigmas = ops.cast(ops.reshape(sigmas, (-1, 1)), "float32")
+    offsets = ops.arange(kernel_size, dtype="float32") - (kernel_size - 1) / 2
+    kernels = ops.exp(-ops.square(offsets)[None, :] / (2.0 * ops.square(sigmas)))
+    return kernels / ops.sum(kernels, axis=1, keepdims=True)
+
+
+def blur_ops(images, sigmas, *, kernel_size=5):
+    """Blur each image with its own Gaussian, reflect-101 borders, in ``keras.ops``.
+
+    The device twin of :func:`deblur.corruption.gaussian_blur`: agrees with
+    ``cv2.GaussianBlur(image, (kernel_size, kernel_size), sigma)`` per image
+    (default border, reflect-101). Separable: a horizontal pass, then a
+    vertical one, each ``kernel_size // 2 + 1`` multiply-adds of shifted
+    copies of the whole batch (the kernel is symmetric), which XLA fuses.
+
+    Parameters
+    ----------
+    images : tensor or ndarray, shape (N, H, W, C)
+        uint8 (scaled by 1/255) or float.
+    sigmas : tensor or ndarray, shape (N,)
+        One sigma per image, > 0.
+    kernel_size : int, default 5
+        Odd kernel size; H and W must exceed ``kernel_size // 2``.
+
+    Returns
+    -------
+    blurred : tensor of float32, shape (N, H, W, C)
+        A tensor of the current Keras backend.
+    """
+    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")
+    images = _as_float_images(images)
+    if len(images.shape) != 4:
+        raise ValueError(f"images must have shape (N, H, W, C); got {tuple(images.shape)}.")
+    half = kernel_size // 2
+    height, width = images.shape[1], images.shape[2]
+    if height is not None and width is not None and min(height, width) <= half:
+        raise ValueError(
+            f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} kernel with "
+            "reflect-101 borders."
+        )
+    kernels = gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size)
+    taps = [kernels[:, half + k, None, None, None] for k in range(half + 1)]  # (N, 1, 1, 1) each
+    # keras.ops.pad's "reflect" is numpy's, which is OpenCV's BORDER_REFLECT_101 (edge not repeated).
+    padded = ops.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
+    rows = _symmetric_pass(padded, taps, half, axis=2)
+    return _symmetric_pass(rows, taps, half, axis=1)
+
+
+def _symmetric_pass(x, taps, half, *, axis):
+    """One 1-D pass along ``axis`` (1: rows of pixels, 2: columns), dropping its padding."""
+    length = x.shape[axis] - 2 * half
+
+    def window(offset):
+        index = [slice(None)] * 4
+        index[axis] = slice(half + offset, half + offset + length)
+        return x[tuple(index)]
+
+    out = window(0) * taps[0]
+    for k in range(1, half + 1):
+        out = out + (window(-k) + window(k)) * taps[k]
+    return out
+
+
+def _as_float_images(images):
+    images = ops.convert_to_tensor(images)
+    if images.dtype == "uint8":
+        return ops.cast(images, "float32") * (1.0 / 255.0)
+    return ops.cast(images, "float32")
+
+
+class DeviceCorruption(keras.layers.Layer):
+    """The study's corruption of a batch, on the device: flips, blur, noise.
+
+    ``call(images, key)`` returns ``(corrupted, clean)``: ``clean`` is the
+    batch as float32 in [0, 1], flipped horizontally and/or vertically (each
+    with probability 1/2 per image, if ``flips``); ``corrupted`` is ``clean``
+    blurred by :func:`blur_ops` with a sigma drawn uniformly from
+    ``sigma_range`` per image, plus ``noise_std * N(0, 1)`` per pixel and
+    channel, unclipped, as :func:`deblur.corruption.corrupt`. The draws
+    come from ``keras.random`` with the layer's ``SeedGenerator`` set to
+    ``key``: the same images and key give the same output on a backend.
+
+    Parameters
+    ----------
+    flips : bool, default False
+    kernel_size : int, default 5
+    sigma_range : (float, float), default (1.0, 4.0)
+    noise_std : float, default 0.02
+    **kwargs
+        Keras ``Layer`` options (``name``).
+    """
+
+    def __init__(self, *, flips=False, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
+        self.flips = bool(flips)
+        self.kernel_size = int(kernel_size)
+        self.sigma_range = (low, high)
+        self.noise_std = float(noise_std)
+        self.seed_generator = keras.random.SeedGenerator(0)
+
+    def draw(self, images, key):
+        """The corruption of one batch with its draws.
+
+        Parameters
+        ----------
+        images : tensor, shape (B, H, W, C), uint8 or float in [0, 1]
+        key : tensor of int, shape (2,) or (B, 2)
+            The batch's random key (:func:`deblur.pipeline.batch_key`); of a
+            (B, 2) key, the first row is used (a data set serves one row per
+            image so that batches keep a batch axis).
+
+        Returns
+        -------
+        dict
+            ``corrupted`` and ``clean`` (float32, (B, H, W, C)), ``sigmas``
+            (float32, (B,)), ``flipped`` (bool, (B, 2): horizontal, vertical).
+        """
+        clean = _as_float_images(images)
+        key = ops.convert_to_tensor(key)
+        if len(key.shape) == 2:
+            key = key[0]
+        self.seed_generator.state.assign(ops.cast(key, self.seed_generator.state.dtype))
+        batch = ops.shape(clean)[0]
+        flipped = keras.random.uniform((batch, 2), seed=self.seed_generator) < 0.5
+        if self.flips:
+            clean = ops.where(flipped[:, 0, None, None, None], ops.flip(clean, axis=2), clean)
+            clean = ops.where(flipped[:, 1, None, None, None], ops.flip(clean, axis=1), clean)
+        else:
+            flipped = ops.zeros_like(flipped)
+        low, high = self.sigma_range
+        sigmas = keras.random.uniform((batch,), minval=low, maxval=high, seed=self.seed_generator)
+        corrupted = blur_ops(clean, sigmas, kernel_size=self.kernel_size)
+        if self.noise_std > 0:
+            corrupted = corrupted + self.noise_std * keras.random.normal(ops.shape(clean), seed=self.seed_generator)
+        return {"corrupted": corrupted, "clean": clean, "sigmas": sigmas, "flipped": flipped}
+
+    def call(self, images, key):
+        out = self.draw(images, key)
+        return out["corrupted"], out["clean"]
+
+    def compute_output_spec(self, images, key):
+        spec = keras.KerasTensor(images.shape, dtype="float32")
+        return spec, spec
+
+    def get_config(self):
+        return {**super().get_config(), "flips": self.flips, "kernel_size": self.kernel_size,
+                "sigma_range": list(self.sigma_range), "noise_std": self.noise_std}
+
+
+class CorruptionTrainer(keras.Model):
+    """Training-time wrapper: clean uint8 batches in, the restoration model trained on their corruption.
+
+    Called with ``{"images": uint8 (B, H, W, C), "key": int32 (B, 2)}`` (a
+    batch of :class:`deblur.pipeline.DeviceBatches`), it corrupts the batch
+    with ``corruption`` and returns ``{"restored": model(corrupted),
+    "target": clean}``; :meth:`compute_loss` compares the two, so the data
+    set needs no targets. Called with a float array (the fixed,
+    pre-corrupted validation images) it is ``model`` itself, and the loss
+    compares with the given targets as usual.
+
+    The wrapper owns no weights: its trainable variables are ``model``'s,
+    so compiling it with ``model.optimizer`` trains ``model`` and keeps the
+    optimizer state that ``model``'s checkpoints save.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The restoration model.
+    corruption : DeviceCorruption
+    """
+
+    def __init__(self, model, corruption, **kwargs):
+        super().__init__(**kwargs)
+        self.model = model
+        self.corruption = corruption
+        self.built = model.built  # no weights of its own to create
+
+    def call(self, inputs, training=False):
+        if isinstance(inputs, dict):
+            corrupted, target = self.corruption(inputs["images"], inputs["key"])
+            return {"restored": self.model(corrupted, training=training), "target": target}
+        return self.model(inputs, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if isinstance(y_pred, dict):
+            y, y_pred = y_pred["target"], y_pred["restored"]
+        return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if isinstance(y_pred, dict):
+            y, y_pred = y_pred["target"], y_pred["restored"]
+        return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)
