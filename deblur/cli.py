@@ -158,7 +158,7 @@ def _read_png16_colour(path):
 def _orient(a, orientation):
     """Apply an EXIF orientation (1-8) to an array, as PIL.ImageOps.exif_transpose does to an image."""
     ops = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
-           5: lambda x: np.swapaxes(x, 0, 1), 6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, 1)[::-1],
+           5: lambda x: np.swapaxes(x, 0, 1), 6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, -1)[::-1],
            8: lambda x: np.rot90(x, 1)}
     return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
 
@@ -333,8 +333,10 @@ def _cmd_restore(args):
     files = _collect_images(args.images)
     for path in files:  # headers only: mode, size, the pixel limit
         _check_image(path)
-    targets = _output_paths([f"{p.stem}_restored.png" for p in files], args.out, files, extra_inputs=args.images)
-    from .inference import restore  # imports Keras: only once the inputs are known to be good
+    targets = _output_paths([f"{p.stem}_restored.png" for p in files], args.out, files,
+                            extra_inputs=[*args.images, *_model_inputs(args.model)])
+    _import_keras()  # only once the inputs are known to be good
+    from .inference import restore
 
     model = _load_model(args.model)
     bar = tqdm(list(zip(files, targets)), desc="images", unit="image", disable=args.quiet or len(files) == 1)
@@ -355,8 +357,11 @@ def _cmd_export(args):
     deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
     model = _load_model(args.model)
     path = deploy.export(model, args.out, format=args.format, inputs=inputs)
+    from .inference import size_multiple
+
+    multiple = size_multiple(model)
     print(f"wrote {path} ({args.format}; input float32 (batch, height, width, 3) in [0, 1], any size"
-          f"{'' if getattr(model, 'name', '') != 'cae' else ', multiples of 4'})")
+          f"{f', height and width multiples of {multiple}' if multiple > 1 else ''})")
     return 0
 
 

@@ -90,6 +90,12 @@ _MAX_IMAGE_BYTES = 256 * 1024
 # names (31.0 MB); a pickle batch may hold at most that many rows.
 _MAX_BATCH_ROWS = 10_000
 _MAX_BATCH_BYTES = 32 * 1024 * 1024
+# Image members are kept (compressed) until all are read: at most this many, and this many bytes
+# (CIFAR-10 is 60,000 images of 1-3 KB; a folder of 32x32 images twice that size still fits).
+_MAX_IMAGES = 120_000
+_MAX_IMAGE_TOTAL_BYTES = 256 * 1024 * 1024
+# A long file name or a pax header of a real archive is well below this.
+_MAX_HEADER_BYTES = 64 * 1024
 # Below this many files the bar would flash for a fraction of a second.
 _PROGRESS_MIN_FILES = 1000
 # Part of every cache key: bump it when the decoded arrays could change for
@@ -462,11 +468,28 @@ def _load_image_dir(root, where, *, progress):
 # ---------------------------------------------------------------------------
 
 
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A tar header that refuses an extended header (long name, pax) larger than a path can be.
+
+    ``tarfile`` reads such a header's whole body while it iterates, before
+    any member is handed to us, so its size must be checked here.
+    """
+
+    _EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                 tarfile.SOLARIS_XHDTYPE)
+
+    def _proc_member(self, tarfile_):
+        if self.type in self._EXTENDED and self.size > _MAX_HEADER_BYTES:
+            raise _TooLarge("extended tar header", self.size, _MAX_HEADER_BYTES)
+        return super()._proc_member(tarfile_)
+
+
 def _iter_tar(path):
     """Yield (name, is_dir, declared size, read(limit)) for each member."""
     # "r|*": a single forward pass over the (compressed) stream, no seeking.
-    with tarfile.open(path, mode="r|*") as archive:
+    with tarfile.open(path, mode="r|*", tarinfo=_BoundedTarInfo) as archive:
         for member in archive:
+            archive.members.clear()  # a stream keeps every header it passed; we need none of them
             if member.isdir():
                 yield member.name, True, 0, None
             elif member.isfile():
@@ -510,9 +533,10 @@ class _TooLarge(Exception):
 
 
 def _too_large_error(where, member, exc):
+    at = f" member '{member}'" if exc.what != "extended tar header" else " (a long file name or pax record)"
     return DataError(
-        f"{where} member '{member}' is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 "
-        f"{exc.what} can take: it is not CIFAR-10 data (or is hostile). Remove it or use the official archive."
+        f"{where}{at} is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 {exc.what} can take: "
+        "it is not CIFAR-10 data (or is hostile). Remove it or use the official archive."
     )
 
 
@@ -526,6 +550,7 @@ def _load_archive(path, where, *, progress):
     images = []  # (prefix, split, class, file name, bytes, where)
     class_dirs = set()  # (prefix, split, class), so empty class folders are seen
     member = None
+    image_bytes = 0
     iterate = _iter_zip if zipfile.is_zipfile(path) else _iter_tar
     try:
         for member, is_dir, size, read in iterate(path):
@@ -547,6 +572,13 @@ def _load_archive(path, where, *, progress):
             elif len(parts) in (3, 4) and parts[-3] in _SPLITS and _is_image_name(name):
                 blob = _read_member(read, size, _MAX_IMAGE_BYTES, "image file")
                 images.append((parts[:-3], parts[-3], parts[-2], name, blob, f"{where} member '{member}'"))
+                image_bytes += len(blob)
+                if len(images) > _MAX_IMAGES or image_bytes > _MAX_IMAGE_TOTAL_BYTES:
+                    raise DataError(
+                        f"{where} holds more than {min(len(images), _MAX_IMAGES):,} image files or "
+                        f"{_MAX_IMAGE_TOTAL_BYTES // 2**20} MiB of them (at member '{member}'); CIFAR-10 has "
+                        "60,000 small images. It is not CIFAR-10 data (or is hostile): use the official archive."
+                    )
     except DataError:
         raise
     except _TooLarge as exc:
@@ -605,16 +637,71 @@ _PICKLE_ALLOWED = frozenset(
 
 
 class _BatchUnpickler(pickle.Unpickler):
+    """Builds numpy arrays and bytes from a batch pickle, and nothing larger than the file.
+
+    The allowed callables come wrapped: ``_codecs.encode`` only turns a
+    latin-1 ``str`` (as protocol 2 stores bytes) into bytes, never through
+    another codec (``hex`` doubles its input, so nested calls would grow
+    without bound); ``numpy.dtype`` never makes an object dtype (filled with
+    ``None``, an object array uses its memory at once); and an array made
+    by calling ``numpy.ndarray(shape, dtype)`` may not claim more bytes than
+    the file holds. Arrays rebuilt the usual way (``_reconstruct`` and its
+    state) carry their data in the file, so their size is bounded already.
+    """
+
+    def __init__(self, file, *, budget, **kwargs):
+        super().__init__(file, **kwargs)
+        self.budget = budget
+
     def find_class(self, module, name):
         if (module, name) not in _PICKLE_ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return super().find_class(module, name)
+        found = super().find_class(module, name)
+        if name == "encode":
+            return _latin1_encode
+        if name == "dtype":
+            return _plain_dtype
+        if name == "ndarray":
+            return _BoundedArray(self.budget)
+        if name == "_reconstruct":
+            return lambda subtype, *args: found(np.ndarray if isinstance(subtype, _BoundedArray) else subtype,
+                                                *args)
+        return found
+
+
+def _latin1_encode(text, encoding="latin1", *args):
+    if not isinstance(text, str) or encoding.lower().replace("-", "") != "latin1" or args:
+        raise pickle.UnpicklingError("refusing _codecs.encode other than of a str to latin-1")
+    return text.encode("latin-1")
+
+
+def _plain_dtype(*args, **kwargs):
+    dtype = np.dtype(*args, **kwargs)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("refusing an object dtype")
+    return dtype
+
+
+class _BoundedArray:
+    """``numpy.ndarray(shape, dtype)`` for a pickle, refusing more bytes than ``budget``."""
+
+    def __init__(self, budget):
+        self.budget = budget
+
+    def __call__(self, shape, dtype=float, *args, **kwargs):
+        dtype = _plain_dtype(dtype)
+        count = int(np.prod(shape, dtype=np.float64)) if np.ndim(shape) else int(shape)
+        if count * dtype.itemsize > self.budget:
+            raise pickle.UnpicklingError(
+                f"an array of shape {tuple(np.atleast_1d(shape))} claims more bytes than the file's {self.budget:,}"
+            )
+        return np.ndarray(shape, dtype, *args, **kwargs)
 
 
 def _parse_batch(data, where):
     """Decode one pickle batch to (images uint8 (N, 32, 32, 3), labels int64 (N,))."""
     try:
-        batch = _BatchUnpickler(io.BytesIO(data), encoding="bytes").load()
+        batch = _BatchUnpickler(io.BytesIO(data), budget=len(data), encoding="bytes").load()
     except Exception as exc:  # damaged bytes fail in many ways inside pickle
         raise DataError(
             f"{where} is corrupt or truncated, or not a CIFAR-10 batch ({_short_reason(exc)}). "

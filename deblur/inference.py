@@ -134,6 +134,16 @@ def receptive_radius(model):
     return int(math.ceil(radius))
 
 
+#: Layers that act on each pixel alone (or merge aligned tensors): they do not widen the receptive field.
+_POINTWISE = (
+    keras.layers.InputLayer, keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU,
+    keras.layers.PReLU, keras.layers.ELU, keras.layers.BatchNormalization, keras.layers.Dropout,
+    keras.layers.Rescaling, keras.layers.Identity, keras.layers.Add, keras.layers.Subtract,
+    keras.layers.Multiply, keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum,
+    keras.layers.Concatenate,
+)
+
+
 def _widen(layer, radius, step):
     """(radius, step) after ``layer`` (see :func:`receptive_radius`)."""
     if isinstance(layer, keras.Model):
@@ -146,7 +156,12 @@ def _widen(layer, radius, step):
         step = step / s
         return radius + (k - 1 + s - 1) * step, step
     if kernel is None:
-        return radius, step  # pointwise: activations, BatchNorm, Add, ...
+        if not isinstance(layer, _POINTWISE):  # global pooling, attention, resizing, a Lambda, ...
+            raise ValueError(
+                f"cannot bound how far layer {layer.name!r} ({type(layer).__name__}) sees, so tiles could "
+                "show seams; restore this model in one pass with tile=None."
+            )
+        return radius, step
     k = int(np.ravel(kernel)[0])
     s = int(np.ravel(getattr(layer, "strides", 1) or 1)[0])
     dilation = int(np.ravel(getattr(layer, "dilation_rate", 1) or 1)[0])

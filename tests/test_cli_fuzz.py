@@ -133,7 +133,7 @@ MESSAGES = {
     "symlinked output": ("same file as the input", "is a file", "is the input", "inside the input"),
     "duplicate stems": ("would both be written to",),
     "oversized member": ("more than the",),
-    "inflated pickle": ("claims 524,288 rows",),
+    "inflated pickle": ("claims",),
     "tampered run folder": ("not a checkpoint file of this run folder", "different settings"),
     "read-only target": ("read-only",),
     "full disk": ("disk is full",),

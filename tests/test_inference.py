@@ -148,3 +148,13 @@ def test_memory_per_pass_does_not_grow_with_the_image(monkeypatch):
         peaks[size] = max(n * h * w for n, h, w, _ in seen)
     assert peaks[500] == peaks[1100] <= inference.TILE_PIXELS_PER_PASS
     assert len(seen) > 1  # several passes of several tiles
+
+
+def test_a_layer_of_unknown_reach_refuses_tiling():
+    inp = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(3, 3, padding="same")(inp)
+    out = keras.layers.Add()([x, keras.layers.GlobalAveragePooling2D(keepdims=True)(x)])  # sees every pixel
+    model = keras.Model(inp, out)
+    with pytest.raises(ValueError, match="tile=None"):
+        inference.restore(model, np.zeros((600, 600, 3), np.float32))
+    assert inference.restore(model, np.zeros((40, 40, 3), np.float32), tile=None).shape == (40, 40, 3)
