@@ -117,11 +117,83 @@ def inflated_pickle(path, *, rows=524_288):
     return path
 
 
+class _HexChain:
+    """Pickles as nested ``_codecs.encode(..., "hex")`` calls: each level doubles the bytes."""
+
+    def __init__(self, levels):
+        self.levels = levels
+
+    def __reduce__(self):
+        import codecs
+
+        inner = b"abcd" if self.levels == 0 else _HexChain(self.levels - 1)
+        return codecs.encode, (inner, "hex")
+
+
+def _batches_archive(path, payload):
+    blob = pickle.dumps(payload, protocol=2)
+    with tarfile.open(path, "w:gz") as tf:
+        for name in BATCH_NAMES:
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tf.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def codec_chain(path, *, levels=30):
+    """Six tiny batches whose data is ``levels`` nested hex encodings (2**levels * 4 bytes: 4 GiB at 30)."""
+    return _batches_archive(path, {b"data": _HexChain(levels), b"labels": []})
+
+
+def object_array(path, *, count=2**31):
+    """Six tiny batches holding an object array of ``count`` elements (filled with None: 8 bytes each)."""
+    return _batches_archive(path, {b"junk": _Claim((count,), object), b"data": np.zeros((1, 3072), np.uint8),
+                                   b"labels": [0]})
+
+
+def long_name(path, *, size=GiB // 4):
+    """A .tar.gz whose one member has a GNU long name of ``size`` bytes (tarfile reads it whole)."""
+
+    class Name(io.RawIOBase):
+        def __init__(self):
+            self.left = size
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            n = min(len(buffer), self.left)
+            buffer[:n] = b"x" * n
+            self.left -= n
+            return n
+
+    with tarfile.open(path, "w:gz", compresslevel=1) as tf:
+        # A hand-made GNU long-name header: its body is the name, streamed.
+        header = tarfile.TarInfo("././@LongLink")
+        header.type = tarfile.GNUTYPE_LONGNAME
+        header.size = size
+        tf.addfile(header, io.BufferedReader(Name(), 1 << 20))
+    return path
+
+
+def many_members(path, *, count=2000, size=256 * 1024):
+    """A .zip of ``count`` image members of ``size`` zero bytes each (each under the per-member limit)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        block = bytes(size)
+        for i in range(count):
+            zf.writestr(f"cifar/train/cat/{i:05d}.png", block)
+    return path
+
+
 BUILDERS = {
     "oversized .zip member (1 GiB)": (oversized_zip, "hostile.zip"),
     "oversized .tar.gz member (1 GiB)": (oversized_tar_gz, "hostile.tar.gz"),
     "sparse tar member (3 GiB)": (sparse_tar, "sparse.tar.gz"),
     "inflated pickle (524,288 rows)": (inflated_pickle, "inflated.tar.gz"),
+    "hex-encode chain (4 GiB)": (codec_chain, "chain.tar.gz"),
+    "object array (2**31 elements)": (object_array, "object.tar.gz"),
+    "GNU long name (256 MiB)": (long_name, "longname.tar.gz"),
+    "2,000 image members of 256 KiB": (many_members, "many.zip"),
 }
 
 _LIBRARY = """

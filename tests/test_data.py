@@ -571,5 +571,5 @@ def test_too_many_image_members_refused(tmp_path, monkeypatch):
         load_cifar10(pack(tree, tmp_path / "t.tar.gz"), use_cache=False)
     monkeypatch.setattr(data, "_MAX_IMAGES", 100)
     monkeypatch.setattr(data, "_MAX_IMAGE_TOTAL_BYTES", 1000)
-    with pytest.raises(DataError, match="MiB of them"):
+    with pytest.raises(DataError, match="MiB of image files"):
         load_cifar10(pack(tree, tmp_path / "t.zip"), use_cache=False)
