@@ -57,6 +57,7 @@ __all__ = [
     "render_targets_table",
     "render_gpu_ablation_table",
     "render_performance",
+    "render_quick_seeds_table",
     "generated_blocks",
     "render_files",
     "regenerate",
@@ -802,6 +803,52 @@ def render_performance(root=".", *, figure="figures/bench_summary.png"):
     if not lines:
         return _none_yet("the benchmarks", "python bench/corruption.py (and the other bench/*.py)")
     return "\n".join(lines + [f"![benchmark summary]({figure})"])
+
+
+# ------------------------------------------------------------ seeds
+
+
+def render_quick_seeds_table(report):
+    """The quick profile repeated over seeds: each seed's test MSE, and the mean and spread (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/quick_seeds.json`` (``experiments/quick_seeds.py``).
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    summaries = {r["model"]: r for k, r in recs.items() if k.startswith("summary/")}
+    if not summaries:
+        return _none_yet("the repeated quick runs", "python experiments/quick_seeds.py --data PATH")
+    runs = [r for k, r in recs.items() if k.startswith("seed")]
+    seeds = sorted({r["seed"] for r in runs})
+    by = {(r["model"], r["seed"]): r for r in runs}
+    lines = ["| method | " + " | ".join(f"seed {s}: test MSE (steps)" for s in seeds)
+             + " | mean test MSE ± sd | min – max | mean PSNR (dB) ± sd |",
+             "|---|" + "---|" * (len(seeds) + 3)]
+    identity = recs.get("identity")
+    if identity:
+        lines.append(f"| {IDENTITY} | " + " | ".join(f"{identity['mse']:.5f}" for _ in seeds)
+                     + f" | {identity['mse']:.5f} | – | {identity['psnr']:.2f} |")
+    for model, r in summaries.items():
+        cells = [f"{by[model, s]['mse']:.5f} ({by[model, s]['steps']})" if (model, s) in by else "–" for s in seeds]
+        m, p = r["mse"], r["psnr"]
+        lines.append(f"| {MODEL_LABELS.get(model, model)} | " + " | ".join(cells)
+                     + f" | {m['mean']:.5f} ± {m['std']:.5f} | {m['min']:.5f} – {m['max']:.5f} | "
+                     f"{p['mean']:.2f} ± {p['std']:.2f} |")
+    first = runs[0]
+    lines += ["", f"{first['profile']} profile ({first['n_train']:,} training images; budgets: "
+              + ", ".join(f"{MODEL_LABELS.get(m, m)} {by[m, seeds[0]]['recipe']}" for m in summaries
+                          if (m, seeds[0]) in by)
+              + f"), one training run per base seed, every run scored on the same {first['n_images']:,} test "
+              f"images (seed {first['test_seed']}'s); sd is the sample standard deviation over "
+              f"{len(seeds)} seeds. Measured with `{first['command']}` on {describe_machine(first['machine'])}, "
+              f"{_date(first)}."]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------ regenerating
