@@ -841,10 +841,10 @@ def render_quick_seeds_table(report):
                      + f" | {m['mean']:.5f} ± {m['std']:.5f} | {m['min']:.5f} – {m['max']:.5f} | "
                      f"{p['mean']:.2f} ± {p['std']:.2f} |")
     first = runs[0]
-    lines += ["", f"{first['profile']} profile ({first['n_train']:,} training images; budgets: "
+    lines += ["", f"{first['profile']} profile ({first['n_train']:,} training images; each trained for "
               + ", ".join(f"{MODEL_LABELS.get(m, m)} {by[m, seeds[0]]['recipe']}" for m in summaries
                           if (m, seeds[0]) in by)
-              + f"), one training run per base seed, every run scored on the same {first['n_images']:,} test "
+              + f" (the steps the time budgets reached in the recorded quick run)), one training run per base seed, every run scored on the same {first['n_images']:,} test "
               f"images (seed {first['test_seed']}'s); sd is the sample standard deviation over "
               f"{len(seeds)} seeds. Measured with `{first['command']}` on {describe_machine(first['machine'])}, "
               f"{_date(first)}."]

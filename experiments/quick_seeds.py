@@ -2,8 +2,11 @@
 
 Every model of the quick profile is trained once per base seed (its
 :class:`deblur.study.Seeds`: training subset, initialisation, split,
-shuffle and corruption all change) with the profile's recipe and time
-budget, and scored on one fixed test set: the quick profile's own 1,000
+shuffle and corruption all change) with the profile's recipe, for exactly
+the steps its time budget reached in the recorded quick run (the
+``quick/<model>`` records of ``reports/results.json``; a time budget's step
+count follows the CPU's load, which other jobs share here, a step count
+does not), and scored on one fixed test set: the quick profile's own 1,000
 test images and test corruption (``Seeds(TEST_SEED)``), so the spread is
 training's alone. Writes one record per seed and model (``seed<S>/<model>``)
 and one summary per model (``summary/<model>``: mean, sample standard
@@ -11,14 +14,14 @@ deviation, min and max over the seeds) to ``reports/quick_seeds.json``.
 
     python experiments/quick_seeds.py --data ../shared/data/cifar10-jpeg.tar.gz
 
-About 15 minutes on 2 CPU cores (3 seeds x 140 + 80 + 60 s of training,
-plus evaluation). Time budgets make the step count depend on the machine
-and its load; each record keeps the steps it reached.
+About 15 minutes on 2 idle CPU cores (3 seeds x about 140 + 80 + 60 s of
+training, plus evaluation); ``--budget`` trains for the time budgets instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +37,8 @@ PROFILE = "quick"
 #: Every seed is scored on this base seed's test images and corruption.
 TEST_SEED = 0
 OUT = "reports/quick_seeds.json"
+#: The record whose step counts the runs replay.
+STEPS_FROM = "reports/results.json"
 RUN_ROOT = study.SCRATCH_DIR / "quick_seeds"
 # -------------------------------------------------------------------------
 
@@ -62,6 +67,32 @@ def summarise(per_seed):
     return out
 
 
+def recorded_steps(results_path, profile):
+    """The steps (and hold steps) each model's time budget reached in a recorded run.
+
+    Parameters
+    ----------
+    results_path : path
+        ``reports/results.json``.
+    profile : str
+        Its records ``<profile>/<model>`` say ``replay with --steps N --hold-steps K``.
+
+    Returns
+    -------
+    dict of str -> dict
+        ``{model: {"steps": N, "hold_steps": K}}``, as :func:`deblur.study.get_profile`'s ``lengths``.
+    """
+    out = {}
+    for key, record in records.read_report(results_path)["records"].items():
+        match = re.search(r"--steps (\d+) --hold-steps (\d+)", str(record.get("trained", "")))
+        if key.startswith(f"{profile}/") and match:
+            out[record["method"]] = {"steps": int(match[1]), "hold_steps": int(match[2])}
+    if not out:
+        raise ValueError(f"{results_path} has no {profile!r} record with a step count to replay; "
+                         "run `python -m deblur reproduce --profile quick` first, or pass --budget.")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None)
@@ -70,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--profile", default=PROFILE, help="a training profile (tiny: a smoke test)")
     parser.add_argument("--out", default=OUT)
     parser.add_argument("--run-root", default=str(RUN_ROOT))
+    parser.add_argument("--budget", action="store_true",
+                        help="train for the profile's time budgets, not the recorded runs' step counts")
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/quick_seeds.py")
     records.check_outputs([args.out, args.run_root])
@@ -79,9 +112,10 @@ def main(argv=None):
     identity = metrics.evaluate(None, c_test, x_test)
     records.update_report(args.out, {"identity": {**identity, "test_seed": TEST_SEED}}, about=ABOUT,
                           command=command)
+    lengths = {} if args.budget else recorded_steps(STEPS_FROM, args.profile)
     per_model = {name: [] for name in args.models}
     for seed in args.seeds:
-        profile = study.get_profile(args.profile, seed=seed)
+        profile = study.get_profile(args.profile, seed=seed, lengths=lengths)
         arrays = study.load_profile_data(profile, args.data)
         for name in args.models:
             model_recipe = profile.recipe_for(name)
