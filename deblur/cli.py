@@ -415,15 +415,17 @@ def _cmd_reproduce(args):
     arrays = study.load_profile_data(profile, args.data)
     _import_keras()
     source = data.describe_source(args.data)
-    results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])}
+    # Every test number gets its 95 % bootstrap interval over the test images (one resampling seed).
+    ci_seed = profile.seeds.bootstrap
+    results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=ci_seed)}
     trained = {}
     for name in args.models:
         model, trained[name] = _reproduce_model(name, profile, arrays, out_dir, args)
         if model is None:
             print(f"{name}: stopped at the time limit; run the same command again to resume.")
             return 3
-        results[name] = metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"])
-        print(name, results[name])
+        results[name] = metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=ci_seed)
+        print(name, {k: v for k, v in results[name].items() if k != "ci"})
         if args.export and profile.train:
             _export(name, profile, out_dir, results, args, source)
     metrics.save_results({"profile": profile.name, "command": args.command_line, "data_source": source,
@@ -514,8 +516,10 @@ def _cmd_evaluate(args):
     result = {
         "model": args.model,
         "profile": profile.name,
-        "identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"]),
-        "model_metrics": metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"]),
+        "identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"],
+                                     ci_seed=profile.seeds.bootstrap),
+        "model_metrics": metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"],
+                                          ci_seed=profile.seeds.bootstrap),
     }
     print(metrics.format_table({"identity": result["identity"], args.model: result["model_metrics"]}))
     path = metrics.save_results(result, args.out)

@@ -187,7 +187,7 @@ def predict(model, images, *, batch_size=256):
     )
 
 
-def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False):
+def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False, ci_seed=None):
     """Test-set MSE, PSNR and SSIM of a model, or of the identity baseline.
 
     Parameters
@@ -203,18 +203,25 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
     data_range : float, default 1.0
     per_image : bool, default False
         Also return the per-image values under ``"per_image"``.
+    ci_seed : int, optional
+        Also return 95 % bootstrap intervals under ``"ci"``
+        (:func:`summary_with_ci`, resampled with this seed:
+        ``deblur.study.Seeds(...).bootstrap``).
 
     Returns
     -------
     dict
         ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}``
-        (means over images), plus ``"per_image": {name: list}`` if asked.
+        (means over images; ``psnr`` is the mean of per-image PSNRs), plus
+        ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
     """
     restored = predict(model, corrupted, batch_size=batch_size)
     values = per_image_metrics(restored, clean, data_range=data_range)
     result = mean_metrics(values)
     if per_image:
         result["per_image"] = {k: v.tolist() for k, v in values.items()}
+    if ci_seed is not None:
+        result["ci"] = summary_with_ci(values["mse"], values["psnr"], seed=ci_seed, data_range=data_range)
     return result
 
 

@@ -21,6 +21,9 @@ report                                  block                       file
 several                                 ``targets-table``           docs/research.md
 ``ablation_gpu.json``                   ``gpu-ablation-table``      docs/research.md
 ``bench_*.json``                        ``performance``             docs/research.md
+``quick_seeds.json``                    ``quick-seeds-table``       docs/results.md
+``ensemble.json``                       ``ensemble-table``          docs/results.md
+``sweep.json``                          ``sweep-table``             docs/research.md
 ======================================  ==========================  ==================
 
 Rendering reads JSON only: it never imports Keras (only :func:`card_records`
@@ -58,6 +61,8 @@ __all__ = [
     "render_gpu_ablation_table",
     "render_performance",
     "render_quick_seeds_table",
+    "render_sweep_table",
+    "render_ensemble_table",
     "generated_blocks",
     "render_files",
     "regenerate",
@@ -162,7 +167,9 @@ def result_record(method, profile, metrics, *, trained, data_source):
     profile : str
         ``"pretrained"``, ``"quick"``, ``"full"`` or :data:`SHIPPED_OURS`.
     metrics : dict
-        ``mse``, ``psnr``, ``ssim`` and ``n_images``.
+        ``mse``, ``psnr`` (the mean of per-image PSNRs), ``ssim`` and
+        ``n_images``; optionally ``ci`` (:func:`deblur.metrics.summary_with_ci`:
+        bootstrap intervals, and the PSNR of the mean MSE), kept as it is.
     trained : str
         How the model was trained, in words (``"–"`` for the identity).
     data_source : str
@@ -172,7 +179,7 @@ def result_record(method, profile, metrics, *, trained, data_source):
     -------
     dict
     """
-    return {
+    record = {
         "method": method,
         "profile": profile,
         "mse": float(metrics["mse"]),
@@ -182,6 +189,9 @@ def result_record(method, profile, metrics, *, trained, data_source):
         "trained": trained,
         "data": data_source,
     }
+    if metrics.get("ci"):
+        record["ci"] = metrics["ci"]
+    return record
 
 
 def save_results(records_by_key, *, profile, command, root="."):
@@ -302,6 +312,11 @@ def render_results_table(recs):
     return "\n".join(lines)
 
 
+def _interval(bounds, spec):
+    """`` [low, high]`` formatted with ``spec``, or nothing when there is no interval."""
+    return f" [{bounds[0]:{spec}}, {bounds[1]:{spec}}]" if bounds else ""
+
+
 def _mse(record):
     return f"{record['mse']:.5f}" if record else "–"
 
@@ -325,26 +340,37 @@ def render_headline_table(recs):
     -------
     str
     """
+    from .metrics import psnr_from_mse  # scikit-image, not Keras
+
     shipped = _sorted_results(_shipped_rows(recs))
     if not shipped:
         return _none_yet("the results", "python -m deblur reproduce --profile pretrained")
     quick = {r["method"]: r for r in _measured(recs) if r["profile"] == "quick"}
     study = _study_reported(recs)
     lines = [
-        "| method | shipped weights: how they were trained | test MSE | PSNR (dB) | SSIM | "
-        "quick profile: test MSE | the study reported: test MSE |",
-        "|---|---|---|---|---|---|---|",
+        "| method | shipped weights: how they were trained | test MSE [95 % CI] | mean of per-image PSNRs (dB) "
+        "[95 % CI] | PSNR of the mean MSE (dB) [95 % CI] | SSIM | quick profile: test MSE | "
+        "the study reported: test MSE |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in shipped:
         trained = r["trained"].removeprefix("shipped weights: ")
         q, s = quick.get(r["method"]), study.get(r["method"])
+        ci = r.get("ci") or {}
         lines.append(
-            f"| {r['method']} | {trained} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"| {r['method']} | {trained} | {r['mse']:.5f}{_interval(ci.get('mse_ci'), '.5f')} | "
+            f"{r['psnr']:.2f}{_interval(ci.get('mean_psnr_ci'), '.2f')} | "
+            f"{psnr_from_mse(r['mse']):.2f}{_interval(ci.get('psnr_of_mean_mse_ci'), '.2f')} | {r['ssim']:.4f} | "
             f"{_mse(q)} | {_mse(s)} |"
         )
     first = shipped[0]
     lines += ["", f"Shipped weights: {first['n_images']:,} test images, `{first['command']}` "
               f"({describe_machine(first['machine'])}, {_date(first)})."]
+    boot = (first.get("ci") or {}).get("bootstrap")
+    if boot:
+        lines[-1] += (f" Intervals: {boot['confidence']:.0%} {boot['method']} bootstrap over the test images "
+                      f"({boot['n_resamples']:,} resamples, seed {boot['seed']}): how much the number would move on "
+                      "another test set of this size, not training's randomness.")
     if quick:
         q = next(iter(quick.values()))
         lines[-1] += (f" Quick profile: a reduced CPU run, {q['n_images']:,} test images, `{q['command']}` "
@@ -851,6 +877,88 @@ def render_quick_seeds_table(report):
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------ self-ensemble
+
+
+def render_ensemble_table(report):
+    """Self-ensemble against the plain pass, per shipped model: gain and cost (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/ensemble.json`` (``experiments/ensemble.py``).
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the self-ensemble", "python experiments/ensemble.py --data PATH")
+    lines = ["| model | test MSE, plain | test MSE, 8-fold ensemble | MSE reduction [95 % CI of the difference] | "
+             "mean PSNR (dB), plain → ensemble | images improved | time, ensemble / plain |",
+             "|---|---|---|---|---|---|---|"]
+    for r in recs.values():
+        low, high = r["mse_difference_ci"]
+        lines.append(
+            f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['plain']['mse']:.5f} | {r['ensemble']['mse']:.5f} | "
+            f"{r['mse_reduction']:.1%} [{low:.6f}, {high:.6f}] | {r['plain']['psnr']:.2f} → "
+            f"{r['ensemble']['psnr']:.2f} (+{r['psnr_gain_db']:.2f}) | {r['images_better']:.0%} | "
+            f"{r['time_ratio']:.1f}x |")
+    first = next(iter(recs.values()))
+    lines += ["", f"{first['n_images']:,} test images (the pretrained profile's), `deblur.restore(..., "
+              f"ensemble=True)` against `deblur.restore(...)`, batch {first['batch_size']}, outputs clipped to "
+              f"[0, 1]. Measured with `{first['command']}` on {describe_machine(first['machine'])} "
+              f"(load average {first['load_average']:.1f} during the run: other jobs shared the CPU), "
+              f"{_date(first)}."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ sweep
+
+
+def render_sweep_table(report, *, figure="figures/degradation_sweep.png"):
+    """The degradation sweep (Markdown): mean PSNR of every method per noise level and blur sigma.
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/sweep.json`` (``experiments/sweep.py``).
+    figure : str
+        The sweep's figure, relative to the Markdown file.
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    summary = recs.get("summary")
+    if not summary:
+        return _none_yet("the degradation sweep", "python experiments/sweep.py --data PATH")
+    rows = [r for k, r in recs.items() if k != "summary"]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cell = {(r["method"], r["noise_std"], r["sigma"]): r for r in rows}
+    lines = ["| noise | blur sigma | " + " | ".join(MODEL_LABELS.get(m, m) for m in methods) + " |",
+             "|---|---|" + "---|" * len(methods)]
+    for noise_std, sigma in sorted({(r["noise_std"], r["sigma"]) for r in rows}):
+        identity = cell[methods[0], noise_std, sigma]["mse"]
+        cells = []
+        for m in methods:
+            r = cell.get((m, noise_std, sigma))
+            mark = " ✗" if r and m != methods[0] and r["mse"] >= identity else ""
+            cells.append(f"{r['psnr']:.2f}{mark}" if r else "–")
+        lines.append(f"| {noise_std:g} | {sigma:g} | " + " | ".join(cells) + " |")
+    first = rows[0]
+    s = summary["settings"]
+    lines += ["", f"Mean PSNR (dB) over {s['n_images']:,} test images; ✗: test MSE not below doing nothing's "
+              f"({methods[0]}). The networks were trained on sigma in [1, 4) with noise 0.02; Wiener gets the "
+              f"true PSF (balance {s['wiener_balance']:g}, tuned at noise 0.02). Measured with `{first['command']}` "
+              f"on {describe_machine(first['machine'])}, {_date(first)}.", ""]
+    lines += [f"- {note}" for note in summary["notes"]]
+    lines += ["", f"![degradation sweep]({figure})"]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ regenerating
 
 
@@ -873,6 +981,8 @@ def generated_blocks(root="."):
         RESULTS_DOC: {
             "results-full": render_results_table(results),
             "baselines-table": render_baselines_table(load_report("baselines", root)),
+            "quick-seeds-table": render_quick_seeds_table(load_report("quick_seeds", root)),
+            "ensemble-table": render_ensemble_table(load_report("ensemble", root)),
         },
         RESEARCH_DOC: {
             "cpu-ablation-table": render_cpu_ablation_table(load_report("cpu_ablation", root)),
@@ -880,6 +990,7 @@ def generated_blocks(root="."):
             "targets-table": render_targets_table(root),
             "gpu-ablation-table": render_gpu_ablation_table(load_report("ablation_gpu", root), results),
             "performance": render_performance(root),
+            "sweep-table": render_sweep_table(load_report("sweep", root)),
         },
     }
 
