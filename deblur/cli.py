@@ -341,7 +341,7 @@ def _cmd_restore(args):
     for path, target in bar:
         image, alpha = _read_image(path)
         start = time.perf_counter()
-        out = restore(model, image, progress=False if args.quiet else None)
+        out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
         atomic_write_bytes(target, _encode_png(out, alpha))
         bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
                   f"wrote {target}", file=sys.stdout)
@@ -667,6 +667,8 @@ def build_parser():
                    help="shipped name (deblurnet, the default; cae, win5rb), .keras file or run folder")
     p.add_argument("--out", required=True, help="output folder (inputs and existing files are never overwritten)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--ensemble", action="store_true",
+                   help="average over the 8 flips and rotations of each image (about 8x the time)")
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="export a model for deployment: ONNX, LiteRT or a TF SavedModel")
