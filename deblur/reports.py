@@ -24,6 +24,7 @@ several                                 ``targets-table``           docs/researc
 ``quick_seeds.json``                    ``quick-seeds-table``       docs/results.md
 ``ensemble.json``                       ``ensemble-table``          docs/results.md
 ``sweep.json``                          ``sweep-table``             docs/research.md
+``blur_estimator.json``                 ``blur-estimator-table``    docs/research.md
 ======================================  ==========================  ==================
 
 Rendering reads JSON only: it never imports Keras (only :func:`card_records`
@@ -63,6 +64,7 @@ __all__ = [
     "render_quick_seeds_table",
     "render_sweep_table",
     "render_ensemble_table",
+    "render_blur_estimator_table",
     "generated_blocks",
     "render_files",
     "regenerate",
@@ -959,6 +961,40 @@ def render_sweep_table(report, *, figure="figures/degradation_sweep.png"):
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------ blur estimator
+
+
+def render_blur_estimator_table(report):
+    """The blur estimator's error per sigma bin, and Wiener with the true, estimated and mean PSF (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/blur_estimator.json`` (``experiments/blur_estimator.py``).
+
+    Returns
+    -------
+    str
+    """
+    r = report["records"].get("blur_estimator")
+    if not r:
+        return _none_yet("the blur estimator", "python experiments/blur_estimator.py --data PATH")
+    est = r["estimator"]
+    lines = ["| true sigma | images | estimator: mean absolute error | predicting the mean sigma "
+             f"({est['mean_sigma']:.2f}): mean absolute error |", "|---|---|---|---|"]
+    for label, cell in est["mae_by_bin"].items():
+        lines.append(f"| {label} | {cell['n_images']:,} | {cell['mae']:.3f} | "
+                     f"{est['mean_predictor_mae_by_bin'][label]['mae']:.3f} |")
+    lines += ["", "| method | test MSE | PSNR (dB) | SSIM |", "|---|---|---|---|"]
+    for name, m in r["wiener"].items():
+        label = IDENTITY if name == "identity" else f"Wiener, {name.removeprefix('wiener, ')}"
+        lines.append(f"| {label} | {m['mse']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+    lines += ["", f"Fitted on {est['n_fit']:,} corrupted training images, scored on {r['n_images']:,} test images "
+              f"(the pretrained profile's); Wiener balance {r['wiener_balance']:g}. Measured with `{r['command']}` "
+              f"on {describe_machine(r['machine'])}, {_date(r)}."]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ regenerating
 
 
@@ -991,6 +1027,7 @@ def generated_blocks(root="."):
             "gpu-ablation-table": render_gpu_ablation_table(load_report("ablation_gpu", root), results),
             "performance": render_performance(root),
             "sweep-table": render_sweep_table(load_report("sweep", root)),
+            "blur-estimator-table": render_blur_estimator_table(load_report("blur_estimator", root)),
         },
     }
 
