@@ -38,6 +38,7 @@ __all__ = [
     "bootstrap_ci",
     "psnr_from_mse",
     "summary_with_ci",
+    "format_ci_table",
     "CI_CONFIDENCE",
     "CI_RESAMPLES",
 ]
@@ -480,3 +481,29 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
         "bootstrap": {"confidence": confidence, "n_resamples": int(n_resamples),
                       "seed": seed if isinstance(seed, (int, np.integer)) else None, "method": "percentile"},
     }
+
+
+def format_ci_table(summaries):
+    """A Markdown table of :func:`summary_with_ci` results, one row per method.
+
+    Parameters
+    ----------
+    summaries : dict of str -> dict
+        Method name -> :func:`summary_with_ci` output.
+
+    Returns
+    -------
+    str
+    """
+    if not summaries:
+        raise ValueError("summaries is empty; pass {method: summary_with_ci(...)}.")
+    first = next(iter(summaries.values()))
+    level = f"{first['bootstrap']['confidence']:.0%} CI"
+    lines = [f"| method | test MSE [{level}] | mean of per-image PSNRs (dB) [{level}] | "
+             f"PSNR of the mean MSE (dB) [{level}] | images |", "|---|---|---|---|---|"]
+    for name, s in summaries.items():
+        lines.append(f"| {name} | {s['mse']:.5f} [{s['mse_ci'][0]:.5f}, {s['mse_ci'][1]:.5f}] | "
+                     f"{s['mean_psnr']:.2f} [{s['mean_psnr_ci'][0]:.2f}, {s['mean_psnr_ci'][1]:.2f}] | "
+                     f"{s['psnr_of_mean_mse']:.2f} [{s['psnr_of_mean_mse_ci'][0]:.2f}, "
+                     f"{s['psnr_of_mean_mse_ci'][1]:.2f}] | {s['n_images']:,} |")
+    return "\n".join(lines)

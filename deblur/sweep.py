@@ -27,6 +27,7 @@ __all__ = [
     "NOISE_LEVELS",
     "IDENTITY",
     "corrupt_setting",
+    "model_methods",
     "shipped_methods",
     "degradation_sweep",
     "crossovers",
@@ -64,13 +65,13 @@ def corrupt_setting(clean, *, sigma, noise_std, seed):
     return corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=float(noise_std))[0]
 
 
-def shipped_methods(names=None, *, wiener_balance=0.01, batch_size=256):
-    """The sweep's methods: Wiener with the true PSF and the shipped networks.
+def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
+    """The sweep's methods: Wiener with the true PSF and the given networks (blind).
 
     Parameters
     ----------
-    names : sequence of str, optional
-        Shipped model names; default every one (:func:`deblur.models.pretrained_names`).
+    models_by_name : dict of str -> keras.Model or str
+        The networks, each a model or a shipped model's name.
     wiener_balance : float, default 0.01
         Wiener's regularisation (``reports/baselines.json`` holds the value
         tuned on validation images at the study's corruption).
@@ -79,15 +80,24 @@ def shipped_methods(names=None, *, wiener_balance=0.01, batch_size=256):
     Returns
     -------
     dict of str -> callable
-        ``name -> f(corrupted, sigmas) -> restored``, each (N, H, W, C) float32.
+        ``name -> f(corrupted, sigmas) -> restored``, each (N, H, W, C) float32
+        (the networks' outputs unclipped, as the study scores them).
     """
     from . import baselines, models
 
     out = {"wiener (oracle PSF)": lambda c, s: baselines.wiener_oracle(c, s, balance=wiener_balance)}
-    for name in names or models.pretrained_names():
-        model = models.load_pretrained(name)
+    for name, model in models_by_name.items():
+        model = models.load_pretrained(model) if isinstance(model, str) else model
         out[name] = lambda c, s, model=model: metrics.predict(model, c, batch_size=batch_size)
     return out
+
+
+def shipped_methods(names=None, *, wiener_balance=0.01, batch_size=256):
+    """:func:`model_methods` of the shipped networks (default: every one)."""
+    from . import models
+
+    names = names or models.pretrained_names()
+    return model_methods({n: n for n in names}, wiener_balance=wiener_balance, batch_size=batch_size)
 
 
 def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVELS, seed, progress=None):

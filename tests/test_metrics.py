@@ -165,3 +165,5 @@ def test_summary_names_both_psnrs_and_maps_the_mse_interval(pair):
         assert s[f"{name}_ci"][0] <= s[name] <= s[f"{name}_ci"][1]
     result = metrics.evaluate(None, restored, clean, ci_seed=30)
     assert result["ci"] == s and "ci" not in metrics.evaluate(None, restored, clean)
+    table = metrics.format_ci_table({"identity": s})
+    assert "PSNR of the mean MSE (dB) [95% CI]" in table and f"| identity | {s['mse']:.5f} [" in table
