@@ -17,7 +17,7 @@ REGENERATE = ("`python -m deblur.reports` (tables only), or re-measure with "
               "`python -m deblur reproduce --profile pretrained` (or the command in the record's `about`)")
 EXPECTED_REPORTS = {
     "results", "baselines", "cpu_ablation", "cpu_budget", "ablation_gpu",
-    "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality", "sweep", "blur_estimator",
+    "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality", "sweep", "blur_estimator", "ensemble", "quick_seeds",
 }
 METRICS = {"mse": 0.01, "psnr": 20.0, "ssim": 0.5, "n_images": 10}
 
