@@ -13,6 +13,7 @@ Submodules, one job each:
 - :mod:`deblur.plots`       sample grids, loss curves, comparison grids
 - :mod:`deblur.inference`   ``deblur.restore(model, images)``: any image, any size
 - :mod:`deblur.baselines`   classical baselines from skimage.restoration
+- :mod:`deblur.sweep`       every method over a grid of blur strengths and noise levels
 - :mod:`deblur.natural`     beyond CIFAR: the models on skimage's natural images
 - :mod:`deblur.study`       the protocol: seeds, recipes, profiles, data, ``train_model``
 - :mod:`deblur.records`     atomic writes, provenance and the ``reports/`` records
@@ -34,7 +35,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "study", "records", "reports", "data", "corruption", "pipeline", "device_corruption", "models", "training",
-    "metrics", "plots", "inference", "baselines", "natural", "devices", "cli", "deploy", "interactive",
+    "metrics", "plots", "inference", "baselines", "sweep", "natural", "devices", "cli", "deploy", "interactive",
     "profiles", "reproduce", "candidates",  # deprecated
 )
 __all__ = [*_SUBMODULES, "restore"]

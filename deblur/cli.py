@@ -343,7 +343,7 @@ def _cmd_restore(args):
     for path, target in bar:
         image, alpha = _read_image(path)
         start = time.perf_counter()
-        out = restore(model, image, progress=False if args.quiet else None)
+        out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
         atomic_write_bytes(target, _encode_png(out, alpha))
         bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
                   f"wrote {target}", file=sys.stdout)
@@ -420,15 +420,17 @@ def _cmd_reproduce(args):
     arrays = study.load_profile_data(profile, args.data)
     _import_keras()
     source = data.describe_source(args.data)
-    results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])}
+    # Every test number gets its 95 % bootstrap interval over the test images (one resampling seed).
+    ci_seed = profile.seeds.bootstrap
+    results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=ci_seed)}
     trained = {}
     for name in args.models:
         model, trained[name] = _reproduce_model(name, profile, arrays, out_dir, args)
         if model is None:
             print(f"{name}: stopped at the time limit; run the same command again to resume.")
             return 3
-        results[name] = metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"])
-        print(name, results[name])
+        results[name] = metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=ci_seed)
+        print(name, {k: v for k, v in results[name].items() if k != "ci"})
         if args.export and profile.train:
             _export(name, profile, out_dir, results, args, source)
     metrics.save_results({"profile": profile.name, "command": args.command_line, "data_source": source,
@@ -519,8 +521,10 @@ def _cmd_evaluate(args):
     result = {
         "model": args.model,
         "profile": profile.name,
-        "identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"]),
-        "model_metrics": metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"]),
+        "identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"],
+                                     ci_seed=profile.seeds.bootstrap),
+        "model_metrics": metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"],
+                                          ci_seed=profile.seeds.bootstrap),
     }
     print(metrics.format_table({"identity": result["identity"], args.model: result["model_metrics"]}))
     path = metrics.save_results(result, args.out)
@@ -668,6 +672,8 @@ def build_parser():
                    help="shipped name (deblurnet, the default; cae, win5rb), .keras file or run folder")
     p.add_argument("--out", required=True, help="output folder (inputs and existing files are never overwritten)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--ensemble", action="store_true",
+                   help="average over the 8 flips and rotations of each image (about 8x the time)")
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="export a model for deployment: ONNX, LiteRT or a TF SavedModel")

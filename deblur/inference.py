@@ -15,7 +15,7 @@ from . import models
 from ._validation import as_float_images
 
 __all__ = ["restore", "as_any_size_model", "size_multiple", "receptive_radius", "tile_overlap", "tile_windows",
-           "TILE", "TILE_PIXELS_PER_PASS"]
+           "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
 
 # Float inputs may leave [0, 1] a little (unclipped noise); more than this
 # looks like 0..255 data passed as float, which is an error.
@@ -244,7 +244,7 @@ def _axis_windows(length, tile, overlap):
             for start in range(0, length, tile)]
 
 
-def restore(model, images, *, batch_size=16, tile=TILE, progress=None):
+def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=False):
     """Restore one image or a batch with a trained model, large images tile by tile.
 
     Images of any height and width are reflect-padded up to the model's size
@@ -280,6 +280,12 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None):
     progress : bool or None, default None
         Show a progress bar (tqdm, on stderr); ``None`` shows one when there
         is more than one forward pass.
+    ensemble : bool, default False
+        Self-ensemble: restore each of the 8 flips and rotations of the
+        input (:data:`DIHEDRAL`), undo each on its output and average the
+        8, in float, before the final clipping. About 8 times the time;
+        identical to a plain pass for a model that is itself
+        flip/rotation-equivariant. Tiling works as without it.
 
     Returns
     -------
@@ -300,30 +306,73 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None):
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
     if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
         raise ValueError(f"tile must be a positive integer or None; got {tile!r}.")
+    if not isinstance(ensemble, (bool, np.bool_)):
+        raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
+    views = DIHEDRAL if ensemble else DIHEDRAL[:1]
+    plans = [_plan(model, _dihedral(x, k, flip).shape, batch_size=batch_size, tile=tile) for k, flip in views]
+    show = progress if progress is not None else sum(len(p) for p in plans) > 1
+    bar = tqdm(total=sum(len(p) for p in plans), disable=not show, desc="restoring", unit="pass")
+    with bar:
+        if not ensemble:
+            out = _run_plan(model, x, plans[0], out_dtype=x.dtype, bar=bar)
+        else:
+            out = np.zeros(x.shape, dtype=np.float32)
+            for (k, flip), plan in zip(views, plans):
+                view = np.ascontiguousarray(_dihedral(x, k, flip))
+                out += _dihedral_inverse(_run_plan(model, view, plan, out_dtype=None, bar=bar), k, flip)
+            out = _quantise(out / np.float32(len(views)), x.dtype)
+    return _from_batch(out, layout)
+
+
+#: The 8 flips and rotations of the square (the dihedral group D4): ``(quarter turns, mirror first)``.
+DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+
+
+def _dihedral(x, k, flip):
+    """Batch ``x`` (N, H, W, C) mirrored left-right (if ``flip``), then turned ``k`` quarter turns (a view)."""
+    if flip:
+        x = x[:, :, ::-1]
+    return np.rot90(x, k, axes=(1, 2))
+
+
+def _dihedral_inverse(y, k, flip):
+    """Undo :func:`_dihedral` on a batch."""
+    y = np.rot90(y, -k, axes=(1, 2))
+    return y[:, :, ::-1] if flip else y
+
+
+def _plan(model, shape, *, batch_size, tile):
+    """The forward passes restoring a batch of ``shape``: lists of ``(image, window, core, kept)``."""
+    n, h, w, _ = shape
+    multiple = size_multiple(model)
+    ph, pw = (-h) % multiple, (-w) % multiple
+    overlap = tile_overlap(model) if tile is not None else 0
+    if tile is None or max(h + ph, w + pw) <= tile + 2 * overlap:
+        return [[(i, (slice(None), slice(None)), (slice(0, h), slice(0, w)), (slice(0, h), slice(0, w)))
+                 for i in range(start, min(start + batch_size, n))] for start in range(0, n, batch_size)]
+    windows = tile_windows(h + ph, w + pw, tile=tile, overlap=overlap, multiple=multiple)
+    win_h, win_w = windows[0][0][0].stop - windows[0][0][0].start, windows[0][0][1].stop - windows[0][0][1].start
+    per_pass = max(1, min(batch_size, TILE_PIXELS_PER_PASS // (win_h * win_w)))
+    jobs = [(i, *_crop_core(wnd, core, kept, h, w)) for i in range(n) for wnd, core, kept in windows]
+    return [jobs[k:k + per_pass] for k in range(0, len(jobs), per_pass)]
+
+
+def _run_plan(model, x, plan, *, out_dtype, bar):
+    """Run :func:`_plan`'s passes over batch ``x``; ``out_dtype=None`` keeps the raw float32 output."""
     n, h, w, c = x.shape
     multiple = size_multiple(model)
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
-    out = np.empty((n, h, w, c), dtype=x.dtype)
-    overlap = tile_overlap(model) if tile is not None else 0
-    if tile is None or max(h + ph, w + pw) <= tile + 2 * overlap:
-        passes = [[(i, (slice(None), slice(None)), (slice(0, h), slice(0, w)), (slice(0, h), slice(0, w)))
-                   for i in range(start, min(start + batch_size, n))] for start in range(0, n, batch_size)]
-    else:
-        windows = tile_windows(h + ph, w + pw, tile=tile, overlap=overlap, multiple=multiple)
-        win_h, win_w = windows[0][0][0].stop - windows[0][0][0].start, windows[0][0][1].stop - windows[0][0][1].start
-        per_pass = max(1, min(batch_size, TILE_PIXELS_PER_PASS // (win_h * win_w)))
-        jobs = [(i, *_crop_core(wnd, core, kept, h, w)) for i in range(n) for wnd, core, kept in windows]
-        passes = [jobs[k:k + per_pass] for k in range(0, len(jobs), per_pass)]
-    show = progress if progress is not None else len(passes) > 1
-    for jobs in tqdm(passes, disable=not show, desc="restoring", unit="pass"):
+    out = np.empty((n, h, w, c), dtype=out_dtype or np.float32)
+    for jobs in plan:
         batch = np.stack([x[i][window] for i, window, _, _ in jobs])
-        y = _forward(model, batch, x.dtype)
+        y = _forward(model, batch, out_dtype)
         for (i, _, core, kept), restored in zip(jobs, y):
             out[i][core] = restored[kept]
-    return _from_batch(out, layout)
+        bar.update(1)
+    return out
 
 
 def _crop_core(window, core, kept, h, w):
@@ -335,7 +384,10 @@ def _crop_core(window, core, kept, h, w):
 
 
 def _forward(model, batch, dtype):
-    """One forward pass: ``batch`` in its stored dtype -> the model's output quantised to ``dtype``."""
+    """One forward pass: ``batch`` in its stored dtype -> the model's output quantised to ``dtype``.
+
+    ``dtype=None`` returns the raw float32 output (unclipped), for averaging.
+    """
     gray = batch.shape[-1] == 1
     xf = _as_float(batch)
     if gray:
@@ -343,7 +395,7 @@ def _forward(model, batch, dtype):
     y = keras.ops.convert_to_numpy(model(xf, training=False))
     if gray:
         y = y.mean(axis=-1, keepdims=True)
-    return _quantise(y, dtype)
+    return y.astype(np.float32, copy=False) if dtype is None else _quantise(y, dtype)
 
 
 def _as_float(x):

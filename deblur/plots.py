@@ -21,6 +21,7 @@ __all__ = [
     "loss_curves",
     "comparison_grid",
     "metric_by_group",
+    "sweep_panels",
     "image_rows",
     "figures_from_runs",
     "save_figure",
@@ -264,6 +265,54 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     if log_scale:
         ax.set_yscale("log")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noise=0.02, path=None):
+    """A degradation sweep: the metric against blur sigma, one panel per noise level, a line per method.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`deblur.sweep.degradation_sweep` output (``method``, ``sigma``,
+        ``noise_std`` and the metric).
+    metric : {"psnr", "mse", "psnr_of_mean_mse"}, default "psnr"
+    train_sigma_range : (float, float), default (1.0, 4.0)
+        Shaded: the sigmas the networks were trained on.
+    train_noise : float, default 0.02
+        The panel of the training noise level says so in its title.
+    path : str or os.PathLike, optional
+        Also save the figure here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not rows:
+        raise ValueError("rows is empty; pass deblur.sweep.degradation_sweep(...)'s output.")
+    if metric not in rows[0]:
+        raise ValueError(f"metric {metric!r} is not in the rows; choose one of psnr, mse, psnr_of_mean_mse.")
+    noise_levels = sorted({r["noise_std"] for r in rows})
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, axes = plt.subplots(1, len(noise_levels), figsize=(3.2 * len(noise_levels), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, noise_std in zip(axes[0], noise_levels):
+        ax.axvspan(*train_sigma_range, color="0.92", zorder=0)
+        for name in methods:
+            mine = sorted((r["sigma"], r[metric]) for r in rows if r["method"] == name and r["noise_std"] == noise_std)
+            style = "k--" if name == "identity" else "o-"
+            ax.plot(*zip(*mine), style, label=name, markersize=3)
+        trained = " (training noise)" if np.isclose(noise_std, train_noise) else ""
+        ax.set_title(f"noise {noise_std:g}{trained}", fontsize=9)
+        ax.set_xlabel("blur sigma (grey: training range)", fontsize=8)
+        if metric == "mse":
+            ax.set_yscale("log")
+    axes[0][0].set_ylabel({"mse": "test MSE", "psnr": "mean PSNR (dB)",
+                           "psnr_of_mean_mse": "PSNR of the mean MSE (dB)"}[metric])
+    axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)

@@ -21,6 +21,10 @@ report                                  block                       file
 several                                 ``targets-table``           docs/research.md
 ``ablation_gpu.json``                   ``gpu-ablation-table``      docs/research.md
 ``bench_*.json``                        ``performance``             docs/research.md
+``quick_seeds.json``                    ``quick-seeds-table``       docs/results.md
+``ensemble.json``                       ``ensemble-table``          docs/results.md
+``sweep.json``                          ``sweep-table``             docs/research.md
+``blur_estimator.json``                 ``blur-estimator-table``    docs/research.md
 ======================================  ==========================  ==================
 
 Rendering reads JSON only: it never imports Keras (only :func:`card_records`
@@ -57,6 +61,10 @@ __all__ = [
     "render_targets_table",
     "render_gpu_ablation_table",
     "render_performance",
+    "render_quick_seeds_table",
+    "render_sweep_table",
+    "render_ensemble_table",
+    "render_blur_estimator_table",
     "generated_blocks",
     "render_files",
     "regenerate",
@@ -161,7 +169,9 @@ def result_record(method, profile, metrics, *, trained, data_source):
     profile : str
         ``"pretrained"``, ``"quick"``, ``"full"`` or :data:`SHIPPED_OURS`.
     metrics : dict
-        ``mse``, ``psnr``, ``ssim`` and ``n_images``.
+        ``mse``, ``psnr`` (the mean of per-image PSNRs), ``ssim`` and
+        ``n_images``; optionally ``ci`` (:func:`deblur.metrics.summary_with_ci`:
+        bootstrap intervals, and the PSNR of the mean MSE), kept as it is.
     trained : str
         How the model was trained, in words (``"–"`` for the identity).
     data_source : str
@@ -171,7 +181,7 @@ def result_record(method, profile, metrics, *, trained, data_source):
     -------
     dict
     """
-    return {
+    record = {
         "method": method,
         "profile": profile,
         "mse": float(metrics["mse"]),
@@ -181,6 +191,9 @@ def result_record(method, profile, metrics, *, trained, data_source):
         "trained": trained,
         "data": data_source,
     }
+    if metrics.get("ci"):
+        record["ci"] = metrics["ci"]
+    return record
 
 
 def save_results(records_by_key, *, profile, command, root="."):
@@ -301,6 +314,11 @@ def render_results_table(recs):
     return "\n".join(lines)
 
 
+def _interval(bounds, spec):
+    """`` [low, high]`` formatted with ``spec``, or nothing when there is no interval."""
+    return f" [{bounds[0]:{spec}}, {bounds[1]:{spec}}]" if bounds else ""
+
+
 def _mse(record):
     return f"{record['mse']:.5f}" if record else "–"
 
@@ -324,26 +342,37 @@ def render_headline_table(recs):
     -------
     str
     """
+    from .metrics import psnr_from_mse  # scikit-image, not Keras
+
     shipped = _sorted_results(_shipped_rows(recs))
     if not shipped:
         return _none_yet("the results", "python -m deblur reproduce --profile pretrained")
     quick = {r["method"]: r for r in _measured(recs) if r["profile"] == "quick"}
     study = _study_reported(recs)
     lines = [
-        "| method | shipped weights: how they were trained | test MSE | PSNR (dB) | SSIM | "
-        "quick profile: test MSE | the study reported: test MSE |",
-        "|---|---|---|---|---|---|---|",
+        "| method | shipped weights: how they were trained | test MSE [95 % CI] | mean of per-image PSNRs (dB) "
+        "[95 % CI] | PSNR of the mean MSE (dB) [95 % CI] | SSIM | quick profile: test MSE | "
+        "the study reported: test MSE |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in shipped:
         trained = r["trained"].removeprefix("shipped weights: ")
         q, s = quick.get(r["method"]), study.get(r["method"])
+        ci = r.get("ci") or {}
         lines.append(
-            f"| {r['method']} | {trained} | {r['mse']:.5f} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
+            f"| {r['method']} | {trained} | {r['mse']:.5f}{_interval(ci.get('mse_ci'), '.5f')} | "
+            f"{r['psnr']:.2f}{_interval(ci.get('mean_psnr_ci'), '.2f')} | "
+            f"{psnr_from_mse(r['mse']):.2f}{_interval(ci.get('psnr_of_mean_mse_ci'), '.2f')} | {r['ssim']:.4f} | "
             f"{_mse(q)} | {_mse(s)} |"
         )
     first = shipped[0]
     lines += ["", f"Shipped weights: {first['n_images']:,} test images, `{first['command']}` "
               f"({describe_machine(first['machine'])}, {_date(first)})."]
+    boot = (first.get("ci") or {}).get("bootstrap")
+    if boot:
+        lines[-1] += (f" Intervals: {boot['confidence']:.0%} {boot['method']} bootstrap over the test images "
+                      f"({boot['n_resamples']:,} resamples, seed {boot['seed']}): how much the number would move on "
+                      "another test set of this size, not training's randomness.")
     if quick:
         q = next(iter(quick.values()))
         lines[-1] += (f" Quick profile: a reduced CPU run, {q['n_images']:,} test images, `{q['command']}` "
@@ -817,6 +846,168 @@ def render_performance(root=".", *, figure="figures/bench_summary.png"):
     return "\n".join(lines + [f"![benchmark summary]({figure})"])
 
 
+# ------------------------------------------------------------ seeds
+
+
+def render_quick_seeds_table(report):
+    """The quick profile repeated over seeds: each seed's test MSE, and the mean and spread (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/quick_seeds.json`` (``experiments/quick_seeds.py``).
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    summaries = {r["model"]: r for k, r in recs.items() if k.startswith("summary/")}
+    if not summaries:
+        return _none_yet("the repeated quick runs", "python experiments/quick_seeds.py --data PATH")
+    runs = [r for k, r in recs.items() if k.startswith("seed")]
+    seeds = sorted({r["seed"] for r in runs})
+    by = {(r["model"], r["seed"]): r for r in runs}
+    lines = ["| method | " + " | ".join(f"seed {s}: test MSE (steps)" for s in seeds)
+             + " | mean test MSE ± sd | min – max | mean PSNR (dB) ± sd |",
+             "|---|" + "---|" * (len(seeds) + 3)]
+    identity = recs.get("identity")
+    if identity:
+        lines.append(f"| {IDENTITY} | " + " | ".join(f"{identity['mse']:.5f}" for _ in seeds)
+                     + f" | {identity['mse']:.5f} | – | {identity['psnr']:.2f} |")
+    for model, r in summaries.items():
+        cells = [f"{by[model, s]['mse']:.5f} ({by[model, s]['steps']})" if (model, s) in by else "–" for s in seeds]
+        m, p = r["mse"], r["psnr"]
+        lines.append(f"| {MODEL_LABELS.get(model, model)} | " + " | ".join(cells)
+                     + f" | {m['mean']:.5f} ± {m['std']:.5f} | {m['min']:.5f} – {m['max']:.5f} | "
+                     f"{p['mean']:.2f} ± {p['std']:.2f} |")
+    first = runs[0]
+    lines += ["", f"{first['profile']} profile ({first['n_train']:,} training images; each trained for "
+              + ", ".join(f"{MODEL_LABELS.get(m, m)} {by[m, seeds[0]]['recipe']}" for m in summaries
+                          if (m, seeds[0]) in by)
+              + f" (the steps the time budgets reached in the recorded quick run)), one training run per base seed, every run scored on the same {first['n_images']:,} test "
+              f"images (seed {first['test_seed']}'s); sd is the sample standard deviation over "
+              f"{len(seeds)} seeds. Measured with `{first['command']}` on {describe_machine(first['machine'])}, "
+              f"{_date(first)}."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ self-ensemble
+
+
+def render_ensemble_table(report):
+    """Self-ensemble against the plain pass, per shipped model: gain and cost (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/ensemble.json`` (``experiments/ensemble.py``).
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the self-ensemble", "python experiments/ensemble.py --data PATH")
+    lines = ["| model | test MSE, plain | test MSE, 8-fold ensemble | MSE reduction [95 % CI of the difference] | "
+             "mean PSNR (dB), plain → ensemble | images improved | time, ensemble / plain |",
+             "|---|---|---|---|---|---|---|"]
+    for r in recs.values():
+        low, high = r["mse_difference_ci"]
+        lines.append(
+            f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['plain']['mse']:.5f} | {r['ensemble']['mse']:.5f} | "
+            f"{r['mse_reduction']:.1%} [{low:.6f}, {high:.6f}] | {r['plain']['psnr']:.2f} → "
+            f"{r['ensemble']['psnr']:.2f} (+{r['psnr_gain_db']:.2f}) | {r['images_better']:.0%} | "
+            f"{r['time_ratio']:.1f}x |")
+    first = next(iter(recs.values()))
+    lines += ["", f"{first['n_images']:,} test images (the pretrained profile's), `deblur.restore(..., "
+              f"ensemble=True)` against `deblur.restore(...)`, batch {first['batch_size']}, outputs clipped to "
+              f"[0, 1]. Measured with `{first['command']}` on {describe_machine(first['machine'])} "
+              f"(load average {first['load_average']:.1f} during the run: other jobs shared the CPU), "
+              f"{_date(first)}."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ sweep
+
+
+def render_sweep_table(report, *, figure="figures/degradation_sweep.png"):
+    """The degradation sweep (Markdown): mean PSNR of every method per noise level and blur sigma.
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/sweep.json`` (``experiments/sweep.py``).
+    figure : str
+        The sweep's figure, relative to the Markdown file.
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    summary = recs.get("summary")
+    if not summary:
+        return _none_yet("the degradation sweep", "python experiments/sweep.py --data PATH")
+    rows = [r for k, r in recs.items() if k != "summary"]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cell = {(r["method"], r["noise_std"], r["sigma"]): r for r in rows}
+    lines = ["| noise | blur sigma | " + " | ".join(MODEL_LABELS.get(m, m) for m in methods) + " |",
+             "|---|---|" + "---|" * len(methods)]
+    for noise_std, sigma in sorted({(r["noise_std"], r["sigma"]) for r in rows}):
+        identity = cell[methods[0], noise_std, sigma]["mse"]
+        cells = []
+        for m in methods:
+            r = cell.get((m, noise_std, sigma))
+            mark = " ✗" if r and m != methods[0] and r["mse"] >= identity else ""
+            cells.append(f"{r['psnr']:.2f}{mark}" if r else "–")
+        lines.append(f"| {noise_std:g} | {sigma:g} | " + " | ".join(cells) + " |")
+    first = rows[0]
+    s = summary["settings"]
+    lines += ["", f"Mean PSNR (dB) over {s['n_images']:,} test images; ✗: test MSE not below doing nothing's "
+              f"({methods[0]}). The networks were trained on sigma in [1, 4) with noise 0.02; Wiener gets the "
+              f"true PSF (balance {s['wiener_balance']:g}, tuned at noise 0.02). Measured with `{first['command']}` "
+              f"on {describe_machine(first['machine'])}, {_date(first)}.", ""]
+    lines += [f"- {note}" for note in summary["notes"]]
+    lines += ["", f"![degradation sweep]({figure})"]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ blur estimator
+
+
+def render_blur_estimator_table(report):
+    """The blur estimator's error per sigma bin, and Wiener with the true, estimated and mean PSF (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/blur_estimator.json`` (``experiments/blur_estimator.py``).
+
+    Returns
+    -------
+    str
+    """
+    r = report["records"].get("blur_estimator")
+    if not r:
+        return _none_yet("the blur estimator", "python experiments/blur_estimator.py --data PATH")
+    est = r["estimator"]
+    lines = ["| true sigma | images | estimator: mean absolute error | predicting the mean sigma "
+             f"({est['mean_sigma']:.2f}): mean absolute error |", "|---|---|---|---|"]
+    for label, cell in est["mae_by_bin"].items():
+        lines.append(f"| {label} | {cell['n_images']:,} | {cell['mae']:.3f} | "
+                     f"{est['mean_predictor_mae_by_bin'][label]['mae']:.3f} |")
+    lines += ["", "| method | test MSE | PSNR (dB) | SSIM |", "|---|---|---|---|"]
+    for name, m in r["wiener"].items():
+        label = IDENTITY if name == "identity" else f"Wiener, {name.removeprefix('wiener, ')}"
+        lines.append(f"| {label} | {m['mse']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+    lines += ["", f"Fitted on {est['n_fit']:,} corrupted training images, scored on {r['n_images']:,} test images "
+              f"(the pretrained profile's); Wiener balance {r['wiener_balance']:g}. Measured with `{r['command']}` "
+              f"on {describe_machine(r['machine'])}, {_date(r)}."]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ regenerating
 
 
@@ -839,6 +1030,8 @@ def generated_blocks(root="."):
         RESULTS_DOC: {
             "results-full": render_results_table(results),
             "baselines-table": render_baselines_table(load_report("baselines", root)),
+            "quick-seeds-table": render_quick_seeds_table(load_report("quick_seeds", root)),
+            "ensemble-table": render_ensemble_table(load_report("ensemble", root)),
         },
         RESEARCH_DOC: {
             "cpu-ablation-table": render_cpu_ablation_table(load_report("cpu_ablation", root)),
@@ -846,6 +1039,8 @@ def generated_blocks(root="."):
             "targets-table": render_targets_table(root),
             "gpu-ablation-table": render_gpu_ablation_table(load_report("ablation_gpu", root), results),
             "performance": render_performance(root),
+            "sweep-table": render_sweep_table(load_report("sweep", root)),
+            "blur-estimator-table": render_blur_estimator_table(load_report("blur_estimator", root)),
         },
     }
 

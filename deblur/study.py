@@ -117,6 +117,16 @@ class Seeds:
         return self.base + 20
 
     @property
+    def bootstrap(self):
+        """The resampling of test images behind a confidence interval (:func:`deblur.metrics.bootstrap_ci`)."""
+        return self.base + 30
+
+    @property
+    def sweep_corruption(self):
+        """The noise of every setting of a degradation sweep (:func:`deblur.sweep.degradation_sweep`)."""
+        return self.base + 40
+
+    @property
     def validation_corruption(self):
         """The fixed corruption of the validation images when training corrupts afresh."""
         return [self.base, 1]

@@ -54,6 +54,11 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
     assert code == 0
     assert np.asarray(Image.open(tmp_path / "r" / "a_restored.png")).shape == (21, 34, 3)
     assert np.asarray(Image.open(tmp_path / "r" / "gray_restored.png")).shape == (16, 16)
+    code, _, _ = run(capsys, "restore", str(image_dir / "a.png"), "--model", "cae", "--ensemble",
+                     "--out", str(tmp_path / "e"))
+    ensembled = np.asarray(Image.open(tmp_path / "e" / "a_restored.png"))
+    assert code == 0 and ensembled.shape == (21, 34, 3)
+    assert not np.array_equal(ensembled, np.asarray(Image.open(tmp_path / "r" / "a_restored.png")))
     # An output name that equals an input is refused before anything is written.
     clash = tmp_path / "clash"
     clash.mkdir()

@@ -158,3 +158,45 @@ def test_a_layer_of_unknown_reach_refuses_tiling():
     with pytest.raises(ValueError, match="tile=None"):
         inference.restore(model, np.zeros((600, 600, 3), np.float32))
     assert inference.restore(model, np.zeros((40, 40, 3), np.float32), tile=None).shape == (40, 40, 3)
+
+
+# ------------------------------------------------------------------ self-ensemble
+
+
+def _symmetric_conv_model():
+    """A model equivariant to flips and quarter turns by construction: one 3x3 conv whose every
+    kernel is D4-symmetric ([[a, b, a], [b, c, b], [a, b, a]]), zero "same" padding, then a ReLU."""
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(3, 3, padding="same", activation="relu")
+    model = keras.Model(inputs, conv(inputs))
+    a, b, c = np.random.default_rng(7).normal(size=(3, 1, 3, 3))  # (in, out) matrices
+    kernel = np.stack([np.concatenate([a, b, a]), np.concatenate([b, c, b]), np.concatenate([a, b, a])])
+    conv.set_weights([kernel.astype(np.float32), np.full(3, 0.1, np.float32)])
+    return model
+
+
+@pytest.mark.parametrize("tile", [None, 8])
+def test_ensemble_is_exact_for_an_equivariant_model(tile):
+    model = _symmetric_conv_model()
+    x = np.random.default_rng(5).random((2, 29, 41, 3)).astype(np.float32)  # not square: turns swap H and W
+    plain = deblur.restore(model, x, tile=None)
+    ensembled = deblur.restore(model, x, tile=tile, ensemble=True, progress=False)
+    assert ensembled.shape == x.shape and ensembled.dtype == x.dtype
+    np.testing.assert_allclose(ensembled, plain, atol=1e-6)
+    assert np.abs(plain - x).max() > 0.05  # the model does something
+
+
+def test_ensemble_of_a_shipped_model_differs_and_keeps_shape(win5rb):
+    from deblur.corruption import corrupt
+
+    rng = np.random.default_rng(6)
+    clean = (rng.random((2, 24, 31, 3)) * 255).astype(np.uint8)
+    noisy = np.clip(corrupt(clean, seed=0)[0], 0, 1)
+    plain = deblur.restore(win5rb, noisy)
+    ensembled = deblur.restore(win5rb, noisy, ensemble=True)
+    assert ensembled.shape == plain.shape == noisy.shape and ensembled.dtype == noisy.dtype
+    assert 1e-4 < np.abs(ensembled - plain).max() < 0.2  # different, but the same restoration
+    as_uint8 = deblur.restore(win5rb, clean[0], ensemble=True)
+    assert as_uint8.shape == clean[0].shape and as_uint8.dtype == np.uint8
+    with pytest.raises(ValueError, match="ensemble"):
+        deblur.restore(win5rb, noisy, ensemble="yes")

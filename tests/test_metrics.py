@@ -121,3 +121,49 @@ def test_format_table_speed_column_only_when_given():
     assert table.splitlines()[0].endswith("| images/s |")
     assert table.splitlines()[-1].endswith("| 512 |") and table.splitlines()[-2].endswith("| – |")
     assert "images/s" not in metrics.format_table({"identity": {"mse": 0.006}})
+
+
+# ------------------------------------------------------------ confidence intervals
+
+
+def test_bootstrap_ci_has_the_normal_width_and_is_seeded():
+    values = np.random.default_rng(0).normal(5.0, 2.0, 2000)
+    low, high = metrics.bootstrap_ci(values, seed=30)
+    assert low < values.mean() < high
+    assert (high - low) == pytest.approx(2 * 1.96 * 2.0 / np.sqrt(2000), rel=0.15)  # the textbook interval
+    assert metrics.bootstrap_ci(values, seed=30) == (low, high)
+    assert metrics.bootstrap_ci(values, seed=31) != (low, high)
+    narrow = metrics.bootstrap_ci(values, seed=30, confidence=0.5)
+    assert low < narrow[0] < narrow[1] < high
+    assert metrics.bootstrap_ci(np.full(10, 3.0), seed=0) == pytest.approx((3.0, 3.0))
+
+
+@pytest.mark.parametrize("values, options, match", [
+    (np.ones(1), {}, "at least 2"),
+    (np.ones((3, 2)), {}, "1-D"),
+    (np.array([1.0, np.inf]), {}, "inf"),
+    (np.ones(5), {"confidence": 95}, "confidence"),
+    (np.ones(5), {"n_resamples": 0}, "n_resamples"),
+])
+def test_bootstrap_ci_rejects_bad_input(values, options, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.bootstrap_ci(values, seed=0, **options)
+    with pytest.raises(TypeError):
+        metrics.bootstrap_ci(np.ones(5))  # the seed is required
+
+
+def test_summary_names_both_psnrs_and_maps_the_mse_interval(pair):
+    restored, clean = pair
+    mse, psnr = metrics.per_image_mse(restored, clean), metrics.per_image_psnr(restored, clean)
+    s = metrics.summary_with_ci(mse, psnr, seed=30)
+    assert s["mse"] == pytest.approx(mse.mean()) and s["mean_psnr"] == pytest.approx(psnr.mean())
+    assert s["psnr_of_mean_mse"] == pytest.approx(10 * np.log10(1 / mse.mean()))
+    assert s["psnr_of_mean_mse"] < s["mean_psnr"]  # Jensen: -log is convex
+    assert s["psnr_of_mean_mse_ci"] == pytest.approx([metrics.psnr_from_mse(s["mse_ci"][1]),
+                                                      metrics.psnr_from_mse(s["mse_ci"][0])])
+    for name in ("mse", "mean_psnr", "psnr_of_mean_mse"):
+        assert s[f"{name}_ci"][0] <= s[name] <= s[f"{name}_ci"][1]
+    result = metrics.evaluate(None, restored, clean, ci_seed=30)
+    assert result["ci"] == s and "ci" not in metrics.evaluate(None, restored, clean)
+    table = metrics.format_ci_table({"identity": s})
+    assert "PSNR of the mean MSE (dB) [95% CI]" in table and f"| identity | {s['mse']:.5f} [" in table

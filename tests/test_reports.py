@@ -17,7 +17,7 @@ REGENERATE = ("`python -m deblur.reports` (tables only), or re-measure with "
               "`python -m deblur reproduce --profile pretrained` (or the command in the record's `about`)")
 EXPECTED_REPORTS = {
     "results", "baselines", "cpu_ablation", "cpu_budget", "ablation_gpu",
-    "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality",
+    "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality", "sweep", "blur_estimator", "ensemble", "quick_seeds",
 }
 METRICS = {"mse": 0.01, "psnr": 20.0, "ssim": 0.5, "n_images": 10}
 
@@ -143,7 +143,7 @@ def test_regenerate_rewrites_a_stale_table_and_nothing_else(tmp_path):
     assert reports.regenerate(tmp_path, write=False) == [tmp_path / "README.md", tmp_path / "docs" / "results.md"]
     assert "0.01234" not in (tmp_path / "README.md").read_text()  # write=False changes nothing
     assert reports.regenerate(tmp_path) == [tmp_path / "README.md", tmp_path / "docs" / "results.md"]
-    assert "| 0.01234 |" in (tmp_path / "README.md").read_text()
+    assert "| 0.01234 " in (tmp_path / "README.md").read_text()  # then its interval, if the record has one
     assert "| cae | pretrained | 0.01234 |" in (tmp_path / "docs" / "results.md").read_text()
     assert (tmp_path / "docs" / "research.md").read_text() == (ROOT / "docs" / "research.md").read_text()
     assert reports.regenerate(tmp_path) == []
@@ -168,6 +168,40 @@ def test_tables_of_an_empty_report_say_how_to_fill_them(tmp_path):
     assert "reproduce" in reports.render_headline_table({})
     assert "bench/" in reports.render_performance(tmp_path)
     assert "python bench/camera.py" in reports.render_camera_table(empty)
+    assert "python experiments/quick_seeds.py" in reports.render_quick_seeds_table(empty)
+    assert "python experiments/ensemble.py" in reports.render_ensemble_table(empty)
+    assert "python experiments/sweep.py" in reports.render_sweep_table(empty)
+
+
+def _provenance():
+    return {"command": "python x.py", "machine": {"processor": "cpu", "cpu_count": 2}, "date": "2026-11-26 07:00 UTC"}
+
+
+def test_headline_table_names_both_psnrs_and_shows_intervals():
+    ci = {"mse_ci": [0.0026, 0.0028], "mean_psnr_ci": [26.1, 26.3], "psnr_of_mean_mse_ci": [25.5, 25.8],
+          "bootstrap": {"confidence": 0.95, "n_resamples": 1000, "seed": 30, "method": "percentile"}}
+    cae = reports.result_record("cae", "pretrained", {**METRICS, "mse": 0.0027, "ci": ci}, trained="t", data_source="s")
+    assert cae["ci"] == ci
+    table = reports.render_headline_table({"pretrained/cae": {**cae, **_provenance()}})
+    assert "mean of per-image PSNRs" in table and "PSNR of the mean MSE" in table
+    assert "| 0.00270 [0.00260, 0.00280] | 20.00 [26.10, 26.30] | 25.69 [25.50, 25.80] |" in table
+    assert "95% percentile bootstrap" in table and "1,000 resamples, seed 30" in table
+
+
+def test_seed_and_ensemble_tables_show_every_run():
+    runs = {f"seed{s}/cae": {"model": "cae", "seed": s, "mse": m, "psnr": 20.0 + s, "ssim": 0.5, "steps": 122,
+                             "n_images": 1000, "n_train": 1200, "profile": "quick", "test_seed": 0,
+                             "recipe": "122 steps", **_provenance()} for s, m in enumerate((0.004, 0.005, 0.006))}
+    summary = {"summary/cae": {"model": "cae", "mse": {"mean": 0.005, "std": 0.001, "min": 0.004, "max": 0.006},
+                               "psnr": {"mean": 21.0, "std": 1.0}, **_provenance()}}
+    table = reports.render_quick_seeds_table({"records": {**runs, **summary}})
+    assert "| CAE | 0.00400 (122) | 0.00500 (122) | 0.00600 (122) | 0.00500 ± 0.00100 | 0.00400 – 0.00600 |" in table
+    ensemble = {"win5rb": {"model": "win5rb", "n_images": 500, "batch_size": 256, "load_average": 3.0,
+                           "plain": {"mse": 0.0022, "psnr": 27.0}, "ensemble": {"mse": 0.0021, "psnr": 27.2},
+                           "mse_reduction": 0.0454, "psnr_gain_db": 0.2, "mse_difference_ci": [0.00008, 0.00012],
+                           "images_better": 0.8, "time_ratio": 8.1, **_provenance()}}
+    table = reports.render_ensemble_table({"records": ensemble})
+    assert "| Win5-RB | 0.00220 | 0.00210 | 4.5% [0.000080, 0.000120] | 27.00 → 27.20 (+0.20) | 80% | 8.1x |" in table
 
 
 # ----------------------------------------------------------- saving results

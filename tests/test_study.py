@@ -19,6 +19,10 @@ def test_seeds_are_one_record_derived_from_one_base():
         0, 0, 0, 1, 10, 20)
     assert s.validation_corruption == [0, 1]
     assert study.Seeds(5).test_corruption == 25 and study.Seeds(5).as_dict()["base"] == 5
+    seeds = study.Seeds(5)
+    streams = [seeds.train_subset, seeds.test_subset, seeds.train_corruption, seeds.test_corruption,
+               seeds.bootstrap, seeds.sweep_corruption]
+    assert len(set(streams[1:])) == len(streams) - 1  # no two streams share a seed (but the base's own)
     assert study.get_profile("quick").seeds == study.Seeds(0)
 
 

@@ -1,0 +1,45 @@
+"""experiments/blur_estimator.py: the spectral sigma estimator beats predicting the mean sigma."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deblur import corruption
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+
+@pytest.fixture(scope="module")
+def estimator_module():
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        yield importlib.import_module("blur_estimator")
+    finally:
+        sys.path.remove(str(EXPERIMENTS))
+
+
+def _textures(n, seed):
+    """Images with CIFAR-like variety: smooth fields of random scale and contrast plus fine detail."""
+    rng = np.random.default_rng(seed)
+    coarse = np.kron(rng.random((n, 8, 8, 3)), np.ones((1, 4, 4, 1)))
+    fine = rng.random((n, 32, 32, 3))
+    mix = rng.uniform(0.2, 0.8, (n, 1, 1, 1))
+    return ((mix * coarse + (1 - mix) * fine) * 255).astype(np.uint8)
+
+
+def test_estimator_beats_the_mean_predictor(estimator_module):
+    be = estimator_module
+    c_fit, s_fit = corruption.corrupt(_textures(600, 0), seed=1)
+    c_test, s_test = corruption.corrupt(_textures(300, 2), seed=3)
+    est = be.fit_estimator(be.spectrum_features(c_fit), s_fit)
+    predicted = be.estimate_sigmas(est, be.spectrum_features(c_test))
+    assert predicted.shape == s_test.shape and predicted.min() >= s_fit.min() and predicted.max() <= s_fit.max()
+    ours = be.mae_by_bin(predicted, s_test)
+    mean = be.mae_by_bin(np.full_like(s_test, s_fit.mean()), s_test)
+    assert ours["all"]["mae"] < 0.6 * mean["all"]["mae"]
+    assert sum(c["n_images"] for k, c in ours.items() if k != "all") == len(s_test)
+    with pytest.raises(ValueError, match="sigmas"):
+        be.fit_estimator(np.zeros((3, 2)), np.zeros(2))
