@@ -83,12 +83,14 @@ def main(argv=None):
             out_dir = tmp / f"out_{model}_{width}x{height}"
             cmd = [sys.executable, "-m", "deblur", "restore", str(photo), "--model", model, "--out", str(out_dir),
                    "--quiet"]
+            load_before = os.getloadavg()[0]  # other work on the machine slows every figure: record it
             seconds, peak_mb, stdout = _run(cmd)
             restore_s = float(re.search(r"restored in ([0-9.]+) s", stdout).group(1))
             key = f"{model}/{width}x{height}"
             results[key] = {"model": model, "width": width, "height": height, "megapixels": width * height / 1e6,
                             "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb, "tile": TILE,
                             "import_only_peak_rss_mb": floor_mb, "target": TARGET, "before": BEFORE,
+                            "load_average": round(max(load_before, os.getloadavg()[0]), 2),
                             "restore_command": "python -m deblur restore PHOTO --model "
                                                f"{model} --out DIR --quiet"}
             print(f"{key:22s} command {seconds:6.1f} s, restore {restore_s:6.1f} s, peak RSS {peak_mb:6.0f} MB",

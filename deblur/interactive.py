@@ -125,7 +125,7 @@ def _figure(result, *, sigma, noise_std):
 
 
 def _interactive_kernel():
-    """True inside a running Jupyter kernel that a person can use (not papermill, not a script)."""
+    """True inside a running Jupyter kernel that a person is using (not papermill or nbclient, not a script)."""
     import os
     import sys
 
@@ -136,7 +136,11 @@ def _interactive_kernel():
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    kernel = getattr(shell, "kernel", None)
+    # A person's frontend (JupyterLab, Notebook, VS Code) lets code ask for input; headless executors
+    # (papermill, nbclient, nbconvert --execute) send every cell with allow_stdin false. ipykernel keeps
+    # the current request's flag in a private attribute: there is no public one.
+    return kernel is not None and bool(getattr(kernel, "_allow_stdin", True))
 
 
 def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None):

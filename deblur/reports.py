@@ -794,7 +794,14 @@ def _camera_rows(report):
     recs = sorted(report["records"].values(), key=lambda r: (-r["megapixels"], r["model"] != "deblurnet", r["model"]))
     return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | {r['restore_seconds']:.1f} | "
             f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])}, "
-            f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'} |" for r in recs]
+            f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'}"
+            f"{_load_note(r)} |" for r in recs]
+
+
+def _load_note(record):
+    """", load average 5.2" where a benchmark recorded it (other work on a 2-core machine slows every figure)."""
+    load = record.get("load_average")
+    return f", load average {load:.1f}" if load is not None else ""
 
 
 def render_camera_table(report):
