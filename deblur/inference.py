@@ -366,9 +366,12 @@ def _run_plan(model, x, plan, *, out_dtype, bar):
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
     out = np.empty((n, h, w, c), dtype=out_dtype or np.float32)
+    # Many passes of one shape (tiles): Keras's compiled predict step, traced once, runs a pass in about
+    # two thirds of the time of an eager call (DeblurNet, 364x364, CPU); a pass or two: eager, no tracing.
+    compiled = len(plan) > 2
     for jobs in plan:
         batch = np.stack([x[i][window] for i, window, _, _ in jobs])
-        y = _forward(model, batch, out_dtype)
+        y = _forward(model, batch, out_dtype, compiled=compiled)
         for (i, _, core, kept), restored in zip(jobs, y):
             out[i][core] = restored[kept]
         bar.update(1)
@@ -383,7 +386,7 @@ def _crop_core(window, core, kept, h, w):
             (slice(kr.start, kr.stop - dr), slice(kq.start, kq.stop - dq)))
 
 
-def _forward(model, batch, dtype):
+def _forward(model, batch, dtype, *, compiled=False):
     """One forward pass: ``batch`` in its stored dtype -> the model's output quantised to ``dtype``.
 
     ``dtype=None`` returns the raw float32 output (unclipped), for averaging.
@@ -392,7 +395,8 @@ def _forward(model, batch, dtype):
     xf = _as_float(batch)
     if gray:
         xf = np.repeat(xf, 3, axis=-1)
-    y = keras.ops.convert_to_numpy(model(xf, training=False))
+    y = model.predict_on_batch(xf) if compiled else model(xf, training=False)
+    y = keras.ops.convert_to_numpy(y)
     if gray:
         y = y.mean(axis=-1, keepdims=True)
     return y.astype(np.float32, copy=False) if dtype is None else _quantise(y, dtype)

@@ -139,7 +139,8 @@ def test_memory_per_pass_does_not_grow_with_the_image(monkeypatch):
     model = models.deblurnet(seed=0, width=8, blocks=1, head=8)
     seen = []
     forward = inference._forward
-    monkeypatch.setattr(inference, "_forward", lambda m, batch, dtype: seen.append(batch.shape) or forward(m, batch, dtype))
+    monkeypatch.setattr(inference, "_forward",
+                        lambda m, batch, dtype, **kw: seen.append(batch.shape) or forward(m, batch, dtype, **kw))
     peaks = {}
     for size in (500, 1100):
         seen.clear()
