@@ -48,6 +48,26 @@ def _zeros(size, chunk=1 << 24):
         size -= chunk
 
 
+class _Repeat(io.RawIOBase):
+    """A readable stream of ``size`` copies of one byte, generated as it is read (never held whole)."""
+
+    def __init__(self, byte, size):
+        self.byte, self.left = byte, size
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = min(len(buffer), self.left)
+        buffer[:n] = self.byte * n
+        self.left -= n
+        return n
+
+
+def _repeated(byte, size):
+    return io.BufferedReader(_Repeat(byte, size), 1 << 20)
+
+
 def oversized_zip(path, *, size=GiB):
     """A small .zip holding one image member of ``size`` zero bytes (deflate compresses it ~1000:1)."""
     with zipfile.ZipFile(path, "w") as zf:
@@ -62,23 +82,10 @@ def oversized_zip(path, *, size=GiB):
 def oversized_tar_gz(path, *, size=GiB):
     """A small .tar.gz holding one image member of ``size`` zero bytes."""
 
-    class Zeros(io.RawIOBase):
-        def __init__(self):
-            self.left = size
-
-        def readable(self):
-            return True
-
-        def readinto(self, buffer):
-            n = min(len(buffer), self.left)
-            buffer[:n] = bytes(n)
-            self.left -= n
-            return n
-
     with tarfile.open(path, "w:gz", compresslevel=1) as tf:
         info = tarfile.TarInfo("cifar/train/cat/0001.png")
         info.size = size
-        tf.addfile(info, io.BufferedReader(Zeros(), 1 << 20))
+        tf.addfile(info, _repeated(b"\0", size))
     return path
 
 
@@ -107,14 +114,7 @@ class _Claim:
 
 def inflated_pickle(path, *, rows=524_288):
     """A tiny .tar.gz of six batches, built only from allowed globals, each claiming ``rows`` rows."""
-    blob = pickle.dumps({b"data": _Claim((rows, 3072), np.uint8), b"labels": _Claim((rows,), np.int64)},
-                        protocol=2)
-    with tarfile.open(path, "w:gz") as tf:
-        for name in BATCH_NAMES:
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(blob)
-            tf.addfile(info, io.BytesIO(blob))
-    return path
+    return _batches_archive(path, {b"data": _Claim((rows, 3072), np.uint8), b"labels": _Claim((rows,), np.int64)})
 
 
 class _HexChain:
@@ -154,25 +154,12 @@ def object_array(path, *, count=2**31):
 def long_name(path, *, size=GiB // 4):
     """A .tar.gz whose one member has a GNU long name of ``size`` bytes (tarfile reads it whole)."""
 
-    class Name(io.RawIOBase):
-        def __init__(self):
-            self.left = size
-
-        def readable(self):
-            return True
-
-        def readinto(self, buffer):
-            n = min(len(buffer), self.left)
-            buffer[:n] = b"x" * n
-            self.left -= n
-            return n
-
     with tarfile.open(path, "w:gz", compresslevel=1) as tf:
         # A hand-made GNU long-name header: its body is the name, streamed.
         header = tarfile.TarInfo("././@LongLink")
         header.type = tarfile.GNUTYPE_LONGNAME
         header.size = size
-        tf.addfile(header, io.BufferedReader(Name(), 1 << 20))
+        tf.addfile(header, _repeated(b"x", size))
     return path
 
 
