@@ -222,12 +222,26 @@ def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name}: {label} must be a positive integer; got {value!r}.")
     inputs = keras.Input(shape=input_shape, name="corrupted")
+    outputs = _deblurnet_graph(inputs, inputs, width=width, blocks=blocks, head=head, seed=seed)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _deblurnet_graph(image, features, *, width, blocks, head, seed, modulation=None):
+    """DeblurNet's layers from ``features`` (the head's input), its correction added to ``image``.
+
+    ``modulation(i, y)``, if given, transforms block ``i``'s first
+    convolution before its ReLU (research variants told the blur, in
+    ``experiments/nonblind.py``); without it the layers are exactly those
+    of :func:`deblurnet`.
+    """
     h = layers.Conv2D(head, 3, padding="same", activation="relu",
-                      kernel_initializer=_kernel_init(seed, 0), name="head")(inputs)
+                      kernel_initializer=_kernel_init(seed, 0), name="head")(features)
     x = layers.Conv2D(width, 2, strides=2, kernel_initializer=_kernel_init(seed, 1), name="down")(h)
     for i in range(blocks):
-        y = layers.Conv2D(width, 3, padding="same", activation="relu",
+        y = layers.Conv2D(width, 3, padding="same", activation=None if modulation else "relu",
                           kernel_initializer=_kernel_init(seed, 10 + 2 * i), name=f"block{i + 1}_conv1")(x)
+        if modulation:
+            y = layers.ReLU(name=f"block{i + 1}_relu")(modulation(i, y))
         y = layers.Conv2D(width, 3, padding="same",
                           kernel_initializer=_kernel_init(seed, 11 + 2 * i), name=f"block{i + 1}_conv2")(y)
         x = layers.Add(name=f"block{i + 1}_add")([x, y])
@@ -235,8 +249,7 @@ def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=
     x = layers.Add(name="skip")([x, h])
     x = layers.ReLU(name="skip_relu")(x)
     correction = layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros", name="correction")(x)
-    outputs = layers.Add(name="restored")([inputs, correction])
-    return keras.Model(inputs, outputs, name=name)
+    return layers.Add(name="restored")([image, correction])
 
 
 #: The model table: name -> builder. Tests and the notebook iterate over it.

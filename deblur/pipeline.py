@@ -181,6 +181,9 @@ class FreshCorruption(EpochBatches):
     workers : int, default 1
         Threads preparing batches ahead of the model (Keras's PyDataset
         option).
+    sigma_input : bool, default False
+        Serve ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as the
+        input, for a model told the blur (the same draws as without).
     """
 
     def __init__(
@@ -197,6 +200,7 @@ class FreshCorruption(EpochBatches):
         sigma_range=(1.0, 4.0),
         noise_std=0.02,
         workers=1,
+        sigma_input=False,
     ):
         clean = check_images(clean, name="clean")
         super().__init__(len(clean), batch_size=batch_size, seed=seed, epochs=epochs,
@@ -207,6 +211,7 @@ class FreshCorruption(EpochBatches):
         self.kernel_size = int(kernel_size)
         self.sigma_range = (low, high)
         self.noise_std = float(noise_std)
+        self.sigma_input = bool(sigma_input)
 
     def batch(self, epoch, step):
         """The (corrupted, clean) pair of batch ``step`` of epoch ``epoch``.
@@ -214,6 +219,8 @@ class FreshCorruption(EpochBatches):
         Returns
         -------
         corrupted, clean : ndarray of float32, shape (B, H, W, C)
+            With ``sigma_input``, ``corrupted`` is ``{"corrupted": ...,
+            "sigma": float32 (B, 1)}``.
         """
         idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
@@ -227,6 +234,8 @@ class FreshCorruption(EpochBatches):
         corrupted = _corrupt_into(
             clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=self.noise_std, workers=1
         )
+        if self.sigma_input:
+            return {"corrupted": corrupted, "sigma": sigmas.astype(np.float32)[:, None]}, clean
         return corrupted, clean
 
 

@@ -1015,6 +1015,61 @@ def render_blur_estimator_table(report):
     return "\n".join(lines)
 
 
+def _nonblind_rows(rows, *, name_key):
+    """Table lines of ``experiments/nonblind.py``'s rows: MSE, both PSNRs, the paired difference to blind."""
+    lines = ["| " + name_key + " | test MSE [95 % CI] | mean of per-image PSNRs (dB) [95 % CI] | "
+             "PSNR of the mean MSE (dB) | MSE minus blind [95 % CI] |", "|---|---|---|---|---|"]
+    for name, r in rows.items():
+        diff = ("–" if "mse_minus_blind" not in r else
+                f"{r['mse_minus_blind']:+.6f}{_interval(r['mse_minus_blind_ci'], '+.6f')}")
+        lines.append(f"| {name} | {r['mse']:.5f}{_interval(r['mse_ci'], '.5f')} | "
+                     f"{r['mean_psnr']:.2f}{_interval(r['mean_psnr_ci'], '.2f')} | {r['psnr_of_mean_mse']:.2f} | "
+                     f"{diff} |")
+    return lines
+
+
+def render_nonblind_table(report, *, figure="figures/nonblind.png"):
+    """Blind against non-blind DeblurNet: the conditioning ablation and the full twins (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/nonblind.json`` (``experiments/nonblind.py``).
+    figure : str
+        The twins' per-sigma figure, relative to the Markdown file.
+
+    Returns
+    -------
+    str
+    """
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the non-blind models", "python experiments/nonblind.py ablation --data PATH")
+    lines = []
+    ablation = recs.get("ablation")
+    if ablation:
+        lines += ["Conditioning ablation (true sigma, short runs):", ""]
+        lines += _nonblind_rows(ablation["rows"], name_key="variant")
+        params = ", ".join(f"{k} {r['parameters']:,}" for k, r in ablation["rows"].items())
+        lines += ["", f"{ablation['steps']:,} steps of 32 each, scored on {ablation['n_images']:,} test images "
+                  f"(parameters: {params}). Measured with `{ablation['command']}` on "
+                  f"{describe_machine(ablation['machine'])}, {_date(ablation)}."]
+    twins = recs.get("twins")
+    if twins:
+        lines += ["", "Blind, estimated sigma, true sigma (full twins):", ""] if lines else []
+        lines += _nonblind_rows(twins["rows"], name_key="method")
+        mae = twins["estimator_mae_by_bin"]
+        lines += ["", "| true sigma | " + " | ".join(mae) + " |", "|---|" + "---|" * len(mae),
+                  "| estimator: mean absolute error | " + " | ".join(f"{c['mae']:.3f}" for c in mae.values()) + " |",
+                  "", f"![test MSE per sigma bin]({figure})", "",
+                  f"{twins['n_images']:,} test images (the cards' test corruption). Measured with "
+                  f"`{twins['command']}` on {describe_machine(twins['machine'])}, {_date(twins)}."]
+    elif lines:
+        lines += ["", "The full twins (the shipped DeblurNet's 634,336 training images each) are not scored yet: "
+                  "`python experiments/nonblind.py evaluate --data PATH` after both `train` runs."]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ regenerating
 
 
@@ -1048,6 +1103,7 @@ def generated_blocks(root="."):
             "performance": render_performance(root),
             "sweep-table": render_sweep_table(load_report("sweep", root)),
             "blur-estimator-table": render_blur_estimator_table(load_report("blur_estimator", root)),
+            "nonblind-table": render_nonblind_table(load_report("nonblind", root)),
         },
     }
 

@@ -183,6 +183,10 @@ class Recipe:
         Clip the gradients to this global norm (None: no clipping, the
         study's; left out of :meth:`as_dict` then, so unclipped recipes
         read as before).
+    sigma_input : bool
+        Feed each image's blur sigma to a non-blind model (see
+        :func:`deblur.training.train`); left out of :meth:`as_dict` when
+        False.
     budget_seconds : float or None
         Train for about this many seconds of time inside training steps
         (validation and evaluations are not counted); the run records the
@@ -204,6 +208,7 @@ class Recipe:
     hold_steps: int = 0
     budget_seconds: float | None = None
     global_clipnorm: float | None = None
+    sigma_input: bool = False
 
     def __post_init__(self):
         lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
@@ -223,12 +228,15 @@ class Recipe:
         """The keyword arguments of :func:`deblur.training.train` this recipe sets."""
         keys = ("learning_rate", "lr_schedule", "loss", "batch_size", "validation_split", "corruption",
                 "flips", "epochs", "steps", "hold_steps", "budget_seconds", "global_clipnorm")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        kwargs = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        return {**kwargs, "sigma_input": True} if self.sigma_input else kwargs
 
     def as_dict(self):
         d = asdict(self)
         if d["global_clipnorm"] is None:
             del d["global_clipnorm"]  # the shipped cards' recipes predate the field
+        if not d["sigma_input"]:
+            del d["sigma_input"]
         return d
 
 

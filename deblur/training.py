@@ -289,6 +289,7 @@ def train(
     seed=0,
     corruption="fixed",
     flips=False,
+    sigma_input=False,
     workers=1,
     resume=True,
     verbose="auto",
@@ -357,6 +358,12 @@ def train(
         ``self.model``.
     flips : bool, default False
         Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
+    sigma_input : bool, default False
+        Tell the model each image's blur sigma (a non-blind model; ``"fresh"``
+        only): ``model`` has two inputs, ``"corrupted"`` (B, H, W, C) and
+        ``"sigma"`` (B, 1), and every batch feeds both. The random draws are
+        those of a blind run with the same seed, so a blind and a non-blind
+        model can be trained on the very same corrupted images.
     workers : int, default 1
         Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
     resume : bool, default True
@@ -384,6 +391,7 @@ def train(
                              learning_rate=learning_rate, workers=workers)
     if global_clipnorm is not None and not (np.isfinite(global_clipnorm) and global_clipnorm > 0):
         raise ValueError(f"global_clipnorm must be > 0 (or None: no clipping); got {global_clipnorm}.")
+    _check_sigma_input(model, sigma_input, corruption=corruption)
     schedule_name, schedule = _resolve_schedule(lr_schedule, length)
     clean, noisy = _training_arrays(x_clean, x_corrupted, corruption=corruption, flips=flips, seed=seed)
     train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
@@ -392,7 +400,7 @@ def train(
         "lr_schedule": schedule_name, "loss": loss, "validation_split": float(validation_split),
         "global_clipnorm": None if global_clipnorm is None else float(global_clipnorm),
         "seed": int(seed), "corruption": corruption, "flips": bool(flips),
-        "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
+        "sigma_input": bool(sigma_input), "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
         "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
     }
     run_dir = Path(run_dir)
@@ -407,7 +415,8 @@ def train(
             data, validation = _datasets(clean, noisy, train_idx, val_idx, batch_size=batch_size, seed=seed,
                                          epochs=_fit_epochs(length, doc, batches_per_epoch),
                                          start_epoch=len(doc["epochs"]),
-                                         flips=flips, workers=workers, corruption=corruption)
+                                         flips=flips, workers=workers, corruption=corruption,
+                                         sigma_input=sigma_input)
             fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
                              _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch),
                                             saved_model=model),
@@ -442,6 +451,20 @@ def _check_settings(model, *, epochs, steps, hold_steps, budget_seconds, batch_s
     if steps is not None:
         return {"steps": int(steps), "hold_steps": int(hold_steps)}
     return {k: (float(v) if k == "budget_seconds" else int(v)) for k, v in given.items()}
+
+
+def _check_sigma_input(model, sigma_input, *, corruption):
+    """A non-blind run needs fresh corruption and a model with ``corrupted`` and ``sigma`` inputs."""
+    names = sorted(getattr(t, "name", "?") for t in getattr(model, "inputs", None) or [])
+    if sigma_input:
+        if corruption != "fresh":
+            raise ValueError(f"sigma_input=True needs corruption='fresh' (it feeds the sigmas it draws); "
+                             f"got corruption={corruption!r}.")
+        if names != ["corrupted", "sigma"]:
+            raise ValueError(f"sigma_input=True needs a model with inputs named 'corrupted' and 'sigma'; "
+                             f"{model.name} has {names}.")
+    elif "sigma" in names:
+        raise ValueError(f"{model.name} takes a 'sigma' input: pass sigma_input=True to feed it.")
 
 
 def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
@@ -522,7 +545,7 @@ def _fit_epochs(length, doc, batches_per_epoch):
 
 
 def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, start_epoch, flips, workers,
-              corruption="fixed"):
+              corruption="fixed", sigma_input=False):
     """The training batches (fixed, fresh or device corruption) and the fixed validation pairs."""
     from .study import Seeds  # the study's seed record (study imports this module lazily)
 
@@ -531,11 +554,15 @@ def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, sta
         if corruption == "device":
             data = DeviceBatches(clean[train_idx], workers=workers, **common)
         else:
-            data = FreshCorruption(clean[train_idx], flips=flips, workers=workers, **common)
+            data = FreshCorruption(clean[train_idx], flips=flips, workers=workers, sigma_input=sigma_input,
+                                   **common)
         if not len(val_idx):
             return data, None
         val_clean = as_float_images(clean[val_idx], name="x_clean")
-        return data, (corrupt(val_clean, seed=Seeds(seed).validation_corruption)[0], val_clean)
+        val_noisy, val_sigmas = corrupt(val_clean, seed=Seeds(seed).validation_corruption)
+        if sigma_input:
+            val_noisy = {"corrupted": val_noisy, "sigma": val_sigmas.astype(np.float32)[:, None]}
+        return data, (val_noisy, val_clean)
     data = ImagePairs(noisy[train_idx], clean[train_idx], **common)
     return data, ((noisy[val_idx], clean[val_idx]) if len(val_idx) else None)
 
@@ -726,7 +753,7 @@ def _prepare_run_dir(run_dir, config, *, resume):
             )
         saved = read_json(config_path)
         # Keys added after a run folder was written take their old meaning.
-        defaults = {"corruption": "fixed", "flips": False, "global_clipnorm": None}
+        defaults = {"corruption": "fixed", "flips": False, "global_clipnorm": None, "sigma_input": False}
         diffs = {
             k: (saved.get(k, defaults.get(k)), v)
             for k, v in config.items()

@@ -1,0 +1,294 @@
+"""What knowing the blur buys: a non-blind DeblurNet, its blind twin, and blind -> estimated sigma -> non-blind.
+
+The shipped networks are blind. A non-blind DeblurNet is told each image's
+blur sigma, normalised to ``(sigma - 2.5) / 1.5`` (the training range [1, 4)
+maps to [-1, 1)), in one of two ways: ``plane``, a constant extra input
+channel; ``film``, a per-block scale and shift of the first convolution's
+features computed from sigma (a 32-unit hidden layer; scale 1 and shift 0
+at initialisation). A blind DeblurNet is retrained beside it with the same
+recipe (ours, the full profile's 49,000 training images, the shipped
+DeblurNet's 19,823 steps of 32 = 634,336 images), the same seeds and so the
+very same corrupted batches (``sigma_input`` only adds the drawn sigmas to
+each batch). ``ablation`` picks the conditioning: both variants and a blind
+control at 1,000 steps each, scored on the quick profile's 1,000 test
+images. ``evaluate`` scores the twins on all 10,000 test images with the
+cards' test corruption: blind; non-blind told the true sigma (oracle) and
+the sigma estimated from the corrupted image by ``experiments/blur_estimator.py``;
+Wiener with the true and the estimated PSF; each with a 95 % bootstrap
+interval, and the paired interval of each non-blind row's MSE minus the
+blind twin's. Writes ``reports/nonblind.json`` and ``docs/figures/nonblind.png``.
+
+    python experiments/nonblind.py ablation --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/nonblind.py train --variant blind --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/nonblind.py train --variant plane --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/nonblind.py evaluate --variant plane --data ../shared/data/cifar10-jpeg.tar.gz
+
+Training resumes from its run folder (``runs/nonblind/<variant>``), so a run
+cut short by the end of a session continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from deblur import baselines, metrics, models, plots, records, reports, study
+
+# ---------------------------------------------------------------- config
+CONDITIONINGS = ("plane", "film")
+VARIANTS = ("blind", *CONDITIONINGS)
+SIGMA_CENTER, SIGMA_SCALE = 2.5, 1.5  # the training range [1, 4) -> [-1, 1)
+FILM_HIDDEN = 32
+PROFILE = "full"  # 49,000 training images, the shipped DeblurNet's 19,823 steps
+ABLATION_STEPS = 1000
+ABLATION_N_TEST = 1000
+BATCH_SIZE = 256  # prediction
+SEEDS = study.Seeds(0)
+RUNS = Path("runs/nonblind")
+OUT = "reports/nonblind.json"
+FIGURE = "docs/figures/nonblind.png"
+BASELINES_REPORT = "reports/baselines.json"
+# -------------------------------------------------------------------------
+
+ABOUT = (" ".join(__doc__.split("\n\n")[1].split())
+         + " Regenerate with the commands in experiments/nonblind.py's docstring.")
+
+
+def _load_sibling(name):
+    """A module from this folder (``experiments/`` is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+blur_estimator = _load_sibling("blur_estimator")
+
+
+@keras.saving.register_keras_serializable(package="nonblind")
+class SigmaPlane(layers.Layer):
+    """Append a per-image scalar as a constant channel: ``(B, H, W, C), (B, 1) -> (B, H, W, C + 1)``."""
+
+    def call(self, image, value):
+        plane = ops.ones_like(image[..., :1]) * ops.reshape(ops.cast(value, image.dtype), (-1, 1, 1, 1))
+        return ops.concatenate([image, plane], axis=-1)
+
+    def compute_output_shape(self, image_shape, value_shape):
+        return (*image_shape[:-1], None if image_shape[-1] is None else image_shape[-1] + 1)
+
+
+def _film(code, width, seed):
+    """``modulation(i, y)``: block ``i``'s features times (1 + a) plus b, both linear in ``code``."""
+
+    def modulation(i, y):
+        scale = layers.Dense(width, kernel_initializer="zeros", bias_initializer="ones",
+                             name=f"block{i + 1}_film_scale")(code)
+        shift = layers.Dense(width, kernel_initializer="zeros", name=f"block{i + 1}_film_shift")(code)
+        scale = layers.Reshape((1, 1, width), name=f"block{i + 1}_film_scale_map")(scale)
+        shift = layers.Reshape((1, 1, width), name=f"block{i + 1}_film_shift_map")(shift)
+        return layers.Add(name=f"block{i + 1}_film")([layers.Multiply(name=f"block{i + 1}_film_mul")([y, scale]),
+                                                      shift])
+
+    return modulation
+
+
+def deblurnet_nonblind(conditioning="plane", *, width=64, blocks=4, head=32, seed=None, name=None):
+    """DeblurNet told each image's blur sigma.
+
+    Parameters
+    ----------
+    conditioning : {"plane", "film"}, default "plane"
+        ``"plane"``: the normalised sigma as a fourth input channel of the
+        head convolution. ``"film"``: a hidden layer of 32 ReLUs from the
+        normalised sigma, and from it a scale (starting at 1) and a shift
+        (starting at 0) of each block's first convolution, before its ReLU.
+    width, blocks, head, seed
+        As in :func:`deblur.models.deblurnet`.
+    name : str, optional
+        Default ``"deblurnet_<conditioning>"``.
+
+    Returns
+    -------
+    keras.Model
+        Inputs ``{"corrupted": (B, H, W, 3), "sigma": (B, 1)}`` (H, W even),
+        output ``(B, H, W, 3)``; the identity at initialisation, like DeblurNet.
+    """
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {CONDITIONINGS}; got {conditioning!r}.")
+    image = keras.Input(shape=(None, None, 3), name="corrupted")
+    sigma = keras.Input(shape=(1,), name="sigma")
+    code = layers.Rescaling(1 / SIGMA_SCALE, offset=-SIGMA_CENTER / SIGMA_SCALE, name="sigma_code")(sigma)
+    if conditioning == "plane":
+        features, modulation = SigmaPlane(name="sigma_plane")(image, code), None
+    else:
+        hidden = layers.Dense(FILM_HIDDEN, activation="relu", kernel_initializer=models._kernel_init(seed, 100),
+                              name="film_hidden")(code)
+        features, modulation = image, _film(hidden, width, seed)
+    restored = models._deblurnet_graph(image, features, width=width, blocks=blocks, head=head, seed=seed,
+                                       modulation=modulation)
+    return keras.Model({"corrupted": image, "sigma": sigma}, restored, name=name or f"deblurnet_{conditioning}")
+
+
+def variant_recipe(variant, *, steps=None):
+    """The full profile's DeblurNet recipe (the shipped 19,823 steps, or ``steps``), told sigma unless blind."""
+    recipe = study.get_profile(PROFILE).recipe_for("deblurnet")
+    if steps is not None:
+        recipe = replace(recipe, steps=int(steps))
+    return recipe if variant == "blind" else replace(recipe, sigma_input=True)
+
+
+def train_variant(variant, x_train, *, run_dir, steps=None, verbose="auto"):
+    """Train (or resume) one variant in ``run_dir``; the blind one is :func:`deblur.models.deblurnet`.
+
+    Returns
+    -------
+    deblur.training.TrainedRun
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}.")
+    model = None if variant == "blind" else deblurnet_nonblind(variant, seed=SEEDS.init)
+    return study.train_model(variant_recipe(variant, steps=steps), x_train, run_dir=run_dir, seed=SEEDS.base,
+                             model=model, verbose=verbose)
+
+
+def restore(model, corrupted, sigmas=None, *, batch_size=BATCH_SIZE):
+    """A blind model's output, or a non-blind model's told ``sigmas`` (N,); float32 (N, H, W, 3), unclipped."""
+    if sigmas is None:
+        return metrics.predict(model, corrupted, batch_size=batch_size)
+    inputs = {"corrupted": np.asarray(corrupted, np.float32), "sigma": np.asarray(sigmas, np.float32)[:, None]}
+    return model.predict(inputs, batch_size=batch_size, verbose=0)
+
+
+def score(restored, clean, sigmas):
+    """Per-image MSE and PSNR, and the headline numbers with bootstrap intervals and per-bin MSE."""
+    mse, psnr = metrics.per_image_mse(restored, clean), metrics.per_image_psnr(restored, clean)
+    index, labels = metrics.sigma_bins(sigmas)
+    summary = metrics.summary_with_ci(mse, psnr, seed=SEEDS.bootstrap)
+    summary["mse_by_sigma_bin"] = {labels[b]: float(mse[index == b].mean()) for b in np.unique(index)}
+    return mse, summary
+
+
+def fitted_estimator(x_train_pool):
+    """The classical blur estimator, fitted as ``experiments/blur_estimator.py`` fits it (tuning subset, seeds)."""
+    from deblur import corruption, data
+
+    x_fit, _ = data.subset(x_train_pool, np.zeros(len(x_train_pool)), blur_estimator.N_FIT,
+                           seed=SEEDS.baseline_tuning_subset)
+    c_fit, s_fit = corruption.corrupt(x_fit, seed=SEEDS.baseline_tuning_corruption)
+    return blur_estimator.fit_estimator(blur_estimator.spectrum_features(c_fit), s_fit)
+
+
+def compare(rows_restored, clean, sigmas, *, blind_key):
+    """Score every row; add each row's paired MSE difference to the blind row (95 % bootstrap interval)."""
+    scored = {name: score(restored, clean, sigmas) for name, restored in rows_restored.items()}
+    blind_mse = scored[blind_key][0]
+    out = {}
+    for name, (mse, summary) in scored.items():
+        if name != blind_key:
+            summary["mse_minus_blind"] = float((mse - blind_mse).mean())
+            summary["mse_minus_blind_ci"] = list(metrics.bootstrap_ci(mse - blind_mse, seed=SEEDS.bootstrap))
+        out[name] = summary
+    return out
+
+
+def _trained(variant, x_train, *, steps, root):
+    run = train_variant(variant, x_train, run_dir=root / variant, steps=steps, verbose=2)
+    history = run.history
+    return run.model, {"steps": run.steps, "images_seen": run.steps * variant_recipe(variant).batch_size,
+                       "parameters": int(run.model.count_params()), "run_dir": str(root / variant),
+                       "final_loss": float(history["loss"][-1]) if history.get("loss") else None}
+
+
+def run_ablation(args, command):
+    """Both conditionings and a blind control at ABLATION_STEPS, oracle sigma, the quick profile's test images."""
+    profile = study.get_profile(PROFILE, n_test=args.n_test)
+    arrays = study.load_profile_data(profile, args.data)
+    clean, corrupted, sigmas = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
+    restored, info = {}, {}
+    for variant in VARIANTS:
+        start = time.perf_counter()
+        model, info[variant] = _trained(variant, arrays["x_train"], steps=args.steps, root=RUNS / "ablation")
+        info[variant]["wall_seconds"] = time.perf_counter() - start
+        restored[variant] = restore(model, corrupted, None if variant == "blind" else sigmas)
+    rows = compare(restored, clean, sigmas, blind_key="blind")
+    for variant in VARIANTS:
+        rows[variant].update(info[variant])
+    record = {"rows": rows, "steps": args.steps, "n_images": len(clean), "sigma": "true (oracle)",
+              "test_subset_seed": SEEDS.test_subset, "test_corruption_seed": SEEDS.test_corruption,
+              "load_average": os.getloadavg()[0]}
+    report = records.update_report(args.out, {"ablation": record}, about=ABOUT, command=command)
+    print(reports.render_nonblind_table(report))
+
+
+def run_evaluate(args, command):
+    """The twins on the full test set: blind, estimated sigma, oracle sigma; Wiener likewise; the figure."""
+    profile = study.get_profile(PROFILE)
+    arrays = study.load_profile_data(profile, args.data)
+    clean, corrupted, sigmas = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
+    blind, _ = _trained("blind", arrays["x_train"], steps=None, root=RUNS)
+    nonblind, _ = _trained(args.variant, arrays["x_train"], steps=None, root=RUNS)
+    estimated = blur_estimator.estimate_sigmas(fitted_estimator(arrays["x_train"]),
+                                               blur_estimator.spectrum_features(corrupted))
+    balance = records.read_report(BASELINES_REPORT)["records"]["wiener"]["params"]["balance"]
+    restored = {
+        "identity": corrupted,
+        "DeblurNet, blind (retrained twin)": restore(blind, corrupted),
+        "DeblurNet, shipped": restore(models.load_pretrained("deblurnet"), corrupted),
+        f"DeblurNet-{args.variant}, estimated sigma": restore(nonblind, corrupted, estimated),
+        f"DeblurNet-{args.variant}, true sigma (oracle)": restore(nonblind, corrupted, sigmas),
+        "Wiener, estimated sigma": baselines.wiener_oracle(corrupted, estimated, balance=balance),
+        "Wiener, true sigma (oracle)": baselines.wiener_oracle(corrupted, sigmas, balance=balance),
+    }
+    rows = compare(restored, clean, sigmas, blind_key="DeblurNet, blind (retrained twin)")
+    record = {"rows": rows, "variant": args.variant, "n_images": len(clean),
+              "estimator_mae_by_bin": blur_estimator.mae_by_bin(estimated, sigmas),
+              "training": {v: {"recipe": variant_recipe(v).as_dict(), "run_dir": str(RUNS / v)}
+                           for v in ("blind", args.variant)},
+              "wiener_balance": balance, "test_subset_seed": SEEDS.test_subset,
+              "test_corruption_seed": SEEDS.test_corruption, "figure": args.figure}
+    report = records.update_report(args.out, {"twins": record}, about=ABOUT, command=command)
+    by_bin = {name: {b: {"mse": v} for b, v in row["mse_by_sigma_bin"].items()}
+              for name, row in rows.items() if name != "identity"}
+    plots.metric_by_group(by_bin, metric="mse", xlabel="true blur sigma", path=args.figure)
+    print(reports.render_nonblind_table(report))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    ablation = sub.add_parser("ablation", help="plane vs film vs blind, short runs")
+    ablation.add_argument("--steps", type=int, default=ABLATION_STEPS)
+    ablation.add_argument("--n-test", type=int, default=ABLATION_N_TEST)
+    train = sub.add_parser("train", help="one variant, the shipped DeblurNet's 19,823 steps (resumes)")
+    train.add_argument("--variant", choices=VARIANTS, required=True)
+    evaluate = sub.add_parser("evaluate", help="the twins and the estimated-sigma pipeline on 10,000 test images")
+    evaluate.add_argument("--variant", choices=CONDITIONINGS, default="plane")
+    evaluate.add_argument("--figure", default=FIGURE)
+    for p in (ablation, train, evaluate):
+        p.add_argument("--data", default=None)
+        p.add_argument("--out", default=OUT)
+    args = parser.parse_args(argv)
+    command = records.command_line(argv, prog="python experiments/nonblind.py")
+    records.check_outputs([args.out, *([args.figure] if args.command == "evaluate" else [])],
+                          allow=(args.out,))
+    if args.command == "ablation":
+        run_ablation(args, command)
+    elif args.command == "train":
+        arrays = study.load_profile_data(study.get_profile(PROFILE), args.data)
+        _trained(args.variant, arrays["x_train"], steps=None, root=RUNS)
+    else:
+        run_evaluate(args, command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

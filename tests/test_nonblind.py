@@ -1,0 +1,125 @@
+"""A non-blind DeblurNet (experiments/nonblind.py) and training told the blur (train(sigma_input=True))."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deblur import corruption, models, reports, study, training
+from deblur.pipeline import FreshCorruption
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("nonblind", ROOT / "experiments" / "nonblind.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+nonblind = _load()
+
+
+@pytest.mark.parametrize("conditioning, parameters", [("plane", 313_955), ("film", 330_627)])
+def test_nonblind_deblurnet_is_deblurnet_plus_its_conditioning_and_starts_as_the_identity(conditioning, parameters):
+    model = nonblind.deblurnet_nonblind(conditioning, seed=0)
+    # plane: the head convolution gains one input channel (32 filters x 3 x 3);
+    # film: 1 -> 32 hidden units, then a scale and a shift of 64 per block, from 32.
+    extra = {"plane": 32 * 9, "film": 2 * 32 + 4 * 2 * (32 * 64 + 64)}[conditioning]
+    assert models.deblurnet(seed=0).count_params() + extra == parameters == model.count_params()
+    assert sorted(t.name for t in model.inputs) == ["corrupted", "sigma"]
+    x, sigmas = corruption.corrupt(np.random.default_rng(0).integers(0, 256, (3, 12, 10, 3), dtype=np.uint8), seed=1)
+    np.testing.assert_array_equal(nonblind.restore(model, x, sigmas), x)
+
+
+def test_unknown_conditioning_is_refused():
+    with pytest.raises(ValueError, match="conditioning must be one of"):
+        nonblind.deblurnet_nonblind("concat")
+
+
+def test_sigma_input_serves_the_same_draws_as_a_blind_batch_plus_their_sigmas():
+    clean = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    common = dict(batch_size=16, seed=7, epochs=2, flips=True)
+    blind = FreshCorruption(clean, **common)
+    told = FreshCorruption(clean, sigma_input=True, **common)
+    for epoch, step in ((0, 0), (1, 2)):
+        (x_blind, y_blind), (inputs, y_told) = blind.batch(epoch, step), told.batch(epoch, step)
+        np.testing.assert_array_equal(inputs["corrupted"], x_blind)
+        np.testing.assert_array_equal(y_told, y_blind)
+        # The sigmas are the batch's own draws: flips first, then one sigma per image.
+        rng = np.random.default_rng([7, epoch, step, 1])
+        rng.random((2, len(y_blind)))
+        expected = rng.uniform(1.0, 4.0, size=len(y_blind)).astype(np.float32)[:, None]
+        np.testing.assert_array_equal(inputs["sigma"], expected)
+        assert inputs["sigma"].shape == (len(y_blind), 1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"corruption": "fixed"}, "needs corruption='fresh'"),
+    ({"corruption": "device"}, "needs corruption='fresh'"),
+])
+def test_sigma_input_needs_fresh_corruption(tmp_path, kwargs, message):
+    model = nonblind.deblurnet_nonblind("plane", seed=0)
+    with pytest.raises(ValueError, match=message):
+        training.train(model, np.zeros((8, 8, 8, 3), np.uint8), run_dir=tmp_path / "run", steps=1,
+                       sigma_input=True, **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_model_and_sigma_input_must_agree(tmp_path):
+    images = np.zeros((8, 8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match="inputs named 'corrupted' and 'sigma'"):
+        training.train(models.deblurnet(), images, run_dir=tmp_path / "a", steps=1, corruption="fresh",
+                       sigma_input=True)
+    with pytest.raises(ValueError, match="pass sigma_input=True"):
+        training.train(nonblind.deblurnet_nonblind("film"), images, run_dir=tmp_path / "b", steps=1,
+                       corruption="fresh")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_nonblind_training_learns_and_resumes_with_its_custom_layer(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (96, 16, 16, 3), dtype=np.uint8)
+    settings = dict(run_dir=tmp_path / "run", batch_size=16, corruption="fresh", flips=True, sigma_input=True,
+                    learning_rate=3e-3, validation_split=0.25, seed=3, verbose=0)
+    first = training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, steps=8, **settings)
+    resumed = training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, steps=24, **settings)
+    assert first.steps == 8 and resumed.steps == 24
+    val = resumed.history["val_loss"]
+    assert val[-1] < val[0]
+    assert training.load_run(tmp_path / "run").model.name == "deblurnet_plane"
+
+
+def test_recipe_carries_sigma_input_only_when_set():
+    blind = nonblind.variant_recipe("blind")
+    told = nonblind.variant_recipe("plane", steps=100)
+    assert blind.steps == study.SHIPPED_DEBLURNET["steps"] and "sigma_input" not in blind.train_kwargs()
+    assert "sigma_input" not in blind.as_dict()
+    assert told.train_kwargs()["sigma_input"] is True and told.as_dict()["sigma_input"] is True
+    assert told.steps == 100 and told.corruption == "fresh"
+
+
+def _row(mse, diff=None):
+    row = {"mse": mse, "mse_ci": [mse * 0.99, mse * 1.01], "mean_psnr": 27.0, "mean_psnr_ci": [26.9, 27.1],
+           "psnr_of_mean_mse": 26.5, "parameters": 313_667}
+    if diff is not None:
+        row.update(mse_minus_blind=diff, mse_minus_blind_ci=[diff * 1.5, diff * 0.5])
+    return row
+
+
+def test_the_table_renders_the_ablation_and_then_the_twins():
+    machine = {"processor": "AMD EPYC", "cpu_count": 2, "keras": "3.15.1", "backend": "tensorflow"}
+    ablation = {"rows": {"blind": _row(0.0030), "plane": _row(0.0027, -0.0003)}, "steps": 1000,
+                "n_images": 1000, "command": "python experiments/nonblind.py ablation", "machine": machine,
+                "date": "2026-11-26"}
+    text = reports.render_nonblind_table({"records": {"ablation": ablation}})
+    assert "| plane | 0.00270 [0.00267, 0.00273] |" in text and "-0.000300 [-0.000450, -0.000150]" in text
+    assert "not scored yet" in text
+    twins = {"rows": {"DeblurNet, blind": _row(0.0021), "DeblurNet-plane, true sigma": _row(0.0019, -0.0002)},
+             "estimator_mae_by_bin": {"[1.00, 1.50)": {"mae": 0.37, "n_images": 10}},
+             "n_images": 10000, "command": "python experiments/nonblind.py evaluate", "machine": machine,
+             "date": "2026-11-27"}
+    text = reports.render_nonblind_table({"records": {"ablation": ablation, "twins": twins}})
+    assert "| DeblurNet-plane, true sigma | 0.00190" in text and "| 0.370 |" in text
+    assert "not scored yet" not in text and "figures/nonblind.png" in text
