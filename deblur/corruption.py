@@ -3,7 +3,8 @@
 Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian kernel whose
 sigma is drawn uniformly from ``sigma_range`` (OpenCV's ``GaussianBlur`` with
 its default reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and
-channel. No clipping afterwards, as in the study.
+channel. No clipping afterwards, as in the study. Outside the study, the noise
+level may be drawn per image too (``noise_std=(low, high)``).
 
 The blur is vectorised over the batch: each image has its own separable
 kernel, applied as ``kernel_size`` shifted multiply-adds per axis on the whole
@@ -170,8 +171,11 @@ def corrupt(
         Odd size of the square Gaussian kernel.
     sigma_range : (float, float), default (1.0, 4.0)
         Sigma is drawn uniformly from ``[low, high)`` per image.
-    noise_std : float, default 0.02
-        Standard deviation of the additive Gaussian noise (0 disables it).
+    noise_std : float or (float, float), default 0.02
+        Standard deviation of the additive Gaussian noise (0 disables it),
+        or a range ``(low, high)`` to draw it from uniformly per image
+        (drawn after the sigmas; a number leaves the random stream as the
+        study's).
     clip : bool, default False
         Clip the result to [0, 1]. Off in the study.
 
@@ -187,7 +191,7 @@ def corrupt(
     x = check_images(images[None] if single else images, name="images")
     rng = np.random.default_rng(seed)
     sigmas = rng.uniform(low, high, size=x.shape[0])
-    out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=noise_std)
+    out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=noise_levels(noise_std, rng, len(x)))
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
     return (out[0] if single else out), sigmas
@@ -208,13 +212,40 @@ def check_settings(*, kernel_size, sigma_range, noise_std):
     low, high = (float(v) for v in sigma_range)
     if not (0 < low <= high) or not np.isfinite(high):
         raise ValueError(f"sigma_range must satisfy 0 < low <= high; got {sigma_range}.")
-    if not np.isfinite(noise_std) or noise_std < 0:
-        raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
+    check_noise(noise_std)
     return low, high
 
 
+def check_noise(noise_std):
+    """Validate a noise level, or a ``(low, high)`` range of them; return it as a float or a tuple of floats."""
+    if np.ndim(noise_std) == 0:
+        if isinstance(noise_std, (str, bytes)) or not np.isfinite(noise_std) or noise_std < 0:
+            raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
+        return float(noise_std)
+    pair = tuple(float(v) for v in np.ravel(noise_std))
+    if len(pair) != 2 or not (np.all(np.isfinite(pair)) and 0 <= pair[0] <= pair[1]):
+        raise ValueError(f"noise_std must be a number >= 0 or a range (low, high) with 0 <= low <= high; "
+                         f"got {noise_std}.")
+    return pair
+
+
+def noise_levels(noise_std, rng, n):
+    """The noise level of each of ``n`` images: ``noise_std`` itself, or ``n`` draws from its range.
+
+    A number draws nothing from ``rng`` (the study's stream); a range draws
+    ``n`` uniform numbers. Settings are assumed checked (:func:`check_noise`).
+    """
+    if np.ndim(noise_std) == 0:
+        return float(noise_std)
+    low, high = noise_std
+    return rng.uniform(low, high, size=n)
+
+
 def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
-    """Blur (thread pool) and add noise (drawn in order from ``rng``); settings unchecked."""
+    """Blur (thread pool) and add noise (drawn in order from ``rng``); settings unchecked.
+
+    ``noise_std``: one level for all images, or an array of one per image.
+    """
     half = kernel_size // 2
     if min(x.shape[1:3]) <= half:
         raise ValueError(
@@ -223,10 +254,13 @@ def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
         )
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
+    per_image = np.ndim(noise_std) > 0
     for start, stop in _blur_chunks(x, kernels, half, out, workers=workers):
-        if noise_std > 0:
+        if per_image or noise_std > 0:
             # Drawn chunk by chunk in image order: the stream, and so the
             # result, does not depend on the chunk size or the thread count.
             chunk = out[start:stop]
-            chunk += np.float32(noise_std) * rng.standard_normal(chunk.shape, dtype=np.float32)
+            scale = (np.asarray(noise_std[start:stop], np.float32)[:, None, None, None] if per_image
+                     else np.float32(noise_std))
+            chunk += scale * rng.standard_normal(chunk.shape, dtype=np.float32)
     return out

@@ -32,6 +32,7 @@ still does not.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 from .corruption import check_settings
@@ -150,6 +151,9 @@ class DeviceCorruption(keras.layers.Layer):
     def __init__(self, *, flips=False, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, **kwargs):
         super().__init__(**kwargs)
         low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
+        if np.ndim(noise_std) > 0:
+            raise ValueError(f"A noise range {tuple(noise_std)} is drawn per image by corruption='fresh' only; "
+                             "on the device noise_std is one number.")
         self.flips = bool(flips)
         self.kernel_size = int(kernel_size)
         self.sigma_range = (low, high)

@@ -163,7 +163,7 @@ def mean_metrics(per_image):
     return out
 
 
-def predict(model, images, *, batch_size=256):
+def predict(model, images, *, batch_size=256, sigmas=None):
     """Run a model over images in batches.
 
     Parameters
@@ -173,6 +173,10 @@ def predict(model, images, *, batch_size=256):
     images : ndarray, shape (N, H, W, C)
         Model inputs (float, any finite range; uint8 is scaled by 1/255).
     batch_size : int, default 256
+    sigmas : array_like, shape (N,), optional
+        Each image's blur sigma, for a non-blind model (inputs
+        ``"corrupted"`` and ``"sigma"``, e.g.
+        :func:`deblur.models.deblurnet_nonblind`).
 
     Returns
     -------
@@ -181,6 +185,12 @@ def predict(model, images, *, batch_size=256):
     x = as_float_images(images, name="images", check_range=False)
     if model is None:
         return x
+    if sigmas is not None:
+        sigmas = np.asarray(sigmas, dtype=np.float32).reshape(-1)
+        if sigmas.shape != (len(x),) or not np.all(np.isfinite(sigmas)):
+            raise ValueError(f"sigmas must be {len(x)} finite numbers, one per image; got shape {sigmas.shape}.")
+        inputs = {"corrupted": x, "sigma": sigmas[:, None]}
+        return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
     if hasattr(model, "predict"):
         return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
     return np.concatenate(
@@ -188,7 +198,8 @@ def predict(model, images, *, batch_size=256):
     )
 
 
-def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False, ci_seed=None):
+def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False, ci_seed=None,
+             sigmas=None):
     """Test-set MSE, PSNR and SSIM of a model, or of the identity baseline.
 
     Parameters
@@ -208,6 +219,8 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
         Also return 95 % bootstrap intervals under ``"ci"``
         (:func:`summary_with_ci`, resampled with this seed:
         ``deblur.study.Seeds(...).bootstrap``).
+    sigmas : array_like, shape (N,), optional
+        Each image's blur sigma, told to a non-blind model (see :func:`predict`).
 
     Returns
     -------
@@ -216,7 +229,7 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
         (means over images; ``psnr`` is the mean of per-image PSNRs), plus
         ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
     """
-    restored = predict(model, corrupted, batch_size=batch_size)
+    restored = predict(model, corrupted, batch_size=batch_size, sigmas=sigmas)
     values = per_image_metrics(restored, clean, data_range=data_range)
     result = mean_metrics(values)
     if per_image:

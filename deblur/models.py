@@ -226,6 +226,66 @@ def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=
     return keras.Model(inputs, outputs, name=name)
 
 
+def deblurnet_nonblind(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, hidden=32,
+                       sigma_range=(1.0, 4.0), seed=None, name="deblurnet_nonblind"):
+    """DeblurNet told each image's blur sigma (FiLM conditioning).
+
+    :func:`deblurnet` plus a second input, the blur sigma, mapped linearly
+    so that ``sigma_range`` becomes [-1, 1], then through ``hidden`` ReLUs
+    to a scale and a shift of each residual block's first convolution
+    (before its ReLU): ``y * scale + shift``. The scale starts at 1 and the
+    shift at 0, so the untrained network is the identity, like DeblurNet.
+    Chosen over a constant sigma input channel by the ablation in
+    ``reports/nonblind.json`` (``experiments/nonblind.py``). Train it with
+    ``deblur.training.train(..., sigma_input=True)``; predict with
+    ``deblur.metrics.predict(model, images, sigmas=...)``.
+
+    Parameters
+    ----------
+    input_shape : tuple, default (None, None, 3)
+        Of the image input; height and width even.
+    width, blocks, head : int
+        As in :func:`deblurnet`.
+    hidden : int, default 32
+        ReLUs between sigma and the per-block scales and shifts.
+    sigma_range : (float, float), default (1.0, 4.0)
+        The training range of sigma (mapped to [-1, 1]; values outside
+        extrapolate linearly).
+    seed : int or None, default None
+    name : str, default "deblurnet_nonblind"
+
+    Returns
+    -------
+    model : keras.Model
+        Inputs ``{"corrupted": (batch, H, W, 3), "sigma": (batch, 1)}``,
+        output ``(batch, H, W, 3)``. 330,627 parameters with the defaults
+        (313,667 of DeblurNet, 16,960 of the conditioning).
+    """
+    _check_input_shape(input_shape, multiple=2, model=name)
+    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
+        raise ValueError(f"{name}: hidden must be a positive integer; got {hidden!r}.")
+    low, high = (float(v) for v in sigma_range)
+    if not 0 < low < high:
+        raise ValueError(f"{name}: sigma_range must satisfy 0 < low < high; got {sigma_range}.")
+    image = keras.Input(shape=input_shape, name="corrupted")
+    sigma = keras.Input(shape=(1,), name="sigma")
+    code = layers.Rescaling(2 / (high - low), offset=-(high + low) / (high - low), name="sigma_code")(sigma)
+    code = layers.Dense(hidden, activation="relu", kernel_initializer=_kernel_init(seed, 100),
+                        name="film_hidden")(code)
+
+    def film(i, y):
+        scale = layers.Dense(width, kernel_initializer="zeros", bias_initializer="ones",
+                             name=f"block{i + 1}_film_scale")(code)
+        shift = layers.Dense(width, kernel_initializer="zeros", name=f"block{i + 1}_film_shift")(code)
+        scale = layers.Reshape((1, 1, width), name=f"block{i + 1}_film_scale_map")(scale)
+        shift = layers.Reshape((1, 1, width), name=f"block{i + 1}_film_shift_map")(shift)
+        return layers.Add(name=f"block{i + 1}_film")([layers.Multiply(name=f"block{i + 1}_film_mul")([y, scale]),
+                                                      shift])
+
+    restored = _deblurnet_graph(image, image, width=width, blocks=blocks, head=head, seed=seed, modulation=film)
+    return keras.Model({"corrupted": image, "sigma": sigma}, restored, name=name)
+
+
 def _deblurnet_graph(image, features, *, width, blocks, head, seed, modulation=None):
     """DeblurNet's layers from ``features`` (the head's input), its correction added to ``image``.
 

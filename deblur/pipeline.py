@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from ._validation import check_images
-from .corruption import _corrupt_into, check_settings
+from .corruption import _corrupt_into, check_noise, check_settings, noise_levels
 
 __all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batch_key"]
 
@@ -210,7 +210,7 @@ class FreshCorruption(EpochBatches):
         self.flips = bool(flips)
         self.kernel_size = int(kernel_size)
         self.sigma_range = (low, high)
-        self.noise_std = float(noise_std)
+        self.noise_std = check_noise(noise_std)
         self.sigma_input = bool(sigma_input)
 
     def batch(self, epoch, step):
@@ -232,7 +232,8 @@ class FreshCorruption(EpochBatches):
             clean[vertical] = clean[vertical, ::-1]
         sigmas = rng.uniform(*self.sigma_range, size=len(idx))
         corrupted = _corrupt_into(
-            clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=self.noise_std, workers=1
+            clean, sigmas, rng, kernel_size=self.kernel_size,
+            noise_std=noise_levels(self.noise_std, rng, len(idx)), workers=1
         )
         if self.sigma_input:
             return {"corrupted": corrupted, "sigma": sigmas.astype(np.float32)[:, None]}, clean

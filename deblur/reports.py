@@ -999,12 +999,15 @@ def render_blur_estimator_table(report):
     r = report["records"].get("blur_estimator")
     if not r:
         return _none_yet("the blur estimator", "python experiments/blur_estimator.py --data PATH")
-    est = r["estimator"]
-    lines = ["| true sigma | images | estimator: mean absolute error | predicting the mean sigma "
-             f"({est['mean_sigma']:.2f}): mean absolute error |", "|---|---|---|---|"]
+    est, net = r["estimator"], r.get("network", {}).get("mae_by_bin")
+    lines = ["| true sigma | images | spectral estimator: mean absolute error | "
+             + ("network: mean absolute error | " if net else "")
+             + f"predicting the mean sigma ({est['mean_sigma']:.2f}): mean absolute error |",
+             "|---|---|---|---|" + ("---|" if net else "")]
     for label, cell in est["mae_by_bin"].items():
         lines.append(f"| {label} | {cell['n_images']:,} | {cell['mae']:.3f} | "
-                     f"{est['mean_predictor_mae_by_bin'][label]['mae']:.3f} |")
+                     + (f"{net[label]['mae']:.3f} | " if net else "")
+                     + f"{est['mean_predictor_mae_by_bin'][label]['mae']:.3f} |")
     lines += ["", "| method | test MSE | PSNR (dB) | SSIM |", "|---|---|---|---|"]
     for name, m in r["wiener"].items():
         label = IDENTITY if name == "identity" else f"Wiener, {name.removeprefix('wiener, ')}"
@@ -1070,6 +1073,42 @@ def render_nonblind_table(report, *, figure="figures/nonblind.png"):
     return "\n".join(lines)
 
 
+def render_wide_range_table(report, *, figure="figures/wide_range_sweep.png"):
+    """The wide-range DeblurNet inside and outside the study's range, and its verdict (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/wide_range.json`` (``experiments/wide_range.py``).
+    figure : str
+        Its sweep figure, relative to the Markdown file.
+
+    Returns
+    -------
+    str
+    """
+    r = report["records"].get("wide_range")
+    if not r:
+        return _none_yet("the wide-range model", "python experiments/wide_range.py train --data PATH, then evaluate")
+    lines = ["| method | inside the range: test MSE [95 % CI] | mean of per-image PSNRs (dB) |", "|---|---|---|"]
+    for name, m in r["inside"].items():
+        ci = m.get("ci") or {}
+        lines.append(f"| {MODEL_LABELS.get(name, name)} | {m['mse']:.5f}{_interval(ci.get('mse_ci'), '.5f')} | "
+                     f"{m['psnr']:.2f} |")
+    v = r["verdict"]
+    lines += ["", f"Inside (sigma in [1, 4), noise 0.02; {next(iter(r['inside'].values()))['n_images']:,} test "
+              f"images): {v['inside_ratio']:.3f}x the shipped DeblurNet's test MSE (allowed: at most 1.03x). "
+              f"Outside ({v['outside_settings']} sweep settings, {r['n_sweep']} test images): better than every "
+              f"shipped model at {v['outside_wins']}."]
+    for loss in v["outside_losses"]:
+        lines.append(f"- sigma {loss['sigma']:g}, noise {loss['noise_std']:g}: {loss['wide_mse']:.5f} against "
+                     f"{MODEL_LABELS.get(loss['best_shipped'], loss['best_shipped'])}'s {loss['best_shipped_mse']:.5f}")
+    lines += ["", f"**{'Qualifies' if v['qualifies'] else 'Does not qualify'}** to ship. {r['images_seen']:,} "
+              f"training images. Measured with `{r['command']}` on {describe_machine(r['machine'])}, {_date(r)}.",
+              "", f"![wide-range sweep]({figure})"]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ regenerating
 
 
@@ -1104,6 +1143,7 @@ def generated_blocks(root="."):
             "sweep-table": render_sweep_table(load_report("sweep", root)),
             "blur-estimator-table": render_blur_estimator_table(load_report("blur_estimator", root)),
             "nonblind-table": render_nonblind_table(load_report("nonblind", root)),
+            "wide-range-table": render_wide_range_table(load_report("wide_range", root)),
         },
     }
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+import numpy as np
+
 from . import corruption, data
 
 #: The models of the study and ours, in the order tables list them. Spelled
@@ -41,6 +43,7 @@ __all__ = [
     "Recipe",
     "RECIPES",
     "recipe",
+    "nonblind_recipe",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -127,6 +130,11 @@ class Seeds:
         return self.base + 40
 
     @property
+    def estimator_training(self):
+        """Corruption, shuffling and initialisation of a learned blur estimator (``experiments/blur_estimator.py``)."""
+        return self.base + 50
+
+    @property
     def validation_corruption(self):
         """The fixed corruption of the validation images when training corrupts afresh."""
         return [self.base, 1]
@@ -187,6 +195,12 @@ class Recipe:
         Feed each image's blur sigma to a non-blind model (see
         :func:`deblur.training.train`); left out of :meth:`as_dict` when
         False.
+    sigma_range : (float, float)
+        Blur sigmas of the training corruption (the study's (1, 4) is left
+        out of :meth:`as_dict`).
+    noise_std : float or (float, float)
+        Its noise level, or a range drawn per image (the study's 0.02 is
+        left out of :meth:`as_dict`).
     budget_seconds : float or None
         Train for about this many seconds of time inside training steps
         (validation and evaluations are not counted); the run records the
@@ -209,11 +223,17 @@ class Recipe:
     budget_seconds: float | None = None
     global_clipnorm: float | None = None
     sigma_input: bool = False
+    sigma_range: tuple = (1.0, 4.0)
+    noise_std: float | tuple = 0.02
 
     def __post_init__(self):
         lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
         if len(lengths) > 1:
             raise ValueError(f"A recipe has one length: epochs, steps or budget_seconds; got {lengths}.")
+        # Ranges as tuples of floats (a JSON round trip gives lists), so that equal recipes compare equal.
+        object.__setattr__(self, "sigma_range", tuple(float(v) for v in self.sigma_range))
+        if np.ndim(self.noise_std) > 0:
+            object.__setattr__(self, "noise_std", tuple(float(v) for v in self.noise_std))
 
     @property
     def length(self):
@@ -229,16 +249,24 @@ class Recipe:
         keys = ("learning_rate", "lr_schedule", "loss", "batch_size", "validation_split", "corruption",
                 "flips", "epochs", "steps", "hold_steps", "budget_seconds", "global_clipnorm")
         kwargs = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        return {**kwargs, "sigma_input": True} if self.sigma_input else kwargs
+        for name, default in _RECIPE_DEFAULTS.items():  # only what differs from the study's
+            if getattr(self, name) != default:
+                kwargs[name] = getattr(self, name)
+        return kwargs
 
     def as_dict(self):
         d = asdict(self)
         if d["global_clipnorm"] is None:
             del d["global_clipnorm"]  # the shipped cards' recipes predate the field
-        if not d["sigma_input"]:
-            del d["sigma_input"]
+        for name, default in _RECIPE_DEFAULTS.items():  # the shipped cards predate these fields
+            if d[name] == default:
+                del d[name]
         return d
 
+
+#: Recipe fields added after the shipped cards were written, at the study's
+#: values: a recipe mentions them only when it changes them.
+_RECIPE_DEFAULTS = {"sigma_input": False, "sigma_range": (1.0, 4.0), "noise_std": 0.02}
 
 #: Our fixes to the study's recipe (see docs/research.md and
 #: ``reports/cpu_ablation.json``): corrupt every batch anew with random
@@ -285,6 +313,36 @@ def recipe(name, model, **changes):
     if {"epochs", "steps", "budget_seconds"} & set(changes):
         base = replace(base, epochs=None, steps=None, budget_seconds=None)
     return replace(base, **changes)
+
+
+def nonblind_recipe(model_recipe, *, replay=None):
+    """``model_recipe`` for a model told each image's blur (``sigma_input=True``).
+
+    With the same seed, the non-blind run sees the very same corrupted
+    batches as the blind run of ``model_recipe`` (the sigmas are the draws
+    the blind run made too), so the two differ only in what the model is told.
+
+    Parameters
+    ----------
+    model_recipe : Recipe
+        A ``"fresh"``-corruption recipe (ours), e.g. ``profile.recipe_for("deblurnet")``.
+    replay : dict, optional
+        ``TrainedRun.length`` of the blind run: a time budget is replaced by
+        the step count (and hold) that run recorded, so both runs take the
+        same steps at the same learning rates on any machine.
+
+    Returns
+    -------
+    Recipe
+    """
+    if model_recipe.corruption != "fresh":
+        raise ValueError(f"A non-blind recipe needs corruption='fresh'; {model_recipe.model}'s is "
+                         f"{model_recipe.corruption!r}.")
+    changes = {"sigma_input": True}
+    if replay and replay.get("steps"):
+        changes.update(epochs=None, budget_seconds=None, steps=int(replay["steps"]),
+                       hold_steps=int(replay.get("hold_steps", 0)))
+    return replace(model_recipe, **changes)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - not POSIX
 
 from .records import atomic_save, atomic_write_json, read_json
 from ._validation import as_float_images, check_images, check_same_shape
-from .corruption import corrupt
+from .corruption import check_noise, check_settings, corrupt
 from .pipeline import DeviceBatches, FreshCorruption, ImagePairs
 
 #: The ways :func:`train` corrupts the training images.
@@ -290,6 +290,8 @@ def train(
     corruption="fixed",
     flips=False,
     sigma_input=False,
+    sigma_range=(1.0, 4.0),
+    noise_std=0.02,
     workers=1,
     resume=True,
     verbose="auto",
@@ -364,6 +366,12 @@ def train(
         ``"sigma"`` (B, 1), and every batch feeds both. The random draws are
         those of a blind run with the same seed, so a blind and a non-blind
         model can be trained on the very same corrupted images.
+    sigma_range : (float, float), default (1.0, 4.0)
+        Blur sigmas of the training (and validation) corruption, the study's
+        by default (see :func:`deblur.corruption.corrupt`).
+    noise_std : float or (float, float), default 0.02
+        Noise level, or a range drawn per image (``"fixed"`` and ``"fresh"``
+        only).
     workers : int, default 1
         Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
     resume : bool, default True
@@ -392,15 +400,19 @@ def train(
     if global_clipnorm is not None and not (np.isfinite(global_clipnorm) and global_clipnorm > 0):
         raise ValueError(f"global_clipnorm must be > 0 (or None: no clipping); got {global_clipnorm}.")
     _check_sigma_input(model, sigma_input, corruption=corruption)
+    settings = _corruption_settings(sigma_range, noise_std, corruption=corruption)
     schedule_name, schedule = _resolve_schedule(lr_schedule, length)
-    clean, noisy = _training_arrays(x_clean, x_corrupted, corruption=corruption, flips=flips, seed=seed)
+    clean, noisy = _training_arrays(x_clean, x_corrupted, corruption=corruption, flips=flips, seed=seed,
+                                    settings=settings)
     train_idx, val_idx = split_train_val(len(clean), val_fraction=validation_split, seed=seed)
     config = {
         "model": model.name, "batch_size": int(batch_size), "learning_rate": float(learning_rate),
         "lr_schedule": schedule_name, "loss": loss, "validation_split": float(validation_split),
         "global_clipnorm": None if global_clipnorm is None else float(global_clipnorm),
         "seed": int(seed), "corruption": corruption, "flips": bool(flips),
-        "sigma_input": bool(sigma_input), "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
+        "sigma_input": bool(sigma_input), "sigma_range": list(settings["sigma_range"]),
+        "noise_std": settings["noise_std"] if np.ndim(settings["noise_std"]) == 0 else list(settings["noise_std"]),
+        "n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
         "data_sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy),
     }
     run_dir = Path(run_dir)
@@ -408,7 +420,7 @@ def train(
         doc = _prepare_run_dir(run_dir, config, resume=resume)
         model = _start_or_resume(model, run_dir, doc, learning_rate=learning_rate, loss=loss,
                                  global_clipnorm=global_clipnorm)
-        fit_model = _fit_model(model, corruption=corruption, flips=flips, loss=loss)
+        fit_model = _fit_model(model, corruption=corruption, flips=flips, loss=loss, settings=settings)
         batches_per_epoch = math.ceil(len(train_idx) / batch_size)
         length = _resume_length(length, doc)
         if not _finished(length, doc, batches_per_epoch):
@@ -416,7 +428,7 @@ def train(
                                          epochs=_fit_epochs(length, doc, batches_per_epoch),
                                          start_epoch=len(doc["epochs"]),
                                          flips=flips, workers=workers, corruption=corruption,
-                                         sigma_input=sigma_input)
+                                         sigma_input=sigma_input, settings=settings)
             fit_callbacks = [*_schedule_callbacks(length, schedule, learning_rate, doc, batches_per_epoch),
                              _RunCheckpoint(run_dir, doc, start_step=_steps_done(doc, batches_per_epoch),
                                             saved_model=model),
@@ -467,7 +479,17 @@ def _check_sigma_input(model, sigma_input, *, corruption):
         raise ValueError(f"{model.name} takes a 'sigma' input: pass sigma_input=True to feed it.")
 
 
-def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
+def _corruption_settings(sigma_range, noise_std, *, corruption):
+    """The training corruption's sigma range and noise, checked; a noise range needs numpy corruption."""
+    low, high = check_settings(kernel_size=5, sigma_range=sigma_range, noise_std=noise_std)
+    noise = check_noise(noise_std)
+    if corruption == "device" and np.ndim(noise) > 0:
+        raise ValueError(f"noise_std={noise_std!r} is a range, drawn per image by corruption='fresh' or 'fixed'; "
+                         "corruption='device' takes one number.")
+    return {"sigma_range": (low, high), "noise_std": noise}
+
+
+def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed, settings=None):
     """The clean images and, for ``"fixed"`` corruption, their corrupted inputs (else None)."""
     if corruption not in CORRUPTIONS:
         raise ValueError(f"corruption must be one of {', '.join(map(repr, CORRUPTIONS))}; got {corruption!r}.")
@@ -482,7 +504,7 @@ def _training_arrays(x_clean, x_corrupted, *, corruption, flips, seed):
         raise ValueError("flips=True needs corruption='fresh' or 'device' (fixed pairs are not flipped).")
     clean = as_float_images(x_clean, name="x_clean")
     if x_corrupted is None:
-        return clean, corrupt(clean, seed=seed)[0]
+        return clean, corrupt(clean, seed=seed, **(settings or {}))[0]
     noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
     check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
     return clean, noisy
@@ -496,7 +518,7 @@ def _start_or_resume(model, run_dir, doc, *, learning_rate, loss, global_clipnor
     return model
 
 
-def _fit_model(model, *, corruption, flips, loss):
+def _fit_model(model, *, corruption, flips, loss, settings=None):
     """What ``fit`` trains: ``model``, or for ``"device"`` the wrapper that corrupts batches on the device.
 
     The wrapper shares ``model``'s weights and optimizer (so ``model``'s
@@ -508,7 +530,8 @@ def _fit_model(model, *, corruption, flips, loss):
         return model
     from .device_corruption import CorruptionTrainer, DeviceCorruption
 
-    wrapper = CorruptionTrainer(model, DeviceCorruption(flips=flips), name=f"{model.name}_device_corruption")
+    wrapper = CorruptionTrainer(model, DeviceCorruption(flips=flips, **(settings or {})),
+                                name=f"{model.name}_device_corruption")
     wrapper.compile(optimizer=model.optimizer, loss=loss)
     return wrapper
 
@@ -545,21 +568,22 @@ def _fit_epochs(length, doc, batches_per_epoch):
 
 
 def _datasets(clean, noisy, train_idx, val_idx, *, batch_size, seed, epochs, start_epoch, flips, workers,
-              corruption="fixed", sigma_input=False):
+              corruption="fixed", sigma_input=False, settings=None):
     """The training batches (fixed, fresh or device corruption) and the fixed validation pairs."""
     from .study import Seeds  # the study's seed record (study imports this module lazily)
 
     common = dict(batch_size=batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch)
+    settings = settings or {}
     if noisy is None:
         if corruption == "device":
             data = DeviceBatches(clean[train_idx], workers=workers, **common)
         else:
             data = FreshCorruption(clean[train_idx], flips=flips, workers=workers, sigma_input=sigma_input,
-                                   **common)
+                                   **settings, **common)
         if not len(val_idx):
             return data, None
         val_clean = as_float_images(clean[val_idx], name="x_clean")
-        val_noisy, val_sigmas = corrupt(val_clean, seed=Seeds(seed).validation_corruption)
+        val_noisy, val_sigmas = corrupt(val_clean, seed=Seeds(seed).validation_corruption, **settings)
         if sigma_input:
             val_noisy = {"corrupted": val_noisy, "sigma": val_sigmas.astype(np.float32)[:, None]}
         return data, (val_noisy, val_clean)
@@ -753,7 +777,8 @@ def _prepare_run_dir(run_dir, config, *, resume):
             )
         saved = read_json(config_path)
         # Keys added after a run folder was written take their old meaning.
-        defaults = {"corruption": "fixed", "flips": False, "global_clipnorm": None, "sigma_input": False}
+        defaults = {"corruption": "fixed", "flips": False, "global_clipnorm": None, "sigma_input": False,
+                    "sigma_range": [1.0, 4.0], "noise_std": 0.02}
         diffs = {
             k: (saved.get(k, defaults.get(k)), v)
             for k, v in config.items()

@@ -1,4 +1,4 @@
-"""A blur estimator: each image's sigma from the corrupted image alone, and Wiener with the estimated PSF.
+"""Blur estimators: each image's sigma from the corrupted image alone, and Wiener with the estimated PSF.
 
 The networks are blind; the Wiener baseline is an oracle (the true PSF).
 What does the oracle's knowledge cost to replace? A classical estimator:
@@ -8,11 +8,14 @@ blur damps high frequencies by ``exp(-2 pi^2 sigma^2 f^2)``; noise adds a
 flat floor), expanded to degree 2 and mapped to sigma by ridge regression
 (numpy least squares: scikit-learn is not a dependency), fitted on
 corrupted images of the training split (the baselines' tuning subset and
-corruption seeds of :class:`deblur.study.Seeds`), never the test set.
+corruption seeds of :class:`deblur.study.Seeds`), never the test set. And a
+small network: five 3x3 convolutions of 32 ReLUs (two with stride 2),
+global average pooling and a linear output, trained with MSE on the whole
+training split, corrupted anew each epoch (``Seeds.estimator_training``).
 Scored on the pretrained profile's 1,000 test images and test corruption:
 mean absolute error per sigma bin against predicting the training mean
 sigma, and Wiener (balance from ``reports/baselines.json``) with the true,
-the estimated and the mean sigma. Writes ``reports/blur_estimator.json``.
+each estimated and the mean sigma. Writes ``reports/blur_estimator.json``.
 
     python experiments/blur_estimator.py --data ../shared/data/cifar10-jpeg.tar.gz
 """
@@ -21,6 +24,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +37,11 @@ N_FIT = 5000
 N_TEST = 1000
 BANDS = 10
 RIDGE = 1e-3
+NET_WIDTH = 32
+NET_EPOCHS = 4
+NET_BATCH = 64
+NET_LEARNING_RATE = 1e-3
+NET_FILE = "runs/blur_estimator/network.keras"
 SEEDS = study.Seeds(0)
 OUT = "reports/blur_estimator.json"
 BASELINES_REPORT = "reports/baselines.json"
@@ -121,6 +132,102 @@ def estimate_sigmas(estimator, features):
     return np.clip(design @ estimator["coef"], *estimator["clip"])
 
 
+def estimator_network(*, width=NET_WIDTH, seed=None):
+    """A small CNN from a corrupted image to its blur sigma.
+
+    Each image is standardised first (per-image zero mean and unit variance);
+    the pooled features are batch-normalised before the linear output.
+
+    Parameters
+    ----------
+    width : int, default 32
+        Channels of each of the five 3x3 convolutions (ReLU; the second and
+        fourth with stride 2).
+    seed : int, optional
+        Initialisation seed.
+
+    Returns
+    -------
+    keras.Model
+        ``(B, H, W, 3)`` float -> ``(B, 1)`` sigma (unclipped); its output
+        starts at 2.5, the middle of the training range.
+    """
+    import keras
+    from keras import layers
+
+    # One initialisation seed per layer, all derived from ``seed``.
+    layer_seeds = [None] * 6 if seed is None else [int(v) for v in np.random.SeedSequence(seed).generate_state(6)]
+    image = keras.Input(shape=(None, None, 3), name="corrupted")
+    # Each image standardised (zero mean, unit variance): the blur shows in
+    # how its energy spreads over frequencies, not in its contrast.
+    h = layers.LayerNormalization(axis=(1, 2, 3), center=False, scale=False, name="standardise")(image)
+    for i, stride in enumerate((1, 2, 1, 2, 1)):
+        h = layers.Conv2D(width, 3, strides=stride, padding="same", activation="relu",
+                          kernel_initializer=keras.initializers.HeNormal(layer_seeds[i]),
+                          name=f"conv{i + 1}")(h)
+    h = layers.GlobalAveragePooling2D(name="pool")(h)
+    # The pooled features differ little between images in absolute terms:
+    # standardised over the batch, the output layer learns in tens of steps.
+    h = layers.BatchNormalization(momentum=0.9, name="pool_norm")(h)
+    sigma = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(layer_seeds[5]),
+                         bias_initializer=keras.initializers.Constant(2.5), name="sigma")(h)
+    return keras.Model(image, sigma, name="sigma_estimator")
+
+
+def train_estimator_network(x_clean, *, seed, epochs=NET_EPOCHS, batch_size=NET_BATCH,
+                            learning_rate=NET_LEARNING_RATE, verbose=2):
+    """Train :func:`estimator_network` on clean images corrupted anew each epoch (the study's corruption).
+
+    Parameters
+    ----------
+    x_clean : ndarray, shape (N, H, W, 3), uint8
+    seed : int
+        Initialisation, and epoch ``e``'s corruption (``[seed, e]``) and order (``[seed, e, 1]``).
+    epochs, batch_size, learning_rate
+        Adam with a cosine decay over all steps; MSE on sigma.
+
+    Returns
+    -------
+    model : keras.Model
+    seconds : float
+        Training wall time.
+    """
+    import keras
+
+    model = estimator_network(seed=seed)
+    steps = epochs * -(-len(x_clean) // batch_size)
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
+                  loss="mse")
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        corrupted, sigmas = corruption.corrupt(x_clean, seed=[seed, epoch])
+        order = np.random.default_rng([seed, epoch, 1]).permutation(len(x_clean))
+        # Our own permutation: Keras's shuffle draws from the global RNG.
+        model.fit(corrupted[order], sigmas[order, None].astype(np.float32), batch_size=batch_size, epochs=1,
+                  shuffle=False, verbose=verbose)
+    return model, time.perf_counter() - start
+
+
+def network_sigmas(model, corrupted, *, sigma_range=(1.0, 4.0)):
+    """The network's sigma of each image, clipped to the training range; float64 (N,)."""
+    return np.clip(model.predict(np.asarray(corrupted, np.float32), batch_size=256, verbose=0)[:, 0],
+                   *sigma_range).astype(np.float64)
+
+
+def load_or_train_network(x_clean, *, path=NET_FILE, seed=SEEDS.estimator_training, **options):
+    """The saved network at ``path``, or one trained now (and saved there); ``(model, info)``."""
+    import keras
+
+    path = Path(path)
+    if path.exists():
+        return keras.models.load_model(path), {"trained": f"loaded from {path}"}
+    model, seconds = train_estimator_network(x_clean, seed=seed, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    records.atomic_save(path, model.save, suffixes={".keras"})
+    return model, {"train_seconds": seconds, "parameters": int(model.count_params()), "n_train": len(x_clean),
+                   "epochs": options.get("epochs", NET_EPOCHS), "seed": seed, "saved": str(path)}
+
+
 def mae_by_bin(predicted, true_sigmas):
     """Mean absolute error of sigma predictions in each of the study's sigma bins, and overall.
 
@@ -142,21 +249,29 @@ def main(argv=None):
     parser.add_argument("--data", default=None)
     parser.add_argument("--n-fit", type=int, default=N_FIT)
     parser.add_argument("--n-test", type=int, default=N_TEST)
+    parser.add_argument("--epochs", type=int, default=NET_EPOCHS, help="the network's training epochs")
+    parser.add_argument("--network", default=NET_FILE, help="the trained network (trained and saved if missing)")
     parser.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/blur_estimator.py")
-    records.check_outputs([args.out])
+    records.check_outputs([args.out, args.network], allow=(args.out,))
 
     (x_train, y_train), _ = data.load_cifar10(args.data)
     x_fit, _ = data.subset(x_train, y_train, args.n_fit, seed=SEEDS.baseline_tuning_subset)
     c_fit, s_fit = corruption.corrupt(x_fit, seed=SEEDS.baseline_tuning_corruption)
     estimator = fit_estimator(spectrum_features(c_fit), s_fit)
+    network, network_info = load_or_train_network(x_train, path=args.network, epochs=args.epochs)
+    if "train_seconds" not in network_info:  # loaded: keep what the run that trained it recorded
+        previous = records.read_report(args.out)["records"].get("blur_estimator", {})
+        network_info = previous.get("network", {}).get("training", network_info)
     arrays = study.load_profile_data(study.get_profile("pretrained", n_test=args.n_test, seed=SEEDS.base), args.data)
     clean, corrupted, s_test = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
     estimated = estimate_sigmas(estimator, spectrum_features(corrupted))
+    from_network = network_sigmas(network, corrupted)
     mean_sigma = np.full(len(s_test), s_fit.mean())
     balance = records.read_report(BASELINES_REPORT)["records"]["wiener"]["params"]["balance"]
-    wiener = {"true sigma (oracle)": s_test, "estimated sigma": estimated, "mean sigma": mean_sigma}
+    wiener = {"true sigma (oracle)": s_test, "estimated sigma": estimated,
+              "network-estimated sigma": from_network, "mean sigma": mean_sigma}
     wiener_rows = {"identity": metrics.evaluate(None, corrupted, clean)}
     for name, sigmas in wiener.items():
         restored = baselines.wiener_oracle(corrupted, sigmas, balance=balance)
@@ -167,13 +282,16 @@ def main(argv=None):
                       "mean_sigma": float(s_fit.mean()), "bands": BANDS, "ridge": RIDGE,
                       "n_fit": args.n_fit, "fit_subset_seed": SEEDS.baseline_tuning_subset,
                       "fit_corruption_seed": SEEDS.baseline_tuning_corruption},
+        "network": {"mae_by_bin": mae_by_bin(from_network, s_test), "training": network_info,
+                    "width": NET_WIDTH, "batch_size": NET_BATCH, "learning_rate": NET_LEARNING_RATE},
         "wiener": wiener_rows, "wiener_balance": balance, "n_images": len(clean),
         "test_subset_seed": SEEDS.test_subset, "test_corruption_seed": SEEDS.test_corruption,
     }
     records.write_report(args.out, about=ABOUT, records={"blur_estimator": record}, command=command)
     for label, cell in record["estimator"]["mae_by_bin"].items():
-        print(f"sigma {label}: MAE {cell['mae']:.3f} (mean predictor "
-              f"{record['estimator']['mean_predictor_mae_by_bin'][label]['mae']:.3f}), {cell['n_images']} images")
+        print(f"sigma {label}: MAE {cell['mae']:.3f}, network {record['network']['mae_by_bin'][label]['mae']:.3f} "
+              f"(mean predictor {record['estimator']['mean_predictor_mae_by_bin'][label]['mae']:.3f}), "
+              f"{cell['n_images']} images")
     for name, row in wiener_rows.items():
         print(f"{name}: MSE {row['mse']:.5f}, PSNR {row['psnr']:.2f}")
     print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/research.md from it")

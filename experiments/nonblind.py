@@ -20,8 +20,8 @@ blind twin's. Writes ``reports/nonblind.json`` and ``docs/figures/nonblind.png``
 
     python experiments/nonblind.py ablation --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/nonblind.py train --variant blind --data ../shared/data/cifar10-jpeg.tar.gz
-    python experiments/nonblind.py train --variant plane --data ../shared/data/cifar10-jpeg.tar.gz
-    python experiments/nonblind.py evaluate --variant plane --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/nonblind.py train --variant film --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/nonblind.py evaluate --variant film --data ../shared/data/cifar10-jpeg.tar.gz
 
 Training resumes from its run folder (``runs/nonblind/<variant>``), so a run
 cut short by the end of a session continues where it stopped.
@@ -46,8 +46,7 @@ from deblur import baselines, metrics, models, plots, records, reports, study
 # ---------------------------------------------------------------- config
 CONDITIONINGS = ("plane", "film")
 VARIANTS = ("blind", *CONDITIONINGS)
-SIGMA_CENTER, SIGMA_SCALE = 2.5, 1.5  # the training range [1, 4) -> [-1, 1)
-FILM_HIDDEN = 32
+SIGMA_RANGE = (1.0, 4.0)  # mapped to [-1, 1] before the network sees it
 PROFILE = "full"  # 49,000 training images, the shipped DeblurNet's 19,823 steps
 ABLATION_STEPS = 1000
 ABLATION_N_TEST = 1000
@@ -86,35 +85,19 @@ class SigmaPlane(layers.Layer):
         return (*image_shape[:-1], None if image_shape[-1] is None else image_shape[-1] + 1)
 
 
-def _film(code, width, seed):
-    """``modulation(i, y)``: block ``i``'s features times (1 + a) plus b, both linear in ``code``."""
-
-    def modulation(i, y):
-        scale = layers.Dense(width, kernel_initializer="zeros", bias_initializer="ones",
-                             name=f"block{i + 1}_film_scale")(code)
-        shift = layers.Dense(width, kernel_initializer="zeros", name=f"block{i + 1}_film_shift")(code)
-        scale = layers.Reshape((1, 1, width), name=f"block{i + 1}_film_scale_map")(scale)
-        shift = layers.Reshape((1, 1, width), name=f"block{i + 1}_film_shift_map")(shift)
-        return layers.Add(name=f"block{i + 1}_film")([layers.Multiply(name=f"block{i + 1}_film_mul")([y, scale]),
-                                                      shift])
-
-    return modulation
-
-
-def deblurnet_nonblind(conditioning="plane", *, width=64, blocks=4, head=32, seed=None, name=None):
-    """DeblurNet told each image's blur sigma.
+def deblurnet_nonblind(conditioning="film", *, seed=None):
+    """DeblurNet told each image's blur sigma, one of two ways.
 
     Parameters
     ----------
-    conditioning : {"plane", "film"}, default "plane"
-        ``"plane"``: the normalised sigma as a fourth input channel of the
-        head convolution. ``"film"``: a hidden layer of 32 ReLUs from the
-        normalised sigma, and from it a scale (starting at 1) and a shift
-        (starting at 0) of each block's first convolution, before its ReLU.
-    width, blocks, head, seed
-        As in :func:`deblur.models.deblurnet`.
-    name : str, optional
-        Default ``"deblurnet_<conditioning>"``.
+    conditioning : {"film", "plane"}, default "film"
+        ``"film"``: :func:`deblur.models.deblurnet_nonblind` (a hidden layer
+        of 32 ReLUs from the normalised sigma, and from it a scale, starting
+        at 1, and a shift, starting at 0, of each block's first convolution,
+        before its ReLU). ``"plane"``: the normalised sigma as a fourth
+        input channel of the head convolution (:class:`SigmaPlane`).
+    seed : int, optional
+        Initialisation seed.
 
     Returns
     -------
@@ -124,18 +107,15 @@ def deblurnet_nonblind(conditioning="plane", *, width=64, blocks=4, head=32, see
     """
     if conditioning not in CONDITIONINGS:
         raise ValueError(f"conditioning must be one of {CONDITIONINGS}; got {conditioning!r}.")
+    if conditioning == "film":
+        return models.deblurnet_nonblind(sigma_range=SIGMA_RANGE, seed=seed, name="deblurnet_film")
     image = keras.Input(shape=(None, None, 3), name="corrupted")
     sigma = keras.Input(shape=(1,), name="sigma")
-    code = layers.Rescaling(1 / SIGMA_SCALE, offset=-SIGMA_CENTER / SIGMA_SCALE, name="sigma_code")(sigma)
-    if conditioning == "plane":
-        features, modulation = SigmaPlane(name="sigma_plane")(image, code), None
-    else:
-        hidden = layers.Dense(FILM_HIDDEN, activation="relu", kernel_initializer=models._kernel_init(seed, 100),
-                              name="film_hidden")(code)
-        features, modulation = image, _film(hidden, width, seed)
-    restored = models._deblurnet_graph(image, features, width=width, blocks=blocks, head=head, seed=seed,
-                                       modulation=modulation)
-    return keras.Model({"corrupted": image, "sigma": sigma}, restored, name=name or f"deblurnet_{conditioning}")
+    low, high = SIGMA_RANGE
+    code = layers.Rescaling(2 / (high - low), offset=-(high + low) / (high - low), name="sigma_code")(sigma)
+    features = SigmaPlane(name="sigma_plane")(image, code)
+    restored = models._deblurnet_graph(image, features, width=64, blocks=4, head=32, seed=seed)
+    return keras.Model({"corrupted": image, "sigma": sigma}, restored, name="deblurnet_plane")
 
 
 def variant_recipe(variant, *, steps=None):
@@ -143,7 +123,7 @@ def variant_recipe(variant, *, steps=None):
     recipe = study.get_profile(PROFILE).recipe_for("deblurnet")
     if steps is not None:
         recipe = replace(recipe, steps=int(steps))
-    return recipe if variant == "blind" else replace(recipe, sigma_input=True)
+    return recipe if variant == "blind" else study.nonblind_recipe(recipe)
 
 
 def train_variant(variant, x_train, *, run_dir, steps=None, verbose="auto"):
@@ -162,10 +142,7 @@ def train_variant(variant, x_train, *, run_dir, steps=None, verbose="auto"):
 
 def restore(model, corrupted, sigmas=None, *, batch_size=BATCH_SIZE):
     """A blind model's output, or a non-blind model's told ``sigmas`` (N,); float32 (N, H, W, 3), unclipped."""
-    if sigmas is None:
-        return metrics.predict(model, corrupted, batch_size=batch_size)
-    inputs = {"corrupted": np.asarray(corrupted, np.float32), "sigma": np.asarray(sigmas, np.float32)[:, None]}
-    return model.predict(inputs, batch_size=batch_size, verbose=0)
+    return metrics.predict(model, corrupted, batch_size=batch_size, sigmas=sigmas)
 
 
 def score(restored, clean, sigmas):
@@ -271,7 +248,7 @@ def main(argv=None):
     train = sub.add_parser("train", help="one variant, the shipped DeblurNet's 19,823 steps (resumes)")
     train.add_argument("--variant", choices=VARIANTS, required=True)
     evaluate = sub.add_parser("evaluate", help="the twins and the estimated-sigma pipeline on 10,000 test images")
-    evaluate.add_argument("--variant", choices=CONDITIONINGS, default="plane")
+    evaluate.add_argument("--variant", choices=CONDITIONINGS, default="film")
     evaluate.add_argument("--figure", default=FIGURE)
     for p in (ablation, train, evaluate):
         p.add_argument("--data", default=None)

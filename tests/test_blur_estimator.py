@@ -43,3 +43,17 @@ def test_estimator_beats_the_mean_predictor(estimator_module):
     assert sum(c["n_images"] for k, c in ours.items() if k != "all") == len(s_test)
     with pytest.raises(ValueError, match="sigmas"):
         be.fit_estimator(np.zeros((3, 2)), np.zeros(2))
+
+
+def test_network_estimator_learns_sigma_better_than_the_mean(estimator_module):
+    be = estimator_module
+    model = be.estimator_network(seed=0)
+    # five convolutions, the pooled features' BatchNorm (4 x 32), the linear output
+    assert model.count_params() == 3 * 9 * 32 + 32 + 4 * (32 * 9 * 32 + 32) + 4 * 32 + 32 + 1
+    c_test, s_test = corruption.corrupt(_textures(200, 2), seed=3)
+    np.testing.assert_allclose(model.predict(c_test[:4], verbose=0)[:, 0], 2.5, atol=1.5)  # starts mid-range
+    trained, seconds = be.train_estimator_network(_textures(800, 0), seed=5, epochs=3, batch_size=32, verbose=0)
+    predicted = be.network_sigmas(trained, c_test)
+    assert predicted.shape == s_test.shape and 1.0 <= predicted.min() and predicted.max() <= 4.0 and seconds > 0
+    mean_mae = be.mae_by_bin(np.full_like(s_test, 2.5), s_test)["all"]["mae"]
+    assert be.mae_by_bin(predicted, s_test)["all"]["mae"] < 0.85 * mean_mae  # 0.74x after these 75 steps

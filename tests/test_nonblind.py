@@ -34,9 +34,36 @@ def test_nonblind_deblurnet_is_deblurnet_plus_its_conditioning_and_starts_as_the
     np.testing.assert_array_equal(nonblind.restore(model, x, sigmas), x)
 
 
-def test_unknown_conditioning_is_refused():
+def test_unknown_conditioning_and_bad_builder_options_are_refused():
     with pytest.raises(ValueError, match="conditioning must be one of"):
         nonblind.deblurnet_nonblind("concat")
+    with pytest.raises(ValueError, match="sigma_range"):
+        models.deblurnet_nonblind(sigma_range=(4, 1))
+    with pytest.raises(ValueError, match="hidden"):
+        models.deblurnet_nonblind(hidden=0)
+
+
+def test_film_maps_the_sigma_range_to_minus_one_one_and_the_package_builder_is_the_film_variant():
+    model = models.deblurnet_nonblind(seed=0)
+    assert model.count_params() == 330_627 and model.name == "deblurnet_nonblind"
+    code = model.get_layer("sigma_code")
+    np.testing.assert_allclose(np.asarray(code(np.array([[1.0], [2.5], [4.0]], np.float32))).ravel(), [-1, 0, 1],
+                               atol=1e-6)
+    film = nonblind.deblurnet_nonblind("film", seed=0)
+    for a, b in zip(model.get_weights(), film.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_predict_feeds_sigmas_to_a_nonblind_model_and_checks_them():
+    from deblur import metrics
+
+    model = models.deblurnet_nonblind(seed=0)
+    x = np.random.default_rng(1).random((5, 8, 8, 3)).astype(np.float32)
+    np.testing.assert_array_equal(metrics.predict(model, x, sigmas=np.full(5, 2.0)), x)  # the identity at start
+    with pytest.raises(ValueError, match="sigmas must be 5 finite numbers"):
+        metrics.predict(model, x, sigmas=[1.0, 2.0])
+    with pytest.raises(ValueError, match="sigmas must be 5 finite numbers"):
+        metrics.predict(model, x, sigmas=[1.0, 2.0, np.nan, 1.0, 1.0])
 
 
 def test_sigma_input_serves_the_same_draws_as_a_blind_batch_plus_their_sigmas():
@@ -123,3 +150,17 @@ def test_the_table_renders_the_ablation_and_then_the_twins():
     text = reports.render_nonblind_table({"records": {"ablation": ablation, "twins": twins}})
     assert "| DeblurNet-plane, true sigma | 0.00190" in text and "| 0.370 |" in text
     assert "not scored yet" not in text and "figures/nonblind.png" in text
+
+
+def test_nonblind_recipe_replays_a_blind_budget_as_its_recorded_steps():
+    quick = study.get_profile("quick").recipe_for("deblurnet")
+    assert quick.budget_seconds == study.QUICK_TRAIN_SECONDS["deblurnet"]
+    told = study.nonblind_recipe(quick, replay={"budget_seconds": 60.0, "steps": 140, "hold_steps": 12})
+    assert (told.steps, told.hold_steps, told.budget_seconds, told.epochs) == (140, 12, None, None)
+    assert told.sigma_input and told.train_kwargs()["sigma_input"] is True
+    assert (told.learning_rate, told.lr_schedule, told.flips, told.model) == (
+        quick.learning_rate, quick.lr_schedule, quick.flips, quick.model)
+    tiny = study.get_profile("tiny").recipe_for("deblurnet")
+    assert study.nonblind_recipe(tiny, replay={}).epochs == tiny.epochs  # an epoch count needs no replay
+    with pytest.raises(ValueError, match="needs corruption='fresh'"):
+        study.nonblind_recipe(study.recipe("study", "cae"))

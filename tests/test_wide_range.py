@@ -1,0 +1,125 @@
+"""Corruption with a per-image noise level, and training on another sigma range (the wide-range model's recipe)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from deblur import corruption, models, study, training
+from deblur.pipeline import FreshCorruption
+from deblur.training import RunMismatchError
+
+FLAT = np.full((400, 32, 32, 3), 128, dtype=np.uint8)  # blur leaves it unchanged: what is left is noise
+
+
+def _residual_std(corrupted):
+    return (corrupted - 128 / 255).std(axis=(1, 2, 3))
+
+
+def test_a_number_keeps_the_studys_stream_and_a_range_draws_one_level_per_image_after_the_sigmas():
+    x = np.random.default_rng(0).integers(0, 256, (5, 8, 8, 3), dtype=np.uint8)
+    a, sa = corruption.corrupt(x, seed=3)
+    b, sb = corruption.corrupt(x, seed=3, noise_std=0.02)
+    np.testing.assert_array_equal(a, b)
+    _, sc = corruption.corrupt(x, seed=3, noise_std=(0.0, 0.05))
+    np.testing.assert_array_equal(sa, sc)  # the sigmas come first, unchanged
+
+    noisy, sigmas = corruption.corrupt(FLAT, seed=7, noise_std=(0.01, 0.05))
+    rng = np.random.default_rng(7)
+    np.testing.assert_array_equal(rng.uniform(1.0, 4.0, len(FLAT)), sigmas)
+    levels = rng.uniform(0.01, 0.05, len(FLAT))
+    np.testing.assert_allclose(_residual_std(noisy), levels, rtol=0.05)
+    assert levels.min() < 0.015 and levels.max() > 0.045
+
+
+def test_fresh_batches_draw_the_noise_level_per_image_too():
+    data = FreshCorruption(FLAT, batch_size=200, seed=2, epochs=1, noise_std=(0.0, 0.05), shuffle=False)
+    corrupted, _ = data.batch(0, 0)
+    rng = np.random.default_rng([2, 0, 0, 1])
+    rng.uniform(1.0, 4.0, 200)
+    np.testing.assert_allclose(_residual_std(corrupted), rng.uniform(0.0, 0.05, 200), rtol=0.05, atol=1e-3)
+
+
+@pytest.mark.parametrize("noise_std", [(0.05, 0.01), (-0.01, 0.02), (0.01,), (0.0, np.inf), -1.0, np.nan, "0.02"])
+def test_bad_noise_settings_name_the_problem(noise_std):
+    with pytest.raises(ValueError, match="noise_std"):
+        corruption.corrupt(FLAT[:2], seed=0, noise_std=noise_std)
+
+
+def test_training_records_its_corruption_and_resumes_only_with_the_same(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
+    wide = dict(sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
+    settings = dict(run_dir=tmp_path / "run", steps=2, batch_size=16, corruption="fresh", flips=True, verbose=0)
+    training.train(models.deblurnet(seed=0), images, **settings, **wide)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["sigma_range"] == [0.5, 6.0] and config["noise_std"] == [0.0, 0.05]
+    with pytest.raises(RunMismatchError, match="noise_std"):
+        training.train(models.deblurnet(seed=0), images, **{**settings, "steps": 4}, sigma_range=(0.5, 6.0))
+    with pytest.raises(ValueError, match="corruption='device' takes one number"):
+        training.train(models.deblurnet(seed=0), images, **{**settings, "run_dir": tmp_path / "dev",
+                                                           "corruption": "device"}, **wide)
+    assert not (tmp_path / "dev").exists()
+
+
+def test_recipes_name_the_corruption_only_when_it_is_not_the_studys():
+    shipped = study.recipe("ours", "deblurnet")
+    assert "sigma_range" not in shipped.as_dict() and "noise_std" not in shipped.train_kwargs()
+    wide = study.recipe("ours", "deblurnet", sigma_range=[0.5, 6], noise_std=[0, 0.05])
+    assert wide.sigma_range == (0.5, 6.0) and wide.noise_std == (0.0, 0.05)
+    assert wide.train_kwargs()["noise_std"] == (0.0, 0.05) and wide.as_dict()["sigma_range"] == (0.5, 6.0)
+    assert study.recipe("ours", "deblurnet", sigma_range=[1, 4]) == shipped
+
+
+def _load_wide_range():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "wide_range.py"
+    spec = importlib.util.spec_from_file_location("wide_range", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wide_range = _load_wide_range()
+
+
+def test_the_wide_recipe_is_the_shipped_deblurnets_with_the_wide_corruption():
+    wide, shipped = wide_range.wide_recipe(), study.get_profile("full").recipe_for("deblurnet")
+    assert wide.steps == shipped.steps == 19_823 and wide.validation_split == shipped.validation_split
+    assert (wide.sigma_range, wide.noise_std) == ((0.5, 6.0), (0.0, 0.05))
+    assert {k: v for k, v in wide.as_dict().items() if k not in ("sigma_range", "noise_std")} == shipped.as_dict()
+
+
+def _sweep_row(method, sigma, noise, mse):
+    return {"method": method, "sigma": sigma, "noise_std": noise, "mse": mse}
+
+
+def test_the_verdict_needs_both_the_inside_ratio_and_a_win_at_every_outside_setting():
+    wide = "deblurnet (wide range)"
+    rows = []
+    for sigma, noise, wide_mse in ((0.5, 0.0, 0.001), (2.0, 0.02, 0.0030), (2.0, 0.05, 0.004), (6.0, 0.0, 0.009)):
+        rows += [_sweep_row(wide, sigma, noise, wide_mse), _sweep_row("cae", sigma, noise, 0.008),
+                 _sweep_row("deblurnet", sigma, noise, 0.005)]
+    inside = {wide: {"mse": 0.00216}, "deblurnet": {"mse": 0.00211}}
+    v = wide_range.verdict(inside, rows, shipped=["cae", "deblurnet"])
+    assert v["inside_ratio"] == pytest.approx(0.00216 / 0.00211) and v["inside_ok"]
+    assert v["outside_settings"] == 3 and v["outside_wins"] == 2  # (2.0, 0.02) is inside the range
+    assert v["outside_losses"] == [{"sigma": 6.0, "noise_std": 0.0, "wide_mse": 0.009, "best_shipped": "deblurnet",
+                                    "best_shipped_mse": 0.005}]
+    assert not v["qualifies"]
+    inside[wide]["mse"] = 0.0022  # 4 % worse inside
+    rows = [r for r in rows if r["sigma"] != 6.0]
+    v = wide_range.verdict(inside, rows, shipped=["cae", "deblurnet"])
+    assert v["outside_ok"] and not v["inside_ok"] and not v["qualifies"]
+
+
+def test_wide_training_runs_with_its_corruption(tmp_path):
+    from dataclasses import replace
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    run = wide_range.train(images, run_dir=tmp_path / "run", recipe=replace(wide_range.wide_recipe(), steps=2),
+                           verbose=0)
+    assert run.steps == 2 and run.model.name == "deblurnet_wide"
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["sigma_range"] == [0.5, 6.0] and config["noise_std"] == [0.0, 0.05]
