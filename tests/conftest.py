@@ -34,3 +34,36 @@ def stand_in_archive():
             pytest.fail(message + " (under CI the archive is required)")
         pytest.skip(message)
     return STAND_IN_ARCHIVE
+
+
+# ----------------------------------------------------------- order for two workers
+# The longest tests first, in this order (seconds measured on the 2-core CPU): with `--dist loadgroup`
+# (pyproject addopts) every test is its own unit and units go to the workers in collection order,
+# alternately at the start, so the two notebook runs start at once on different workers and the
+# short tests fill in at the end. A name missing here only loses its place; nothing fails.
+LONGEST_FIRST = (
+    "test_notebook.py::test_notebook_runs_top_to_bottom_on_tiny_profile",
+    "test_notebook.py::test_notebook_pretrained_profile_shows_the_full_comparison_without_training",
+    "test_cli.py::test_train_evaluate_plot_on_the_stand_in",
+    "test_devices.py::test_two_virtual_devices_match_one[jax]",
+    "test_bench.py::test_throughput_benchmark_measures_every_input_path_and_renders",
+    "test_faults.py::test_sigkill_mid_epoch_then_resume",
+    "test_training.py::test_interrupted_run_resumes_and_keeps_what_was_saved",
+    "test_device_corruption.py::test_blur_noise_and_draws_on_jax",
+    "test_models.py::test_deblurnet_short_training_beats_identity",
+    "test_devices.py::test_two_virtual_devices_match_one[tensorflow]",
+    "test_pretrained.py::test_shipped_models_clearly_beat_identity_on_200_test_images",
+    "test_device_corruption.py::test_device_corruption_trains_saves_the_plain_model_and_resumes_exactly",
+    "test_nonblind.py::test_nonblind_training_learns_and_resumes_with_its_custom_layer",
+    "test_cli_fuzz.py::test_a_real_process_prints_one_line_even_after_loading_keras",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+
+    def key(item):
+        name = item.nodeid.split("tests/", 1)[-1]
+        return rank.get(name, len(rank))
+
+    items.sort(key=key)  # stable: every other test keeps pytest's order

@@ -109,7 +109,7 @@ def test_corruption_benchmark_writes_its_record(tmp_path, monkeypatch):
 def test_throughput_benchmark_measures_every_input_path_and_renders(tmp_path):
     bench = _load("throughput")
     out = tmp_path / "reports" / "bench_throughput.json"
-    assert bench.main(["--backends", "tensorflow", "--models", "deblurnet", "--steps", "2", "--repeats", "1",
+    assert bench.main(["--backends", "tensorflow", "--models", "deblurnet", "--steps", "1", "--repeats", "1",
                        "--fresh-workers", "1", "2", "--out", str(out)]) == 0
     doc = records.read_report(out)
     record = doc["records"]["tensorflow on CPU"]

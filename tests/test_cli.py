@@ -184,7 +184,14 @@ def test_errors_are_one_line_and_status_2(tmp_path, image_dir, capsys, monkeypat
 
 @pytest.mark.slow
 def test_train_evaluate_plot_on_the_stand_in(tmp_path, capsys, monkeypatch, stand_in_archive):
+    from dataclasses import replace
+
+    from deblur import study
+
     monkeypatch.chdir(tmp_path)
+    # The tiny profile on 40 training images (36 after validation: 2 batches of 32, the second
+    # partial): the same commands and run folders as its 200, at a third of the training steps.
+    monkeypatch.setitem(study.PROFILES, "tiny", replace(study.PROFILES["tiny"], n_train=40))
     code, out, _ = run(capsys, "train", "--model", "cae", "--profile", "tiny", "--data", str(stand_in_archive))
     assert code == 0
     run_dir = tmp_path / "runs" / "tiny" / "runs" / "cae"  # in the one scratch folder

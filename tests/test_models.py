@@ -172,7 +172,9 @@ def test_deblurnet_short_training_beats_identity(tmp_path):
 
     rng = np.random.default_rng(0)
     coarse = rng.random((576, 4, 4, 3))
-    images = (np.kron(coarse, np.ones((1, 8, 8, 1))) * 255).astype(np.uint8)
+    # 16x16 images (DeblurNet is fully convolutional): half the time of 32x32; the trained/identity
+    # MSE ratio is about 0.16 (0.21 at 32x32), and an untrained or broken run stays near 1.
+    images = (np.kron(coarse, np.ones((1, 4, 4, 1))) * 255).astype(np.uint8)
     train, test = images[:512], images[512:]
     run = training.train(models.deblurnet(seed=0), train, run_dir=tmp_path / "run", epochs=3,
                          batch_size=16, corruption="fresh", flips=True, lr_schedule="cosine",

@@ -45,22 +45,24 @@ def execute(tmp_path, archive, **parameters):
 
 @pytest.mark.slow
 def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive):
-    text = execute(tmp_path, stand_in_archive, PROFILE="tiny", OVERRIDES={"n_train": 160, "n_test": 64})
+    # Small sets keep the run short: the evaluation, the self-ensemble and the degradation sweep all
+    # work on the n_test images (x_test[:N_ENSEMBLE] and x_test[:N_SWEEP] hold at most n_test).
+    text = execute(tmp_path, stand_in_archive, PROFILE="tiny", OVERRIDES={"n_train": 40, "n_test": 16})
     folder = tmp_path / "runs" / "tiny"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {
         "identity", "cae", "win5rb", "deblurnet", "cae (shipped)", "win5rb (shipped)", "deblurnet (shipped)"
     }
     for result in summary["results"].values():
-        assert result["n_images"] == 64 and result["mse"] > 0
+        assert result["n_images"] == 16 and result["mse"] > 0
     assert summary["profile"] == "tiny" and summary["seeds"]["test_corruption"] == 20
     assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
-    # 160 images, 16 held out: 144 in 5 batches of 32, one epoch each.
-    assert summary["images_seen"] == {"cae": 160, "win5rb": 160, "deblurnet": 160}
+    # 40 images, 4 held out: 36 in 2 batches of 32 (the second partial), one epoch each.
+    assert summary["images_seen"] == {"cae": 64, "win5rb": 64, "deblurnet": 64}
     assert summary["recipes"]["deblurnet"]["epochs"] == 1 and summary["machine"]["cpu_count"] >= 1
     for name in ("identity", "cae", "win5rb", "deblurnet"):  # per-sigma and per-class splits add up
-        assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 64
-        assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 64
+        assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 16
+        assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 16
     assert set(summary["natural_images"]) == {"chelsea"}
     assert {"identity", "wiener (oracle PSF)", "cae", "win5rb", "deblurnet", "deblurnet (shipped)"} <= set(
         summary["natural_images"]["chelsea"])
@@ -72,12 +74,18 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
         assert (folder / "runs" / name / "model.keras").exists()
         assert json.loads((folder / "runs" / name / "config.json").read_text())["corruption"] == "fresh"
     assert "REDUCED RUN" in text and "identity" in text
+    # What knowing the blur buys: a non-blind DeblurNet trained on the blind one's batches, scored with the sigmas.
+    told = folder / "runs" / "deblurnet_nonblind"
+    config = json.loads((told / "config.json").read_text())
+    assert config["sigma_input"] and config["model"] == "deblurnet_nonblind" and (told / "model.keras").exists()
+    blind_steps = json.loads((folder / "runs" / "deblurnet" / "history.json").read_text())["epochs"][-1]["step"]
+    assert json.loads((told / "history.json").read_text())["epochs"][-1]["step"] == blind_steps == 2
 
 
 @pytest.mark.slow
 def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(tmp_path, stand_in_archive):
     text = execute(tmp_path, stand_in_archive, PROFILE="pretrained",
-                   OVERRIDES={"n_test": 64, "natural_images": ["chelsea"]})
+                   OVERRIDES={"n_test": 16, "natural_images": ["chelsea"]})
     folder = tmp_path / "runs" / "pretrained"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {"identity", "cae", "win5rb", "deblurnet"}
@@ -91,6 +99,7 @@ def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(
     for fig in ("samples.png", "loss_curves.png", "comparison.png", "explorer.png", "degradation_sweep.png"):
         assert (folder / fig).stat().st_size > 1000, fig
     assert "REDUCED RUN" not in text and "better than doing nothing" in text
+    assert "Pretrained profile: no non-blind model ships" in text
     # Headless, the sliders section draws its static frame instead of a widget nobody can move.
     assert "widget-view" not in text
 

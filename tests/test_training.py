@@ -8,11 +8,26 @@ import pytest
 from deblur import models, training
 
 
-def smooth_images(n, seed=0, size=32):
-    """Low-frequency random images (4x4 noise upsampled), uint8."""
+def smooth_images(n, seed=0, size=16):
+    """Low-frequency random images (4x4 noise upsampled), uint8.
+
+    16x16 by default: the tests below check run folders, resume and step
+    counting, which do not depend on the image size, at a quarter of the
+    cost of CIFAR's 32x32 (the CAE is built for 16x16 with :func:`cae16`).
+    """
     rng = np.random.default_rng(seed)
     coarse = rng.random((n, 4, 4, 3))
     return (np.kron(coarse, np.ones((1, size // 4, size // 4, 1))) * 255).astype(np.uint8)
+
+
+def cae16(seed=0):
+    """The study's CAE (all of its layers, BatchNorm state included) on 16x16 inputs."""
+    return models.cae(input_shape=(16, 16, 3), seed=seed)
+
+
+def small_deblurnet(seed=0):
+    """A narrow DeblurNet (same layers and code path, fewer channels): for step counting, not learning."""
+    return models.deblurnet(seed=seed, width=16, blocks=1, head=8)
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -65,7 +80,7 @@ def test_image_pairs_order_depends_only_on_seed_and_epoch():
 
 def test_loss_goes_down_on_a_small_batch(tmp_path):
     x = smooth_images(64)
-    run = training.train(models.cae(seed=0), x, run_dir=tmp_path / "run", epochs=6,
+    run = training.train(cae16(0), x, run_dir=tmp_path / "run", epochs=6,
                          batch_size=16, validation_split=0.25, seed=0, verbose=0)
     loss = run.history["loss"]
     assert len(loss) == 6
@@ -94,11 +109,11 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     x = smooth_images(48, seed=2)
     kwargs = dict(epochs=4, batch_size=16, seed=0, verbose=0)
 
-    reference = training.train(models.cae(seed=0), x, run_dir=tmp_path / "uninterrupted", **kwargs)
+    reference = training.train(cae16(0), x, run_dir=tmp_path / "uninterrupted", **kwargs)
 
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        training.train(models.cae(seed=0), x, run_dir=run_dir, callbacks=[StopAfter(1)], **kwargs)
+        training.train(cae16(0), x, run_dir=run_dir, callbacks=[StopAfter(1)], **kwargs)
     saved_history = json.loads((run_dir / "history.json").read_text())
     saved_config = (run_dir / "config.json").read_bytes()
     assert len(saved_history["epochs"]) == 2
@@ -106,7 +121,7 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     assert not (run_dir / "model.keras").exists()
 
     # Resume: the model argument is ignored, the checkpoint is used.
-    resumed = training.train(models.cae(seed=99), x, run_dir=run_dir, **kwargs)
+    resumed = training.train(cae16(99), x, run_dir=run_dir, **kwargs)
     history = json.loads((run_dir / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3, 4]
     assert history["epochs"][:2] == saved_history["epochs"]  # nothing saved before is lost
@@ -117,7 +132,7 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     assert not list(run_dir.glob("*.tmp*")) and not list(run_dir.glob(".*"))
 
     # Extending a finished run continues its history too.
-    longer = training.train(models.cae(seed=0), x, run_dir=run_dir, **{**kwargs, "epochs": 5})
+    longer = training.train(cae16(0), x, run_dir=run_dir, **{**kwargs, "epochs": 5})
     assert len(longer.history["loss"]) == 5
     assert longer.history["loss"][:4] == resumed.history["loss"]
 
@@ -125,15 +140,15 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
 def test_existing_run_is_never_overwritten(tmp_path):
     x = smooth_images(16, seed=3)
     run_dir = tmp_path / "run"
-    training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    training.train(cae16(0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     with pytest.raises(FileExistsError, match="resume=True"):
-        training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=8,
+        training.train(cae16(0), x, run_dir=run_dir, epochs=1, batch_size=8,
                        resume=False, verbose=0)
     with pytest.raises(training.RunMismatchError, match="batch_size"):
-        training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=2, batch_size=4, verbose=0)
+        training.train(cae16(0), x, run_dir=run_dir, epochs=2, batch_size=4, verbose=0)
     with pytest.raises(training.RunMismatchError, match="data_sha256"):
-        training.train(models.cae(seed=0), smooth_images(16, seed=4), run_dir=run_dir, epochs=2,
+        training.train(cae16(0), smooth_images(16, seed=4), run_dir=run_dir, epochs=2,
                        batch_size=8, verbose=0)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
@@ -153,7 +168,7 @@ def test_existing_run_is_never_overwritten(tmp_path):
     ],
 )
 def test_bad_arguments_raise_before_anything_is_written(tmp_path, kwargs, error, match):
-    x = smooth_images(8)
+    x = smooth_images(8, size=32)
     with pytest.raises(error, match=match):
         training.train(models.cae(), x, run_dir=tmp_path / "run", verbose=0, **kwargs)
     assert not (tmp_path / "run").exists()
@@ -163,7 +178,7 @@ def test_bad_images_and_model(tmp_path):
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         training.train(models.cae(), np.full((4, 32, 32, 3), 255.0), run_dir=tmp_path / "r", verbose=0)
     with pytest.raises(TypeError, match="keras.Model"):
-        training.train("cae", smooth_images(4), run_dir=tmp_path / "r", verbose=0)
+        training.train("cae", smooth_images(4, size=32), run_dir=tmp_path / "r", verbose=0)
     with pytest.raises(FileNotFoundError, match="history.json"):
         training.load_history(tmp_path)
 
@@ -180,18 +195,20 @@ def test_step_budget_learning_rate_holds_then_decays_to_zero():
 
 def test_a_step_count_stops_mid_epoch_and_resumes_nothing(tmp_path):
     x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
-    run = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
+    run = training.train(small_deblurnet(0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
                          lr_schedule="cosine", seed=0, verbose=0)
     assert run.finished and run.steps == 7 and len(run.history["loss"]) == 3
     assert run.length == {"budget_seconds": None, "steps": 7, "hold_steps": 0}
-    again = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
+    again = training.train(small_deblurnet(0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
                            lr_schedule="cosine", seed=0, verbose=0)
     assert again.steps == 7 and again.history == run.history  # complete: nothing more trained
     assert training.load_run(tmp_path / "run").steps == 7
 
 
 def test_a_time_budget_records_its_steps_and_replays_exactly_on_any_machine(tmp_path):
-    x = smooth_images(40)
+    # The full DeblurNet on 32x32: a real time budget fixes fewer steps (and epochs, each with a
+    # checkpoint) the slower a step is, so a smaller model would make this test longer, not shorter.
+    x = smooth_images(40, size=32)
     budget = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "budget", budget_seconds=4.0,
                             batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0,
                             verbose=0)
@@ -216,7 +233,7 @@ def test_a_time_budget_records_its_steps_and_replays_exactly_on_any_machine(tmp_
 )
 def test_bad_lengths_raise_before_anything_is_written(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        training.train(models.cae(), smooth_images(8), run_dir=tmp_path / "run", verbose=0, **kwargs)
+        training.train(models.cae(), smooth_images(8, size=32), run_dir=tmp_path / "run", verbose=0, **kwargs)
     assert not (tmp_path / "run").exists()
 
 
@@ -237,9 +254,9 @@ def test_image_pairs_and_fresh_corruption_share_one_epoch_indexing():
 def test_a_step_count_resumed_after_a_mid_epoch_stop_still_reaches_its_steps(tmp_path):
     x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
     kwargs = dict(run_dir=tmp_path / "run", batch_size=16, seed=0, verbose=0)
-    first = training.train(models.deblurnet(seed=0), x, steps=4, **kwargs)
+    first = training.train(small_deblurnet(0), x, steps=4, **kwargs)
     assert first.finished and first.steps == 4  # stopped one step into its second epoch
-    longer = training.train(models.deblurnet(seed=0), x, steps=8, **kwargs)
+    longer = training.train(small_deblurnet(0), x, steps=8, **kwargs)
     assert longer.finished and longer.steps == 8
 
 
@@ -251,10 +268,10 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
     kwargs = dict(run_dir=tmp_path / "run", budget_seconds=20.0, batch_size=16, lr_schedule="cosine",
                   seed=0, verbose=0)
     with pytest.raises(KeyboardInterrupt):  # after 3 steps (1.5 s): before the step count is fixed
-        training.train(models.deblurnet(seed=0), x, callbacks=[StopAfter(0)], **kwargs)
+        training.train(small_deblurnet(0), x, callbacks=[StopAfter(0)], **kwargs)
     doc = json.loads((tmp_path / "run" / "history.json").read_text())
     assert doc["budget_used_seconds"] == 1.5 and "length" not in doc
-    run = training.train(models.deblurnet(seed=0), x, **kwargs)
+    run = training.train(small_deblurnet(0), x, **kwargs)
     # 20 s at 0.5 s a step is 40 steps in all, not 40 more than the first session's 3.
     assert run.finished and run.steps == run.length["steps"] == 40 and run.length["hold_steps"] == 11
 
@@ -262,14 +279,14 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
 def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path):
     x = smooth_images(16, seed=3)
     run_dir = tmp_path / "run"
-    training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    training.train(cae16(0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
     victim = tmp_path / "important.keras"
     victim.write_bytes(b"precious")
     history = json.loads((run_dir / "history.json").read_text())
     history["checkpoint"] = "../important.keras"
     (run_dir / "history.json").write_text(json.dumps(history))
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
-        training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=2, batch_size=8, verbose=0)
+        training.train(cae16(0), x, run_dir=run_dir, epochs=2, batch_size=8, verbose=0)
     (run_dir / "model.keras").unlink()  # so that load_run must read the checkpoint history.json names
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
         training.load_run(run_dir)
@@ -280,9 +297,9 @@ def test_a_second_run_on_a_live_run_folder_is_refused_and_names_the_holder(tmp_p
     run_dir = tmp_path / "run"
     with training.run_lock(run_dir):
         with pytest.raises(training.RunLockedError, match=r"in use by another training run \(pid \d+"):
-            training.train(models.cae(seed=0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8,
+            training.train(cae16(0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8,
                            verbose=0)
         assert sorted(p.name for p in run_dir.iterdir()) == [training.LOCK_FILE]  # nothing else written
     assert not (run_dir / training.LOCK_FILE).exists()  # released: the lock file goes with its run
-    run = training.train(models.cae(seed=0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    run = training.train(cae16(0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
     assert run.finished and not (run_dir / training.LOCK_FILE).exists()
