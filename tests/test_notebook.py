@@ -47,22 +47,22 @@ def execute(tmp_path, archive, **parameters):
 def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive):
     # Small sets keep the run short: the evaluation, the self-ensemble and the degradation sweep all
     # work on the n_test images (x_test[:N_ENSEMBLE] and x_test[:N_SWEEP] hold at most n_test).
-    text = execute(tmp_path, stand_in_archive, PROFILE="tiny", OVERRIDES={"n_train": 40, "n_test": 16})
+    text = execute(tmp_path, stand_in_archive, PROFILE="tiny", OVERRIDES={"n_train": 40, "n_test": 8})
     folder = tmp_path / "runs" / "tiny"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {
         "identity", "cae", "win5rb", "deblurnet", "cae (shipped)", "win5rb (shipped)", "deblurnet (shipped)"
     }
     for result in summary["results"].values():
-        assert result["n_images"] == 16 and result["mse"] > 0
+        assert result["n_images"] == 8 and result["mse"] > 0
     assert summary["profile"] == "tiny" and summary["seeds"]["test_corruption"] == 20
     assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
     # 40 images, 4 held out: 36 in 2 batches of 32 (the second partial), one epoch each.
     assert summary["images_seen"] == {"cae": 64, "win5rb": 64, "deblurnet": 64}
     assert summary["recipes"]["deblurnet"]["epochs"] == 1 and summary["machine"]["cpu_count"] >= 1
     for name in ("identity", "cae", "win5rb", "deblurnet"):  # per-sigma and per-class splits add up
-        assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 16
-        assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 16
+        assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 8
+        assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 8
     assert set(summary["natural_images"]) == {"chelsea"}
     assert {"identity", "wiener (oracle PSF)", "cae", "win5rb", "deblurnet", "deblurnet (shipped)"} <= set(
         summary["natural_images"]["chelsea"])
