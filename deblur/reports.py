@@ -1061,9 +1061,17 @@ def render_nonblind_table(report, *, figure="figures/nonblind.png"):
     if twins:
         lines += ["", "Blind, estimated sigma, true sigma (full twins):", ""] if lines else []
         lines += _nonblind_rows(twins["rows"], name_key="method")
-        mae = twins["estimator_mae_by_bin"]
-        lines += ["", "| true sigma | " + " | ".join(mae) + " |", "|---|" + "---|" * len(mae),
-                  "| estimator: mean absolute error | " + " | ".join(f"{c['mae']:.3f}" for c in mae.values()) + " |",
+        maes = twins["estimator_mae_by_bin"]  # estimator -> sigma bin -> {"mae", "n_images"}
+        bins = list(next(iter(maes.values())))
+        lines += ["", "| estimator: mean absolute error of sigma, per true sigma | " + " | ".join(bins) + " |",
+                  "|---|" + "---|" * len(bins)]
+        lines += [f"| {name} | " + " | ".join(f"{mae[b]['mae']:.3f}" for b in bins) + " |"
+                  for name, mae in maes.items()]
+        v = twins["verdict"]
+        outcome = ("beats the blind twin, so the non-blind model and the estimator ship"
+                   if v["ships"] else "does not beat the blind twin, so neither ships (they stay in experiments/)")
+        lines += ["", f"Verdict: the best estimated-sigma pipeline ({v['best_estimator']} estimator) {outcome}; "
+                  f"the rule: {v['rule']}.",
                   "", f"![test MSE per sigma bin]({figure})", "",
                   f"{twins['n_images']:,} test images (the cards' test corruption). Measured with "
                   f"`{twins['command']}` on {describe_machine(twins['machine'])}, {_date(twins)}."]

@@ -13,14 +13,19 @@ each batch). ``ablation`` picks the conditioning: both variants and a blind
 control at 1,000 steps each, scored on the quick profile's 1,000 test
 images. ``evaluate`` scores the twins on all 10,000 test images with the
 cards' test corruption: blind; non-blind told the true sigma (oracle) and
-the sigma estimated from the corrupted image by ``experiments/blur_estimator.py``;
-Wiener with the true and the estimated PSF; each with a 95 % bootstrap
-interval, and the paired interval of each non-blind row's MSE minus the
-blind twin's. Writes ``reports/nonblind.json`` and ``docs/figures/nonblind.png``.
+the sigma estimated from the corrupted image by each of the two estimators
+of ``experiments/blur_estimator.py`` (spectral and network; run that script
+first, it trains the network); Wiener with the true and each estimated PSF;
+each with a 95 % bootstrap interval, and the paired interval of each row's
+MSE minus the blind twin's. The verdict: the non-blind model and the
+estimator ship only if the best estimated-sigma pipeline beats the blind
+twin (the paired interval wholly below zero). Writes
+``reports/nonblind.json`` and ``docs/figures/nonblind.png``.
 
     python experiments/nonblind.py ablation --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/nonblind.py train --variant blind --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/nonblind.py train --variant film --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/blur_estimator.py --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/nonblind.py evaluate --variant film --data ../shared/data/cifar10-jpeg.tar.gz
 
 Training resumes from its run folder (``runs/nonblind/<variant>``), so a run
@@ -206,32 +211,67 @@ def run_ablation(args, command):
     print(reports.render_nonblind_table(report))
 
 
+def estimated_sigmas(x_train, corrupted, *, network_file=blur_estimator.NET_FILE):
+    """Each corrupted image's sigma from the two estimators of ``experiments/blur_estimator.py``.
+
+    Returns
+    -------
+    dict of str -> ndarray, shape (N,)
+        ``"spectral"`` (fitted here as that script fits it) and ``"network"``
+        (the network that script trained and saved at ``network_file``).
+    """
+    network_file = Path(network_file)
+    if not network_file.exists():
+        raise SystemExit(f"error: no trained blur-estimator network at {network_file}; train it first with "
+                         "`python experiments/blur_estimator.py --data PATH`.")
+    network, _ = blur_estimator.load_or_train_network(None, path=network_file)
+    return {"spectral": blur_estimator.estimate_sigmas(fitted_estimator(x_train),
+                                                       blur_estimator.spectrum_features(corrupted)),
+            "network": blur_estimator.network_sigmas(network, corrupted)}
+
+
+def verdict(rows, estimators, *, variant):
+    """Does blind image -> estimated sigma -> non-blind model beat the blind twin?
+
+    It does when some estimator's row has a paired MSE difference to the
+    blind twin whose whole 95 % interval is below zero; then the non-blind
+    model and that estimator are worth shipping (the issue's rule).
+    """
+    pipelines = {name: rows[f"DeblurNet-{variant}, {name}-estimated sigma"] for name in estimators}
+    best = min(pipelines, key=lambda name: pipelines[name]["mse"])
+    beats = pipelines[best]["mse_minus_blind_ci"][1] < 0
+    return {"best_estimator": best, "pipeline_beats_blind": bool(beats), "ships": bool(beats),
+            "rule": "ships when the best estimated-sigma pipeline's paired MSE difference to the blind twin "
+                    "has its whole 95 % interval below zero"}
+
+
 def run_evaluate(args, command):
     """The twins on the full test set: blind, estimated sigma, oracle sigma; Wiener likewise; the figure."""
     profile = study.get_profile(PROFILE)
     arrays = study.load_profile_data(profile, args.data)
     clean, corrupted, sigmas = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
+    estimated = estimated_sigmas(arrays["x_train"], corrupted, network_file=args.network)
     blind, _ = _trained("blind", arrays["x_train"], steps=None, root=RUNS)
     nonblind, _ = _trained(args.variant, arrays["x_train"], steps=None, root=RUNS)
-    estimated = blur_estimator.estimate_sigmas(fitted_estimator(arrays["x_train"]),
-                                               blur_estimator.spectrum_features(corrupted))
     balance = records.read_report(BASELINES_REPORT)["records"]["wiener"]["params"]["balance"]
-    restored = {
-        "identity": corrupted,
-        "DeblurNet, blind (retrained twin)": restore(blind, corrupted),
-        "DeblurNet, shipped": restore(models.load_pretrained("deblurnet"), corrupted),
-        f"DeblurNet-{args.variant}, estimated sigma": restore(nonblind, corrupted, estimated),
-        f"DeblurNet-{args.variant}, true sigma (oracle)": restore(nonblind, corrupted, sigmas),
-        "Wiener, estimated sigma": baselines.wiener_oracle(corrupted, estimated, balance=balance),
-        "Wiener, true sigma (oracle)": baselines.wiener_oracle(corrupted, sigmas, balance=balance),
-    }
+    restored = {"identity": corrupted, "DeblurNet, blind (retrained twin)": restore(blind, corrupted),
+                "DeblurNet, shipped": restore(models.load_pretrained("deblurnet"), corrupted)}
+    for name, values in estimated.items():
+        restored[f"DeblurNet-{args.variant}, {name}-estimated sigma"] = restore(nonblind, corrupted, values)
+    restored[f"DeblurNet-{args.variant}, true sigma (oracle)"] = restore(nonblind, corrupted, sigmas)
+    for name, values in estimated.items():
+        restored[f"Wiener, {name}-estimated sigma"] = baselines.wiener_oracle(corrupted, values, balance=balance)
+    restored["Wiener, true sigma (oracle)"] = baselines.wiener_oracle(corrupted, sigmas, balance=balance)
     rows = compare(restored, clean, sigmas, blind_key="DeblurNet, blind (retrained twin)")
     record = {"rows": rows, "variant": args.variant, "n_images": len(clean),
-              "estimator_mae_by_bin": blur_estimator.mae_by_bin(estimated, sigmas),
+              "estimator_mae_by_bin": {name: blur_estimator.mae_by_bin(values, sigmas)
+                                       for name, values in estimated.items()},
+              "verdict": verdict(rows, estimated, variant=args.variant),
               "training": {v: {"recipe": variant_recipe(v).as_dict(), "run_dir": str(RUNS / v)}
                            for v in ("blind", args.variant)},
-              "wiener_balance": balance, "test_subset_seed": SEEDS.test_subset,
-              "test_corruption_seed": SEEDS.test_corruption, "figure": args.figure}
+              "estimator_network": str(args.network), "wiener_balance": balance,
+              "test_subset_seed": SEEDS.test_subset, "test_corruption_seed": SEEDS.test_corruption,
+              "figure": args.figure}
     report = records.update_report(args.out, {"twins": record}, about=ABOUT, command=command)
     by_bin = {name: {b: {"mse": v} for b, v in row["mse_by_sigma_bin"].items()}
               for name, row in rows.items() if name != "identity"}
@@ -250,13 +290,16 @@ def main(argv=None):
     evaluate = sub.add_parser("evaluate", help="the twins and the estimated-sigma pipeline on 10,000 test images")
     evaluate.add_argument("--variant", choices=CONDITIONINGS, default="film")
     evaluate.add_argument("--figure", default=FIGURE)
+    evaluate.add_argument("--network", default=blur_estimator.NET_FILE,
+                          help="the blur-estimator network that experiments/blur_estimator.py trained")
     for p in (ablation, train, evaluate):
         p.add_argument("--data", default=None)
         p.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/nonblind.py")
-    records.check_outputs([args.out, *([args.figure] if args.command == "evaluate" else [])],
-                          allow=(args.out,))
+    evaluating = args.command == "evaluate"
+    records.check_outputs([args.out, *([args.figure] if evaluating else [])],
+                          [args.data, *([args.network] if evaluating else [])], allow=(args.out,))
     if args.command == "ablation":
         run_ablation(args, command)
     elif args.command == "train":

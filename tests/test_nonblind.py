@@ -144,11 +144,15 @@ def test_the_table_renders_the_ablation_and_then_the_twins():
     assert "| plane | 0.00270 [0.00267, 0.00273] |" in text and "-0.000300 [-0.000450, -0.000150]" in text
     assert "not scored yet" in text
     twins = {"rows": {"DeblurNet, blind": _row(0.0021), "DeblurNet-plane, true sigma": _row(0.0019, -0.0002)},
-             "estimator_mae_by_bin": {"[1.00, 1.50)": {"mae": 0.37, "n_images": 10}},
+             "estimator_mae_by_bin": {"spectral": {"[1.00, 1.50)": {"mae": 0.37, "n_images": 10}},
+                                      "network": {"[1.00, 1.50)": {"mae": 0.25, "n_images": 10}}},
+             "verdict": {"best_estimator": "network", "ships": False, "rule": "the rule"},
              "n_images": 10000, "command": "python experiments/nonblind.py evaluate", "machine": machine,
              "date": "2026-11-27"}
     text = reports.render_nonblind_table({"records": {"ablation": ablation, "twins": twins}})
-    assert "| DeblurNet-plane, true sigma | 0.00190" in text and "| 0.370 |" in text
+    assert "| DeblurNet-plane, true sigma | 0.00190" in text
+    assert "| spectral | 0.370 |" in text and "| network | 0.250 |" in text
+    assert "(network estimator) does not beat the blind twin, so neither ships" in text
     assert "not scored yet" not in text and "figures/nonblind.png" in text
 
 
@@ -164,3 +168,21 @@ def test_nonblind_recipe_replays_a_blind_budget_as_its_recorded_steps():
     assert study.nonblind_recipe(tiny, replay={}).epochs == tiny.epochs  # an epoch count needs no replay
     with pytest.raises(ValueError, match="needs corruption='fresh'"):
         study.nonblind_recipe(study.recipe("study", "cae"))
+
+
+def test_the_pipeline_ships_only_when_its_whole_interval_beats_the_blind_twin():
+    def rows(spectral_ci, network_ci):
+        return {"DeblurNet-film, spectral-estimated sigma": {"mse": 0.0024, "mse_minus_blind_ci": spectral_ci},
+                "DeblurNet-film, network-estimated sigma": {"mse": 0.0022, "mse_minus_blind_ci": network_ci}}
+
+    estimators = ("spectral", "network")
+    worse = nonblind.verdict(rows([1e-4, 2e-4], [-1e-5, 3e-5]), estimators, variant="film")
+    assert worse["best_estimator"] == "network" and not worse["ships"]  # its interval straddles zero
+    better = nonblind.verdict(rows([1e-4, 2e-4], [-5e-5, -1e-5]), estimators, variant="film")
+    assert better["best_estimator"] == "network" and better["ships"] and better["pipeline_beats_blind"]
+
+
+def test_evaluate_without_the_estimator_network_names_the_command_that_trains_it(tmp_path):
+    with pytest.raises(SystemExit, match=r"experiments/blur_estimator\.py --data PATH"):
+        nonblind.estimated_sigmas(np.zeros((4, 8, 8, 3), np.uint8), np.zeros((2, 8, 8, 3), np.float32),
+                                  network_file=tmp_path / "missing.keras")
