@@ -17,10 +17,10 @@ short. The result goes into ``reports/frontier_gpu.json`` through
 :mod:`deblur.records` (machine, date, command).
 
 On a lent GPU (JAX with CUDA there, no TensorFlow or Keras): prepare here
-once, then run from the repository root (see ``experiments/frontier_gpu.sh``)::
+once, then run from the repository root (see ``experiments/gpu.sh``)::
 
-    bash experiments/frontier_gpu.sh prepare     # here: wheels into .whl/, data into .gpu_data/
-    # device tool: run(command="bash experiments/frontier_gpu.sh run", carry=[".whl", ".gpu_data"],
+    bash experiments/gpu.sh prepare     # here: wheels into .whl/, data into .gpu_data/
+    # device tool: run(command="bash experiments/gpu.sh run frontier", carry=[".whl", ".gpu_data"],
     #                  timeout_s=600)
     # which runs, on the GPU machine:
     KERAS_BACKEND=jax python3 experiments/frontier.py --data .gpu_data/cifar10-jpeg.tar.gz \\
@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "reports" / "frontier_gpu.json"
 ABOUT = ("The frontier run (issue 14): a blind DeblurNet trained with no more compute than the shipped Win5-RB "
          "(images seen x forward GFLOP per image), with corruption on the device, scored on the cards' test "
-         "corruption. Regenerate with: experiments/frontier_gpu.sh (a GPU) or python experiments/frontier.py")
+         "corruption. Regenerate with: experiments/gpu.sh run frontier (a GPU) or python experiments/frontier.py")
 
 
 def reference_compute_gflop(name=BUDGET_REFERENCE):

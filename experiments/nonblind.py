@@ -251,8 +251,8 @@ def run_evaluate(args, command):
     arrays = study.load_profile_data(profile, args.data)
     clean, corrupted, sigmas = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
     estimated = estimated_sigmas(arrays["x_train"], corrupted, network_file=args.network)
-    blind, _ = _trained("blind", arrays["x_train"], steps=None, root=RUNS)
-    nonblind, _ = _trained(args.variant, arrays["x_train"], steps=None, root=RUNS)
+    blind, _ = _trained("blind", arrays["x_train"], steps=None, root=args.runs)
+    nonblind, _ = _trained(args.variant, arrays["x_train"], steps=None, root=args.runs)
     balance = records.read_report(BASELINES_REPORT)["records"]["wiener"]["params"]["balance"]
     restored = {"identity": corrupted, "DeblurNet, blind (retrained twin)": restore(blind, corrupted),
                 "DeblurNet, shipped": restore(models.load_pretrained("deblurnet"), corrupted)}
@@ -267,7 +267,7 @@ def run_evaluate(args, command):
               "estimator_mae_by_bin": {name: blur_estimator.mae_by_bin(values, sigmas)
                                        for name, values in estimated.items()},
               "verdict": verdict(rows, estimated, variant=args.variant),
-              "training": {v: {"recipe": variant_recipe(v).as_dict(), "run_dir": str(RUNS / v)}
+              "training": {v: {"recipe": variant_recipe(v).as_dict(), "run_dir": str(args.runs / v)}
                            for v in ("blind", args.variant)},
               "estimator_network": str(args.network), "wiener_balance": balance,
               "test_subset_seed": SEEDS.test_subset, "test_corruption_seed": SEEDS.test_corruption,
@@ -287,6 +287,7 @@ def main(argv=None):
     ablation.add_argument("--n-test", type=int, default=ABLATION_N_TEST)
     train = sub.add_parser("train", help="one variant, the shipped DeblurNet's 19,823 steps (resumes)")
     train.add_argument("--variant", choices=VARIANTS, required=True)
+    train.add_argument("--steps", type=int, default=None, help="default: the shipped DeblurNet's 19,823")
     evaluate = sub.add_parser("evaluate", help="the twins and the estimated-sigma pipeline on 10,000 test images")
     evaluate.add_argument("--variant", choices=CONDITIONINGS, default="film")
     evaluate.add_argument("--figure", default=FIGURE)
@@ -295,6 +296,8 @@ def main(argv=None):
     for p in (ablation, train, evaluate):
         p.add_argument("--data", default=None)
         p.add_argument("--out", default=OUT)
+    for p in (train, evaluate):
+        p.add_argument("--runs", type=Path, default=RUNS, help="the twins' run folders: RUNS/<variant>")
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/nonblind.py")
     evaluating = args.command == "evaluate"
@@ -304,7 +307,7 @@ def main(argv=None):
         run_ablation(args, command)
     elif args.command == "train":
         arrays = study.load_profile_data(study.get_profile(PROFILE), args.data)
-        _trained(args.variant, arrays["x_train"], steps=None, root=RUNS)
+        _trained(args.variant, arrays["x_train"], steps=args.steps, root=args.runs)
     else:
         run_evaluate(args, command)
     return 0

@@ -103,7 +103,7 @@ def evaluate(args, command):
     """Score the trained wide model inside the range (10,000 images) and over the sweep; record, figure."""
     profile = study.get_profile(PROFILE)
     arrays = study.load_profile_data(profile, args.data)
-    run = train(arrays["x_train"])
+    run = train(arrays["x_train"], run_dir=args.run_dir)
     wide = "deblurnet (wide range)"
     networks = {name: models.load_pretrained(name) for name in models.pretrained_names()}
     networks[wide] = run.model
@@ -121,7 +121,7 @@ def evaluate(args, command):
                                    seed=SEEDS.sweep_corruption)
     result = verdict(inside, rows)
     record = {"inside": inside, "sweep": rows, "verdict": result, "recipe": wide_recipe().as_dict(),
-              "steps": run.steps, "images_seen": run.steps * wide_recipe().batch_size, "run_dir": str(RUN_DIR),
+              "steps": run.steps, "images_seen": run.steps * wide_recipe().batch_size, "run_dir": str(args.run_dir),
               "n_sweep": N_SWEEP, "wiener_balance": balance, "test_subset_seed": SEEDS.test_subset,
               "test_corruption_seed": SEEDS.test_corruption, "sweep_noise_seed": SEEDS.sweep_corruption,
               "figure": args.figure}
@@ -139,12 +139,16 @@ def main(argv=None):
     evaluate_parser = sub.add_parser("evaluate", help="inside and outside the range; record and figure")
     evaluate_parser.add_argument("--figure", default=FIGURE)
     evaluate_parser.add_argument("--out", default=OUT)
+    train_parser.add_argument("--steps", type=int, default=None, help="default: the shipped DeblurNet's 19,823")
     for p in (train_parser, evaluate_parser):
         p.add_argument("--data", default=None)
+        p.add_argument("--run-dir", type=Path, default=RUN_DIR)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/wide_range.py")
     if args.command == "train":
-        train(study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"])
+        recipe = wide_recipe() if args.steps is None else replace(wide_recipe(), steps=args.steps)
+        train(study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"], run_dir=args.run_dir,
+              recipe=recipe)
     else:
         records.check_outputs([args.out, args.figure], allow=(args.out,))
         evaluate(args, command)
