@@ -1012,9 +1012,13 @@ def render_blur_estimator_table(report):
     for name, m in r["wiener"].items():
         label = IDENTITY if name == "identity" else f"Wiener, {name.removeprefix('wiener, ')}"
         lines.append(f"| {label} | {m['mse']:.5f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
-    lines += ["", f"Fitted on {est['n_fit']:,} corrupted training images, scored on {r['n_images']:,} test images "
-              f"(the pretrained profile's); Wiener balance {r['wiener_balance']:g}. Measured with `{r['command']}` "
-              f"on {describe_machine(r['machine'])}, {_date(r)}."]
+    trained = r.get("network", {}).get("training", {})
+    network = (f" The network ({trained['parameters']:,} parameters) trained for {trained['epochs']} epochs on "
+               f"{trained['n_train']:,} training images in {trained['train_seconds']:.0f} s."
+               if "train_seconds" in trained else "")
+    lines += ["", f"The spectral estimator fitted on {est['n_fit']:,} corrupted training images.{network} Scored on "
+              f"{r['n_images']:,} test images (the pretrained profile's); Wiener balance {r['wiener_balance']:g}. "
+              f"Measured with `{r['command']}` on {describe_machine(r['machine'])}, {_date(r)}."]
     return "\n".join(lines)
 
 

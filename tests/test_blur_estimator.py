@@ -57,3 +57,24 @@ def test_network_estimator_learns_sigma_better_than_the_mean(estimator_module):
     assert predicted.shape == s_test.shape and 1.0 <= predicted.min() and predicted.max() <= 4.0 and seconds > 0
     mean_mae = be.mae_by_bin(np.full_like(s_test, 2.5), s_test)["all"]["mae"]
     assert be.mae_by_bin(predicted, s_test)["all"]["mae"] < 0.85 * mean_mae  # 0.74x after these 75 steps
+
+
+def test_the_table_shows_the_network_column_and_how_it_was_trained():
+    from deblur import reports
+
+    def bins(mae):
+        return {"[1.00, 1.50)": {"mae": mae, "n_images": 3}, "all": {"mae": mae, "n_images": 3}}
+
+    record = {"estimator": {"mae_by_bin": bins(0.4), "mean_predictor_mae_by_bin": bins(0.8), "mean_sigma": 2.5,
+                            "n_fit": 5000},
+              "network": {"mae_by_bin": bins(0.3),
+                          "training": {"train_seconds": 883.2, "parameters": 38_049, "epochs": 4, "n_train": 50_000}},
+              "wiener": {"identity": {"mse": 0.0067, "psnr": 22.4, "ssim": 0.71}}, "n_images": 3,
+              "wiener_balance": 0.01, "command": "python experiments/blur_estimator.py",
+              "machine": {"processor": "AMD EPYC", "cpu_count": 2}, "date": "2026-11-26"}
+    text = reports.render_blur_estimator_table({"records": {"blur_estimator": record}})
+    assert "| [1.00, 1.50) | 3 | 0.400 | 0.300 | 0.800 |" in text
+    assert "The network (38,049 parameters) trained for 4 epochs on 50,000 training images in 883 s." in text
+    del record["network"]  # a record from before the network: the spectral column alone
+    text = reports.render_blur_estimator_table({"records": {"blur_estimator": record}})
+    assert "| [1.00, 1.50) | 3 | 0.400 | 0.800 |" in text and "The network" not in text
