@@ -1077,7 +1077,10 @@ def render_nonblind_table(report, *, figure="figures/nonblind.png"):
         lines += ["", f"Verdict: the best estimated-sigma pipeline ({v['best_estimator']} estimator) {outcome}; "
                   f"the rule: {v['rule']}.",
                   "", f"![test MSE per sigma bin]({figure})", "",
-                  f"{twins['n_images']:,} test images (the cards' test corruption). Measured with "
+                  "Each twin trained for " + " and ".join(
+                      f"{name} {t['steps']:,} steps ({t['images_seen']:,} images, {t['parameters']:,} parameters)"
+                      for name, t in twins["training"].items())
+                  + f"; scored on {twins['n_images']:,} test images (the cards' test corruption). Measured with "
                   f"`{twins['command']}` on {describe_machine(twins['machine'])}, {_date(twins)}."]
     elif lines:
         lines += ["", "The full twins (the shipped DeblurNet's 634,336 training images each) are not scored yet: "

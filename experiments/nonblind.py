@@ -251,8 +251,8 @@ def run_evaluate(args, command):
     arrays = study.load_profile_data(profile, args.data)
     clean, corrupted, sigmas = arrays["x_test"], arrays["x_test_corrupted"], arrays["sigma_test"]
     estimated = estimated_sigmas(arrays["x_train"], corrupted, network_file=args.network)
-    blind, _ = _trained("blind", arrays["x_train"], steps=None, root=args.runs)
-    nonblind, _ = _trained(args.variant, arrays["x_train"], steps=None, root=args.runs)
+    blind, blind_info = _trained("blind", arrays["x_train"], steps=None, root=args.runs)
+    nonblind, nonblind_info = _trained(args.variant, arrays["x_train"], steps=None, root=args.runs)
     balance = records.read_report(BASELINES_REPORT)["records"]["wiener"]["params"]["balance"]
     restored = {"identity": corrupted, "DeblurNet, blind (retrained twin)": restore(blind, corrupted),
                 "DeblurNet, shipped": restore(models.load_pretrained("deblurnet"), corrupted)}
@@ -267,8 +267,8 @@ def run_evaluate(args, command):
               "estimator_mae_by_bin": {name: blur_estimator.mae_by_bin(values, sigmas)
                                        for name, values in estimated.items()},
               "verdict": verdict(rows, estimated, variant=args.variant),
-              "training": {v: {"recipe": variant_recipe(v).as_dict(), "run_dir": str(args.runs / v)}
-                           for v in ("blind", args.variant)},
+              "training": {v: {**info, "recipe": variant_recipe(v).as_dict()}
+                           for v, info in (("blind", blind_info), (args.variant, nonblind_info))},
               "estimator_network": str(args.network), "wiener_balance": balance,
               "test_subset_seed": SEEDS.test_subset, "test_corruption_seed": SEEDS.test_corruption,
               "figure": args.figure}

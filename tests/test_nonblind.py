@@ -147,6 +147,8 @@ def test_the_table_renders_the_ablation_and_then_the_twins():
              "estimator_mae_by_bin": {"spectral": {"[1.00, 1.50)": {"mae": 0.37, "n_images": 10}},
                                       "network": {"[1.00, 1.50)": {"mae": 0.25, "n_images": 10}}},
              "verdict": {"best_estimator": "network", "ships": False, "rule": "the rule"},
+             "training": {"blind": {"steps": 19_823, "images_seen": 634_336, "parameters": 313_667},
+                          "film": {"steps": 19_823, "images_seen": 634_336, "parameters": 330_627}},
              "n_images": 10000, "command": "python experiments/nonblind.py evaluate", "machine": machine,
              "date": "2026-11-27"}
     text = reports.render_nonblind_table({"records": {"ablation": ablation, "twins": twins}})
@@ -154,6 +156,8 @@ def test_the_table_renders_the_ablation_and_then_the_twins():
     assert "| spectral | 0.370 |" in text and "| network | 0.250 |" in text
     assert "(network estimator) does not beat the blind twin, so neither ships" in text
     assert "not scored yet" not in text and "figures/nonblind.png" in text
+    assert ("blind 19,823 steps (634,336 images, 313,667 parameters) and film 19,823 steps "
+            "(634,336 images, 330,627 parameters)") in text
 
 
 def test_nonblind_recipe_replays_a_blind_budget_as_its_recorded_steps():
