@@ -856,13 +856,15 @@ def render_performance(root=".", *, figure="figures/bench_summary.png"):
 # ------------------------------------------------------------ seeds
 
 
-def render_quick_seeds_table(report):
+def render_quick_seeds_table(report, *, figure="figures/quick_seeds.png"):
     """The quick profile repeated over seeds: each seed's test MSE, and the mean and spread (Markdown).
 
     Parameters
     ----------
     report : dict
         ``reports/quick_seeds.json`` (``experiments/quick_seeds.py``).
+    figure : str
+        Its figure (each model's MSE per seed), relative to the Markdown file.
 
     Returns
     -------
@@ -895,20 +897,22 @@ def render_quick_seeds_table(report):
               + f" (the steps the time budgets reached in the recorded quick run)), one training run per base seed, every run scored on the same {first['n_images']:,} test "
               f"images (seed {first['test_seed']}'s); sd is the sample standard deviation over "
               f"{len(seeds)} seeds. Measured with `{first['command']}` on {describe_machine(first['machine'])}, "
-              f"{_date(first)}."]
+              f"{_date(first)}.", "", f"![test MSE per seed]({figure})"]
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------ self-ensemble
 
 
-def render_ensemble_table(report):
+def render_ensemble_table(report, *, figure="figures/ensemble.png"):
     """Self-ensemble against the plain pass, per shipped model: gain and cost (Markdown).
 
     Parameters
     ----------
     report : dict
         ``reports/ensemble.json`` (``experiments/ensemble.py``).
+    figure : str
+        Its figure (plain and ensemble MSE per model), relative to the Markdown file.
 
     Returns
     -------
@@ -932,7 +936,7 @@ def render_ensemble_table(report):
               f"ensemble=True)` against `deblur.restore(...)`, batch {first['batch_size']}, outputs clipped to "
               f"[0, 1]. Measured with `{first['command']}` on {describe_machine(first['machine'])} "
               f"(load average {first['load_average']:.1f} during the run: other jobs shared the CPU), "
-              f"{_date(first)}."]
+              f"{_date(first)}.", "", f"![plain and ensemble test MSE]({figure})"]
     return "\n".join(lines)
 
 
@@ -984,13 +988,15 @@ def render_sweep_table(report, *, figure="figures/degradation_sweep.png"):
 # ------------------------------------------------------------ blur estimator
 
 
-def render_blur_estimator_table(report):
+def render_blur_estimator_table(report, *, figure="figures/blur_estimator.png"):
     """The blur estimator's error per sigma bin, and Wiener with the true, estimated and mean PSF (Markdown).
 
     Parameters
     ----------
     report : dict
         ``reports/blur_estimator.json`` (``experiments/blur_estimator.py``).
+    figure : str
+        Its figure (error per sigma bin), relative to the Markdown file.
 
     Returns
     -------
@@ -1018,7 +1024,8 @@ def render_blur_estimator_table(report):
                if "train_seconds" in trained else "")
     lines += ["", f"The spectral estimator fitted on {est['n_fit']:,} corrupted training images.{network} Scored on "
               f"{r['n_images']:,} test images (the pretrained profile's); Wiener balance {r['wiener_balance']:g}. "
-              f"Measured with `{r['command']}` on {describe_machine(r['machine'])}, {_date(r)}."]
+              f"Measured with `{r['command']}` on {describe_machine(r['machine'])}, {_date(r)}.", "",
+              f"![estimator error per sigma bin]({figure})"]
     return "\n".join(lines)
 
 

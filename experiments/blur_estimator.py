@@ -15,7 +15,8 @@ training split, corrupted anew each epoch (``Seeds.estimator_training``).
 Scored on the pretrained profile's 1,000 test images and test corruption:
 mean absolute error per sigma bin against predicting the training mean
 sigma, and Wiener (balance from ``reports/baselines.json``) with the true,
-each estimated and the mean sigma. Writes ``reports/blur_estimator.json``.
+each estimated and the mean sigma. Writes ``reports/blur_estimator.json``
+and ``docs/figures/blur_estimator.png``.
 
     python experiments/blur_estimator.py --data ../shared/data/cifar10-jpeg.tar.gz
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import baselines, corruption, data, metrics, records, study
+from deblur import baselines, corruption, data, metrics, plots, records, study
 
 # ---------------------------------------------------------------- config
 N_FIT = 5000
@@ -44,6 +45,7 @@ NET_LEARNING_RATE = 1e-3
 NET_FILE = "runs/blur_estimator/network.keras"
 SEEDS = study.Seeds(0)
 OUT = "reports/blur_estimator.json"
+FIGURE = "docs/figures/blur_estimator.png"
 BASELINES_REPORT = "reports/baselines.json"
 # -------------------------------------------------------------------------
 
@@ -244,6 +246,15 @@ def mae_by_bin(predicted, true_sigmas):
     return out
 
 
+def draw(record, path):
+    """The estimators' mean absolute error per true-sigma bin, beside predicting the mean sigma."""
+    est = record["estimator"]
+    series = {"spectral": est["mae_by_bin"], "network": record["network"]["mae_by_bin"],
+              f"the mean sigma ({est['mean_sigma']:.2f})": est["mean_predictor_mae_by_bin"]}
+    tables = {name: {b: cell for b, cell in bins.items() if b != "all"} for name, bins in series.items()}
+    return plots.metric_by_group(tables, metric="mae", xlabel="true blur sigma", path=path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None)
@@ -252,9 +263,10 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=NET_EPOCHS, help="the network's training epochs")
     parser.add_argument("--network", default=NET_FILE, help="the trained network (trained and saved if missing)")
     parser.add_argument("--out", default=OUT)
+    parser.add_argument("--figure", default=FIGURE)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/blur_estimator.py")
-    records.check_outputs([args.out, args.network], allow=(args.out,))
+    records.check_outputs([args.out, args.network, args.figure], [args.data], allow=(args.out,))
 
     (x_train, y_train), _ = data.load_cifar10(args.data)
     x_fit, _ = data.subset(x_train, y_train, args.n_fit, seed=SEEDS.baseline_tuning_subset)
@@ -286,8 +298,10 @@ def main(argv=None):
                     "width": NET_WIDTH, "batch_size": NET_BATCH, "learning_rate": NET_LEARNING_RATE},
         "wiener": wiener_rows, "wiener_balance": balance, "n_images": len(clean),
         "test_subset_seed": SEEDS.test_subset, "test_corruption_seed": SEEDS.test_corruption,
+        "figure": args.figure,
     }
     records.write_report(args.out, about=ABOUT, records={"blur_estimator": record}, command=command)
+    draw(record, args.figure)
     for label, cell in record["estimator"]["mae_by_bin"].items():
         print(f"sigma {label}: MAE {cell['mae']:.3f}, network {record['network']['mae_by_bin'][label]['mae']:.3f} "
               f"(mean predictor {record['estimator']['mean_predictor_mae_by_bin'][label]['mae']:.3f}), "

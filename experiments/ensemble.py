@@ -8,7 +8,9 @@ with a 95 % bootstrap interval of the per-image MSE difference (paired, the
 same images). Cost: wall time of the ensemble over the plain pass, same
 batch size, same process. Both outputs are clipped to [0, 1], as restore
 returns them (the study's test numbers are unclipped, so the plain numbers
-here sit a little below those). Writes ``reports/ensemble.json``.
+here sit a little below those). Writes ``reports/ensemble.json`` and
+``docs/figures/ensemble.png`` (``--figure-only`` redraws the figure from
+the record and measures nothing).
 
     python experiments/ensemble.py --data ../shared/data/cifar10-jpeg.tar.gz
 """
@@ -22,13 +24,14 @@ import time
 
 import numpy as np
 
-from deblur import inference, metrics, models, records, reports, study
+from deblur import inference, metrics, models, plots, records, reports, study
 
 # ---------------------------------------------------------------- config
 N_TEST = 500
 BATCH_SIZE = 256
 SEEDS = study.Seeds(0)
 OUT = "reports/ensemble.json"
+FIGURE = "docs/figures/ensemble.png"
 # -------------------------------------------------------------------------
 
 ABOUT = (__doc__.split("\n\n")[1].replace("\n", " ")
@@ -42,15 +45,33 @@ def timed_restore(model, images, **options):
     return out, time.perf_counter() - start
 
 
+def draw(report, path):
+    """Test MSE of each model, plain and 8-fold ensemble, from the record."""
+    recs = report["records"]
+    if not recs:
+        raise SystemExit(f"error: no ensemble records in the report; run `python experiments/ensemble.py "
+                         "--data PATH` first.")
+    tables = {kind: {reports.MODEL_LABELS.get(r["model"], r["model"]): r[kind] for r in recs.values()}
+              for kind in ("plain", "ensemble")}
+    return plots.grouped_bars({"plain": tables["plain"], "8-fold ensemble": tables["ensemble"]}, metric="mse",
+                              path=path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--n-test", type=int, default=N_TEST)
     parser.add_argument("--models", nargs="+", default=list(study.MODEL_NAMES), choices=study.MODEL_NAMES)
     parser.add_argument("--out", default=OUT)
+    parser.add_argument("--figure", default=FIGURE)
+    parser.add_argument("--figure-only", action="store_true", help="redraw the figure from --out; measure nothing")
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/ensemble.py")
-    records.check_outputs([args.out])
+    records.check_outputs([args.out, args.figure], [args.data])
+    if args.figure_only:
+        draw(records.read_report(args.out), args.figure)
+        print(f"drew {args.figure} from {args.out}")
+        return 0
 
     profile = study.get_profile("pretrained", n_test=args.n_test, seed=SEEDS.base)
     arrays = study.load_profile_data(profile, args.data)
@@ -77,6 +98,7 @@ def main(argv=None):
         report = records.update_report(args.out, {name: record}, about=ABOUT, command=command)
         print(f"{name}: MSE {record['plain']['mse']:.5f} -> {record['ensemble']['mse']:.5f} "
               f"({record['mse_reduction']:.1%}), {record['time_ratio']:.1f}x the time", flush=True)
+    draw(report, args.figure)
     print(reports.render_ensemble_table(report))
     print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/results.md from it")
     return 0

@@ -10,7 +10,9 @@ does not), and scored on one fixed test set: the quick profile's own 1,000
 test images and test corruption (``Seeds(TEST_SEED)``), so the spread is
 training's alone. Writes one record per seed and model (``seed<S>/<model>``)
 and one summary per model (``summary/<model>``: mean, sample standard
-deviation, min and max over the seeds) to ``reports/quick_seeds.json``.
+deviation, min and max over the seeds) to ``reports/quick_seeds.json``,
+and ``docs/figures/quick_seeds.png`` (``--figure-only`` redraws it from the
+record and trains nothing).
 
     python experiments/quick_seeds.py --data ../shared/data/cifar10-jpeg.tar.gz
 
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import metrics, records, reports, study
+from deblur import metrics, plots, records, reports, study
 
 # ---------------------------------------------------------------- config
 #: The base seeds of the repeated runs.
@@ -37,6 +39,7 @@ PROFILE = "quick"
 #: Every seed is scored on this base seed's test images and corruption.
 TEST_SEED = 0
 OUT = "reports/quick_seeds.json"
+FIGURE = "docs/figures/quick_seeds.png"
 #: The record whose step counts the runs replay.
 STEPS_FROM = "reports/results.json"
 RUN_ROOT = study.SCRATCH_DIR / "quick_seeds"
@@ -93,6 +96,21 @@ def recorded_steps(results_path, profile):
     return out
 
 
+def draw(report, path):
+    """Each model's test MSE per base seed, beside doing nothing, from the record."""
+    runs = [r for key, r in report["records"].items() if key.startswith("seed")]
+    if not runs:
+        raise SystemExit(f"error: no per-seed records in the report; run `python experiments/quick_seeds.py "
+                         "--data PATH` first.")
+    tables = {}
+    for r in runs:
+        tables.setdefault(f"seed {r['seed']}", {})[reports.MODEL_LABELS.get(r["model"], r["model"])] = r
+    identity = report["records"].get("identity")
+    if identity:
+        tables["doing nothing"] = {label: identity for label in next(iter(tables.values()))}
+    return plots.grouped_bars(tables, metric="mse", path=path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=None)
@@ -103,9 +121,15 @@ def main(argv=None):
     parser.add_argument("--run-root", default=str(RUN_ROOT))
     parser.add_argument("--budget", action="store_true",
                         help="train for the profile's time budgets, not the recorded runs' step counts")
+    parser.add_argument("--figure", default=FIGURE)
+    parser.add_argument("--figure-only", action="store_true", help="redraw the figure from --out; train nothing")
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/quick_seeds.py")
-    records.check_outputs([args.out, args.run_root])
+    records.check_outputs([args.out, args.run_root, args.figure], [args.data])
+    if args.figure_only:
+        draw(records.read_report(args.out), args.figure)
+        print(f"drew {args.figure} from {args.out}")
+        return 0
 
     test = study.load_profile_data(study.get_profile(args.profile, seed=TEST_SEED), args.data)
     x_test, c_test = test["x_test"], test["x_test_corrupted"]
@@ -131,6 +155,7 @@ def main(argv=None):
                   flush=True)
     summary = {f"summary/{name}": {"model": name, **summarise(rs)} for name, rs in per_model.items()}
     report = records.update_report(args.out, summary, about=ABOUT, command=command)
+    draw(report, args.figure)
     print(reports.render_quick_seeds_table(report))
     print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/results.md from it")
     return 0

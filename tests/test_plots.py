@@ -65,6 +65,20 @@ def test_metric_by_group_one_line_per_method(tmp_path):
         plots.metric_by_group({})
 
 
+def test_grouped_bars_one_bar_per_series_and_group_at_its_height(tmp_path):
+    plain = {"CAE": {"mse": 0.0027}, "Win5-RB": {"mse": 0.0022}}
+    ensemble = {"CAE": {"mse": 0.0025}}  # a group missing from a series stays empty
+    fig = plots.grouped_bars({"plain": plain, "ensemble": ensemble}, path=tmp_path / "bars.png")
+    ax = fig.axes[0]
+    heights = sorted(round(p.get_height(), 6) for p in ax.patches)
+    assert heights == [0.0022, 0.0025, 0.0027]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["CAE", "Win5-RB"]
+    assert ax.get_ylim()[0] > 0.002 and ax.get_ylabel() == "test MSE"  # small differences show
+    assert (tmp_path / "bars.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="empty"):
+        plots.grouped_bars({})
+
+
 def test_image_rows_handles_different_sizes(tmp_path):
     rows = {"a": {"x": np.zeros((10, 20, 3)), "y": np.ones((10, 20, 3))},
             "b": {"x": np.zeros((31, 7, 3)), "y": np.full((31, 7, 3), 2.0)}}

@@ -196,12 +196,24 @@ def test_seed_and_ensemble_tables_show_every_run():
                                "psnr": {"mean": 21.0, "std": 1.0}, **_provenance()}}
     table = reports.render_quick_seeds_table({"records": {**runs, **summary}})
     assert "| CAE | 0.00400 (122) | 0.00500 (122) | 0.00600 (122) | 0.00500 ± 0.00100 | 0.00400 – 0.00600 |" in table
+    assert table.endswith("![test MSE per seed](figures/quick_seeds.png)")
     ensemble = {"win5rb": {"model": "win5rb", "n_images": 500, "batch_size": 256, "load_average": 3.0,
                            "plain": {"mse": 0.0022, "psnr": 27.0}, "ensemble": {"mse": 0.0021, "psnr": 27.2},
                            "mse_reduction": 0.0454, "psnr_gain_db": 0.2, "mse_difference_ci": [0.00008, 0.00012],
                            "images_better": 0.8, "time_ratio": 8.1, **_provenance()}}
     table = reports.render_ensemble_table({"records": ensemble})
     assert "| Win5-RB | 0.00220 | 0.00210 | 4.5% [0.000080, 0.000120] | 27.00 → 27.20 (+0.20) | 80% | 8.1x |" in table
+    assert table.endswith("![plain and ensemble test MSE](figures/ensemble.png)")
+
+
+def test_every_figure_a_generated_block_links_is_in_the_repository():
+    linked = set()
+    for path, text in reports.render_files(ROOT).items():
+        for target in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text):
+            linked.add((path.parent / target).resolve())
+    names = {p.name for p in linked}
+    assert {"ensemble.png", "quick_seeds.png", "blur_estimator.png", "nonblind.png"} <= names
+    assert [p for p in linked if not p.is_file()] == []
 
 
 # ----------------------------------------------------------- saving results
