@@ -583,7 +583,7 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, seed=
 
 
 def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data_sha256=None, seed=0,
-                      out_dir=None):
+                      out_dir=None, name=None):
     """Ship a finished run: its weights and a model card, into the package.
 
     The card says how to make the model again (``training.command``, the
@@ -608,6 +608,10 @@ def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data
         The base of the run's :class:`Seeds`.
     out_dir : path, optional
         Default ``deblur/weights`` (:data:`deblur.models.PRETRAINED_DIR`).
+    name : str, optional
+        The shipped name (files ``<name>.weights.h5`` and ``<name>.json``);
+        default ``recipe.model``. A variant of an architecture (the
+        wide-range DeblurNet) ships under its own name, beside the original.
 
     Returns
     -------
@@ -620,20 +624,21 @@ def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data
 
     run_dir = Path(run_dir)
     out_dir = Path(out_dir or models.PRETRAINED_DIR)
-    records.check_outputs([out_dir / f"{recipe.model}.weights.h5", out_dir / f"{recipe.model}.json"], [run_dir])
+    name = name or recipe.model
+    records.check_outputs([out_dir / f"{name}.weights.h5", out_dir / f"{name}.json"], [run_dir])
     config = records.read_json(run_dir / training.CONFIG_FILE)
     run = training.load_run(run_dir)
     # The shipped file holds the weights only (no optimizer state), in the
     # builder's exact architecture: about a third of the checkpoint.
     model = models.build(recipe.model, **recipe.build)
     model.set_weights(run.model.get_weights())
-    weights_file = out_dir / f"{recipe.model}.weights.h5"
+    weights_file = out_dir / f"{name}.weights.h5"
     records.atomic_save(weights_file, model.save_weights, suffixes={".h5"})
     history = records.read_json(run_dir / training.HISTORY_FILE)
     gflops = models.gflops_per_image(model)
     images_seen = run.steps * recipe.batch_size
     card = {
-        "name": recipe.model,
+        "name": name,
         "architecture": recipe.model,
         "parameters": model.count_params(),
         "weights_file": weights_file.name,
@@ -651,7 +656,7 @@ def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data
             "source": data_source,
             "archive_sha256": data_sha256,
             "train_arrays_sha256": config["data_sha256"],
-            "corruption": "5x5 Gaussian blur, sigma ~ U[1, 4), reflect-101; + 0.02 N(0,1); no clipping",
+            "corruption": describe_corruption(recipe),
         },
         "seeds": Seeds(seed).as_dict(),
         "images_seen": images_seen,
@@ -669,8 +674,17 @@ def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data
         "identity_metrics": evaluation["identity"],
     }
     del card["training"]["machine"]  # named "hardware" in the cards
-    records.atomic_write_json(out_dir / f"{recipe.model}.json", card)
+    records.atomic_write_json(out_dir / f"{name}.json", card)
     return card
+
+
+def describe_corruption(model_recipe):
+    """The training corruption of a recipe, in words (a model card's ``data.corruption``)."""
+    low, high = model_recipe.sigma_range
+    noise = model_recipe.noise_std
+    noise = (f"{noise:g} N(0,1)" if np.ndim(noise) == 0
+             else f"s N(0,1), s ~ U[{noise[0]:g}, {noise[1]:g}] per image")
+    return f"5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
 
 
 def _is_study_protocol(model_recipe):

@@ -15,6 +15,10 @@ Writes ``reports/wide_range.json`` and ``docs/figures/wide_range_sweep.png``.
 
     python experiments/wide_range.py train --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/wide_range.py evaluate --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/wide_range.py export --data ../shared/data/cifar10-jpeg.tar.gz
+
+``export`` ships it (weights and model card, ``deblur/weights/deblurnet_wide.*``)
+only if the record's verdict says it qualifies.
 
 Training resumes from ``runs/wide_range/deblurnet_wide``.
 """
@@ -35,7 +39,9 @@ INSIDE_MSE_RATIO = 1.03  # at most 3 % worse than the shipped DeblurNet inside t
 PROFILE = "full"
 N_SWEEP = 200  # as experiments/sweep.py
 SEEDS = study.Seeds(0)
-RUN_DIR = Path("runs/wide_range/deblurnet_wide")
+SHIPPED_NAME = "deblurnet_wide"
+WIDE = "deblurnet (wide range)"  # its name in the record
+RUN_DIR = Path("runs/wide_range") / SHIPPED_NAME
 OUT = "reports/wide_range.json"
 FIGURE = "docs/figures/wide_range_sweep.png"
 BASELINES_REPORT = "reports/baselines.json"
@@ -62,7 +68,7 @@ def outside(row, *, sigma_range=(1.0, 4.0), noise_std=0.02):
     return not (sigma_range[0] <= row["sigma"] < sigma_range[1]) or row["noise_std"] != noise_std
 
 
-def verdict(inside, rows, *, wide="deblurnet (wide range)", shipped=None):
+def verdict(inside, rows, *, wide=WIDE, shipped=None):
     """Does the wide model qualify? Inside: MSE ratio to the shipped DeblurNet; outside: wins per setting.
 
     Parameters
@@ -104,7 +110,7 @@ def evaluate(args, command):
     profile = study.get_profile(PROFILE)
     arrays = study.load_profile_data(profile, args.data)
     run = train(arrays["x_train"], run_dir=args.run_dir)
-    wide = "deblurnet (wide range)"
+    wide = WIDE
     networks = {name: models.load_pretrained(name) for name in models.pretrained_names()}
     networks[wide] = run.model
     clean, corrupted = arrays["x_test"], arrays["x_test_corrupted"]
@@ -132,15 +138,41 @@ def evaluate(args, command):
           f"{result['outside_settings']} settings; qualifies: {result['qualifies']}")
 
 
+def export(args):
+    """Ship the trained wide-range DeblurNet with its card, if its record's verdict says it qualifies."""
+    import hashlib
+
+    record = records.read_report(args.out)["records"].get("wide_range")
+    if not record:
+        raise SystemExit(f"error: {args.out} has no wide-range record; run `python experiments/wide_range.py "
+                         "evaluate --data PATH` first.")
+    v = record["verdict"]
+    if not v["qualifies"]:
+        raise SystemExit(f"error: the wide-range model does not qualify (inside ratio {v['inside_ratio']:.3f}, "
+                         f"limit {INSIDE_MSE_RATIO}; {len(v['outside_losses'])} outside settings lost), so it does "
+                         "not ship; it stays in experiments/.")
+    archive = Path(args.data) if args.data else None
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
+    train_command = "python experiments/wide_range.py train" + (f" --data {args.data}" if args.data else "")
+    card = study.export_pretrained(
+        args.run_dir, recipe=wide_recipe(), name=SHIPPED_NAME, seed=SEEDS.base, command=train_command,
+        evaluation={"test": record["inside"][WIDE], "identity": record["inside"]["identity"]},
+        data_source=data.describe_source(args.data), data_sha256=sha, out_dir=args.weights_dir)
+    print(f"exported {SHIPPED_NAME}: deblur/weights/{card['weights_file']} and its model card")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train (or resume) the wide-range DeblurNet")
     evaluate_parser = sub.add_parser("evaluate", help="inside and outside the range; record and figure")
+    export_parser = sub.add_parser("export", help="ship it with its model card, if the record says it qualifies")
+    export_parser.add_argument("--out", default=OUT, help="the record written by evaluate")
+    export_parser.add_argument("--weights-dir", type=Path, default=None, help="default: the package's deblur/weights")
     evaluate_parser.add_argument("--figure", default=FIGURE)
     evaluate_parser.add_argument("--out", default=OUT)
     train_parser.add_argument("--steps", type=int, default=None, help="default: the shipped DeblurNet's 19,823")
-    for p in (train_parser, evaluate_parser):
+    for p in (train_parser, evaluate_parser, export_parser):
         p.add_argument("--data", default=None)
         p.add_argument("--run-dir", type=Path, default=RUN_DIR)
     args = parser.parse_args(argv)
@@ -149,9 +181,11 @@ def main(argv=None):
         recipe = wide_recipe() if args.steps is None else replace(wide_recipe(), steps=args.steps)
         train(study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"], run_dir=args.run_dir,
               recipe=recipe)
-    else:
+    elif args.command == "evaluate":
         records.check_outputs([args.out, args.figure], allow=(args.out,))
         evaluate(args, command)
+    else:
+        export(args)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The study's protocol (deblur.study): seeds, recipes, profiles, and one home for each."""
 
 import ast
+import dataclasses
 import re
 import warnings
 from pathlib import Path
@@ -181,3 +182,17 @@ def test_export_writes_weights_and_a_card_that_names_its_recipe(tmp_path):
         np.testing.assert_array_equal(a, b)
     assert study._is_study_protocol(study.get_profile("full").recipe_for("cae"))
     assert not study._is_study_protocol(study.recipe("study", "cae", epochs=3))
+    # A variant ships under its own name, beside the original, and its card names its own corruption.
+    study_corruption = "5x5 Gaussian blur, sigma ~ U[1, 4), reflect-101; + 0.02 N(0,1); no clipping"
+    assert card["data"]["corruption"] == study_corruption == models.model_card("deblurnet")["data"]["corruption"]
+    wide = study.export_pretrained(run.run_dir, recipe=recipe, evaluation=evaluation, command="c",
+                                   data_source="random", out_dir=tmp_path / "w", name="deblurnet_wide")
+    assert wide["name"] == "deblurnet_wide" and wide["architecture"] == "deblurnet"
+    assert (tmp_path / "w" / "deblurnet.weights.h5").read_bytes() == weights  # the original is untouched
+    assert wide["weights_sha256"] == card["weights_sha256"]
+
+
+def test_a_cards_corruption_names_the_recipes_ranges():
+    wide = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3), sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
+    assert study.describe_corruption(wide) == (
+        "5x5 Gaussian blur, sigma ~ U[0.5, 6), reflect-101; + s N(0,1), s ~ U[0, 0.05] per image; no clipping")

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from deblur import corruption, models, study, training
+from deblur import corruption, models, records, study, training
 from deblur.pipeline import FreshCorruption
 from deblur.training import RunMismatchError
 
@@ -123,3 +123,26 @@ def test_wide_training_runs_with_its_corruption(tmp_path):
     assert run.steps == 2 and run.model.name == "deblurnet_wide"
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["sigma_range"] == [0.5, 6.0] and config["noise_std"] == [0.0, 0.05]
+
+
+def test_export_ships_only_a_qualifying_model_under_its_own_name(tmp_path):
+    from dataclasses import replace
+
+    images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
+    wide_range.train(images, run_dir=tmp_path / "run", recipe=replace(wide_range.wide_recipe(), steps=2), verbose=0)
+    verdict = {"qualifies": False, "inside_ratio": 1.05, "outside_losses": [{}]}
+    inside = {wide_range.WIDE: {"mse": 0.0022}, "identity": {"mse": 0.0066}}
+    report = tmp_path / "wide_range.json"
+    records.write_report(report, about="a", records={"wide_range": {"verdict": verdict, "inside": inside}}, command="c")
+    argv = ["export", "--out", str(report), "--run-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "w")]
+    with pytest.raises(SystemExit, match="does not qualify .*inside ratio 1.050.* 1 outside settings lost"):
+        wide_range.main(argv)
+    assert not (tmp_path / "w").exists()
+    records.write_report(report, about="a", records={"wide_range": {"verdict": {**verdict, "qualifies": True},
+                                                                    "inside": inside}}, command="c")
+    assert wide_range.main(argv) == 0
+    card = json.loads((tmp_path / "w" / "deblurnet_wide.json").read_text())
+    assert card["name"] == "deblurnet_wide" and card["architecture"] == "deblurnet"
+    assert card["data"]["corruption"].startswith("5x5 Gaussian blur, sigma ~ U[0.5, 6)")
+    assert card["test_metrics"] == {"mse": 0.0022} and card["training"]["command"] == "python experiments/wide_range.py train"
+    assert (tmp_path / "w" / "deblurnet_wide.weights.h5").is_file()
