@@ -49,7 +49,7 @@ def draw(report, path):
     """Test MSE of each model, plain and 8-fold ensemble, from the record."""
     recs = report["records"]
     if not recs:
-        raise SystemExit(f"error: no ensemble records in the report; run `python experiments/ensemble.py "
+        raise SystemExit("error: no ensemble records in the report; run `python experiments/ensemble.py "
                          "--data PATH` first.")
     tables = {kind: {reports.MODEL_LABELS.get(r["model"], r["model"]): r[kind] for r in recs.values()}
               for kind in ("plain", "ensemble")}

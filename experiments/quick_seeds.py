@@ -100,7 +100,7 @@ def draw(report, path):
     """Each model's test MSE per base seed, beside doing nothing, from the record."""
     runs = [r for key, r in report["records"].items() if key.startswith("seed")]
     if not runs:
-        raise SystemExit(f"error: no per-seed records in the report; run `python experiments/quick_seeds.py "
+        raise SystemExit("error: no per-seed records in the report; run `python experiments/quick_seeds.py "
                          "--data PATH` first.")
     tables = {}
     for r in runs:
