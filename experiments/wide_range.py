@@ -142,6 +142,9 @@ def export(args):
     """Ship the trained wide-range DeblurNet with its card, if its record's verdict says it qualifies."""
     import hashlib
 
+    weights_dir = Path(args.weights_dir or models.PRETRAINED_DIR)
+    records.check_outputs([weights_dir / f"{SHIPPED_NAME}.weights.h5", weights_dir / f"{SHIPPED_NAME}.json"],
+                          [args.out, args.run_dir, args.data])
     record = records.read_report(args.out)["records"].get("wide_range")
     if not record:
         raise SystemExit(f"error: {args.out} has no wide-range record; run `python experiments/wide_range.py "
@@ -157,7 +160,7 @@ def export(args):
     card = study.export_pretrained(
         args.run_dir, recipe=wide_recipe(), name=SHIPPED_NAME, seed=SEEDS.base, command=train_command,
         evaluation={"test": record["inside"][WIDE], "identity": record["inside"]["identity"]},
-        data_source=data.describe_source(args.data), data_sha256=sha, out_dir=args.weights_dir)
+        data_source=data.describe_source(args.data), data_sha256=sha, out_dir=weights_dir)
     print(f"exported {SHIPPED_NAME}: deblur/weights/{card['weights_file']} and its model card")
 
 

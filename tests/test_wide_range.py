@@ -135,6 +135,8 @@ def test_export_ships_only_a_qualifying_model_under_its_own_name(tmp_path):
     report = tmp_path / "wide_range.json"
     records.write_report(report, about="a", records={"wide_range": {"verdict": verdict, "inside": inside}}, command="c")
     argv = ["export", "--out", str(report), "--run-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "w")]
+    with pytest.raises(records.OutputConflictError):  # the card would overwrite the record it reads
+        wide_range.main([*argv[:1], "--out", str(tmp_path / "w" / "deblurnet_wide.json"), *argv[3:]])
     with pytest.raises(SystemExit, match="does not qualify .*inside ratio 1.050.* 1 outside settings lost"):
         wide_range.main(argv)
     assert not (tmp_path / "w").exists()
