@@ -17,6 +17,10 @@
 #             mkdir -p runs/gpu && for f in FILES_AT/*.tar; do tar -xf "$f" -C runs/gpu; done, then
 #             python experiments/nonblind.py evaluate --runs runs/gpu/nonblind --data PATH and
 #             python experiments/wide_range.py evaluate --run-dir runs/gpu/wide_range --data PATH.
+#   wide      the wide-range DeblurNet alone: resumes the run folder copied into .gpu_in/deblurnet_wide
+#             (carry it too; here: cp -a runs/wide_range/deblurnet_wide .gpu_in/) or starts one, trains
+#             it to its 19,823 steps and evaluates it (experiments/wide_range.py evaluate). $OUT gets
+#             the run folder as a tar, the record wide_range.json and the figure wide_range_sweep.png.
 #
 # Environment: STEPS=N shortens every issue13 run (a smoke test); PY (default python3) and
 # INSTALL=0 (skip the wheels) let the same script run here, on the CPU, with this venv's Keras.
@@ -73,14 +77,30 @@ run)
             tar -cf "$OUT/wide_range.tar" -C .gpu_runs wide_range
         fi
         ;;
+    wide)
+        steps=(${STEPS:+--steps "$STEPS"})
+        run_dir=.gpu_runs/wide_range/deblurnet_wide
+        if [ -d .gpu_in/deblurnet_wide ] && [ ! -d "$run_dir" ]; then
+            mkdir -p "$(dirname "$run_dir")" && cp -a .gpu_in/deblurnet_wide "$run_dir"
+        fi
+        start=$SECONDS
+        "$PY" experiments/wide_range.py train --data "$DATA" --run-dir "$run_dir" "${steps[@]}"
+        echo "wide range, training: $((SECONDS - start)) s"
+        out="${OUT:-.gpu_runs}"
+        [ -n "${OUT:-}" ] && tar -cf "$OUT/wide_range.tar" -C .gpu_runs wide_range
+        start=$SECONDS
+        "$PY" experiments/wide_range.py evaluate --data "$DATA" --run-dir "$run_dir" \
+            --out "$out/wide_range.json" --figure "$out/wide_range_sweep.png"
+        echo "wide range, evaluation: $((SECONDS - start)) s"
+        ;;
     *)
-        echo "usage: bash experiments/gpu.sh run frontier|issue13" >&2
+        echo "usage: bash experiments/gpu.sh run frontier|issue13|wide" >&2
         exit 2
         ;;
     esac
     ;;
 *)
-    echo "usage: bash experiments/gpu.sh prepare [DATA] | run frontier|issue13" >&2
+    echo "usage: bash experiments/gpu.sh prepare [DATA] | run frontier|issue13|wide" >&2
     exit 2
     ;;
 esac
