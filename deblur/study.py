@@ -44,6 +44,9 @@ __all__ = [
     "RECIPES",
     "recipe",
     "nonblind_recipe",
+    "wide_recipe",
+    "WIDE_SIGMA_RANGE",
+    "WIDE_NOISE_RANGE",
     "Profile",
     "PROFILES",
     "get_profile",
@@ -338,11 +341,42 @@ def nonblind_recipe(model_recipe, *, replay=None):
     if model_recipe.corruption != "fresh":
         raise ValueError(f"A non-blind recipe needs corruption='fresh'; {model_recipe.model}'s is "
                          f"{model_recipe.corruption!r}.")
-    changes = {"sigma_input": True}
+    return replace(model_recipe, sigma_input=True, **_replay_changes(replay))
+
+
+# The wide-range DeblurNet's corruption (issue 13; experiments/wide_range.py): blur sigma uniform
+# in [0.5, 6) and a noise level uniform in [0, 0.05] per image, around the study's [1, 4) and 0.02.
+WIDE_SIGMA_RANGE = (0.5, 6.0)
+WIDE_NOISE_RANGE = (0.0, 0.05)
+
+
+def wide_recipe(model_recipe, *, replay=None):
+    """``model_recipe`` on the wide corruption (:data:`WIDE_SIGMA_RANGE`, :data:`WIDE_NOISE_RANGE`).
+
+    Parameters
+    ----------
+    model_recipe : Recipe
+        A ``"fresh"``-corruption recipe (ours), e.g. ``profile.recipe_for("deblurnet")``.
+    replay : dict, optional
+        ``TrainedRun.length`` of a run to match: a time budget is replaced by
+        the step count (and hold) that run recorded, as in :func:`nonblind_recipe`.
+
+    Returns
+    -------
+    Recipe
+    """
+    if model_recipe.corruption != "fresh":
+        raise ValueError(f"A wide-range recipe needs corruption='fresh'; {model_recipe.model}'s is "
+                         f"{model_recipe.corruption!r}.")
+    return replace(model_recipe, sigma_range=WIDE_SIGMA_RANGE, noise_std=WIDE_NOISE_RANGE, **_replay_changes(replay))
+
+
+def _replay_changes(replay):
+    """The recipe changes that make a run take the steps (and hold) another run recorded."""
     if replay and replay.get("steps"):
-        changes.update(epochs=None, budget_seconds=None, steps=int(replay["steps"]),
-                       hold_steps=int(replay.get("hold_steps", 0)))
-    return replace(model_recipe, **changes)
+        return {"epochs": None, "budget_seconds": None, "steps": int(replay["steps"]),
+                "hold_steps": int(replay.get("hold_steps", 0))}
+    return {}
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,6 @@ from pathlib import Path
 from deblur import data, metrics, models, plots, records, study, sweep
 
 # ---------------------------------------------------------------- config
-WIDE_SIGMA_RANGE = (0.5, 6.0)
-WIDE_NOISE_RANGE = (0.0, 0.05)
 INSIDE_MSE_RATIO = 1.03  # at most 3 % worse than the shipped DeblurNet inside the study's range
 PROFILE = "full"
 N_SWEEP = 200  # as experiments/sweep.py
@@ -53,8 +51,7 @@ ABOUT = (" ".join(__doc__.split("\n\n")[1].split())
 
 def wide_recipe():
     """The shipped DeblurNet's recipe and length, with the wide corruption."""
-    return replace(study.get_profile(PROFILE).recipe_for("deblurnet"), sigma_range=WIDE_SIGMA_RANGE,
-                   noise_std=WIDE_NOISE_RANGE)
+    return study.wide_recipe(study.get_profile(PROFILE).recipe_for("deblurnet"))
 
 
 def train(x_train, *, run_dir=RUN_DIR, recipe=None, verbose=2):

@@ -80,6 +80,11 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive)
     assert config["sigma_input"] and config["model"] == "deblurnet_nonblind" and (told / "model.keras").exists()
     blind_steps = json.loads((folder / "runs" / "deblurnet" / "history.json").read_text())["epochs"][-1]["step"]
     assert json.loads((told / "history.json").read_text())["epochs"][-1]["step"] == blind_steps == 2
+    # A wider training range: DeblurNet on the wide corruption, the blind one's step count, swept beside it.
+    wide = json.loads((folder / "runs" / "deblurnet_wide" / "config.json").read_text())
+    assert wide["model"] == "deblurnet_wide" and wide["sigma_range"] == [0.5, 6.0] and wide["noise_std"] == [0.0, 0.05]
+    assert json.loads((folder / "runs" / "deblurnet_wide" / "history.json").read_text())["epochs"][-1]["step"] == 2
+    assert (folder / "wide_range_sweep.png").stat().st_size > 1000
 
 
 @pytest.mark.slow
@@ -100,6 +105,7 @@ def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(
         assert (folder / fig).stat().st_size > 1000, fig
     assert "REDUCED RUN" not in text and "better than doing nothing" in text
     assert "Pretrained profile: no non-blind model ships" in text
+    assert "Pretrained profile: the wide-range DeblurNet does not ship" in text
     # Headless, the sliders section draws its static frame instead of a widget nobody can move.
     assert "widget-view" not in text
 

@@ -1,6 +1,7 @@
 """Corruption with a per-image noise level, and training on another sigma range (the wide-range model's recipe)."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -148,3 +149,14 @@ def test_export_ships_only_a_qualifying_model_under_its_own_name(tmp_path):
     assert card["data"]["corruption"].startswith("5x5 Gaussian blur, sigma ~ U[0.5, 6)")
     assert card["test_metrics"] == {"mse": 0.0022} and card["training"]["command"] == "python experiments/wide_range.py train"
     assert (tmp_path / "w" / "deblurnet_wide.weights.h5").is_file()
+
+
+def test_wide_recipe_replays_a_budgeted_run_as_its_step_count():
+    quick = study.get_profile("quick").recipe_for("deblurnet")
+    assert quick.budget_seconds and quick.steps is None
+    wide = study.wide_recipe(quick, replay={"steps": 123, "hold_steps": 4, "budget_seconds": quick.budget_seconds})
+    assert (wide.steps, wide.hold_steps, wide.budget_seconds, wide.epochs) == (123, 4, None, None)
+    assert (wide.sigma_range, wide.noise_std) == (study.WIDE_SIGMA_RANGE, study.WIDE_NOISE_RANGE)
+    assert study.wide_recipe(quick) == replace(quick, sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
+    with pytest.raises(ValueError, match="corruption='fresh'"):
+        study.wide_recipe(study.get_profile("full").recipe_for("cae"))
