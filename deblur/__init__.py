@@ -36,7 +36,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "study", "records", "reports", "data", "corruption", "pipeline", "device_corruption", "models", "training",
     "metrics", "plots", "inference", "baselines", "sweep", "natural", "devices", "cli", "deploy", "interactive",
-    "profiles", "reproduce", "candidates",  # deprecated
+    
 )
 __all__ = [*_SUBMODULES, "restore"]
 

@@ -36,7 +36,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-from .records import check_file_target, check_outputs  # noqa: E402 - imports no Keras
+from .files import check_file_target, check_outputs  # noqa: E402 - imports no Keras
 from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
 
@@ -188,7 +188,7 @@ def _encode_png(image, alpha=None):
 
 def _write_images(items, out_dir, inputs, *, extra_inputs=()):
     """Write (name, uint8 array) pairs into out_dir; never onto, into or through an input, nor an existing file."""
-    from .records import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     targets = _output_paths([name for name, _ in items], out_dir, inputs, extra_inputs=extra_inputs)
     for target, (_, array) in zip(targets, items):
@@ -328,7 +328,7 @@ def _cmd_restore(args):
     """Restore image by image (bounded memory); every input and output is checked before the first is written."""
     from tqdm.auto import tqdm
 
-    from .records import atomic_write_bytes
+    from .files import atomic_write_bytes
 
     files = _collect_images(args.images)
     for path in files:  # headers only: mode, size, the pixel limit

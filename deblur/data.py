@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from . import records
+from . import files
 
 __all__ = [
     "CACHE_ENV_VAR",
@@ -912,7 +912,7 @@ def _write_cache(file, key, data):
 
     try:
         # A concurrent or interrupted run never sees a half-written cache.
-        records.atomic_save(file, save)
+        files.atomic_save(file, save)
     except OSError as exc:
         warnings.warn(
             f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "

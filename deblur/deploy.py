@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import records
+from . import files
 
 __all__ = ["FORMATS", "export", "load_exported"]
 
@@ -30,7 +30,7 @@ def check_target(path, format, inputs):
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")
     path = Path(path)
-    records.check_outputs([path], inputs)
+    files.check_outputs([path], inputs)
     suffix = FORMATS[format]
     if suffix and path.suffix.lower() != suffix:
         raise ValueError(f"{path}: a {format} export is one file ending in {suffix}; e.g. --out "
@@ -82,8 +82,8 @@ def export(model, path, *, format="onnx", inputs=()):
         model.export(str(tmp), format=format, verbose=False)
 
     if FORMATS[format]:
-        return records.atomic_save(path, save, suffixes={FORMATS[format]})
-    return records.atomic_save_folder(path, save)
+        return files.atomic_save(path, save, suffixes={FORMATS[format]})
+    return files.atomic_save_folder(path, save)
 
 
 def load_exported(path, *, format):

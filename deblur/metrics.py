@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from .records import atomic_write_json
+from .files import atomic_write_json
 from ._validation import as_float_images, check_same_shape
 
 __all__ = [

@@ -13,7 +13,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import records
+from . import files
 from ._validation import as_float_images
 
 __all__ = [
@@ -44,7 +44,7 @@ def save_figure(fig, path, *, dpi=150):
     pathlib.Path
     """
     formats = {f".{k}" for k in fig.canvas.get_supported_filetypes()} if fig is not None else None
-    return records.atomic_save(
+    return files.atomic_save(
         path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"), suffixes=formats, example="figure.png"
     )
 
@@ -223,7 +223,7 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
         "loss_curves": out_dir / "loss_curves.png",
         "comparison": out_dir / "comparison.png",
     }
-    records.check_outputs(paths.values(), run_dirs.values())  # never into a run folder
+    files.check_outputs(paths.values(), run_dirs.values())  # never into a run folder
     runs = {name: load_run(d) for name, d in run_dirs.items()}
     k = _pick(n, len(clean))
     restorations = {name: predict(run.model, corrupted[:k]) for name, run in runs.items()}

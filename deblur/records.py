@@ -24,13 +24,13 @@ Three jobs, one home:
 from __future__ import annotations
 
 import datetime
-import json
+
 import os
 import platform
 import shlex
-import shutil
+
 import sys
-import tempfile
+
 from pathlib import Path
 
 import numpy as np
@@ -62,218 +62,9 @@ __all__ = [
 REPORT_KEYS = ("about", "command", "machine", "date", "records")
 
 
-# ------------------------------------------------------------------ writes
-
-
-def to_jsonable(value):
-    """``value`` with numpy scalars/arrays, tuples and paths made JSON-ready."""
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def check_file_target(path, *, suffixes=None, example="results.json"):
-    """Refuse a destination that is a folder or has the wrong suffix, before writing.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    suffixes : collection of str, optional
-        Allowed suffixes, lower case with the dot (``{".json"}``).
-    example : str
-        A file name for the error message.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"{path} is a folder; pass a file path inside it (e.g. {path / example}). Nothing was written."
-        )
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise ValueError(f"{path} has suffix {path.suffix!r}; use one of {sorted(suffixes)}. Nothing was written.")
-    return path
-
-
-class OutputConflictError(ValueError):
-    """An output path that is, is inside, or links to an input, or collides with another output."""
-
-
-def _real(path):
-    """``path`` with every symlink followed, also for a path that does not exist yet."""
-    return Path(os.path.realpath(os.path.abspath(path)))
-
-
-def check_outputs(outputs, inputs=(), *, allow=()):
-    """Refuse outputs that would overwrite an input of the same call, or each other.
-
-    The one rule for every path the package or the command line writes: an
-    output is refused when, with symlinks followed, it *is* an input, is the
-    same file under another name (a hard link), or lies *inside* an input
-    (a data folder, a run folder, an archive); and two outputs may not be
-    the same path. Call it
-    before anything is written: nothing is written when it raises.
-
-    Parameters
-    ----------
-    outputs : iterable of str or os.PathLike
-        Files or folders this call will write.
-    inputs : iterable of str, os.PathLike or None
-        Everything this call reads (``None`` entries are skipped).
-    allow : iterable of str or os.PathLike, optional
-        Outputs updated by design through this module (a run folder's
-        ``history.json``, a report): exempt from the input checks.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The outputs, as given.
-
-    Raises
-    ------
-    OutputConflictError
-        Naming the output, the input it clashes with, and the fix.
-    """
-    outputs = [Path(o) for o in outputs]
-    inputs = [Path(i) for i in inputs if i is not None]
-    allowed = {_real(a) for a in allow}
-    real_inputs = [(i, _real(i)) for i in inputs]
-    seen = {}
-    for out in outputs:
-        real = _real(out)
-        if real in seen:
-            raise OutputConflictError(
-                f"{out}: two outputs of this call would be the same file ({seen[real]} and {out}); "
-                "give them distinct names. Nothing was written."
-            )
-        seen[real] = out
-        if real in allowed:
-            continue
-        for given, real_in in real_inputs:
-            if real == real_in or (out.exists() and given.exists() and os.path.samefile(out, given)):
-                how = "is" if os.path.abspath(out) == os.path.abspath(given) else "is the same file as"
-                raise OutputConflictError(
-                    f"{out} {how} the input {given}; choose another output path. Nothing was written."
-                )
-            if real_in in real.parents:
-                raise OutputConflictError(
-                    f"{out} is inside the input {given}; choose an output outside it. Nothing was written."
-                )
-    return outputs
-
-
-def atomic_save(path, save, *, suffixes=None, example="file"):
-    """Let ``save(tmp_path)`` write a temporary file, then move it onto ``path``.
-
-    For writers that insist on a path (``Figure.savefig``, ``Model.save``,
-    ``numpy.savez``). The temporary file sits in the same folder (so the
-    move is an atomic rename) and keeps ``path``'s suffix (some writers pick
-    the format from it). It is removed if ``save`` fails.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    save : callable
-        ``save(tmp_path)``; must write the whole file to ``tmp_path``.
-    suffixes, example
-        As in :func:`check_file_target`.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = check_file_target(path, suffixes=suffixes, example=example)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Every suffix is kept (".weights.h5": Keras checks the whole ending).
-    ending = "".join(path.suffixes)
-    stem = path.name[: len(path.name) - len(ending)] if ending else path.name
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{stem}.", suffix=f".tmp{ending}")
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
-        save(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        # Name the file the caller asked for, not our temporary one (a full disk, ...).
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def atomic_save_folder(path, save):
-    """Let ``save(tmp_folder)`` write a folder, then rename it to ``path`` (which must not exist).
-
-    For writers that produce a folder (a TensorFlow SavedModel). The temporary
-    folder sits beside ``path`` (so the rename is atomic) and is removed if
-    ``save`` fails; ``path`` appears whole or not at all.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    save : callable
-        ``save(tmp_path)``; ``tmp_path`` does not exist yet when it is called.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = Path(path)
-    if path.exists():
-        raise FileExistsError(f"{path} already exists; choose a new folder. Nothing was written.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    holder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        save(holder / path.name)
-        os.rename(holder / path.name, path)
-    finally:
-        shutil.rmtree(holder, ignore_errors=True)
-    return path
-
-
-def atomic_write_bytes(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically; parent folders are created."""
-
-    def save(tmp):
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-
-    return atomic_save(path, save)
-
-
-def atomic_write_text(path, text):
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path, obj):
-    """Write ``obj`` as indented JSON (numpy values converted) atomically."""
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=True) + "\n")
-
-
-def read_json(path):
-    """Read a JSON file, with an error that names the file if it is corrupt."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); it is corrupt or truncated.") from None
-
+from deblur.files import (  # noqa: F401 - the writes moved to deblur.files
+    OutputConflictError, atomic_save, atomic_save_folder, atomic_write_bytes, atomic_write_json, atomic_write_text,
+    check_file_target, check_outputs, read_json, to_jsonable)
 
 # -------------------------------------------------------------- provenance
 

@@ -45,7 +45,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None
 
-from .records import atomic_save, atomic_write_json, read_json
+from .files import atomic_save, atomic_write_json, read_json
 from ._validation import as_float_images, check_images, check_same_shape
 from .corruption import check_noise, check_settings, corrupt
 from .pipeline import DeviceBatches, FreshCorruption, ImagePairs

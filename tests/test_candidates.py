@@ -1,4 +1,4 @@
-"""Ablation candidates (experiments/candidates.py): shapes, identity at init; the deblur.candidates shim."""
+"""Ablation candidates (experiments/candidates.py): shapes, identity at init; no shim in the package."""
 
 import importlib
 import sys
@@ -46,15 +46,3 @@ def test_nafunet_is_cheaper_and_round_trips(candidates, tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6)
     with pytest.raises(ValueError, match="multiples of 4"):
         candidates.nafunet(input_shape=(30, 30, 3))
-
-
-def test_deblur_candidates_is_a_deprecation_shim():
-    sys.modules.pop("deblur.candidates", None)
-    with pytest.warns(DeprecationWarning, match="moved to experiments/candidates.py"):
-        shim = importlib.import_module("deblur.candidates")
-    assert shim.conv_flops_per_pixel is models.conv_flops_per_pixel
-    for name in ("nafunet", "plain_resnet", "win5rb_fixed", "CANDIDATES"):
-        with pytest.raises(AttributeError, match="deblur.models.conv_flops_per_pixel"):
-            getattr(shim, name)
-    with pytest.raises(AttributeError, match="identity_init=True"):
-        getattr(shim, "win5rb_fixed")

@@ -78,5 +78,4 @@ def test_tooling_and_research_live_outside_the_package():
     assert not (PACKAGE / "diagrams.py").exists()  # svg/diagrams.py, used by svg/make_svg.py
     assert (ROOT / "svg" / "diagrams.py").is_file()
     assert (ROOT / "experiments" / "candidates.py").is_file()
-    shim = (PACKAGE / "candidates.py").read_text(encoding="utf-8")
-    assert "DeprecationWarning" in shim  # deblur.candidates is only a deprecation shim now
+    assert not any((PACKAGE / f"{name}.py").exists() for name in ("profiles", "reproduce", "candidates", "reports"))

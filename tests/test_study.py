@@ -99,24 +99,6 @@ def test_profile_overrides_time_budgets_and_errors():
         study.get_profile("quick", n_trian=5)
 
 
-def test_old_names_keep_working_with_a_deprecation_warning():
-    import importlib
-    import sys
-
-    for name in ("deblur.profiles", "deblur.reproduce"):
-        sys.modules.pop(name, None)
-    with pytest.warns(DeprecationWarning, match="deblur.study"):
-        profiles = importlib.import_module("deblur.profiles")
-    assert profiles.get_profile is study.get_profile and profiles.PROFILES is study.PROFILES
-    reproduce = importlib.import_module("deblur.reproduce")
-    with pytest.warns(DeprecationWarning, match="python -m deblur reproduce"):
-        with pytest.raises(SystemExit):
-            reproduce.main(["--help"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        importlib.import_module("deblur.study")  # the new home warns about nothing
-
-
 def test_machine_info_names_backend_and_cpu_type():
     info = records.machine_info()
     assert info["cpu_count"] >= 1 and info["backend"] in {"tensorflow", "jax", "torch", "numpy"}
