@@ -28,7 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_camera.json"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+REPORT = ROOT / "reports" / "bench_camera.json"
 ABOUT = ("Benchmark: deblur restore of camera-size photos, seconds and peak RSS of the command per model, each in "
          "a fresh process. Regenerate with: python bench/camera.py")
 TARGET = "4000x3000 with the default model: at most 1.5 GB peak RSS; at most 20 s on the AVX-512 CPU type"
@@ -64,7 +67,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(REPORT))
     args = parser.parse_args(argv)
 
-    from deblur import records
+    from tools import records
     from deblur.inference import TILE
 
     cases = [("deblurnet", 4000, 3000), ("deblurnet", 1024, 1024), ("cae", 1024, 1024), ("win5rb", 1024, 1024)]

@@ -11,14 +11,14 @@ Three ways to produce the 60,000 corrupted images, timed in the same run
   noise, into a float64 output array.
 - ``corrupt``: ``deblur.corruption.corrupt`` on the uint8 array: one float32
   output array (chunks blurred on a 2-thread pool, noise in image order).
-- ``pipeline``: ``deblur.pipeline.FreshCorruption``, the training pipeline:
+- ``pipeline``: ``deblur.training.pipeline.FreshCorruption``, the training pipeline:
   the 1,875 batches of 32 it serves for one epoch over the same images, one
   after the other on one thread (what the training loop waits for).
 
 Also checks that ours agrees with OpenCV (largest difference of the blur
 against ``cv2.GaussianBlur`` on 1,000 images with the same sigmas). Writes
 its record, ``corruption``, into ``reports/bench_corruption.json`` (see
-:func:`deblur.records.update_report`).
+:func:`tools.records.update_report`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_corruption.json"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+REPORT = ROOT / "reports" / "bench_corruption.json"
 ABOUT = ("Benchmark: corrupting all 60,000 CIFAR-10 images, ours against the study's per-image loop, timed in "
          "the same run (best of the repeats). Regenerate with: python bench/corruption.py --data PATH")
 
@@ -58,7 +61,7 @@ def ours_corrupt(x_uint8, seed=0):
 
 
 def ours_pipeline(x_uint8, seed=0):
-    from deblur import pipeline
+    from deblur.training import pipeline
 
     ds = pipeline.FreshCorruption(x_uint8, batch_size=32, seed=seed, shuffle=True)
     for step in range(ds.batches_per_epoch):
@@ -85,7 +88,8 @@ def main(argv=None):
     parser.add_argument("--out", default=str(REPORT))
     args = parser.parse_args(argv)
 
-    from deblur import data, records
+    from deblur import data
+    from tools import records
 
     (x_train, _), (x_test, _) = data.load_cifar10(args.data)
     x = np.concatenate([x_train, x_test])

@@ -225,7 +225,7 @@ def measure_cli(path, scratch):
 
 def main(argv=None):
     sys.path.insert(0, str(ROOT))
-    from deblur import records
+    from tools import records
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.parse_args(argv)

@@ -28,7 +28,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_memory.json"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+REPORT = ROOT / "reports" / "bench_memory.json"
 ABOUT = ("Benchmark: peak memory (RSS) of a short full-data training run, our pipeline against the study's "
          "float64 arrays, each in a fresh process. Regenerate with: python bench/memory.py --data PATH")
 
@@ -38,6 +41,7 @@ def _worker(mode, data_source, steps):
     import numpy as np
 
     from deblur import corruption, data, models, training
+    from deblur.recipe import Recipe
 
     class StopAfter(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -60,8 +64,7 @@ def _worker(mode, data_source, steps):
                       callbacks=[StopAfter()], verbose=0)
         else:
             with tempfile.TemporaryDirectory() as run_dir:
-                training.train(model, x_train, run_dir=run_dir, epochs=1, batch_size=32,
-                               corruption="fresh", flips=True, callbacks=[StopAfter()], verbose=0)
+                training.train(model, x_train, Recipe("deblurnet", epochs=1, batch_size=32, corruption="fresh", flips=True), run_dir=run_dir, callbacks=[StopAfter()], verbose=0)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"mode": mode, "peak_rss_mb": peak_kb / 1024}))
 
@@ -77,7 +80,8 @@ def main(argv=None):
         _worker(args.worker, args.data, args.steps)
         return 0
 
-    from deblur import data, records
+    from deblur import data
+    from tools import records
 
     peaks = {}
     for mode in ("baseline", "study", "ours"):

@@ -4,7 +4,7 @@
 
 Reads the benchmark reports (``reports/bench_{corruption,throughput,memory,
 time_to_quality}.json``), draws ``docs/figures/bench_summary.png`` and
-regenerates every generated table (:func:`deblur.reports.regenerate`; the
+regenerates every generated table (:func:`tools.reports.regenerate`; the
 Performance section of ``docs/research.md`` among them). Every number shown
 comes from a report, with the machine and date it was measured on.
 """
@@ -15,9 +15,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from deblur import reports
-
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import reports  # noqa: E402
 BENCHMARKS = ("corruption", "throughput", "memory", "time_to_quality")
 LABELS = {"cae": "CAE", "win5rb": "Win5-RB", "deblurnet": "DeblurNet"}
 

@@ -11,9 +11,9 @@ DeblurNet), the training images/s of ``model.fit`` fed by each input path
 - ``pre-corrupted``: in-memory float32 arrays of corrupted and clean images,
   corrupted once up front (the study's way; the fastest a data set can be
   fed from host memory);
-- ``fresh-N``: :class:`deblur.pipeline.FreshCorruption` with ``workers=N``
+- ``fresh-N``: :class:`deblur.training.pipeline.FreshCorruption` with ``workers=N``
   threads corrupting uint8 batches in numpy on the CPU;
-- ``device``: :class:`deblur.pipeline.DeviceBatches` (clean uint8 batches)
+- ``device``: :class:`deblur.training.pipeline.DeviceBatches` (clean uint8 batches)
   into :class:`deblur.device_corruption.CorruptionTrainer`, which corrupts
   them inside the training step, on the device that trains
   (``train(..., corruption="device")``).
@@ -41,7 +41,10 @@ import sys
 import time
 from pathlib import Path
 
-REPORT = Path(__file__).resolve().parents[1] / "reports" / "bench_throughput.json"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+REPORT = ROOT / "reports" / "bench_throughput.json"
 ABOUT = ("Benchmark: training images/s of each model with each input path (pre-corrupted arrays, "
          "FreshCorruption with N workers, corruption on the training device), and prediction images/s, on each "
          "installed Keras backend and device (one record per backend and device, each measured in its own "
@@ -85,10 +88,11 @@ def measure(*, models=MODELS, batch_sizes=(BASE_BATCH,), steps=10, repeats=3, fr
     import keras
     import numpy as np
 
-    from deblur import device_corruption, models as model_zoo, pipeline, records
+    from deblur import device_corruption, machine as machines, models as model_zoo
+    from deblur.training import pipeline
 
     build = build or (lambda name: model_zoo.build(name, seed=0))
-    machine = records.machine_info()
+    machine = machines.machine_info()
     out = {"machine": machine, "device": (machine.get("devices") or ["CPU"])[0], "models": {}}
     rng = np.random.default_rng(0)
 
@@ -174,14 +178,15 @@ def main(argv=None):
         print(json.dumps(result))
         return 0
 
-    from deblur import records
+    import deblur
+    from tools import records
 
     backends = args.backends or [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
     worker_args = ["--worker", "--steps", str(args.steps), "--repeats", str(args.repeats),
                    "--batch-sizes", *map(str, args.batch_sizes), "--fresh-workers", *map(str, args.fresh_workers),
                    "--models", *args.models]
     # The subprocesses import the same deblur as this process (a worktree's, not another installed copy).
-    package_root = str(Path(records.__file__).resolve().parents[1])
+    package_root = str(Path(deblur.__file__).resolve().parents[1])
     pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     by_key = {}
     for backend in backends:

@@ -24,9 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from deblur import records
-
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records  # noqa: E402
 REPORT = ROOT / "reports" / "bench_time_to_quality.json"
 ABOUT = ("Benchmark: test MSE against training wall time on this CPU, one record per run of "
          "experiments/cpu_budget.py (its curve, read from reports/cpu_budget.json; each record keeps the command "

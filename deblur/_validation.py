@@ -4,6 +4,32 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Integer image dtypes and their full-scale value.
+FULL_SCALE = {"uint8": 255.0, "uint16": 65535.0}
+
+
+def to_float32(images, *, xp=np):
+    """Images as float32, integers scaled to [0, 1]: the package's one conversion.
+
+    Multiplies by the reciprocal of the full scale (``x * (1/255)`` for
+    uint8), on numpy arrays or, with ``xp=keras.ops``, on tensors inside a
+    traced step. Validates nothing (see :func:`as_float_images`).
+
+    Parameters
+    ----------
+    images : ndarray or tensor
+    xp : module, default numpy
+        ``numpy`` or ``keras.ops``.
+
+    Returns
+    -------
+    ndarray or tensor of float32
+        Always a new array.
+    """
+    scale = FULL_SCALE.get(getattr(images.dtype, "name", str(images.dtype)))
+    x = np.astype(np.asarray(images), np.float32) if xp is np else xp.cast(images, "float32")
+    return x if scale is None else x * (1.0 / scale)
+
 
 def as_float_images(images, *, name="images", check_range=True, ndim=4):
     """Validate an image batch and return it as float32 in [0, 1].
@@ -44,7 +70,7 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4):
             f"{name} must be channels-last with 1 or 3 channels; got shape {x.shape}."
         )
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / np.float32(255.0)
+        return to_float32(x)
     if not np.issubdtype(x.dtype, np.floating):
         raise ValueError(
             f"{name} must be uint8 in [0, 255] or float in [0, 1]; got dtype {x.dtype}. "

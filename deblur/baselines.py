@@ -19,6 +19,7 @@ from skimage.restoration import denoise_tv_chambolle, richardson_lucy, unsupervi
 
 from ._validation import as_float_images
 from .corruption import gaussian_kernel_1d
+from .metrics import per_image_mse
 
 __all__ = [
     "gaussian_psf",
@@ -171,7 +172,6 @@ def tune(name, corrupted, clean, sigmas=None):
     scores : dict of value -> float
         Validation MSE of every grid value.
     """
-    from .metrics import per_image_mse
 
     try:
         fn, needs_sigma, param, grid, _ = BASELINES[name]

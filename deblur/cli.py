@@ -8,18 +8,18 @@ Subcommands::
     deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
     deblur restore  IMAGES... [--model deblurnet|cae|win5rb|model.keras] --out DIR [--quiet]
     deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
-    deblur reproduce --profile pretrained|quick|full|tiny [--export]  rewrite reports/ and tables
 
-IMAGES are PNG/JPEG files or folders of them. Problems (a missing path, an
-unknown model, an unreadable image) print one line to stderr and exit with
-status 2; nothing is written half-way and no input is ever overwritten.
+IMAGES are PNG/JPEG/TIFF/BMP files or folders of them (read by
+:mod:`deblur.images`). Problems (a missing path, an unknown model, an
+unreadable image) print one line to stderr and exit with status 2; nothing is
+written half-way and no input is ever overwritten. Repository maintenance
+(re-scoring the models, rewriting ``reports/``) is ``python tools/reproduce.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
-import io
 import os
 import shlex
 import sys
@@ -35,7 +35,7 @@ import numpy as np
 # setting wins).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+from . import images  # noqa: E402 - imports no Keras
 from .files import check_file_target, check_outputs  # noqa: E402 - imports no Keras
 from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
@@ -44,155 +44,14 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
-# ----------------------------------------------------------------- images
-
-
-def _collect_images(paths):
-    files = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise CLIError(f"{path}: folder holds no PNG/JPEG images")
-            files += found
-        elif path.is_file():
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                raise CLIError(f"{path}: not an image file (expected one of {', '.join(IMAGE_SUFFIXES)})")
-            files.append(path)
-        else:
-            raise CLIError(f"{path}: no such file or folder")
-    return files
-
-
-#: The largest image ``deblur restore`` reads, in pixels: 120 MP, above any camera photo (100 MP
-#: sensors included). Restoration is tiled, so memory does not grow with the image beyond its own
-#: arrays (a few bytes per pixel); the limit guards against decompression bombs (a few kB of PNG
-#: that decode to gigabytes), Pillow's ``DecompressionBombError`` check set to this value.
-MAX_PIXELS = 120_000_000
-
-# Pillow modes read as they are: mode -> (mode to convert to, dtype).
-_MODES = {"1": ("L", np.uint8), "L": ("L", np.uint8), "LA": ("LA", np.uint8), "RGB": ("RGB", np.uint8),
-          "RGBA": ("RGBA", np.uint8), "I;16": ("I;16", np.uint16), "I;16L": ("I;16", np.uint16),
-          "I;16B": ("I;16", np.uint16), "I": ("I", np.uint16), "P": (None, np.uint8), "PA": ("RGBA", np.uint8)}
-_SUPPORTED = "grayscale, RGB or RGBA (8 or 16 bits), or a palette image"
-
-
-def _png_bit_depth(path):
-    """A PNG's bit depth from its header (16 for 48/64-bit colour, which Pillow reads as 8 bits); else None."""
-    with open(path, "rb") as f:
-        head = f.read(26)
-    return head[24] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
-
-
-def _open_image(path):
-    """Open ``path`` (header only) with the pixel limit; one CLIError for anything unreadable or too large."""
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise CLIError(f"{path}: image is larger than {MAX_PIXELS / 1e6:.0f} megapixels, the most "
-                       "deblur restore reads; crop or downscale it first") from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise CLIError(f"{path}: cannot read image ({exc})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-    if im.mode not in _MODES:
-        im.close()
-        raise CLIError(f"{path}: {im.mode} images are not supported; deblur restore reads {_SUPPORTED} "
-                       "(convert it to RGB first)")
-    return im
-
-
-def _check_image(path):
-    """Header checks of one input (mode, size), before any image is decoded."""
-    with _open_image(path):
-        pass
-
-
-def _read_image(path):
-    """``(image, alpha)``: image (H, W) or (H, W, 3), uint8 or uint16, EXIF orientation applied; alpha or None.
-
-    16-bit PNGs stay 16-bit (grayscale through Pillow; colour through OpenCV, because Pillow reads
-    48- and 64-bit PNGs as 8 bits). Palette images are read as RGB (RGBA with transparency).
-    """
-    from PIL import ImageOps
-
-    try:
-        with _open_image(path) as im:
-            orientation = im.getexif().get(0x0112, 1)
-            if _MODES[im.mode][0] in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
-                return _split_alpha(_orient(_read_png16_colour(path), orientation))
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            target, dtype = _MODES[im.mode]
-            if target is None:  # palette
-                target = "RGBA" if "transparency" in im.info else "RGB"
-            a = np.asarray(im.convert(target) if target != im.mode and target != "I;16" else im)
-    except CLIError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"{path}: cannot read image ({exc})") from None
-    if im.mode == "I":  # 32-bit integers: 16-bit data only
-        if a.min() < 0 or a.max() > 65535:
-            raise CLIError(f"{path}: 32-bit integer images are not supported; deblur restore reads {_SUPPORTED}")
-        a = a.astype(np.uint16)
-    return _split_alpha(a.astype(dtype, copy=False))
-
-
-def _read_png16_colour(path):
-    import cv2  # OpenCV decodes 16-bit colour PNGs, which Pillow truncates to 8 bits
-
-    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if a is None or a.dtype != np.uint16:
-        raise CLIError(f"{path}: cannot read 16-bit PNG")
-    return a[..., [2, 1, 0, 3][: a.shape[-1]]]  # BGR(A) -> RGB(A)
-
-
-def _orient(a, orientation):
-    """Apply an EXIF orientation (1-8) to an array, as PIL.ImageOps.exif_transpose does to an image."""
-    ops = {2: lambda x: x[:, ::-1], 3: lambda x: x[::-1, ::-1], 4: lambda x: x[::-1],
-           5: lambda x: np.swapaxes(x, 0, 1), 6: lambda x: np.rot90(x, -1), 7: lambda x: np.rot90(x, -1)[::-1],
-           8: lambda x: np.rot90(x, 1)}
-    return np.ascontiguousarray(ops[orientation](a)) if orientation in ops else a
-
-
-def _split_alpha(a):
-    if a.ndim == 3 and a.shape[-1] in (2, 4):
-        return a[..., :-1] if a.shape[-1] == 4 else a[..., 0], a[..., -1]
-    return a, None
-
-
-def _encode_png(image, alpha=None):
-    """PNG bytes of ``image`` (H, W) or (H, W, 3), uint8 or uint16, with ``alpha`` (H, W) carried through."""
-    from PIL import Image
-
-    a = image if alpha is None else np.dstack([image, alpha])
-    if a.dtype == np.uint16 and a.ndim == 3:
-        import cv2  # Pillow writes no 16-bit colour PNG
-
-        ok, data = cv2.imencode(".png", a[..., [2, 1, 0, 3][: a.shape[-1]]])
-        if not ok:
-            raise CLIError("cannot encode a 16-bit PNG")
-        return data.tobytes()
-    buffer = io.BytesIO()
-    Image.fromarray(a).save(buffer, format="PNG")
-    return buffer.getvalue()
+# ---------------------------------------------------------- image outputs
 
 
 def _write_images(items, out_dir, inputs, *, extra_inputs=()):
     """Write (name, uint8 array) pairs into out_dir; never onto, into or through an input, nor an existing file."""
-    from .files import atomic_write_bytes
-
     targets = _output_paths([name for name, _ in items], out_dir, inputs, extra_inputs=extra_inputs)
     for target, (_, array) in zip(targets, items):
-        atomic_write_bytes(target, _encode_png(array))
+        images.write_png(target, array)
     return targets
 
 
@@ -202,7 +61,7 @@ def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
     ``inputs`` are the files the names come from (aligned); ``extra_inputs`` the paths given on
     the command line (folders of images): no output may lie inside them either.
     """
-    out_dir = _out_folder(out_dir)
+    out_dir = out_folder(out_dir)
     targets = [out_dir / name for name in names]
     by_name = {}
     for name, source in zip(names, inputs):
@@ -221,7 +80,7 @@ def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
 # ----------------------------------------------------------------- models
 
 
-def _import_keras():
+def import_keras():
     """Import Keras (and its backend) with the process's stderr silenced meanwhile.
 
     TensorFlow's C++ start-up logging ("All log messages before
@@ -245,7 +104,7 @@ def _import_keras():
 
 def _load_model(spec):
     """A shipped name, a .keras file, or a run folder -> keras.Model (any input size)."""
-    _import_keras()
+    import_keras()
     from . import models, training
 
     path = Path(spec)
@@ -275,7 +134,7 @@ def _load_model(spec):
 
 def _model_inputs(spec):
     """The files a model spec reads (shipped weights and card, a .keras file, a run folder); imports no Keras."""
-    from .study import PRETRAINED_DIR
+    from .pretrained import PRETRAINED_DIR
 
     if spec in MODEL_NAMES:
         return [PRETRAINED_DIR / f"{spec}.weights.h5", PRETRAINED_DIR / f"{spec}.json"]
@@ -293,7 +152,7 @@ def _data_input(source):
     return source_path(source)
 
 
-def _out_folder(path):
+def out_folder(path):
     """``--out`` as a folder: refused when it names an existing file."""
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -307,11 +166,11 @@ def _out_folder(path):
 def _cmd_corrupt(args):
     from .corruption import corrupt
 
-    files = _collect_images(args.images)
+    files = images.find_images(args.images)
     rng = np.random.default_rng(args.seed)
     items = []
     for path in files:
-        image, _ = _read_image(path)
+        image, _ = images.read_image(path)
         if image.dtype == np.uint16:
             image = (image / 65535.0).astype(np.float32)
         out, sigma = corrupt(image if image.ndim == 3 else image[..., None], seed=rng,
@@ -328,23 +187,21 @@ def _cmd_restore(args):
     """Restore image by image (bounded memory); every input and output is checked before the first is written."""
     from tqdm.auto import tqdm
 
-    from .files import atomic_write_bytes
-
-    files = _collect_images(args.images)
+    files = images.find_images(args.images)
     for path in files:  # headers only: mode, size, the pixel limit
-        _check_image(path)
+        images.check_image(path)
     targets = _output_paths([f"{p.stem}_restored.png" for p in files], args.out, files,
                             extra_inputs=[*args.images, *_model_inputs(args.model)])
-    _import_keras()  # only once the inputs are known to be good
+    import_keras()  # only once the inputs are known to be good
     from .inference import restore
 
     model = _load_model(args.model)
     bar = tqdm(list(zip(files, targets)), desc="images", unit="image", disable=args.quiet or len(files) == 1)
     for path, target in bar:
-        image, alpha = _read_image(path)
+        image, alpha = images.read_image(path)
         start = time.perf_counter()
         out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
-        atomic_write_bytes(target, _encode_png(out, alpha))
+        images.write_png(target, out, alpha)
         bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
                   f"wrote {target}", file=sys.stdout)
     return 0
@@ -389,124 +246,19 @@ def _cmd_train(args):
     if not profile.train:
         raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
     # The results folder holds runs/<model>, as in the notebook's scratch folder.
-    results_dir = _out_folder(args.run_dir or study.SCRATCH_DIR / profile.name)
+    results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name)
     run_dir = results_dir / "runs" / args.model
     check_outputs([results_dir], [_data_input(args.data)])
     arrays = study.load_profile_data(profile, args.data)
     print(profile.banner())
-    _import_keras()
+    import_keras()
     run = study.train_model(profile.recipe_for(args.model), arrays["x_train"], arrays["x_train_corrupted"],
-                            run_dir=run_dir, seed=profile.seed, verbose=2)
+                            run_dir=run_dir, verbose=2)
     print(f"{args.model}: {run.steps:,} steps ({len(run.history.get('loss', []))} epochs) in {run_dir}")
     if run.length.get("budget_seconds"):
         print(f"replay exactly: deblur train --model {args.model} --profile {profile.name} "
               f"--steps {run.length['steps']} --hold-steps {run.length['hold_steps']}")
     return 0
-
-
-def _cmd_reproduce(args):
-    """Evaluate (pretrained) or train the profile's models; rewrite reports/ and the generated tables."""
-    from . import data, metrics, study
-
-    # The pretrained profile's report scores the shipped models on all 10,000 test images.
-    n_test = args.n_test or (None if args.profile == "pretrained" else study.PROFILES[args.profile].n_test)
-    profile = study.get_profile(args.profile, n_test=n_test)
-    if args.export and (not profile.train or profile.reduced):
-        raise CLIError(f"--export ships weights into the package: only the full profile's unreduced runs may; "
-                       f"{profile.name!r} with these options is {'not trained' if not profile.train else 'reduced'}")
-    out_dir = _out_folder(args.out if args.out else study.SCRATCH_DIR / "reproduce" / profile.name)
-    check_outputs([out_dir], [_data_input(args.data)])
-    print(profile.banner())
-    arrays = study.load_profile_data(profile, args.data)
-    _import_keras()
-    source = data.describe_source(args.data)
-    # Every test number gets its 95 % bootstrap interval over the test images (one resampling seed).
-    ci_seed = profile.seeds.bootstrap
-    results = {"identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=ci_seed)}
-    trained = {}
-    for name in args.models:
-        model, trained[name] = _reproduce_model(name, profile, arrays, out_dir, args)
-        if model is None:
-            print(f"{name}: stopped at the time limit; run the same command again to resume.")
-            return 3
-        results[name] = metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=ci_seed)
-        print(name, {k: v for k, v in results[name].items() if k != "ci"})
-        if args.export and profile.train:
-            _export(name, profile, out_dir, results, args, source)
-    metrics.save_results({"profile": profile.name, "command": args.command_line, "data_source": source,
-                          "results": results, "trained": trained}, out_dir / "results.json")
-    print(metrics.format_table(results))
-    if not args.no_report:
-        _write_reports(profile, results, trained, source, args.command_line)
-    return 0
-
-
-def _reproduce_model(name, profile, arrays, out_dir, args):
-    """(model, how it was trained): trained with the profile's recipe, or the shipped weights."""
-    from . import models, study
-
-    if not profile.train:
-        card = models.model_card(name)
-        return models.load_pretrained(name), f"shipped weights ({card['protocol']['description']})"
-    model_recipe = profile.recipe_for(name)
-    callbacks = [_stop_after(args.time_limit)] if args.time_limit else []
-    run = study.train_model(model_recipe, arrays["x_train"], arrays["x_train_corrupted"],
-                            run_dir=out_dir / "runs" / name, seed=profile.seed, verbose=2, callbacks=callbacks)
-    if not run.finished:
-        return None, None
-    seconds = sum(run.history.get("seconds", []))
-    replay = f", replay with --steps {run.length['steps']} --hold-steps {run.length['hold_steps']}" \
-        if run.length.get("budget_seconds") else ""
-    return run.model, (f"{model_recipe.length}: {run.steps:,} steps of {model_recipe.batch_size} on "
-                       f"{profile.n_train or 50000:,} images, {seconds:.0f} s{replay}")
-
-
-def _export(name, profile, out_dir, results, args, source):
-    import hashlib
-
-    from . import study
-
-    archive = Path(args.data) if args.data else None
-    sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
-    card = study.export_pretrained(out_dir / "runs" / name, recipe=profile.recipe_for(name),
-                                   evaluation={"test": results[name], "identity": results["identity"]},
-                                   command=args.command_line, data_source=source, data_sha256=sha,
-                                   seed=profile.seed)
-    print(f"exported {name}: deblur/weights/{card['weights_file']} and its model card")
-
-
-def _write_reports(profile, results, trained, source, command):
-    from . import reports
-
-    rows = {f"{profile.name}/identity": reports.result_record(
-        "identity (corrupted input)", profile.name, results["identity"], trained="–", data_source=source)}
-    for name, how in trained.items():
-        rows[f"{profile.name}/{name}"] = reports.result_record(name, profile.name, results[name], trained=how,
-                                                               data_source=source)
-    reports.save_results(rows, profile=profile.name, command=command)
-    if profile.name == "pretrained":  # the shipped models' own rows come from their model cards
-        cards = reports.card_records()
-        for group in sorted({r["profile"] for r in cards.values()}):
-            reports.save_results({k: r for k, r in cards.items() if r["profile"] == group}, profile=group,
-                                 command=command)
-    for path in reports.regenerate():
-        print("regenerated", path)
-
-
-def _stop_after(seconds):
-    """A Keras callback: stop at the first epoch end after ``seconds`` (the run resumes later)."""
-    import keras
-
-    class StopAfter(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if time.perf_counter() - self.start > seconds:
-                print(f"time limit of {seconds:.0f} s reached after epoch {epoch + 1}; stopping")
-                self.model.stop_training = True
-
-    return StopAfter()
 
 
 def _cmd_evaluate(args):
@@ -537,7 +289,7 @@ def _cmd_plot(args):
 
     if not args.run and not args.results:
         raise CLIError("nothing to plot: give --run NAME=RUN_DIR and/or --results results.json")
-    out_dir = _out_folder(args.out)
+    out_dir = out_folder(args.out)
     run_dirs = [item.partition("=")[2] for item in args.run]
     check_outputs([out_dir], [_data_input(args.data), args.results, *[d for d in run_dirs if d]])
     if args.results:
@@ -553,7 +305,7 @@ def _cmd_plot(args):
             raise CLIError(f"{folder}: not a training run folder (no history.json)")
         runs[name] = folder
     _, arrays = _profile_arrays(args.profile, args.data, args.n_test)
-    _import_keras()
+    import_keras()
     identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])["mse"]
     paths = plots.figures_from_runs(runs, arrays["x_test"], arrays["x_test_corrupted"], out_dir=args.out,
                                     baseline=identity)
@@ -583,7 +335,7 @@ def _plot_saved_results(path, out_dir):
 # ------------------------------------------------------------------ parser
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line (argparse prints the usage block first)."""
 
     def error(self, message):
@@ -607,7 +359,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     from . import study
 
-    parser = _Parser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
+    parser = Parser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
                      "evaluate, plot and restore images.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -631,21 +383,6 @@ def build_parser():
     length.add_argument("--steps", type=int, default=None, help="replay a time budget's step count exactly")
     length.add_argument("--hold-steps", type=int, default=0, help="with --steps: the budget's steps before the cosine")
     p.set_defaults(func=_cmd_train)
-
-    p = sub.add_parser("reproduce", help="re-score (pretrained) or retrain (quick, full) the models; "
-                       "rewrite reports/ and every generated table")
-    p.add_argument("--profile", required=True, choices=["pretrained", "quick", "full"])
-    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
-    p.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
-    p.add_argument("--out", default=None, help=f"scratch folder (default: {study.SCRATCH_DIR}/reproduce/<profile>)")
-    p.add_argument("--n-test", type=int, default=None,
-                   help="test images (default: the profile's; pretrained: all 10,000)")
-    p.add_argument("--time-limit", type=float, default=None,
-                   help="seconds; stop training at the next epoch end after it (exit 3: run again to resume)")
-    p.add_argument("--export", action="store_true",
-                   help="write the trained weights and model cards into the package (deblur/weights/)")
-    p.add_argument("--no-report", action="store_true", help="do not touch reports/, README.md or docs/")
-    p.set_defaults(func=_cmd_reproduce)
 
     p = sub.add_parser("evaluate", help="test-set MSE/PSNR/SSIM of a model and the identity baseline")
     p.add_argument("--model", required=True, help="shipped name, .keras file or run folder")
@@ -686,33 +423,56 @@ def build_parser():
 
 
 def main(argv=None):
-    """Entry point; returns the exit status (0 done, 2 a user-facing error, 3 stopped at a time limit)."""
+    """Entry point; returns the exit status (0 done, 2 a user-facing error)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.command_line = "python -m deblur " + " ".join(shlex.quote(a) for a in argv)
-    # Warnings are kept until the end: a failure prints its one line alone, a success its warnings.
+    return run_command(args.func, args, name=f"deblur {args.command}")
+
+
+def run_command(func, args, *, name):
+    """Run ``func(args)`` the command line's way; return its exit status.
+
+    Any exception becomes one line on stderr, ``<name>: error: ...``
+    (:func:`error_line`), and status 2 (with ``args.debug``: the traceback
+    first); Ctrl-C is status 130. Warnings are held until the end: a failure
+    prints its one line alone, a success its warnings (one line each).
+
+    Parameters
+    ----------
+    func : callable
+        ``func(args) -> int``, the exit status.
+    args : argparse.Namespace
+        Its ``debug`` attribute, when true, shows tracebacks.
+    name : str
+        The prefix of every line (``"deblur restore"``).
+
+    Returns
+    -------
+    int
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
-            status = args.func(args)
+            status = func(args)
         except KeyboardInterrupt:
-            print(f"deblur {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
+            print(f"{name}: interrupted; nothing half-written was kept", file=sys.stderr)
             return 130
         except Exception as exc:  # noqa: BLE001 - every failure is one line; --debug shows the traceback
-            if args.debug:
+            if getattr(args, "debug", False):
                 traceback.print_exc()
-                _print_warnings(caught, args.command)
-            print(f"deblur {args.command}: error: {error_line(exc)}", file=sys.stderr)
+                _print_warnings(caught, name)
+            print(f"{name}: error: {error_line(exc)}", file=sys.stderr)
             return 2
-    _print_warnings(caught, args.command)
+    _print_warnings(caught, name)
     return status
 
 
-def _print_warnings(caught, command):
+def _print_warnings(caught, name):
     for w in caught:
         if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
             continue  # library internals, not the user's business
-        print(f"deblur {command}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
+        print(f"{name}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)
 
 
 # errno -> what to do about it, for the OSErrors a user can cause or fix.
@@ -738,10 +498,7 @@ def error_line(exc):
     to ``--debug``; any message is folded onto one line.
     """
     from .data import DataError
-
-    # Only a loaded deblur.models can have raised its error; importing it here would import Keras.
-    models = sys.modules.get("deblur.models")
-    PretrainedWeightsError = models.PretrainedWeightsError if models else CLIError
+    from .pretrained import PretrainedWeightsError  # imports no Keras
 
     if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
         where = f"{exc.filename}: " if exc.filename else ""

@@ -11,10 +11,10 @@ kernel, applied as ``kernel_size`` shifted multiply-adds per axis on the whole
 batch, so there is no per-image Python loop and OpenCV is not needed at run
 time (it is only a test-time reference).
 
-The same corruption as Keras operations, run on the training device
-(:func:`blur_ops`, :class:`DeviceCorruption`), lives in
-:mod:`deblur.device_corruption` and is re-exported here on first use, so that
-importing this module does not import Keras.
+The same corruption as Keras operations, run on the training device, is
+:mod:`deblur.device_corruption`: it calls this module's kernel and separable
+pass with ``xp=keras.ops``, so the blur is written once. This module does
+not import Keras.
 """
 
 from __future__ import annotations
@@ -23,20 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._validation import check_images
+from ._validation import check_images, to_float32
 
-__all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur", "blur_ops", "DeviceCorruption"]
-
-_DEVICE_NAMES = ("blur_ops", "DeviceCorruption")
-
-
-def __getattr__(name):
-    # PEP 562: the Keras twins load (with Keras) only when asked for.
-    if name in _DEVICE_NAMES:
-        from . import device_corruption
-
-        return getattr(device_corruption, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur", "gaussian_kernels", "separable_blur"]
 
 # Images processed at once: the float32 temporaries of a chunk (3 MB) stay in cache.
 _CHUNK = 256
@@ -62,9 +51,30 @@ def gaussian_kernel_1d(sigmas, kernel_size=5):
         raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
     if np.any(~np.isfinite(sigmas)) or np.any(sigmas <= 0):
         raise ValueError("sigmas must be finite and > 0.")
-    offsets = np.arange(kernel_size, dtype=np.float64) - (kernel_size - 1) / 2
-    kernels = np.exp(-(offsets[None, :] ** 2) / (2.0 * sigmas[:, None] ** 2))
-    return kernels / kernels.sum(axis=1, keepdims=True)
+    return gaussian_kernels(sigmas[:, None], kernel_size, dtype="float64")
+
+
+def gaussian_kernels(sigmas, kernel_size, *, dtype, xp=np):
+    """Normalised 1-D Gaussian kernels, unchecked: the one formula, for numpy and ``keras.ops``.
+
+    Parameters
+    ----------
+    sigmas : array or tensor of ``dtype``, shape (N, 1)
+        Standard deviations, > 0.
+    kernel_size : int
+        Odd kernel length.
+    dtype : str
+        ``"float64"`` (numpy) or ``"float32"`` (on a device).
+    xp : module, default numpy
+        ``numpy`` or ``keras.ops``.
+
+    Returns
+    -------
+    array or tensor, shape (N, kernel_size)
+    """
+    offsets = xp.arange(kernel_size, dtype=dtype) - (kernel_size - 1) / 2
+    weights = xp.exp(-(offsets[None, :] ** 2) / (2.0 * sigmas ** 2))
+    return weights / xp.sum(weights, axis=1, keepdims=True)
 
 
 def gaussian_blur(images, sigmas, *, kernel_size=5):
@@ -94,7 +104,7 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
     return _corrupt_into(images, sigmas, None, kernel_size=kernel_size, noise_std=0.0)
 
 
-def _blur_chunks(images, kernels, half, out, *, workers=2):
+def _blur_chunks(images, kernels, out, *, workers=2):
     """Blur chunk after chunk into ``out`` on a small thread pool.
 
     numpy releases the GIL inside its array loops, so two threads keep two
@@ -105,10 +115,8 @@ def _blur_chunks(images, kernels, half, out, *, workers=2):
     def work(start):
         stop = min(start + _CHUNK, len(images))
         chunk = images[start:stop]
-        if chunk.dtype == np.uint8:
-            chunk = chunk.astype(np.float32)
-            chunk *= np.float32(1.0 / 255.0)
-        out[start:stop] = _blur_chunk(chunk, kernels[start:stop], half)
+        chunk = to_float32(chunk) if chunk.dtype == np.uint8 else chunk.astype(np.float32, copy=False)
+        out[start:stop] = separable_blur(chunk, kernels[start:stop])
         return start, stop
 
     starts = range(0, len(images), _CHUNK)
@@ -119,33 +127,45 @@ def _blur_chunks(images, kernels, half, out, *, workers=2):
         yield from pool.map(work, starts)
 
 
-def _blur_chunk(images, kernels, half):
-    # numpy's "reflect" mode is OpenCV's BORDER_REFLECT_101 (edge not repeated).
-    padded = np.pad(
-        images.astype(np.float32, copy=False),
-        ((0, 0), (half, half), (half, half), (0, 0)),
-        mode="reflect",
-    )
-    height, width = images.shape[1:3]
-    # Horizontal pass then vertical pass, as OpenCV's separable filter does.
-    # Gaussian kernels are symmetric, so taps k and -k share one multiply, and
-    # the in-place updates keep the temporaries to one chunk each (in cache).
-    rows = _symmetric_pass(padded, kernels, half, axis=2, length=width)
-    return _symmetric_pass(rows, kernels, half, axis=1, length=height)
+def separable_blur(images, kernels, *, xp=np):
+    """Blur each image with its own separable kernel, reflect-101 borders: the one pass, numpy or ``keras.ops``.
+
+    A horizontal pass, then a vertical one, as OpenCV's separable filter
+    does; Gaussian kernels are symmetric, so taps ``k`` and ``-k`` share one
+    multiply. Numpy's (and ``keras.ops.pad``'s) ``"reflect"`` is OpenCV's
+    ``BORDER_REFLECT_101`` (the edge is not repeated).
+
+    Parameters
+    ----------
+    images : float32 array or tensor, shape (N, H, W, C)
+    kernels : float32 array or tensor, shape (N, K)
+        One odd-length kernel per image (see :func:`gaussian_kernels`).
+    xp : module, default numpy
+        ``numpy`` or ``keras.ops``.
+
+    Returns
+    -------
+    float32 array or tensor, shape (N, H, W, C)
+    """
+    half = kernels.shape[1] // 2
+    taps = [kernels[:, half + k, None, None, None] for k in range(half + 1)]  # (N, 1, 1, 1) each
+    padded = xp.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
+    rows = _symmetric_pass(padded, taps, half, axis=2)
+    return _symmetric_pass(rows, taps, half, axis=1)
 
 
-def _symmetric_pass(x, kernels, half, *, axis, length):
+def _symmetric_pass(x, taps, half, *, axis):
+    """One 1-D pass along ``axis`` (1: down the rows, 2: along them), dropping its padding."""
+    length = x.shape[axis] - 2 * half
+
     def window(offset):
         index = [slice(None)] * 4
         index[axis] = slice(half + offset, half + offset + length)
         return x[tuple(index)]
 
-    out = window(0) * kernels[:, half, None, None, None]
-    tmp = np.empty_like(out)
+    out = window(0) * taps[0]
     for k in range(1, half + 1):
-        np.add(window(-k), window(k), out=tmp)
-        tmp *= kernels[:, half + k, None, None, None]
-        out += tmp
+        out = out + (window(-k) + window(k)) * taps[k]
     return out
 
 
@@ -200,7 +220,7 @@ def corrupt(
 def check_settings(*, kernel_size, sigma_range, noise_std):
     """Validate the corruption's settings; return ``sigma_range`` as floats.
 
-    Shared by :func:`corrupt` and :class:`deblur.pipeline.FreshCorruption`.
+    Shared by :func:`corrupt` and :class:`deblur.training.pipeline.FreshCorruption`.
 
     Returns
     -------
@@ -255,7 +275,7 @@ def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
     per_image = np.ndim(noise_std) > 0
-    for start, stop in _blur_chunks(x, kernels, half, out, workers=workers):
+    for start, stop in _blur_chunks(x, kernels, out, workers=workers):
         if per_image or noise_std > 0:
             # Drawn chunk by chunk in image order: the stream, and so the
             # result, does not depend on the chunk size or the thread count.

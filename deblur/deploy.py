@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files
+from .inference import size_multiple
 
 __all__ = ["FORMATS", "export", "load_exported"]
 
@@ -73,7 +74,6 @@ def export(model, path, *, format="onnx", inputs=()):
     path = check_target(path, format, inputs)
     # Model.export traces the model and refuses one that was never called (a model
     # freshly rebuilt for any input size, as `deblur export` loads it): call it once.
-    from .inference import size_multiple
 
     side = 8 * size_multiple(model)
     model(np.zeros((1, side, side, 3), np.float32), training=False)

@@ -7,12 +7,13 @@ training batch travels to the accelerator as clean uint8 images and is
 flipped, blurred and made noisy there (``train(..., corruption="device")``).
 
 - :func:`blur_ops`: the blur alone (``keras.ops`` in and out); agrees with
-  ``cv2.GaussianBlur`` and :func:`deblur.corruption.gaussian_blur`.
+  ``cv2.GaussianBlur`` and :func:`deblur.corruption.gaussian_blur`, and is
+  the same kernel and separable pass, run with ``xp=keras.ops``.
 - :class:`DeviceCorruption`: a layer, ``(images, key) -> (corrupted,
   clean)``, with random flips, a per-image sigma and Gaussian noise. Every
   draw is a pure function of ``key``, a pair of integers per batch that the
   data set derives from ``(seed, epoch, step)``
-  (:func:`deblur.pipeline.batch_key`): the same key gives the same batch, so
+  (:func:`deblur.training.pipeline.batch_key`): the same key gives the same batch, so
   a resumed run sees exactly the batches of an uninterrupted one without
   checkpointing any random state.
 - :class:`CorruptionTrainer`: the training-time wrapper, ``restoration model
@@ -24,9 +25,7 @@ not a tensor, so the layer assigns the batch's key to its
 ``SeedGenerator``'s state inside the step and draws from it (a variable
 assignment, traced and compiled like any other on TensorFlow and JAX).
 
-Importing this module imports Keras; :mod:`deblur.corruption` re-exports
-:func:`blur_ops` and :class:`DeviceCorruption` lazily, so that importing it
-still does not.
+Importing this module imports Keras; :mod:`deblur.corruption` does not.
 """
 
 from __future__ import annotations
@@ -35,30 +34,20 @@ import keras
 import numpy as np
 from keras import ops
 
-from .corruption import check_settings
+from ._validation import to_float32
+from .corruption import check_settings, gaussian_kernels, separable_blur
 
 __all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
 
 
 def gaussian_kernels_ops(sigmas, kernel_size=5):
-    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``, with ``keras.ops``.
+    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``, with ``keras.ops`` (float32).
 
-    Parameters
-    ----------
-    sigmas : tensor, shape (N,)
-        Standard deviations in pixels, > 0 (not checked: this runs traced).
-    kernel_size : int, default 5
-        Odd kernel length.
-
-    Returns
-    -------
-    kernels : tensor of float32, shape (N, kernel_size)
-        Each row sums to 1.
+    :func:`deblur.corruption.gaussian_kernels` with ``xp=keras.ops``; the
+    sigmas (shape (N,), > 0) are not checked: this runs traced.
     """
     sigmas = ops.cast(ops.reshape(sigmas, (-1, 1)), "float32")
-    offsets = ops.arange(kernel_size, dtype="float32") - (kernel_size - 1) / 2
-    kernels = ops.exp(-ops.square(offsets)[None, :] / (2.0 * ops.square(sigmas)))
-    return kernels / ops.sum(kernels, axis=1, keepdims=True)
+    return gaussian_kernels(sigmas, kernel_size, dtype="float32", xp=ops)
 
 
 def blur_ops(images, sigmas, *, kernel_size=5):
@@ -96,34 +85,11 @@ def blur_ops(images, sigmas, *, kernel_size=5):
             f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} kernel with "
             "reflect-101 borders."
         )
-    kernels = gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size)
-    taps = [kernels[:, half + k, None, None, None] for k in range(half + 1)]  # (N, 1, 1, 1) each
-    # keras.ops.pad's "reflect" is numpy's, which is OpenCV's BORDER_REFLECT_101 (edge not repeated).
-    padded = ops.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
-    rows = _symmetric_pass(padded, taps, half, axis=2)
-    return _symmetric_pass(rows, taps, half, axis=1)
-
-
-def _symmetric_pass(x, taps, half, *, axis):
-    """One 1-D pass along ``axis`` (1: rows of pixels, 2: columns), dropping its padding."""
-    length = x.shape[axis] - 2 * half
-
-    def window(offset):
-        index = [slice(None)] * 4
-        index[axis] = slice(half + offset, half + offset + length)
-        return x[tuple(index)]
-
-    out = window(0) * taps[0]
-    for k in range(1, half + 1):
-        out = out + (window(-k) + window(k)) * taps[k]
-    return out
+    return separable_blur(images, gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size), xp=ops)
 
 
 def _as_float_images(images):
-    images = ops.convert_to_tensor(images)
-    if images.dtype == "uint8":
-        return ops.cast(images, "float32") * (1.0 / 255.0)
-    return ops.cast(images, "float32")
+    return to_float32(ops.convert_to_tensor(images), xp=ops)
 
 
 class DeviceCorruption(keras.layers.Layer):
@@ -167,7 +133,7 @@ class DeviceCorruption(keras.layers.Layer):
         ----------
         images : tensor, shape (B, H, W, C), uint8 or float in [0, 1]
         key : tensor of int, shape (2,) or (B, 2)
-            The batch's random key (:func:`deblur.pipeline.batch_key`); of a
+            The batch's random key (:func:`deblur.training.pipeline.batch_key`); of a
             (B, 2) key, the first row is used (a data set serves one row per
             image so that batches keep a batch axis).
 
@@ -213,7 +179,7 @@ class CorruptionTrainer(keras.Model):
     """Training-time wrapper: clean uint8 batches in, the restoration model trained on their corruption.
 
     Called with ``{"images": uint8 (B, H, W, C), "key": int32 (B, 2)}`` (a
-    batch of :class:`deblur.pipeline.DeviceBatches`), it corrupts the batch
+    batch of :class:`deblur.training.pipeline.DeviceBatches`), it corrupts the batch
     with ``corruption`` and returns ``{"restored": model(corrupted),
     "target": clean}``; :meth:`compute_loss` compares the two, so the data
     set needs no targets. Called with a float array (the fixed,

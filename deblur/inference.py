@@ -1,4 +1,4 @@
-"""Restore any image with a trained model: any size, uint8 or float, gray or RGB.
+"""Restore any image with a trained model: any size, uint8 or float, gray or RGB, an array or a file.
 
 :func:`restore` is exported as ``deblur.restore``.
 """
@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import math
+import os
 
 import keras
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import models
-from ._validation import as_float_images
+from ._validation import FULL_SCALE, as_float_images, to_float32
+from .images import read_image
 
 __all__ = ["restore", "as_any_size_model", "size_multiple", "receptive_radius", "tile_overlap", "tile_windows",
            "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
@@ -266,11 +268,14 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
     model : keras.Model or str
         A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1], or
         the name of a shipped model (``"cae"``, ``"win5rb"``, ``"deblurnet"``).
-    images : ndarray
+    images : ndarray, str or os.PathLike
         One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``,
         with ``C`` 1 (grayscale) or 3 (RGB); uint8 in [0, 255], uint16 in
         [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from
-        noise are accepted). Not modified.
+        noise are accepted). Not modified. Or the path of an image file,
+        read with :func:`deblur.images.read_image` (bit depth kept, EXIF
+        orientation applied); its alpha channel, if any, is not restored
+        and not returned (read the file yourself to keep it).
     batch_size : int, default 16
         Images (or tiles) per forward pass; tiles are also capped at
         :data:`TILE_PIXELS_PER_PASS` pixels per pass.
@@ -292,14 +297,19 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
     ndarray
         Same shape and dtype as ``images``, clipped to the input's range
         ([0, 255] for uint8, [0, 65535] for uint16, [0, 1] for float) only
-        at this final step.
+        at this final step. For a path: the image as read, ``(H, W)`` or
+        ``(H, W, 3)``, uint8 or uint16, without its alpha channel.
 
     Raises
     ------
     ValueError
         Wrong number of dimensions or channels, an empty batch, an
         unsupported dtype, NaN/inf, or floats far outside [0, 1].
+    deblur.images.ImageError
+        A path that is not an image file this package reads (a ``ValueError``).
     """
+    if isinstance(images, (str, os.PathLike)):
+        images, _ = read_image(images)
     x, layout = _to_batch(images)
     model = as_any_size_model(model)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -392,7 +402,7 @@ def _forward(model, batch, dtype, *, compiled=False):
     ``dtype=None`` returns the raw float32 output (unclipped), for averaging.
     """
     gray = batch.shape[-1] == 1
-    xf = _as_float(batch)
+    xf = to_float32(batch)
     if gray:
         xf = np.repeat(xf, 3, axis=-1)
     y = model.predict_on_batch(xf) if compiled else model(xf, training=False)
@@ -402,27 +412,17 @@ def _forward(model, batch, dtype, *, compiled=False):
     return y.astype(np.float32, copy=False) if dtype is None else _quantise(y, dtype)
 
 
-def _as_float(x):
-    if x.dtype in _INT_SCALE:
-        return x.astype(np.float32) / np.float32(_INT_SCALE[x.dtype])
-    return x.astype(np.float32, copy=False)
-
-
 def _quantise(y, dtype):
     """Network output (float, about [0, 1]) -> ``dtype``, clipped to its range."""
-    if dtype in _INT_SCALE:
-        scale = _INT_SCALE[dtype]
+    if np.dtype(dtype).name in FULL_SCALE:
+        scale = FULL_SCALE[np.dtype(dtype).name]
         return np.clip(np.rint(y * scale), 0, scale).astype(dtype)
     return np.clip(y, 0.0, 1.0).astype(dtype)
 
 
-#: Integer image dtypes and their full-scale value.
-_INT_SCALE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
-
-
 def _to_batch(images):
-    if isinstance(images, (str, bytes)) or images is None:
-        raise TypeError(f"images must be an array; got {type(images).__name__}.")
+    if isinstance(images, bytes) or images is None:
+        raise TypeError(f"images must be an array or the path of an image file; got {type(images).__name__}.")
     a = np.asarray(images)
     dtype, shape = a.dtype, a.shape
     if a.ndim == 2:
@@ -442,7 +442,7 @@ def _to_batch(images):
             f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "
             f"(shape {shape}). Drop an alpha channel with images[..., :3]."
         )
-    if x.dtype in _INT_SCALE:  # converted to float pass by pass (a quarter or half of float32's memory)
+    if x.dtype.name in FULL_SCALE:  # converted to float pass by pass (a quarter or half of float32's memory)
         return x, (dtype, shape)
     # restore() never writes into x, so the caller's float32 array may be shared here.
     x = as_float_images(x, name="images", check_range=False)

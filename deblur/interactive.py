@@ -15,6 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import baselines, corruption, data, inference, metrics
+from . import models as model_zoo
+from ._validation import to_float32
+from .natural import NATURAL_IMAGES, load_natural_images
+
 __all__ = ["compare", "example_images", "explorer", "MAX_SIDE"]
 
 #: Photographs are cropped to at most this many pixels a side (the sliders stay responsive on a CPU).
@@ -50,15 +55,12 @@ def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_bal
         inf). The corrupted image is clipped to [0, 1] for display and
         scoring, as a saved photo would be.
     """
-    from . import baselines, corruption, inference, metrics
-    from . import models as model_zoo
-
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be positive; got {sigma}.")
     clean = np.asarray(image)
     if clean.ndim != 3 or clean.shape[-1] != 3:
         raise ValueError(f"image must be one RGB image (H, W, 3); got shape {clean.shape}.")
-    clean = inference._as_float(clean)  # uint8 / 255, or float as float32
+    clean = to_float32(clean)  # uint8 scaled to [0, 1], or float as float32
     noisy, _ = corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)
     noisy = np.clip(noisy, 0.0, 1.0)
     if models is None:
@@ -92,16 +94,12 @@ def example_images(*, n_cifar=3, data_source=None):
     -------
     dict of str -> ndarray of uint8, shape (H, W, 3)
     """
-    from .natural import NATURAL_IMAGES, load_natural_images
-
     images = {}
     for name, photo in load_natural_images(NATURAL_IMAGES).items():
         h, w = photo.shape[:2]
         top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
         images[name] = photo[top:top + MAX_SIDE, left:left + MAX_SIDE]
     if n_cifar:
-        from . import data
-
         try:
             _, (x_test, _) = data.load_cifar10(data_source, progress=False)
         except Exception:  # noqa: BLE001 - the photographs are enough to explore with
@@ -163,9 +161,6 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     ipywidgets.Widget or matplotlib.figure.Figure
         The widget box, or the static figure when not interactive.
     """
-    from . import inference
-    from . import models as model_zoo
-
     images = example_images() if images is None else images
     if models is None:  # loaded once, not on every slider move
         models = {name: inference.as_any_size_model(name) for name in model_zoo.pretrained_names()}

@@ -20,14 +20,10 @@ All networks map a corrupted image, float32 in about [0, 1] with shape
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import keras
 from keras import layers
 
-from . import study
+from .pretrained import PRETRAINED_DIR, PretrainedWeightsError, model_card, pretrained_names, weights_file
 
 __all__ = [
     "cae",
@@ -417,46 +413,6 @@ def _check_input_shape(input_shape, *, multiple, model):
         raise ValueError(f"{model}: the channel count must be fixed; got {shape}.")
 
 
-#: Folder of the shipped weights and model cards (defined in :mod:`deblur.study`, which imports no Keras).
-PRETRAINED_DIR = study.PRETRAINED_DIR
-
-
-class PretrainedWeightsError(RuntimeError):
-    """Shipped weights are missing, unknown or do not match their model card."""
-
-
-def pretrained_names():
-    """Names of the models that ship with trained weights.
-
-    Returns
-    -------
-    list of str
-        Each has ``weights/<name>.weights.h5`` and its card ``<name>.json``.
-    """
-    return sorted(p.name[: -len(".json")] for p in PRETRAINED_DIR.glob("*.json"))
-
-
-def model_card(name):
-    """The model card of a shipped model: protocol, data, hardware, metrics.
-
-    Parameters
-    ----------
-    name : str
-        ``"cae"`` or ``"win5rb"`` (see :func:`pretrained_names`).
-
-    Returns
-    -------
-    dict
-        Parsed ``weights/<name>.json``.
-    """
-    path = PRETRAINED_DIR / f"{name}.json"
-    if not path.is_file():
-        raise PretrainedWeightsError(
-            f"No shipped model {name!r}; available: {pretrained_names()}."
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def load_pretrained(name, *, input_shape=None, verify=True):
     """Build a study model and load its shipped, trained weights.
 
@@ -481,19 +437,7 @@ def load_pretrained(name, *, input_shape=None, verify=True):
         Unknown name, missing file, or a checksum that does not match.
     """
     card = model_card(name)
-    weights = PRETRAINED_DIR / card["weights_file"]
-    if not weights.is_file():
-        raise PretrainedWeightsError(
-            f"Weights file {weights} is missing; reinstall the package (pip install -e .)."
-        )
-    if verify:
-        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-        if digest != card["weights_sha256"]:
-            raise PretrainedWeightsError(
-                f"{weights} has sha256 {digest}, but its model card says "
-                f"{card['weights_sha256']}: the file is corrupt or was replaced. "
-                "Reinstall the package or restore the file from git."
-            )
+    weights = weights_file(name, verify=verify)
     kwargs = {} if input_shape is None else {"input_shape": input_shape}
     model = build(card["architecture"], **kwargs)
     model.load_weights(weights)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 from skimage import data as skdata
 
+from ._validation import to_float32
 from .baselines import wiener_oracle
 from .corruption import corrupt
 from .inference import as_any_size_model, restore
-from .metrics import per_image_metrics
+from .metrics import format_grouped, per_image_metrics
 
 __all__ = ["NATURAL_IMAGES", "load_natural_images", "benchmark", "format_scores"]
 
@@ -72,7 +73,7 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
     models = {name: as_any_size_model(model) for name, model in models.items()}
     scores, restorations = {}, {}
     for i, (name, image) in enumerate(images.items()):
-        clean = image.astype(np.float32)[None] / 255.0
+        clean = to_float32(image)[None]
         corrupted, sigmas = corrupt(clean, seed=seed + i)
         outputs = {
             "identity": corrupted,
@@ -92,8 +93,6 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
 
 def format_scores(scores, *, metric="mse"):
     """A Markdown table of :func:`benchmark` scores: a row per image, a column per method."""
-    from .metrics import format_grouped
-
     first = next(iter(scores.values()))
     methods = [m for m in first if m != "sigma"]
     tables = {m: {img: {**per[m], "n_images": 1} for img, per in scores.items()} for m in methods}

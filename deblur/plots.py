@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import files
+from .metrics import predict
+from .training import load_run
 from ._validation import as_float_images
 
 __all__ = [
@@ -215,9 +217,6 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
     dict of str -> pathlib.Path
         The written figure files.
     """
-    from .metrics import predict
-    from .training import load_run
-
     out_dir = Path(out_dir)
     paths = {
         "loss_curves": out_dir / "loss_curves.png",

@@ -1,13 +1,12 @@
 """The study's protocol in one place: seeds, recipes, run sizes, data and the training call.
 
 Everything that makes a number in this project reproducible is defined here
-once, and the notebook, the command line (``deblur train``, ``deblur
-reproduce``) and the scripts in ``experiments/`` all read it from here:
+once, and the notebook, the command line (``deblur train``), the tools
+(``tools/reproduce.py``) and the scripts in ``experiments/`` all read it from here:
 
-- :class:`Seeds`: every seed of a run, derived from one base seed.
-- :class:`Recipe`: how one model is trained (builder options, optimiser,
-  schedule, corruption, and how long: epochs, a step count or a time
-  budget). :data:`RECIPES` holds the study's recipe and ours.
+- :class:`Seeds` and :class:`Recipe` (from :mod:`deblur.recipe`): every seed
+  of a run, and how one model is trained. :data:`RECIPES` holds the study's
+  recipe and ours.
 - :class:`Profile`: how much data a run uses and each model's recipe
   (:data:`PROFILES`: ``quick``, ``pretrained``, ``full``, ``tiny``).
 - :func:`load_profile_data` and :func:`train_model`: the data and the
@@ -25,17 +24,12 @@ learning rate times exp(-0.5) every epoch from epoch 5.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import numpy as np
-
 from . import corruption, data
-
-#: The models of the study and ours, in the order tables list them. Spelled
-#: out so that importing this module (and ``deblur --help``) does not import
-#: Keras; a test checks it equals :data:`deblur.models.MODELS`.
-MODEL_NAMES = ("cae", "win5rb", "deblurnet")
+from .pretrained import MODEL_NAMES
+from .recipe import STUDY_EPOCHS, Recipe, Seeds
 
 __all__ = [
     "MODEL_NAMES",
@@ -57,219 +51,17 @@ __all__ = [
     "SCRATCH_DIR",
     "load_profile_data",
     "train_model",
-    "export_pretrained",
 ]
 
 #: The one git-ignored folder for scratch output: run folders, the notebook's
 #: per-run figures and JSON. Committed records live in ``reports/``.
 SCRATCH_DIR = Path("runs")
-#: Folder of the shipped weights and model cards, inside the installed package.
-PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
 
 #: Test MSE reported by the original study, measured on the *official*
 #: CIFAR-10 arrays (not the JPEG stand-in): not directly comparable with
 #: numbers measured here.
 STUDY_REPORTED = {"cae": {"mse": 0.00282}, "win5rb": {"mse": 0.00226}}
 
-
-@dataclass(frozen=True)
-class Seeds:
-    """Every seed of a run, derived from one base seed.
-
-    The values the study's runs used (and the shipped model cards name), by
-    what they seed. Streams that share a value draw from generators keyed
-    differently (the split, the shuffle of each epoch and the fresh
-    corruption of each batch derive their own keys from ``training``), so
-    none of them repeats another's numbers.
-
-    Attributes
-    ----------
-    base : int
-        Seed of the training subset, the weight initialisation, the
-        train/validation split and the shuffling (and of the fresh
-        corruption's per-batch draws).
-    """
-
-    base: int = 0
-
-    @property
-    def train_subset(self):
-        """Which training images a reduced profile draws."""
-        return self.base
-
-    @property
-    def init(self):
-        """Weight initialisation (``models.build(..., seed=)``)."""
-        return self.base
-
-    @property
-    def training(self):
-        """Split, shuffle and fresh corruption inside :func:`deblur.training.train`."""
-        return self.base
-
-    @property
-    def test_subset(self):
-        """Which test images a profile draws."""
-        return self.base + 1
-
-    @property
-    def train_corruption(self):
-        """The study's corruption of the training images, done once (``corruption="fixed"``)."""
-        return self.base + 10
-
-    @property
-    def test_corruption(self):
-        """The corruption of the test images: the same for every model and every profile."""
-        return self.base + 20
-
-    @property
-    def bootstrap(self):
-        """The resampling of test images behind a confidence interval (:func:`deblur.metrics.bootstrap_ci`)."""
-        return self.base + 30
-
-    @property
-    def sweep_corruption(self):
-        """The noise of every setting of a degradation sweep (:func:`deblur.sweep.degradation_sweep`)."""
-        return self.base + 40
-
-    @property
-    def estimator_training(self):
-        """Corruption, shuffling and initialisation of a learned blur estimator (``experiments/blur_estimator.py``)."""
-        return self.base + 50
-
-    @property
-    def validation_corruption(self):
-        """The fixed corruption of the validation images when training corrupts afresh."""
-        return [self.base, 1]
-
-    #: Images on which the classical baselines tune their parameter (drawn
-    #: from the training split, never the test set), and their corruption.
-    baseline_tuning_subset = 1234
-    baseline_tuning_corruption = 4321
-
-    def as_dict(self):
-        """The seeds by name, as the model cards record them."""
-        names = ("train_subset", "init", "training", "test_subset", "train_corruption",
-                 "test_corruption", "validation_corruption")
-        return {"base": self.base, **{n: getattr(self, n) for n in names}}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one model is trained.
-
-    Defaults are the study's protocol. Exactly one of ``epochs``, ``steps``
-    and ``budget_seconds`` says how long.
-
-    Attributes
-    ----------
-    model : str
-        A name from :data:`deblur.models.MODELS` (research scripts may name
-        their own builders and pass the built model to :func:`train_model`).
-    build : dict
-        Builder keyword arguments (e.g. ``{"bn_momentum": 0.9}``).
-    learning_rate : float
-        Adam's base learning rate.
-    lr_schedule : {"constant", "win5rb", "cosine"}
-        ``"cosine"`` decays per epoch over ``epochs``, or per step over a
-        step count or time budget.
-    loss : str
-    batch_size : int
-    validation_split : float
-    corruption : {"fixed", "fresh", "device"}
-        ``"fixed"``: the study's, every training image corrupted once;
-        ``"fresh"``: every batch corrupted anew as it is drawn (numpy, on
-        the CPU); ``"device"``: the same corruption anew, inside the
-        training step on the device that trains (see
-        :func:`deblur.training.train`).
-    flips : bool
-        Random flips (fresh corruption only).
-    epochs : int or None
-    steps : int or None
-        Train exactly this many steps (a replayed time budget).
-    hold_steps : int
-        Steps at the base learning rate before a step cosine starts (a time
-        budget spends them measuring the machine's speed).
-    global_clipnorm : float or None
-        Clip the gradients to this global norm (None: no clipping, the
-        study's; left out of :meth:`as_dict` then, so unclipped recipes
-        read as before).
-    sigma_input : bool
-        Feed each image's blur sigma to a non-blind model (see
-        :func:`deblur.training.train`); left out of :meth:`as_dict` when
-        False.
-    sigma_range : (float, float)
-        Blur sigmas of the training corruption (the study's (1, 4) is left
-        out of :meth:`as_dict`).
-    noise_std : float or (float, float)
-        Its noise level, or a range drawn per image (the study's 0.02 is
-        left out of :meth:`as_dict`).
-    budget_seconds : float or None
-        Train for about this many seconds of time inside training steps
-        (validation and evaluations are not counted); the run records the
-        steps it reached, and replaying them (``steps=``, ``hold_steps=``)
-        gives the same model on any machine.
-    """
-
-    model: str
-    build: dict = field(default_factory=dict)
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    loss: str = "mse"
-    batch_size: int = 32
-    validation_split: float = 0.1
-    corruption: str = "fixed"
-    flips: bool = False
-    epochs: int | None = None
-    steps: int | None = None
-    hold_steps: int = 0
-    budget_seconds: float | None = None
-    global_clipnorm: float | None = None
-    sigma_input: bool = False
-    sigma_range: tuple = (1.0, 4.0)
-    noise_std: float | tuple = 0.02
-
-    def __post_init__(self):
-        lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
-        if len(lengths) > 1:
-            raise ValueError(f"A recipe has one length: epochs, steps or budget_seconds; got {lengths}.")
-        # Ranges as tuples of floats (a JSON round trip gives lists), so that equal recipes compare equal.
-        object.__setattr__(self, "sigma_range", tuple(float(v) for v in self.sigma_range))
-        if np.ndim(self.noise_std) > 0:
-            object.__setattr__(self, "noise_std", tuple(float(v) for v in self.noise_std))
-
-    @property
-    def length(self):
-        """How long, in words: ``"20 epochs"``, ``"19,823 steps"``, ``"100 s budget"``."""
-        if self.budget_seconds is not None:
-            return f"{self.budget_seconds:g} s budget"
-        if self.steps is not None:
-            return f"{self.steps:,} steps"
-        return f"{self.epochs} epochs" if self.epochs is not None else "no length set"
-
-    def train_kwargs(self):
-        """The keyword arguments of :func:`deblur.training.train` this recipe sets."""
-        keys = ("learning_rate", "lr_schedule", "loss", "batch_size", "validation_split", "corruption",
-                "flips", "epochs", "steps", "hold_steps", "budget_seconds", "global_clipnorm")
-        kwargs = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
-        for name, default in _RECIPE_DEFAULTS.items():  # only what differs from the study's
-            if getattr(self, name) != default:
-                kwargs[name] = getattr(self, name)
-        return kwargs
-
-    def as_dict(self):
-        d = asdict(self)
-        if d["global_clipnorm"] is None:
-            del d["global_clipnorm"]  # the shipped cards' recipes predate the field
-        for name, default in _RECIPE_DEFAULTS.items():  # the shipped cards predate these fields
-            if d[name] == default:
-                del d[name]
-        return d
-
-
-#: Recipe fields added after the shipped cards were written, at the study's
-#: values: a recipe mentions them only when it changes them.
-_RECIPE_DEFAULTS = {"sigma_input": False, "sigma_range": (1.0, 4.0), "noise_std": 0.02}
 
 #: Our fixes to the study's recipe (see docs/research.md and
 #: ``reports/cpu_ablation.json``): corrupt every batch anew with random
@@ -429,8 +221,8 @@ class Profile:
         return list(self.lengths)
 
     def recipe_for(self, model):
-        """The :class:`Recipe` that trains ``model`` in this profile."""
-        return recipe(self.recipe, model, **self.lengths.get(model, {}))
+        """The :class:`Recipe` that trains ``model`` in this profile (with the profile's seed)."""
+        return recipe(self.recipe, model, **{"seed": self.seed, **self.lengths.get(model, {})})
 
     def banner(self):
         """A plain-text description, loud when the run is reduced."""
@@ -454,9 +246,6 @@ class Profile:
 #: and 0.45 s (DeblurNet); the CAE gets the most, as it needs the most steps
 #: to beat doing nothing.
 QUICK_TRAIN_SECONDS = {"cae": 140, "win5rb": 80, "deblurnet": 60}
-
-#: The study's length for its two networks.
-STUDY_EPOCHS = 20
 
 #: How the shipped DeblurNet was trained: our recipe for 19,823 steps of 32
 #: images (its 30-minute CPU budget) on 49,000 training images.
@@ -574,155 +363,38 @@ def load_profile_data(profile, source=None):
     return out
 
 
-def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, seed=0, verbose="auto",
-                callbacks=(), model=None):
-    """Train one model with a recipe, in its run folder (resumes it).
+def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbose="auto", callbacks=(), model=None):
+    """Build the recipe's model and train it in its run folder (a rerun resumes it).
 
     Parameters
     ----------
     model_recipe : Recipe
         E.g. ``profile.recipe_for("cae")`` or ``recipe("ours", "deblurnet",
-        budget_seconds=60)``.
+        budget_seconds=60)``; its ``seed`` seeds everything.
     x_train : ndarray, shape (N, 32, 32, 3), uint8
         The training pool (validation is held out of it).
     x_train_corrupted : ndarray, optional
-        The study's fixed corruption of ``x_train`` (``"fixed"`` recipes);
-        default: corrupted here with ``Seeds(seed).train_corruption``.
+        The study's fixed corruption of ``x_train`` (``"fixed"`` recipes;
+        ignored by the others); default: corrupted in
+        :func:`deblur.training.train` with ``Seeds(seed).train_corruption``.
     run_dir : str or os.PathLike
-    seed : int, default 0
-        The base of :class:`Seeds`.
     verbose : "auto", 0, 1 or 2
         Keras's progress display.
     callbacks : sequence of keras.callbacks.Callback
     model : keras.Model, optional
         A model to train instead of ``models.build(recipe.model,
         **recipe.build)`` (research candidates outside :mod:`deblur.models`;
-        build it with ``seed=Seeds(seed).init``).
+        build it with ``seed=Seeds(recipe.seed).init``).
 
     Returns
     -------
     deblur.training.TrainedRun
     """
-    from . import models, training  # Keras only now; training imports this module's Seeds
+    from . import models, training  # Keras loads here, not with the protocol (``deblur --help`` stays fast)
 
-    seeds = Seeds(seed)
-    if model_recipe.corruption == "fixed" and x_train_corrupted is None:
-        x_train_corrupted, _ = corruption.corrupt(x_train, seed=seeds.train_corruption)
+    if model is None:
+        model = models.build(model_recipe.model, seed=Seeds(model_recipe.seed).init, **model_recipe.build)
     if model_recipe.corruption != "fixed":
         x_train_corrupted = None
-    if model is None:
-        model = models.build(model_recipe.model, seed=seeds.init, **model_recipe.build)
-    return training.train(model, x_train, x_train_corrupted, run_dir=run_dir, seed=seeds.training,
-                          verbose=verbose, callbacks=callbacks, **model_recipe.train_kwargs())
-
-
-def export_pretrained(run_dir, *, recipe, evaluation, command, data_source, data_sha256=None, seed=0,
-                      out_dir=None, name=None):
-    """Ship a finished run: its weights and a model card, into the package.
-
-    The card says how to make the model again (``training.command``, the
-    :class:`Recipe` and the :class:`Seeds`), what it was trained on, on
-    which machine, and what it scores on the test images.
-
-    Parameters
-    ----------
-    run_dir : str or os.PathLike
-        A completed run folder (``model.keras``, ``config.json``, ``history.json``).
-    recipe : Recipe
-        The recipe the run was trained with.
-    evaluation : dict
-        ``{"test": metrics, "identity": metrics}`` on the test images.
-    command : str
-        The command that trained the run, as typed.
-    data_source : str
-        What the data were (:func:`deblur.data.describe_source`).
-    data_sha256 : str, optional
-        sha256 of the data archive.
-    seed : int, default 0
-        The base of the run's :class:`Seeds`.
-    out_dir : path, optional
-        Default ``deblur/weights`` (:data:`deblur.models.PRETRAINED_DIR`).
-    name : str, optional
-        The shipped name (files ``<name>.weights.h5`` and ``<name>.json``);
-        default ``recipe.model``. A variant of an architecture (the
-        wide-range DeblurNet) ships under its own name, beside the original.
-
-    Returns
-    -------
-    dict
-        The model card that was written.
-    """
-    import hashlib
-
-    from . import models, records, training
-
-    run_dir = Path(run_dir)
-    out_dir = Path(out_dir or models.PRETRAINED_DIR)
-    name = name or recipe.model
-    records.check_outputs([out_dir / f"{name}.weights.h5", out_dir / f"{name}.json"], [run_dir])
-    config = records.read_json(run_dir / training.CONFIG_FILE)
-    run = training.load_run(run_dir)
-    # The shipped file holds the weights only (no optimizer state), in the
-    # builder's exact architecture: about a third of the checkpoint.
-    model = models.build(recipe.model, **recipe.build)
-    model.set_weights(run.model.get_weights())
-    weights_file = out_dir / f"{name}.weights.h5"
-    records.atomic_save(weights_file, model.save_weights, suffixes={".h5"})
-    history = records.read_json(run_dir / training.HISTORY_FILE)
-    gflops = models.gflops_per_image(model)
-    images_seen = run.steps * recipe.batch_size
-    card = {
-        "name": name,
-        "architecture": recipe.model,
-        "parameters": model.count_params(),
-        "weights_file": weights_file.name,
-        "weights_sha256": hashlib.sha256(weights_file.read_bytes()).hexdigest(),
-        "recipe": recipe.as_dict(),
-        "protocol": {
-            "description": "the study's protocol" if _is_study_protocol(recipe) else "our recipe",
-            "epochs_run": len(history["epochs"]),
-            "steps": run.steps,
-            **{k: config[k] for k in ("loss", "learning_rate", "lr_schedule", "batch_size", "validation_split",
-                                      "corruption", "flips", "n_train", "n_val")},
-            "optimizer": "Adam",
-        },
-        "data": {
-            "source": data_source,
-            "archive_sha256": data_sha256,
-            "train_arrays_sha256": config["data_sha256"],
-            "corruption": describe_corruption(recipe),
-        },
-        "seeds": Seeds(seed).as_dict(),
-        "images_seen": images_seen,
-        "training_compute_gflop": round(images_seen * gflops, 1),
-        "training": {
-            **records.provenance(command),
-            "backend": config.get("backend"),
-            "keras_version": config.get("keras_version"),
-            "hardware": records.machine_info(),
-            "wall_seconds": round(sum(e["seconds"] for e in history["epochs"]), 1),
-        },
-        "history": {k: [e.get(k) for e in history["epochs"]]
-                    for k in ("loss", "val_loss", "learning_rate", "seconds")},
-        "test_metrics": evaluation["test"],
-        "identity_metrics": evaluation["identity"],
-    }
-    del card["training"]["machine"]  # named "hardware" in the cards
-    records.atomic_write_json(out_dir / f"{name}.json", card)
-    return card
-
-
-def describe_corruption(model_recipe):
-    """The training corruption of a recipe, in words (a model card's ``data.corruption``)."""
-    low, high = model_recipe.sigma_range
-    noise = model_recipe.noise_std
-    noise = (f"{noise:g} N(0,1)" if np.ndim(noise) == 0
-             else f"s N(0,1), s ~ U[{noise[0]:g}, {noise[1]:g}] per image")
-    return f"5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
-
-
-def _is_study_protocol(model_recipe):
-    """True for the study's recipe, unchanged, for the study's :data:`STUDY_EPOCHS`."""
-    study_recipe = RECIPES["study"].get(model_recipe.model)
-    return (study_recipe is not None and model_recipe.epochs == STUDY_EPOCHS
-            and replace(model_recipe, epochs=None) == study_recipe)
+    return training.train(model, x_train, model_recipe, run_dir=run_dir, x_corrupted=x_train_corrupted,
+                          verbose=verbose, callbacks=callbacks)

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from . import corruption, metrics
+from . import baselines, corruption, metrics, models
 
 __all__ = [
     "SIGMAS",
@@ -83,8 +83,6 @@ def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
         ``name -> f(corrupted, sigmas) -> restored``, each (N, H, W, C) float32
         (the networks' outputs unclipped, as the study scores them).
     """
-    from . import baselines, models
-
     out = {"wiener (oracle PSF)": lambda c, s: baselines.wiener_oracle(c, s, balance=wiener_balance)}
     for name, model in models_by_name.items():
         model = models.load_pretrained(model) if isinstance(model, str) else model
@@ -94,8 +92,6 @@ def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
 
 def shipped_methods(names=None, *, wiener_balance=0.01, batch_size=256):
     """:func:`model_methods` of the shipped networks (default: every one)."""
-    from . import models
-
     names = names or models.pretrained_names()
     return model_methods({n: n for n in names}, wiener_balance=wiener_balance, batch_size=batch_size)
 

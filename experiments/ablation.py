@@ -25,7 +25,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from deblur import metrics, models, records, study
+from deblur import metrics, models, study
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records  # noqa: E402
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by a test, not run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,8 +101,7 @@ def main(argv=None):
         print(f"== {name}: {model.count_params():,} parameters, {recipe}")
         run = study.train_model(recipe, arrays["x_train"], arrays["x_train_corrupted"],
                                 run_dir=study.SCRATCH_DIR / "ablation" / Path(args.out).stem / name,
-                                seed=profile.seed, verbose=2,
-                                model=model)
+                                verbose=2, model=model)
         gflops = models.gflops_per_image(run.model)
         record = {
             "recipe": recipe.as_dict(), "epochs": len(run.history["loss"]), "steps": run.steps,

@@ -14,9 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from deblur import baselines, corruption, data, metrics, models, study
-from deblur import records, reports
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records, reports  # noqa: E402
 
 ORACLE_NOTE = "oracle: given each image's true PSF"
 ABOUT = (__doc__.split("\n\n")[1].replace("\n", " ")
@@ -62,7 +67,7 @@ def main(argv=None):
     command = records.command_line(argv, prog="python experiments/baselines.py")
     report = records.write_report(args.out, about=ABOUT, records=rows, command=command)
     print(reports.render_baselines_table(report))
-    print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/results.md from it")
+    print(f"wrote {args.out}; `python tools/reports.py` regenerates docs/results.md from it")
     return 0
 
 

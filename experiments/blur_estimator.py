@@ -31,7 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import baselines, corruption, data, metrics, plots, records, study
+from deblur import baselines, corruption, data, files, metrics, plots, study
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records  # noqa: E402
 
 # ---------------------------------------------------------------- config
 N_FIT = 5000
@@ -225,7 +230,7 @@ def load_or_train_network(x_clean, *, path=NET_FILE, seed=SEEDS.estimator_traini
         return keras.models.load_model(path), {"trained": f"loaded from {path}"}
     model, seconds = train_estimator_network(x_clean, seed=seed, **options)
     path.parent.mkdir(parents=True, exist_ok=True)
-    records.atomic_save(path, model.save, suffixes={".keras"})
+    files.atomic_save(path, model.save, suffixes={".keras"})
     return model, {"train_seconds": seconds, "parameters": int(model.count_params()), "n_train": len(x_clean),
                    "epochs": options.get("epochs", NET_EPOCHS), "seed": seed, "saved": str(path)}
 
@@ -266,7 +271,7 @@ def main(argv=None):
     parser.add_argument("--figure", default=FIGURE)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/blur_estimator.py")
-    records.check_outputs([args.out, args.network, args.figure], [args.data], allow=(args.out,))
+    files.check_outputs([args.out, args.network, args.figure], [args.data], allow=(args.out,))
 
     (x_train, y_train), _ = data.load_cifar10(args.data)
     x_fit, _ = data.subset(x_train, y_train, args.n_fit, seed=SEEDS.baseline_tuning_subset)
@@ -308,7 +313,7 @@ def main(argv=None):
               f"{cell['n_images']} images")
     for name, row in wiener_rows.items():
         print(f"{name}: MSE {row['mse']:.5f}, PSNR {row['psnr']:.2f}")
-    print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/research.md from it")
+    print(f"wrote {args.out}; `python tools/reports.py` regenerates docs/research.md from it")
     return 0
 
 

@@ -13,7 +13,7 @@ it reached, and ``--steps N --hold-steps K`` replays that run on any machine.
         --config deblurnet-ours --minutes 30 --out reports/cpu_budget.json
 
 One record per configuration and budget goes into ``--out`` (a report in
-``reports/``, written by :mod:`deblur.records`): the recipe, the steps, the
+``reports/``, written by :mod:`tools.records`): the recipe, the steps, the
 curve (training seconds, images seen, validation and test MSE every
 ``--eval-every`` seconds) and the final test metrics. The run folder
 (``runs/cpu_budget/<config>-<minutes>min``) keeps the trained model.
@@ -29,7 +29,12 @@ from pathlib import Path
 
 import keras
 
-from deblur import data, metrics, models, records, study
+from deblur import data, metrics, models, study
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records  # noqa: E402
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by a test, not run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -165,7 +170,7 @@ def main(argv=None):
     model = BUILDERS[recipe.model](seed=study.Seeds(args.seed).init, **recipe.build)
     print(f"== {args.config}: {model.count_params():,} parameters, {recipe}")
     run = study.train_model(recipe, x_pool, run_dir=study.SCRATCH_DIR / "cpu_budget" / key.replace("@", "-"),
-                            seed=args.seed, verbose=2, callbacks=[curve], model=model)
+                            verbose=2, callbacks=[curve], model=model)
     final = metrics.evaluate(run.model, *test)
     if not curve.points or curve.train_s == 0:
         parser.error(f"{run.run_dir} holds a finished run already; its record is in {args.out} "

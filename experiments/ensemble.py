@@ -21,10 +21,16 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from deblur import inference, metrics, models, plots, records, reports, study
+from deblur import files, inference, metrics, models, plots, study
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records, reports  # noqa: E402
 
 # ---------------------------------------------------------------- config
 N_TEST = 500
@@ -67,7 +73,7 @@ def main(argv=None):
     parser.add_argument("--figure-only", action="store_true", help="redraw the figure from --out; measure nothing")
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/ensemble.py")
-    records.check_outputs([args.out, args.figure], [args.data])
+    files.check_outputs([args.out, args.figure], [args.data])
     if args.figure_only:
         draw(records.read_report(args.out), args.figure)
         print(f"drew {args.figure} from {args.out}")
@@ -100,7 +106,7 @@ def main(argv=None):
               f"({record['mse_reduction']:.1%}), {record['time_ratio']:.1f}x the time", flush=True)
     draw(report, args.figure)
     print(reports.render_ensemble_table(report))
-    print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/results.md from it")
+    print(f"wrote {args.out}; `python tools/reports.py` regenerates docs/results.md from it")
     return 0
 
 

@@ -14,7 +14,7 @@ DeblurNet 128 wide, 8 blocks, batch 64, Adam 5e-4 with global-norm clipping
 1.0 and a per-step cosine; 1e-3 unclipped diverged). The run folder
 (``--run-dir``) checkpoints every epoch: the same command resumes a run cut
 short. The result goes into ``reports/frontier_gpu.json`` through
-:mod:`deblur.records` (machine, date, command).
+:mod:`tools.records` (machine, date, command).
 
 On a lent GPU (JAX with CUDA there, no TensorFlow or Keras): prepare here
 once, then run from the repository root (see ``experiments/gpu.sh``)::
@@ -59,6 +59,8 @@ TINY = {"build": {"width": 16, "blocks": 1, "head": 8}, "batch_size": 16, "steps
 # ----------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
 REPORT = ROOT / "reports" / "frontier_gpu.json"
 ABOUT = ("The frontier run (issue 14): a blind DeblurNet trained with no more compute than the shipped Win5-RB "
          "(images seen x forward GFLOP per image), with corruption on the device, scored on the cards' test "
@@ -106,7 +108,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from deblur import metrics, models, records, study, training
+    from deblur import files, metrics, models, study, training
+    from tools import records
 
     settings = {"build": BUILD, "batch_size": BATCH_SIZE, "steps": None, "n_train": None, "n_test": None}
     if args.tiny:
@@ -137,14 +140,14 @@ def main(argv=None):
     recipe = study.recipe("ours", MODEL, build=settings["build"], batch_size=settings["batch_size"],
                           learning_rate=LEARNING_RATE, lr_schedule=LR_SCHEDULE, corruption=CORRUPTION,
                           flips=FLIPS, validation_split=VALIDATION_SPLIT, global_clipnorm=GLOBAL_CLIPNORM,
-                          steps=steps)
+                          steps=steps, seed=SEED)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.perf_counter()
-    run = study.train_model(recipe, data["x_train"], run_dir=run_dir, seed=SEED, verbose=verbose, model=model)
+    run = study.train_model(recipe, data["x_train"], run_dir=run_dir, verbose=verbose, model=model)
     wall = time.perf_counter() - start
     test = metrics.evaluate(run.model, data["x_test_corrupted"], data["x_test"])
     identity = metrics.evaluate(None, data["x_test_corrupted"], data["x_test"])
-    history = records.read_json(run_dir / training.HISTORY_FILE)
+    history = files.read_json(run_dir / training.HISTORY_FILE)
     record = {
         "model": MODEL, "build": settings["build"], "parameters": model.count_params(),
         "gflops_per_image": gflops, "steps": run.steps, "images_seen": run.steps * settings["batch_size"],

@@ -46,7 +46,12 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from deblur import baselines, metrics, models, plots, records, reports, study
+from deblur import baselines, files, metrics, models, plots, study
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records, reports  # noqa: E402
 
 # ---------------------------------------------------------------- config
 CONDITIONINGS = ("plane", "film")
@@ -141,8 +146,7 @@ def train_variant(variant, x_train, *, run_dir, steps=None, verbose="auto"):
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}.")
     model = None if variant == "blind" else deblurnet_nonblind(variant, seed=SEEDS.init)
-    return study.train_model(variant_recipe(variant, steps=steps), x_train, run_dir=run_dir, seed=SEEDS.base,
-                             model=model, verbose=verbose)
+    return study.train_model(variant_recipe(variant, steps=steps), x_train, run_dir=run_dir, model=model, verbose=verbose)
 
 
 def restore(model, corrupted, sigmas=None, *, batch_size=BATCH_SIZE):
@@ -301,7 +305,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/nonblind.py")
     evaluating = args.command == "evaluate"
-    records.check_outputs([args.out, *([args.figure] if evaluating else [])],
+    files.check_outputs([args.out, *([args.figure] if evaluating else [])],
                           [args.data, *([args.network] if evaluating else [])], allow=(args.out,))
     if args.command == "ablation":
         run_ablation(args, command)

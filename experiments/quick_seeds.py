@@ -29,7 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import metrics, plots, records, reports, study
+from deblur import files, metrics, plots, study
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records, reports  # noqa: E402
 
 # ---------------------------------------------------------------- config
 #: The base seeds of the repeated runs.
@@ -125,7 +130,7 @@ def main(argv=None):
     parser.add_argument("--figure-only", action="store_true", help="redraw the figure from --out; train nothing")
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/quick_seeds.py")
-    records.check_outputs([args.out, args.run_root, args.figure], [args.data])
+    files.check_outputs([args.out, args.run_root, args.figure], [args.data])
     if args.figure_only:
         draw(records.read_report(args.out), args.figure)
         print(f"drew {args.figure} from {args.out}")
@@ -144,7 +149,7 @@ def main(argv=None):
         for name in args.models:
             model_recipe = profile.recipe_for(name)
             run = study.train_model(model_recipe, arrays["x_train"], arrays["x_train_corrupted"],
-                                    run_dir=Path(args.run_root) / f"seed{seed}" / name, seed=seed, verbose=2)
+                                    run_dir=Path(args.run_root) / f"seed{seed}" / name, verbose=2)
             result = metrics.evaluate(run.model, c_test, x_test)
             record = {**result, "seed": seed, "model": name, "profile": profile.name, "test_seed": TEST_SEED,
                       "recipe": model_recipe.length, "steps": run.steps,
@@ -157,7 +162,7 @@ def main(argv=None):
     report = records.update_report(args.out, summary, about=ABOUT, command=command)
     draw(report, args.figure)
     print(reports.render_quick_seeds_table(report))
-    print(f"wrote {args.out}; `python -m deblur.reports` regenerates docs/results.md from it")
+    print(f"wrote {args.out}; `python tools/reports.py` regenerates docs/results.md from it")
     return 0
 
 

@@ -17,8 +17,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from deblur import data, plots, records, reports, study, sweep
+from deblur import data, files, plots, study, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import records, reports  # noqa: E402
 
 # ---------------------------------------------------------------- config
 #: Test images (the first of the quick/pretrained profiles' 1,000, subset seed Seeds().test_subset).
@@ -43,7 +49,7 @@ def main(argv=None):
     parser.add_argument("--figure", default=FIGURE)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/sweep.py")
-    records.check_outputs([args.out, args.figure])
+    files.check_outputs([args.out, args.figure])
 
     _, (x_test, y_test) = data.load_cifar10(args.data)
     x_test, _ = data.subset(x_test, y_test, args.n_test, seed=SEEDS.test_subset)
@@ -64,7 +70,7 @@ def main(argv=None):
     report = records.write_report(args.out, about=ABOUT + " " + " ".join(notes), records=recs, command=command)
     plots.sweep_panels(rows, metric="psnr", path=args.figure)
     print(reports.render_sweep_table(report))
-    print(f"wrote {args.out} and {args.figure}; `python -m deblur.reports` regenerates docs/research.md")
+    print(f"wrote {args.out} and {args.figure}; `python tools/reports.py` regenerates docs/research.md")
     return 0
 
 

@@ -30,7 +30,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deblur import data, metrics, models, plots, records, study, sweep
+from deblur import data, files, metrics, models, plots, study, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
+    sys.path.insert(0, str(ROOT))
+from tools import export_weights, records  # noqa: E402
 
 # ---------------------------------------------------------------- config
 INSIDE_MSE_RATIO = 1.03  # at most 3 % worse than the shipped DeblurNet inside the study's range
@@ -56,7 +61,7 @@ def wide_recipe():
 
 def train(x_train, *, run_dir=RUN_DIR, recipe=None, verbose=2):
     """Train (or resume) the wide-range DeblurNet; returns the TrainedRun."""
-    return study.train_model(recipe or wide_recipe(), x_train, run_dir=run_dir, seed=SEEDS.base,
+    return study.train_model(recipe or wide_recipe(), x_train, run_dir=run_dir,
                              model=models.deblurnet(seed=SEEDS.init, name="deblurnet_wide"), verbose=verbose)
 
 
@@ -140,7 +145,7 @@ def export(args):
     import hashlib
 
     weights_dir = Path(args.weights_dir or models.PRETRAINED_DIR)
-    records.check_outputs([weights_dir / f"{SHIPPED_NAME}.weights.h5", weights_dir / f"{SHIPPED_NAME}.json"],
+    files.check_outputs([weights_dir / f"{SHIPPED_NAME}.weights.h5", weights_dir / f"{SHIPPED_NAME}.json"],
                           [args.out, args.run_dir, args.data])
     record = records.read_report(args.out)["records"].get("wide_range")
     if not record:
@@ -154,8 +159,8 @@ def export(args):
     archive = Path(args.data) if args.data else None
     sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
     train_command = "python experiments/wide_range.py train" + (f" --data {args.data}" if args.data else "")
-    card = study.export_pretrained(
-        args.run_dir, recipe=wide_recipe(), name=SHIPPED_NAME, seed=SEEDS.base, command=train_command,
+    card = export_weights.export_pretrained(
+        args.run_dir, name=SHIPPED_NAME, command=train_command,
         evaluation={"test": record["inside"][WIDE], "identity": record["inside"]["identity"]},
         data_source=data.describe_source(args.data), data_sha256=sha, out_dir=weights_dir)
     print(f"exported {SHIPPED_NAME}: deblur/weights/{card['weights_file']} and its model card")
@@ -182,7 +187,7 @@ def main(argv=None):
         train(study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"], run_dir=args.run_dir,
               recipe=recipe)
     elif args.command == "evaluate":
-        records.check_outputs([args.out, args.figure], allow=(args.out,))
+        files.check_outputs([args.out, args.figure], allow=(args.out,))
         evaluate(args, command)
     else:
         export(args)

@@ -107,7 +107,7 @@ def main(argv=None):
         return 0
 
     svgs = expected_svgs()  # imports deblur, from this checkout if it is not installed
-    from deblur.records import atomic_write_text
+    from deblur.files import atomic_write_text
 
     for name, svg in svgs.items():
         path = HERE / name

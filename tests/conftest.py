@@ -1,6 +1,12 @@
 """Shared fixtures. Keras logs are quietened; every random input is seeded."""
 
 import os
+import sys
+from pathlib import Path
+
+# The repository root, so that tests import ``tools`` (the repository's tooling, not installed).
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")

@@ -1,4 +1,4 @@
-"""The benchmarks write their records through deblur.records, and the Performance section is generated."""
+"""The benchmarks write their records through tools.records, and the Performance section is generated."""
 
 import importlib.util
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur import records, reports
+from tools import records, reports
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("corruption", "throughput", "memory", "time_to_quality")

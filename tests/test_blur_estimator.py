@@ -60,7 +60,7 @@ def test_network_estimator_learns_sigma_better_than_the_mean(estimator_module):
 
 
 def test_the_table_shows_the_network_column_and_how_it_was_trained():
-    from deblur import reports
+    from tools import reports
 
     def bins(mae):
         return {"[1.00, 1.50)": {"mae": mae, "n_images": 3}, "all": {"mae": mae, "n_images": 3}}

@@ -3,7 +3,8 @@
 Every cell must end the same way: exit status 2, one line on stderr, and
 every input file byte-for-byte unchanged (no file of the world folder
 removed or altered, and no new file written where the call was refused).
-The command line runs in-process (``cli.main(argv)``), so the table is cheap.
+The command line runs in-process (``cli.main(argv)``), so the table is cheap;
+so does ``tools/reproduce.py`` (its ``main``), which refuses the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("bench_hostile", ROOT / "bench" / "hostile.py")
 hostile = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(hostile)
+_spec = importlib.util.spec_from_file_location("tools_reproduce", ROOT / "tools" / "reproduce.py")
+reproduce = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(reproduce)
+
+
+def _main(argv):
+    """``deblur ARGV`` in-process; ``reproduce ARGS``: ``python tools/reproduce.py ARGS``."""
+    return reproduce.main(argv[1:]) if argv[0] == "reproduce" else cli.main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +81,7 @@ def _snapshot(root):
             for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
-# Each subcommand, with {out} and {data} to fill in, and the good inputs it reads.
+# Each subcommand (and tools/reproduce.py), with {out} and {data} to fill in, and the good inputs it reads.
 COMMANDS = {
     "corrupt": ["corrupt", "{world}/images", "--out", "{out}"],
     # --quiet: a progress bar is no error message (the bar is asserted in test_cli).
@@ -134,7 +143,8 @@ MESSAGES = {
     "duplicate stems": ("would both be written to",),
     "oversized member": ("more than the",),
     "inflated pickle": ("claims",),
-    "tampered run folder": ("not a checkpoint file of this run folder", "different settings"),
+    "tampered run folder": ("not a checkpoint file of this run folder", "different settings",
+                            "different recipe or data"),
     "read-only target": ("read-only",),
     "full disk": ("disk is full",),
 }
@@ -175,7 +185,7 @@ def test_cli_refuses_with_one_line_and_keeps_every_input(world, tmp_path, monkey
         monkeypatch.setattr(os, "replace", _failing_replace(errno.EROFS if case == "read-only target"
                                                             else errno.ENOSPC))
     before = _snapshot(world)
-    code = cli.main(_argv(case, cmd, world, tmp_path))
+    code = _main(_argv(case, cmd, world, tmp_path))
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert len(err.splitlines()) == 1, err

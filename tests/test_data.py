@@ -6,6 +6,7 @@ the user's cache folder.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import io
 import os
@@ -22,6 +23,9 @@ from PIL import Image
 
 from deblur import data
 from deblur.data import CLASS_NAMES, DataError, DataNotFoundError, describe_source, load_cifar10
+
+# The bounded readers behind deblur.data: their limits and their decoder are under test here.
+archives = importlib.import_module("deblur._archives")
 
 # Written in an unsorted order on purpose: loading must sort by file name
 # (plain string order: "10.png" < "9.png" < "a.png").
@@ -102,7 +106,7 @@ def make_batches(folder, *, rows=3, seed=1, protocol=2, legacy_numpy=False):
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True)
     raw = {}
-    for name in data._ALL_BATCHES:
+    for name in archives._ALL_BATCHES:
         rows_ = rng.integers(0, 256, size=(rows, 3072), dtype=np.uint8)
         labels = [int(v) for v in rng.integers(0, 10, size=rows)]
         blob = pickle.dumps({b"batch_label": b"x", b"data": rows_, b"labels": labels}, protocol=protocol)
@@ -118,7 +122,7 @@ def expected_from_batches(raw):
     def hwc(rows):
         return rows.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
 
-    train = [raw[n] for n in data._TRAIN_BATCHES]
+    train = [raw[n] for n in archives._TRAIN_BATCHES]
     x_train = np.concatenate([hwc(r) for r, _ in train])
     y_train = np.concatenate([y for _, y in train])
     rows, y_test = raw["test_batch"]
@@ -414,7 +418,7 @@ def test_cache_hit(tmp_path, monkeypatch, kind):
     [cached] = cache.glob("cifar10-*.npz")
     assert len(cached.stem) == len("cifar10-") + 16
     assert not [p for p in cache.iterdir() if p.suffix == ".tmp"]  # temp file was renamed
-    monkeypatch.setattr(data, "_decode_image", _fail_decode)
+    monkeypatch.setattr(archives, "_decode_image", _fail_decode)
     assert_loaded(load_cifar10(source, cache_dir=cache), expected)
 
 
@@ -461,7 +465,7 @@ def test_use_cache_false_neither_reads_nor_writes(tmp_path, monkeypatch):
     load_cifar10(tmp_path / "src", cache_dir=cache, use_cache=False)
     assert not cache.exists()
     load_cifar10(tmp_path / "src", cache_dir=cache)
-    monkeypatch.setattr(data, "_decode_image", _fail_decode)
+    monkeypatch.setattr(archives, "_decode_image", _fail_decode)
     with pytest.raises(AssertionError, match="decoded although"):
         load_cifar10(tmp_path / "src", cache_dir=cache, use_cache=False)
 
@@ -542,13 +546,13 @@ def test_oversized_batch_file_and_image_file_in_folders(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     make_batches(folder, rows=2)
     with open(folder / "data_batch_3", "ab") as f:
-        f.truncate(data._MAX_BATCH_BYTES + 1)
+        f.truncate(archives._MAX_BATCH_BYTES + 1)
     with pytest.raises(DataError, match="more than the"):
         load_cifar10(folder)
     tree = tmp_path / "tree"
     make_tree(tree, classes=("a", "b"), files=("1.png",))
     with open(tree / "test" / "b" / "1.png", "ab") as f:
-        f.truncate(data._MAX_IMAGE_BYTES + 1)
+        f.truncate(archives._MAX_IMAGE_BYTES + 1)
     with pytest.raises(DataError, match="more than the"):
         load_cifar10(tree, use_cache=False)
 
@@ -564,12 +568,12 @@ def test_huge_extended_tar_header_refused_before_it_is_read(tmp_path):
 
 
 def test_too_many_image_members_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_MAX_IMAGES", 5)
+    monkeypatch.setattr(archives, "_MAX_IMAGES", 5)
     tree = tmp_path / "tree"
     make_tree(tree, classes=("a", "b"), files=("1.png", "2.png"))  # 8 images
     with pytest.raises(DataError, match="more than 5 image files"):
         load_cifar10(pack(tree, tmp_path / "t.tar.gz"), use_cache=False)
-    monkeypatch.setattr(data, "_MAX_IMAGES", 100)
-    monkeypatch.setattr(data, "_MAX_IMAGE_TOTAL_BYTES", 1000)
+    monkeypatch.setattr(archives, "_MAX_IMAGES", 100)
+    monkeypatch.setattr(archives, "_MAX_IMAGE_TOTAL_BYTES", 1000)
     with pytest.raises(DataError, match="MiB of image files"):
         load_cifar10(pack(tree, tmp_path / "t.zip"), use_cache=False)

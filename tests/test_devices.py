@@ -18,7 +18,9 @@ SCRIPT = textwrap.dedent(
     import json, os, sys
     import numpy as np
     import keras
-    from deblur import devices, models, training
+    from deblur import models, training
+    from deblur.recipe import Recipe
+    from deblur.training import devices
 
     if keras.backend.backend() == "tensorflow":
         devices.split_cpu(2)
@@ -27,8 +29,8 @@ SCRIPT = textwrap.dedent(
 
     def run(run_dir):
         model = models.deblurnet(seed=0, width=16, blocks=1, head=8)
-        out = training.train(model, x, run_dir=run_dir, epochs=2, batch_size=16, corruption="fresh",
-                             validation_split=0.0, verbose=0)
+        recipe = Recipe("deblurnet", epochs=2, batch_size=16, corruption="fresh", validation_split=0.0)
+        out = training.train(model, x, recipe, run_dir=run_dir, verbose=0)
         return out.history["loss"], [w.tolist() for w in out.model.get_weights()]
 
     single_loss, single_w = run(os.path.join(sys.argv[1], "single"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from deblur import records
+from tools import records
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

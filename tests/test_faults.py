@@ -20,14 +20,14 @@ SCRIPT = textwrap.dedent(
     import sys
     import numpy as np
     from deblur import models, training
+    from deblur.recipe import Recipe
 
     rng = np.random.default_rng(0)
     coarse = rng.random((640, 4, 4, 3))
     x = (np.kron(coarse, np.ones((1, 4, 4, 1))) * 255).astype(np.uint8)
-    run = training.train(
-        models.deblurnet(seed=0, width=16, blocks=1, head=8), x, run_dir=sys.argv[1], epochs=int(sys.argv[2]),
-        batch_size=8, corruption="fresh", flips=True, validation_split=0.1, verbose=0,
-    )
+    recipe = Recipe("deblurnet", epochs=int(sys.argv[2]), batch_size=8, corruption="fresh", flips=True)
+    run = training.train(models.deblurnet(seed=0, width=16, blocks=1, head=8), x, recipe, run_dir=sys.argv[1],
+                         verbose=0)
     print("EPOCHS", len(run.history["loss"]))
     """
 )
@@ -95,4 +95,4 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     x = np.random.default_rng(1).random((2, 16, 16, 3), dtype=np.float32)
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(final.model(x))))
     leftovers = [p.name for p in run_dir.iterdir() if ".tmp" in p.name]
-    assert leftovers == [] and not (run_dir / training.LOCK_FILE).exists()
+    assert leftovers == [] and not (run_dir / ".lock.holder").exists()  # the lock is released

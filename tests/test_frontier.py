@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur import records
+from deblur import files
+from tools import records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def test_tiny_run_trains_on_the_device_path_and_writes_its_record(tmp_path, monk
     assert saved["recipe"]["corruption"] == "device" and saved["recipe"]["global_clipnorm"] == 1.0
     assert doc["command"] == "python experiments/frontier.py " + " ".join(argv)
     assert saved["machine"]["backend"] and saved["date"]
-    config = records.read_json(tmp_path / "run" / "config.json")
+    config = files.read_json(tmp_path / "run" / "config.json")
     assert config["corruption"] == "device" and config["global_clipnorm"] == 1.0 and config["batch_size"] == 16
     assert record["test_metrics"]["mse"] == saved["test_metrics"]["mse"] > 0
     # DeblurNet starts as the identity: six small steps must not make it worse than doing nothing.

@@ -1,6 +1,6 @@
 """The repository's layout: research and tooling stay out of the library.
 
-- No module of ``deblur/`` imports from ``experiments/`` or ``bench/``.
+- No module of ``deblur/`` imports from ``experiments/``, ``bench/`` or ``tools/``.
 - No Python file outside the package imports a private module
   (``deblur._io``, ``from deblur import _validation``, ...): scripts use the
   public API, so the package can reorganise its internals freely.
@@ -57,9 +57,9 @@ def test_package_does_not_import_research_or_benchmarks(path):
     bad = [
         _where(path, line)
         for line, name in _imported_modules(path)
-        if name.split(".")[0] in ("experiments", "bench")
+        if name.split(".")[0] in ("experiments", "bench", "tools")
     ]
-    assert not bad, f"deblur/ must not import from experiments/ or bench/: {bad}"
+    assert not bad, f"deblur/ must not import from experiments/, bench/ or tools/: {bad}"
 
 
 def test_no_script_outside_the_package_imports_a_private_module():
@@ -71,11 +71,12 @@ def test_no_script_outside_the_package_imports_a_private_module():
             where = _where(path, line)
             if top == "deblur" and module.startswith("_") and not module.startswith("__") and where not in bad:
                 bad.append(where)
-    assert not bad, f"Outside deblur/, import public modules only (deblur.records, ...), not deblur._*: {bad}"
+    assert not bad, f"Outside deblur/, import public modules only (deblur.files, ...), not deblur._*: {bad}"
 
 
 def test_tooling_and_research_live_outside_the_package():
     assert not (PACKAGE / "diagrams.py").exists()  # svg/diagrams.py, used by svg/make_svg.py
     assert (ROOT / "svg" / "diagrams.py").is_file()
     assert (ROOT / "experiments" / "candidates.py").is_file()
-    assert not any((PACKAGE / f"{name}.py").exists() for name in ("profiles", "reproduce", "candidates", "reports"))
+    assert not any((PACKAGE / f"{name}.py").exists() for name in ("profiles", "reproduce", "candidates", "reports", "records"))
+    assert (ROOT / "tools" / "reports.py").is_file() and (ROOT / "tools" / "records.py").is_file()

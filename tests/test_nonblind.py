@@ -6,8 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur import corruption, models, reports, study, training
-from deblur.pipeline import FreshCorruption
+import keras
+
+from deblur import corruption, models, study, training
+from deblur.recipe import Recipe
+from tools import reports
+from deblur.training.pipeline import FreshCorruption
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,29 +94,34 @@ def test_sigma_input_serves_the_same_draws_as_a_blind_batch_plus_their_sigmas():
 def test_sigma_input_needs_fresh_corruption(tmp_path, kwargs, message):
     model = nonblind.deblurnet_nonblind("plane", seed=0)
     with pytest.raises(ValueError, match=message):
-        training.train(model, np.zeros((8, 8, 8, 3), np.uint8), run_dir=tmp_path / "run", steps=1,
-                       sigma_input=True, **kwargs)
-    assert not (tmp_path / "run").exists()
+        Recipe("deblurnet_plane", steps=1, sigma_input=True, **kwargs)
 
 
 def test_a_model_and_sigma_input_must_agree(tmp_path):
     images = np.zeros((8, 8, 8, 3), np.uint8)
     with pytest.raises(ValueError, match="inputs named 'corrupted' and 'sigma'"):
-        training.train(models.deblurnet(), images, run_dir=tmp_path / "a", steps=1, corruption="fresh",
-                       sigma_input=True)
-    with pytest.raises(ValueError, match="pass sigma_input=True"):
-        training.train(nonblind.deblurnet_nonblind("film"), images, run_dir=tmp_path / "b", steps=1,
-                       corruption="fresh")
+        training.train(models.deblurnet(), images, Recipe("deblurnet", steps=1, corruption="fresh", sigma_input=True), run_dir=tmp_path / "a")
+    with pytest.raises(ValueError, match="recipe of sigma_input=True"):
+        training.train(nonblind.deblurnet_nonblind("film"), images, Recipe("deblurnet_nonblind", steps=1, corruption="fresh"), run_dir=tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+class _StopAfterFirstEpoch(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt
 
 
 def test_nonblind_training_learns_and_resumes_with_its_custom_layer(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (96, 16, 16, 3), dtype=np.uint8)
-    settings = dict(run_dir=tmp_path / "run", batch_size=16, corruption="fresh", flips=True, sigma_input=True,
-                    learning_rate=3e-3, validation_split=0.25, seed=3, verbose=0)
-    first = training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, steps=8, **settings)
-    resumed = training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, steps=24, **settings)
-    assert first.steps == 8 and resumed.steps == 24
+    recipe = Recipe("deblurnet_plane", batch_size=16, corruption="fresh", flips=True, sigma_input=True,
+                    learning_rate=3e-3, validation_split=0.25, seed=3, steps=24)
+    with pytest.raises(KeyboardInterrupt):  # stopped after its first epoch (5 of 24 steps)
+        training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, recipe, run_dir=tmp_path / "run",
+                       callbacks=[_StopAfterFirstEpoch()], verbose=0)
+    assert training.load_run(tmp_path / "run").steps == 5  # 72 training images: 5 batches of 16
+    resumed = training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, recipe, run_dir=tmp_path / "run",
+                             verbose=0)
+    assert resumed.steps == 24
     val = resumed.history["val_loss"]
     assert val[-1] < val[0]
     assert training.load_run(tmp_path / "run").model.name == "deblurnet_plane"
@@ -121,9 +130,8 @@ def test_nonblind_training_learns_and_resumes_with_its_custom_layer(tmp_path):
 def test_recipe_carries_sigma_input_only_when_set():
     blind = nonblind.variant_recipe("blind")
     told = nonblind.variant_recipe("plane", steps=100)
-    assert blind.steps == study.SHIPPED_DEBLURNET["steps"] and "sigma_input" not in blind.train_kwargs()
-    assert "sigma_input" not in blind.as_dict()
-    assert told.train_kwargs()["sigma_input"] is True and told.as_dict()["sigma_input"] is True
+    assert blind.steps == study.SHIPPED_DEBLURNET["steps"] and blind.as_dict()["sigma_input"] is False
+    assert told.as_dict()["sigma_input"] is True
     assert told.steps == 100 and told.corruption == "fresh"
 
 
@@ -165,7 +173,7 @@ def test_nonblind_recipe_replays_a_blind_budget_as_its_recorded_steps():
     assert quick.budget_seconds == study.QUICK_TRAIN_SECONDS["deblurnet"]
     told = study.nonblind_recipe(quick, replay={"budget_seconds": 60.0, "steps": 140, "hold_steps": 12})
     assert (told.steps, told.hold_steps, told.budget_seconds, told.epochs) == (140, 12, None, None)
-    assert told.sigma_input and told.train_kwargs()["sigma_input"] is True
+    assert told.sigma_input
     assert (told.learning_rate, told.lr_schedule, told.flips, told.model) == (
         quick.learning_rate, quick.lr_schedule, quick.flips, quick.model)
     tiny = study.get_profile("tiny").recipe_for("deblurnet")

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from deblur import corruption, pipeline, training
+from deblur import corruption, training
+from deblur.recipe import Recipe
+from deblur.training import pipeline
 
 
 def _images(n=40, size=16, seed=0):
@@ -106,20 +108,13 @@ def test_train_with_fresh_corruption_records_recipe_and_keeps_uint8(tmp_path):
     from deblur import models
 
     x = _images(48)
-    run = training.train(models.deblurnet(seed=0, width=8, blocks=1, head=8), x, run_dir=tmp_path / "r",
-                         epochs=2, batch_size=8, corruption="fresh", flips=True, lr_schedule="cosine",
-                         verbose=0)
+    run = training.train(models.deblurnet(seed=0, width=8, blocks=1, head=8), x, Recipe("deblurnet", epochs=2, batch_size=8, corruption="fresh", flips=True, lr_schedule="cosine"), run_dir=tmp_path / "r", verbose=0)
     config = __import__("json").loads((tmp_path / "r" / "config.json").read_text())
-    assert config["corruption"] == "fresh" and config["flips"] is True and config["lr_schedule"] == "cosine2"
+    assert config["corruption"] == "fresh" and config["flips"] is True and config["lr_schedule"] == "cosine"
     assert run.history["learning_rate"] == pytest.approx([1e-3, 0.5e-3])
     with pytest.raises(ValueError, match="corruption='fresh'"):
-        training.train(models.deblurnet(), x, x.astype(np.float32) / 255, run_dir=tmp_path / "s",
-                       corruption="fresh")
-    with pytest.raises(ValueError, match="flips=True needs"):
-        training.train(models.deblurnet(), x, run_dir=tmp_path / "t", flips=True)
-    with pytest.raises(ValueError, match="corruption must be"):
-        training.train(models.deblurnet(), x, run_dir=tmp_path / "u", corruption="sometimes")
-    assert not (tmp_path / "s").exists() and not (tmp_path / "t").exists()
+        training.train(models.deblurnet(), x, Recipe("deblurnet", corruption="fresh"), x_corrupted=x.astype(np.float32) / 255, run_dir=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
 
 
 def test_cosine_schedule_values():

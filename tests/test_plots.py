@@ -8,6 +8,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from deblur import models, plots, training  # noqa: E402
 from deblur.corruption import corrupt  # noqa: E402
+from deblur.recipe import Recipe  # noqa: E402
 
 
 def test_sample_grid_returns_and_saves(tmp_path, images_uint8):
@@ -46,7 +47,7 @@ def test_comparison_grid_rows_and_errors(images_uint8):
 def test_figures_from_runs_redraws_without_training(tmp_path, images_uint8):
     x = images_uint8[:8]
     run_dir = tmp_path / "runs" / "cae"
-    training.train(models.cae(seed=0), x, run_dir=run_dir, epochs=1, batch_size=4, verbose=0)
+    training.train(models.cae(seed=0), x, Recipe("cae", epochs=1, batch_size=4), run_dir=run_dir, verbose=0)
     corrupted, _ = corrupt(x, seed=1)
     paths = plots.figures_from_runs({"cae": run_dir}, x, corrupted, out_dir=tmp_path / "figs", n=3)
     assert set(paths) == {"loss_curves", "comparison"}

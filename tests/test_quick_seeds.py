@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur import records
+from tools import records
 
 ROOT = Path(__file__).resolve().parents[1]
 

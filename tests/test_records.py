@@ -1,4 +1,4 @@
-"""deblur.records: atomic writes, provenance, the one report shape, generated blocks."""
+"""tools.records (provenance, the one report shape, generated blocks) and the atomic writes of deblur.files."""
 
 import json
 import os
@@ -6,12 +6,13 @@ import os
 import numpy as np
 import pytest
 
-from deblur import records
+from deblur import files
+from tools import records
 
 
 def test_atomic_write_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path):
     path = tmp_path / "sub" / "r.json"
-    records.atomic_write_json(path, {"a": np.float32(0.5), "b": np.arange(3), "c": (1, 2)})
+    files.atomic_write_json(path, {"a": np.float32(0.5), "b": np.arange(3), "c": (1, 2)})
     assert json.loads(path.read_text()) == {"a": 0.5, "b": [0, 1, 2], "c": [1, 2]}
 
     def broken(tmp):
@@ -19,20 +20,20 @@ def test_atomic_write_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_
         raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        records.atomic_save(path, broken)
+        files.atomic_save(path, broken)
     assert json.loads(path.read_text())["a"] == 0.5  # the old content, whole
     assert sorted(p.name for p in path.parent.iterdir()) == ["r.json"]  # no temporary file left
 
 
 def test_atomic_save_keeps_every_suffix_for_writers_that_check_it(tmp_path):
     seen = []
-    records.atomic_save(tmp_path / "cae.weights.h5", lambda tmp: (seen.append(tmp.name), tmp.write_bytes(b"x")))
+    files.atomic_save(tmp_path / "cae.weights.h5", lambda tmp: (seen.append(tmp.name), tmp.write_bytes(b"x")))
     assert seen[0].endswith(".tmp.weights.h5") and (tmp_path / "cae.weights.h5").read_bytes() == b"x"
 
 
 def test_targets_are_checked_before_writing(tmp_path):
     with pytest.raises(IsADirectoryError, match="is a folder"):
-        records.atomic_write_text(tmp_path, "x")
+        files.atomic_write_text(tmp_path, "x")
     with pytest.raises(ValueError, match="suffix"):
         records.write_report(tmp_path / "r.txt", about="", records={}, command="c")
     assert list(tmp_path.iterdir()) == []
@@ -80,9 +81,9 @@ def test_check_outputs_refuses_inputs_links_insides_and_collisions(tmp_path):
     os.link(image, tmp_path / "hard.png")
     for out in (image, tmp_path / "link.png", tmp_path / "hard.png", data / "results.json",
                 tmp_path / "sub" / ".." / "a.png"):
-        with pytest.raises(records.OutputConflictError, match="Nothing was written"):
-            records.check_outputs([out], [image, data, None])
-    with pytest.raises(records.OutputConflictError, match="same file"):
-        records.check_outputs([tmp_path / "o.png", tmp_path / "o.png"])
-    assert records.check_outputs([tmp_path / "o.png"], [image, data]) == [tmp_path / "o.png"]
-    assert records.check_outputs([image], [image], allow=[image]) == [image]
+        with pytest.raises(files.OutputConflictError, match="Nothing was written"):
+            files.check_outputs([out], [image, data, None])
+    with pytest.raises(files.OutputConflictError, match="same file"):
+        files.check_outputs([tmp_path / "o.png", tmp_path / "o.png"])
+    assert files.check_outputs([tmp_path / "o.png"], [image, data]) == [tmp_path / "o.png"]
+    assert files.check_outputs([image], [image], allow=[image]) == [image]

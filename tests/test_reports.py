@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from deblur import records, reports
+from tools import records, reports
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKDOWN = [ROOT / "README.md", ROOT / "docs" / "results.md", ROOT / "docs" / "research.md"]
-REGENERATE = ("`python -m deblur.reports` (tables only), or re-measure with "
-              "`python -m deblur reproduce --profile pretrained` (or the command in the record's `about`)")
+REGENERATE = ("`python tools/reports.py` (tables only), or re-measure with "
+              "`python tools/reproduce.py --profile pretrained` (or the command in the record's `about`)")
 EXPECTED_REPORTS = {
     "results", "baselines", "cpu_ablation", "cpu_budget", "ablation_gpu",
     "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality", "sweep", "blur_estimator", "ensemble", "quick_seeds",
@@ -116,7 +116,7 @@ def test_no_hand_pasted_number_in_a_table(path):
     rows = [line for line in _outside_generated_blocks(path.read_text(encoding="utf-8")) if line.startswith("|")]
     pasted = [row for row in rows if re.search(r"\d\.\d", row)]
     assert not pasted, (f"{path.name}: table rows with a decimal number outside a generated block: {pasted}. "
-                        "Generate the table from a record in reports/ (deblur/reports.py).")
+                        "Generate the table from a record in reports/ (tools/reports.py).")
 
 
 def test_figures_linked_from_the_docs_exist():
@@ -126,7 +126,7 @@ def test_figures_linked_from_the_docs_exist():
 
 
 def test_rendering_needs_no_keras():
-    code = ("import sys; from deblur import reports; reports.regenerate('.', write=False); "
+    code = ("import sys; from tools import reports; reports.regenerate('.', write=False); "
             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
@@ -253,13 +253,16 @@ def test_save_results_keeps_a_record_s_own_provenance(tmp_path):
 
 @pytest.mark.slow
 def test_reproduce_pretrained_rewrites_report_and_readme(tmp_path, monkeypatch, stand_in_archive):
-    from deblur import cli
+    import importlib.util
 
+    spec = importlib.util.spec_from_file_location("tools_reproduce", ROOT / "tools" / "reproduce.py")
+    reproduce = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)
     monkeypatch.chdir(tmp_path)
     begin, end = records.markers("results-table")
     begin2, end2 = records.markers("camera-table")
     (tmp_path / "README.md").write_text(f"# x\n{begin}\n{end}\n{begin2}\n{end2}\n")
-    code = cli.main(["reproduce", "--profile", "pretrained", "--n-test", "64", "--data", str(stand_in_archive)])
+    code = reproduce.main(["--profile", "pretrained", "--n-test", "64", "--data", str(stand_in_archive)])
     assert code == 0
     recs = reports.load_report("results", tmp_path)["records"]
     pre = {r["method"]: r for r in recs.values() if r["profile"] == "pretrained"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur import data, records, study
+from deblur import data, machine, study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,12 +68,16 @@ def test_recipes_keep_the_study_unchanged_and_ours_separate():
     assert "REDUCED" not in full.banner()
 
 
-def test_train_kwargs_hold_one_length():
+def test_a_recipe_is_the_whole_configuration_and_has_one_length():
     r = study.recipe("ours", "deblurnet", steps=50, hold_steps=5)
-    kwargs = r.train_kwargs()
-    assert kwargs["steps"] == 50 and kwargs["hold_steps"] == 5
-    assert "epochs" not in kwargs and "budget_seconds" not in kwargs
-    assert study.recipe("study", "cae", epochs=3).train_kwargs()["epochs"] == 3
+    assert (r.steps, r.hold_steps, r.epochs, r.budget_seconds) == (50, 5, None, None)
+    assert study.get_profile("quick", seed=7).recipe_for("cae").seed == 7  # the profile's seed is the recipe's
+    assert study.recipe("study", "cae", epochs=3).epochs == 3
+    import inspect
+
+    from deblur import training
+
+    assert len(inspect.signature(training.train).parameters) <= 8
     with pytest.raises(ValueError, match="one length"):
         study.Recipe("cae", epochs=2, steps=3)
     with pytest.raises(ValueError, match="No training recipe"):
@@ -100,7 +104,7 @@ def test_profile_overrides_time_budgets_and_errors():
 
 
 def test_machine_info_names_backend_and_cpu_type():
-    info = records.machine_info()
+    info = machine.machine_info()
     assert info["cpu_count"] >= 1 and info["backend"] in {"tensorflow", "jax", "torch", "numpy"}
     assert info["avx512"] in (True, False, None)
 
@@ -142,39 +146,3 @@ def test_every_entry_point_trains_through_study():
     assert "study.train_model(" in notebook and "training.train(" not in notebook
 
 
-def test_export_writes_weights_and_a_card_that_names_its_recipe(tmp_path):
-    from deblur import models
-
-    x = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
-    recipe = study.recipe("ours", "deblurnet", steps=3)
-    run = study.train_model(recipe, x, run_dir=tmp_path / "run", verbose=0)
-    evaluation = {"test": {"mse": 0.1}, "identity": {"mse": 0.2}}
-    card = study.export_pretrained(run.run_dir, recipe=recipe, evaluation=evaluation, command="python -m deblur x",
-                                   data_source="random", out_dir=tmp_path / "w")
-    assert card["recipe"] == recipe.as_dict() and card["seeds"]["test_corruption"] == 20
-    assert card["images_seen"] == 3 * 32 and card["protocol"]["steps"] == 3
-    assert card["protocol"]["description"] == "our recipe" and card["training"]["command"] == "python -m deblur x"
-    import hashlib
-
-    weights = (tmp_path / "w" / "deblurnet.weights.h5").read_bytes()
-    assert hashlib.sha256(weights).hexdigest() == card["weights_sha256"]
-    model = models.build("deblurnet")
-    model.load_weights(tmp_path / "w" / "deblurnet.weights.h5")
-    for a, b in zip(model.get_weights(), run.model.get_weights()):
-        np.testing.assert_array_equal(a, b)
-    assert study._is_study_protocol(study.get_profile("full").recipe_for("cae"))
-    assert not study._is_study_protocol(study.recipe("study", "cae", epochs=3))
-    # A variant ships under its own name, beside the original, and its card names its own corruption.
-    study_corruption = "5x5 Gaussian blur, sigma ~ U[1, 4), reflect-101; + 0.02 N(0,1); no clipping"
-    assert card["data"]["corruption"] == study_corruption == models.model_card("deblurnet")["data"]["corruption"]
-    wide = study.export_pretrained(run.run_dir, recipe=recipe, evaluation=evaluation, command="c",
-                                   data_source="random", out_dir=tmp_path / "w", name="deblurnet_wide")
-    assert wide["name"] == "deblurnet_wide" and wide["architecture"] == "deblurnet"
-    assert (tmp_path / "w" / "deblurnet.weights.h5").read_bytes() == weights  # the original is untouched
-    assert wide["weights_sha256"] == card["weights_sha256"]
-
-
-def test_a_cards_corruption_names_the_recipes_ranges():
-    wide = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3), sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
-    assert study.describe_corruption(wide) == (
-        "5x5 Gaussian blur, sigma ~ U[0.5, 6), reflect-101; + s N(0,1), s ~ U[0, 0.05] per image; no clipping")

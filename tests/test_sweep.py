@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from deblur import baselines, corruption, plots, reports, study, sweep
+from deblur import baselines, corruption, plots, study, sweep
+from tools import reports
 
 SIGMAS = (0.5, 2.0, 5.0)
 NOISE = (0.0, 0.02)

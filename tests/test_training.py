@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from deblur import models, training
+from deblur.recipe import Recipe
+from deblur.training import pipeline
 
 
 def smooth_images(n, seed=0, size=16):
@@ -49,7 +51,6 @@ def test_win5rb_schedule_matches_study_multiplicative_form():
         expected.append(lr)
     got = [training.win5rb_lr_schedule(e, 1e-3) for e in range(20)]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
-    assert training.LR_SCHEDULES["win5rb"] is training.win5rb_lr_schedule
     assert training.constant_lr_schedule(7, 1e-3) == 1e-3
 
 
@@ -66,12 +67,12 @@ def test_split_is_disjoint_covering_and_seeded():
 
 def test_image_pairs_order_depends_only_on_seed_and_epoch():
     x = np.arange(10, dtype=np.float32).reshape(10, 1, 1, 1)
-    full = training.ImagePairs(x, x, batch_size=4, seed=1, epochs=3)
+    full = pipeline.ImagePairs(x, x, batch_size=4, seed=1, epochs=3)
     assert len(full) == 3 * 3 and full.batches_per_epoch == 3
     for epoch in range(3):
         seen = np.concatenate([full[epoch * 3 + b][0].ravel() for b in range(3)])
         assert np.array_equal(np.sort(seen), np.arange(10))  # each image once per epoch
-    resumed = training.ImagePairs(x, x, batch_size=4, seed=1, epochs=3, start_epoch=2)
+    resumed = pipeline.ImagePairs(x, x, batch_size=4, seed=1, epochs=3, start_epoch=2)
     assert len(resumed) == 3
     for b in range(3):
         assert np.array_equal(resumed[b][0], full[6 + b][0])
@@ -80,8 +81,7 @@ def test_image_pairs_order_depends_only_on_seed_and_epoch():
 
 def test_loss_goes_down_on_a_small_batch(tmp_path):
     x = smooth_images(64)
-    run = training.train(cae16(0), x, run_dir=tmp_path / "run", epochs=6,
-                         batch_size=16, validation_split=0.25, seed=0, verbose=0)
+    run = training.train(cae16(0), x, Recipe("cae", epochs=6, batch_size=16, validation_split=0.25, seed=0), run_dir=tmp_path / "run", verbose=0)
     loss = run.history["loss"]
     assert len(loss) == 6
     assert loss[-1] < 0.7 * loss[0]
@@ -91,13 +91,14 @@ def test_loss_goes_down_on_a_small_batch(tmp_path):
 def test_run_folder_contents_and_load_run(tmp_path):
     x = smooth_images(24, seed=1)
     run_dir = tmp_path / "run"
-    run = training.train(models.win5rb(seed=0), x, run_dir=run_dir, epochs=2, batch_size=8,
-                         lr_schedule="win5rb", verbose=0)
+    run = training.train(models.win5rb(seed=0), x, Recipe("win5rb", epochs=2, batch_size=8, lr_schedule="win5rb"), run_dir=run_dir, verbose=0)
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["checkpoint-epoch002.keras", "config.json", "history.json", "model.keras"]
+    assert names == [".lock", "checkpoint-epoch002.keras", "config.json", "history.json", "model.keras"]
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["model"] == "win5rb" and config["lr_schedule"] == "win5rb"
-    assert config["batch_size"] == 8 and config["n_val"] == 2 and config["n_train"] == 22
+    assert config == Recipe("win5rb", epochs=2, batch_size=8, lr_schedule="win5rb").as_dict()  # the recipe, as it is
+    assert Recipe.from_dict(config) == Recipe("win5rb", epochs=2, batch_size=8, lr_schedule="win5rb")
+    data = json.loads((run_dir / "history.json").read_text())["data"]
+    assert data["n_val"] == 2 and data["n_train"] == 22 and data["image_shape"] == [16, 16, 3]
     loaded = training.load_run(run_dir)
     assert loaded.history == run.history == training.load_history(run_dir)
     probe = np.random.default_rng(0).random((1, 32, 32, 3), dtype=np.float32)
@@ -107,13 +108,13 @@ def test_run_folder_contents_and_load_run(tmp_path):
 
 def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     x = smooth_images(48, seed=2)
-    kwargs = dict(epochs=4, batch_size=16, seed=0, verbose=0)
+    recipe = Recipe("cae", epochs=4, batch_size=16, seed=0)
 
-    reference = training.train(cae16(0), x, run_dir=tmp_path / "uninterrupted", **kwargs)
+    reference = training.train(cae16(0), x, recipe, run_dir=tmp_path / "uninterrupted", verbose=0)
 
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        training.train(cae16(0), x, run_dir=run_dir, callbacks=[StopAfter(1)], **kwargs)
+        training.train(cae16(0), x, recipe, run_dir=run_dir, callbacks=[StopAfter(1)], verbose=0)
     saved_history = json.loads((run_dir / "history.json").read_text())
     saved_config = (run_dir / "config.json").read_bytes()
     assert len(saved_history["epochs"]) == 2
@@ -121,7 +122,7 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     assert not (run_dir / "model.keras").exists()
 
     # Resume: the model argument is ignored, the checkpoint is used.
-    resumed = training.train(cae16(99), x, run_dir=run_dir, **kwargs)
+    resumed = training.train(cae16(99), x, recipe, run_dir=run_dir, verbose=0)
     history = json.loads((run_dir / "history.json").read_text())
     assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3, 4]
     assert history["epochs"][:2] == saved_history["epochs"]  # nothing saved before is lost
@@ -129,40 +130,29 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     assert (run_dir / "model.keras").exists()
     # Same batches, same optimizer state: the resumed run matches an uninterrupted one.
     np.testing.assert_allclose(resumed.history["loss"], reference.history["loss"], rtol=1e-3)
-    assert not list(run_dir.glob("*.tmp*")) and not list(run_dir.glob(".*"))
+    assert not list(run_dir.glob("*.tmp*")) and sorted(p.name for p in run_dir.glob(".*")) == [training.LOCK_FILE]
 
-    # Extending a finished run continues its history too.
-    longer = training.train(cae16(0), x, run_dir=run_dir, **{**kwargs, "epochs": 5})
-    assert len(longer.history["loss"]) == 5
-    assert longer.history["loss"][:4] == resumed.history["loss"]
+    # Another length is another recipe: refused, so config.json stays the recipe that made the run.
+    with pytest.raises(training.RunMismatchError, match="epochs: saved 4 vs now 5"):
+        training.train(cae16(0), x, Recipe("cae", epochs=5, batch_size=16, seed=0), run_dir=run_dir, verbose=0)
 
 
 def test_existing_run_is_never_overwritten(tmp_path):
     x = smooth_images(16, seed=3)
     run_dir = tmp_path / "run"
-    training.train(cae16(0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    training.train(cae16(0), x, Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
-    with pytest.raises(FileExistsError, match="resume=True"):
-        training.train(cae16(0), x, run_dir=run_dir, epochs=1, batch_size=8,
-                       resume=False, verbose=0)
     with pytest.raises(training.RunMismatchError, match="batch_size"):
-        training.train(cae16(0), x, run_dir=run_dir, epochs=2, batch_size=4, verbose=0)
-    with pytest.raises(training.RunMismatchError, match="data_sha256"):
-        training.train(cae16(0), smooth_images(16, seed=4), run_dir=run_dir, epochs=2,
-                       batch_size=8, verbose=0)
+        training.train(cae16(0), x, Recipe("cae", epochs=2, batch_size=4), run_dir=run_dir, verbose=0)
+    with pytest.raises(training.RunMismatchError, match="data sha256"):
+        training.train(cae16(0), smooth_images(16, seed=4), Recipe("cae", epochs=2, batch_size=8), run_dir=run_dir, verbose=0)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"epochs": 0}, ValueError, "epochs"),
-        ({"batch_size": 2.5}, ValueError, "batch_size"),
-        ({"learning_rate": -1.0}, ValueError, "learning_rate"),
-        ({"lr_schedule": "exponential"}, ValueError, "Unknown lr_schedule"),
-        ({"corruption": "sometimes"}, ValueError, "corruption must be"),
         ({"workers": 0}, ValueError, "workers"),
-        ({"validation_split": 1.5}, ValueError, "val_fraction"),
         ({"x_corrupted": np.zeros((4, 32, 32, 3), np.float32)}, ValueError, "same shape"),
         ({"x_corrupted": np.full((8, 32, 32, 3), np.inf, np.float32)}, ValueError, "NaN or infinite"),
     ],
@@ -170,15 +160,45 @@ def test_existing_run_is_never_overwritten(tmp_path):
 def test_bad_arguments_raise_before_anything_is_written(tmp_path, kwargs, error, match):
     x = smooth_images(8, size=32)
     with pytest.raises(error, match=match):
-        training.train(models.cae(), x, run_dir=tmp_path / "run", verbose=0, **kwargs)
+        training.train(models.cae(), x, Recipe("cae"), run_dir=tmp_path / "run", verbose=0, **kwargs)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"learning_rate": -1.0}, "learning_rate"),
+        ({"lr_schedule": "exponential"}, "Unknown lr_schedule"),
+        ({"corruption": "sometimes"}, "corruption must be"),
+        ({"validation_split": 1.5}, "validation_split"),
+        ({"flips": True}, "flips=True needs"),
+        ({"epochs": 2, "steps": 3}, "one length"),
+        ({"steps": 3, "hold_steps": 3}, "hold_steps"),
+        ({"budget_seconds": -1.0}, "budget_seconds"),
+        ({"corruption": "device", "noise_std": (0.0, 0.05)}, "range"),
+    ],
+)
+def test_a_bad_recipe_is_refused_when_it_is_made(fields, match):
+    with pytest.raises(ValueError, match=match):
+        Recipe("cae", **fields)
+
+
+def test_a_recipe_round_trips_through_its_dict():
+    recipe = Recipe("deblurnet", corruption="fresh", flips=True, noise_std=(0.0, 0.05), steps=9, seed=3)
+    assert Recipe.from_dict(json.loads(json.dumps(recipe.as_dict()))) == recipe
+    with pytest.raises(ValueError, match="Unknown recipe field"):
+        Recipe.from_dict({**recipe.as_dict(), "n_train": 3})
 
 
 def test_bad_images_and_model(tmp_path):
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        training.train(models.cae(), np.full((4, 32, 32, 3), 255.0), run_dir=tmp_path / "r", verbose=0)
+        training.train(models.cae(), np.full((4, 32, 32, 3), 255.0), Recipe("cae"), run_dir=tmp_path / "r", verbose=0)
+    with pytest.raises(TypeError, match="Recipe"):
+        training.train(models.cae(), smooth_images(4, size=32), {"model": "cae"}, run_dir=tmp_path / "r")
     with pytest.raises(TypeError, match="keras.Model"):
-        training.train("cae", smooth_images(4, size=32), run_dir=tmp_path / "r", verbose=0)
+        training.train("cae", smooth_images(4, size=32), Recipe("cae"), run_dir=tmp_path / "r", verbose=0)
     with pytest.raises(FileNotFoundError, match="history.json"):
         training.load_history(tmp_path)
 
@@ -195,12 +215,10 @@ def test_step_budget_learning_rate_holds_then_decays_to_zero():
 
 def test_a_step_count_stops_mid_epoch_and_resumes_nothing(tmp_path):
     x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
-    run = training.train(small_deblurnet(0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
-                         lr_schedule="cosine", seed=0, verbose=0)
+    run = training.train(small_deblurnet(0), x, Recipe("deblurnet", steps=7, batch_size=16, lr_schedule="cosine", seed=0), run_dir=tmp_path / "run", verbose=0)
     assert run.finished and run.steps == 7 and len(run.history["loss"]) == 3
     assert run.length == {"budget_seconds": None, "steps": 7, "hold_steps": 0}
-    again = training.train(small_deblurnet(0), x, run_dir=tmp_path / "run", steps=7, batch_size=16,
-                           lr_schedule="cosine", seed=0, verbose=0)
+    again = training.train(small_deblurnet(0), x, Recipe("deblurnet", steps=7, batch_size=16, lr_schedule="cosine", seed=0), run_dir=tmp_path / "run", verbose=0)
     assert again.steps == 7 and again.history == run.history  # complete: nothing more trained
     assert training.load_run(tmp_path / "run").steps == 7
 
@@ -209,42 +227,21 @@ def test_a_time_budget_records_its_steps_and_replays_exactly_on_any_machine(tmp_
     # The full DeblurNet on 32x32: a real time budget fixes fewer steps (and epochs, each with a
     # checkpoint) the slower a step is, so a smaller model would make this test longer, not shorter.
     x = smooth_images(40, size=32)
-    budget = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "budget", budget_seconds=4.0,
-                            batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0,
-                            verbose=0)
+    budget = training.train(models.deblurnet(seed=0), x, Recipe("deblurnet", budget_seconds=4.0, batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0), run_dir=tmp_path / "budget", verbose=0)
     length = json.loads((tmp_path / "budget" / "history.json").read_text())["length"]
     assert budget.finished and length["budget_seconds"] == 4.0
     assert length["steps"] == budget.steps > length["hold_steps"] >= training.StepBudget.WARMUP_STEPS + 5
-    replay = training.train(models.deblurnet(seed=0), x, run_dir=tmp_path / "replay", steps=length["steps"],
-                            hold_steps=length["hold_steps"], batch_size=8, lr_schedule="cosine",
-                            corruption="fresh", flips=True, seed=0, verbose=0)
+    replay = training.train(models.deblurnet(seed=0), x, Recipe("deblurnet", steps=length["steps"], hold_steps=length["hold_steps"], batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0), run_dir=tmp_path / "replay", verbose=0)
     assert replay.history["loss"] == budget.history["loss"]
     for a, b in zip(budget.model.get_weights(), replay.model.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [
-        ({"epochs": 2, "steps": 3}, "one length"),
-        ({"steps": 3, "hold_steps": 3}, "hold_steps"),
-        ({"budget_seconds": -1.0}, "budget_seconds"),
-    ],
-)
-def test_bad_lengths_raise_before_anything_is_written(tmp_path, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        training.train(models.cae(), smooth_images(8, size=32), run_dir=tmp_path / "run", verbose=0, **kwargs)
-    assert not (tmp_path / "run").exists()
-
-
 def test_image_pairs_and_fresh_corruption_share_one_epoch_indexing():
-    from deblur import pipeline
-
     x = smooth_images(10)
     pairs = pipeline.ImagePairs(x.astype(np.float32), x, batch_size=4, seed=3, epochs=2)
     fresh = pipeline.FreshCorruption(x, batch_size=4, seed=3, epochs=2)
     assert isinstance(pairs, pipeline.EpochBatches) and isinstance(fresh, pipeline.EpochBatches)
-    assert training.ImagePairs is pipeline.ImagePairs
     for epoch in range(2):
         for step in range(3):
             np.testing.assert_array_equal(pairs.indices(epoch, step), fresh.indices(epoch, step))
@@ -253,11 +250,13 @@ def test_image_pairs_and_fresh_corruption_share_one_epoch_indexing():
 
 def test_a_step_count_resumed_after_a_mid_epoch_stop_still_reaches_its_steps(tmp_path):
     x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
-    kwargs = dict(run_dir=tmp_path / "run", batch_size=16, seed=0, verbose=0)
-    first = training.train(small_deblurnet(0), x, steps=4, **kwargs)
-    assert first.finished and first.steps == 4  # stopped one step into its second epoch
-    longer = training.train(small_deblurnet(0), x, steps=8, **kwargs)
-    assert longer.finished and longer.steps == 8
+    recipe = Recipe("deblurnet", batch_size=16, steps=8)
+    with pytest.raises(KeyboardInterrupt):  # stopped after its first epoch: 3 of 8 steps
+        training.train(small_deblurnet(0), x, recipe, run_dir=tmp_path / "run", callbacks=[StopAfter(0)], verbose=0)
+    run = training.train(small_deblurnet(0), x, recipe, run_dir=tmp_path / "run", verbose=0)
+    assert run.finished and run.steps == 8
+    with pytest.raises(training.RunMismatchError, match="steps: saved 8 vs now 9"):
+        training.train(small_deblurnet(0), x, Recipe("deblurnet", batch_size=16, steps=9), run_dir=tmp_path / "run")
 
 
 def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_path, monkeypatch):
@@ -265,13 +264,13 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
 
     monkeypatch.setattr(training.StepBudget, "clock", staticmethod(lambda: float(next(ticks))))
     x = smooth_images(40)
-    kwargs = dict(run_dir=tmp_path / "run", budget_seconds=20.0, batch_size=16, lr_schedule="cosine",
-                  seed=0, verbose=0)
+    recipe = Recipe("deblurnet", budget_seconds=20.0, batch_size=16, lr_schedule="cosine", seed=0)
+    kwargs = dict(run_dir=tmp_path / "run", verbose=0)
     with pytest.raises(KeyboardInterrupt):  # after 3 steps (1.5 s): before the step count is fixed
-        training.train(small_deblurnet(0), x, callbacks=[StopAfter(0)], **kwargs)
+        training.train(small_deblurnet(0), x, recipe, callbacks=[StopAfter(0)], **kwargs)
     doc = json.loads((tmp_path / "run" / "history.json").read_text())
     assert doc["budget_used_seconds"] == 1.5 and "length" not in doc
-    run = training.train(small_deblurnet(0), x, **kwargs)
+    run = training.train(small_deblurnet(0), x, recipe, **kwargs)
     # 20 s at 0.5 s a step is 40 steps in all, not 40 more than the first session's 3.
     assert run.finished and run.steps == run.length["steps"] == 40 and run.length["hold_steps"] == 11
 
@@ -279,14 +278,14 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
 def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path):
     x = smooth_images(16, seed=3)
     run_dir = tmp_path / "run"
-    training.train(cae16(0), x, run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
+    training.train(cae16(0), x, Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     victim = tmp_path / "important.keras"
     victim.write_bytes(b"precious")
     history = json.loads((run_dir / "history.json").read_text())
     history["checkpoint"] = "../important.keras"
     (run_dir / "history.json").write_text(json.dumps(history))
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
-        training.train(cae16(0), x, run_dir=run_dir, epochs=2, batch_size=8, verbose=0)
+        training.train(cae16(0), x, Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     (run_dir / "model.keras").unlink()  # so that load_run must read the checkpoint history.json names
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
         training.load_run(run_dir)
@@ -297,9 +296,9 @@ def test_a_second_run_on_a_live_run_folder_is_refused_and_names_the_holder(tmp_p
     run_dir = tmp_path / "run"
     with training.run_lock(run_dir):
         with pytest.raises(training.RunLockedError, match=r"in use by another training run \(pid \d+"):
-            training.train(cae16(0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8,
-                           verbose=0)
-        assert sorted(p.name for p in run_dir.iterdir()) == [training.LOCK_FILE]  # nothing else written
-    assert not (run_dir / training.LOCK_FILE).exists()  # released: the lock file goes with its run
-    run = training.train(cae16(0), smooth_images(16), run_dir=run_dir, epochs=1, batch_size=8, verbose=0)
-    assert run.finished and not (run_dir / training.LOCK_FILE).exists()
+            training.train(cae16(0), smooth_images(16), Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+        # Nothing else written: the lock (filelock) and the holder's name beside it.
+        assert sorted(p.name for p in run_dir.iterdir()) == [training.LOCK_FILE, ".lock.holder"]
+    assert not (run_dir / ".lock.holder").exists()  # released; the empty lock file stays and blocks nobody
+    run = training.train(cae16(0), smooth_images(16), Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    assert run.finished

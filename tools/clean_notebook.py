@@ -31,7 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deblur.records import atomic_write_text  # noqa: E402
+from deblur.files import atomic_write_text  # noqa: E402
 
 MAX_FIGURE_BYTES = 150_000
 MAX_NOTEBOOK_BYTES = 1_000_000

@@ -1,12 +1,12 @@
 """Every generated table, rendered from the records in ``reports/*.json``.
 
 No number in ``README.md``, ``docs/results.md`` or ``docs/research.md`` is
-typed by hand: each table sits between two markers (:func:`deblur.records.markers`)
+typed by hand: each table sits between two markers (:func:`tools.records.markers`)
 and is rendered here from a report file, in the one shape of
-:func:`deblur.records.write_report`::
+:func:`tools.records.write_report`::
 
-    python -m deblur reproduce --profile pretrained   # re-measure, then regenerate
-    python -m deblur.reports                          # only regenerate the tables
+    python tools/reproduce.py --profile pretrained    # re-measure, then regenerate
+    python tools/reports.py                           # only regenerate the tables
 
 The reports and the blocks they feed:
 
@@ -37,7 +37,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import records
+if __name__ == "__main__":  # run as ``python tools/reports.py``: the repository root is importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from deblur.files import atomic_write_text, read_json  # noqa: E402
+from tools import records  # noqa: E402
 
 __all__ = [
     "REPORTS_DIR",
@@ -83,7 +87,7 @@ BENCH_FIGURE = Path("docs") / "figures" / "bench_summary.png"
 RESULTS_ABOUT = (
     "Test MSE, PSNR and SSIM of every method on the stand-in test images, one record per "
     "'<profile>/<method>', each with the command, machine and date that measured it. "
-    "Regenerate with: python -m deblur reproduce --profile <pretrained|quick|full>."
+    "Regenerate with: python tools/reproduce.py --profile <pretrained|quick|full>."
 )
 IDENTITY = "identity (corrupted input)"
 #: The profile label of shipped models trained with our recipe (not the study's protocol).
@@ -122,7 +126,7 @@ def describe_machine(machine):
     Parameters
     ----------
     machine : dict or None
-        As from :func:`deblur.records.machine_info`, or ``{"description": ...}``
+        As from :func:`deblur.machine.machine_info`, or ``{"description": ...}``
         for records that only kept a hardware string.
 
     Returns
@@ -251,7 +255,7 @@ def card_records():
     -------
     dict of str -> dict
     """
-    from . import models  # imports Keras: only here
+    from deblur import models  # imports Keras: only here
 
     identity, out = {}, {}
     for name in models.pretrained_names():
@@ -342,11 +346,11 @@ def render_headline_table(recs):
     -------
     str
     """
-    from .metrics import psnr_from_mse  # scikit-image, not Keras
+    from deblur.metrics import psnr_from_mse  # scikit-image, not Keras
 
     shipped = _sorted_results(_shipped_rows(recs))
     if not shipped:
-        return _none_yet("the results", "python -m deblur reproduce --profile pretrained")
+        return _none_yet("the results", "python tools/reproduce.py --profile pretrained")
     quick = {r["method"]: r for r in _measured(recs) if r["profile"] == "quick"}
     study = _study_reported(recs)
     lines = [
@@ -550,7 +554,7 @@ def render_cpu_budget_table(report):
 
 def _card_json(name):
     """A shipped model's card, read as JSON (no Keras)."""
-    return records.read_json(Path(__file__).resolve().parent / "weights" / f"{name}.json")
+    return read_json(Path(__file__).resolve().parents[1] / "deblur" / "weights" / f"{name}.json")
 
 
 def _yes(ok):
@@ -1217,13 +1221,13 @@ def regenerate(root=".", *, write=True):
         if path.read_text(encoding="utf-8") != text:
             changed.append(path)
             if write:
-                records.atomic_write_text(path, text)
+                atomic_write_text(path, text)
     return changed
 
 
 def main(argv=None):
-    """``python -m deblur.reports [--check]``: regenerate the tables from the reports."""
-    parser = argparse.ArgumentParser(prog="python -m deblur.reports", description=main.__doc__)
+    """``python tools/reports.py [--check]``: regenerate the tables from the reports."""
+    parser = argparse.ArgumentParser(prog="python tools/reports.py", description=main.__doc__)
     parser.add_argument("--root", default=".", help="repository root (default: .)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is stale")
     args = parser.parse_args(argv)

@@ -2,12 +2,14 @@
 
 Wrap the building *and* the training of a model in :func:`data_parallel`::
 
-    from deblur import devices, models, training
+    from deblur import models, training
+    from deblur.recipe import Recipe
+    from deblur.training import devices
 
     with devices.data_parallel() as replicas:
         model = models.build("deblurnet", seed=0)
-        run = training.train(model, x_train, run_dir="runs/dp", batch_size=32 * replicas,
-                             corruption="fresh")
+        recipe = Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
+        run = training.train(model, x_train, recipe, run_dir="runs/dp")
 
 Each batch is split evenly across the devices, every device computes the
 gradient of its share, and the gradients are averaged before one shared

@@ -21,8 +21,8 @@ import math
 import keras
 import numpy as np
 
-from ._validation import check_images
-from .corruption import _corrupt_into, check_noise, check_settings, noise_levels
+from .._validation import check_images, to_float32
+from ..corruption import _corrupt_into, check_noise, check_settings, noise_levels
 
 __all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batch_key"]
 
@@ -225,7 +225,7 @@ class FreshCorruption(EpochBatches):
         idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
         clean = self.clean[idx]
-        clean = clean.astype(np.float32) * np.float32(1 / 255) if clean.dtype == np.uint8 else clean.copy()
+        clean = to_float32(clean)
         if self.flips:
             horizontal, vertical = rng.random((2, len(idx))) < 0.5
             clean[horizontal] = clean[horizontal, :, ::-1]

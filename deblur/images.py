@@ -1,0 +1,334 @@
+"""Read and write image files: PNG, JPEG, TIFF and BMP, 8 or 16 bits, the pixels as they are.
+
+:func:`read_image` returns ``(image, alpha)``: the image ``(H, W)`` or
+``(H, W, 3)``, uint8 or uint16 (16-bit PNGs and TIFFs stay 16-bit), with its
+EXIF orientation applied, and the alpha channel ``(H, W)`` or ``None``.
+Palette images are read as RGB (with alpha when they have transparency).
+:func:`encode_png` and :func:`write_png` write the same arrays back, bit depth
+and alpha kept. :func:`find_images` lists the image files of paths and
+folders; :func:`check_image` checks a file from its header only (mode, size),
+before anything is decoded.
+
+Pillow reads everything but 16-bit colour PNGs, which it truncates to 8 bits;
+those are read and written with OpenCV (``pip install deblur[images]``),
+imported only then. Nothing here imports Keras.
+
+Every refusal is an :class:`ImageError` (a ``ValueError``) with a one-line
+message that names the file and the fix::
+
+    >>> from deblur import images
+    >>> image, alpha = images.read_image("photo.jpg")  # doctest: +SKIP
+    >>> images.write_png("photo_copy.png", image, alpha)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "find_images", "check_image", "read_image",
+           "encode_png", "write_png"]
+
+#: The file suffixes read as images (lower case; matched case-insensitively).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+#: The largest image read, in pixels: 120 MP, above any camera photo (100 MP sensors included).
+#: Restoration is tiled, so memory does not grow with the image beyond its own arrays (a few
+#: bytes per pixel); the limit guards against decompression bombs (a few kB of PNG that decode
+#: to gigabytes), Pillow's ``DecompressionBombError`` check set to this value.
+MAX_PIXELS = 120_000_000
+
+# Pillow modes read as they are: mode -> (mode to convert to, dtype); None: a palette, read as RGB(A).
+_MODES = {"1": ("L", np.uint8), "L": ("L", np.uint8), "LA": ("LA", np.uint8), "RGB": ("RGB", np.uint8),
+          "RGBA": ("RGBA", np.uint8), "I;16": ("I;16", np.uint16), "I;16L": ("I;16", np.uint16),
+          "I;16B": ("I;16", np.uint16), "I": ("I", np.uint16), "P": (None, np.uint8), "PA": ("RGBA", np.uint8)}
+_SUPPORTED = "grayscale, RGB or RGBA (8 or 16 bits), or a palette image"
+
+_ORIENTATION_TAG = 0x0112
+
+# EXIF orientation -> (quarter turns counter-clockwise, mirror left-right first): what
+# PIL.ImageOps.exif_transpose does, for the one array Pillow cannot hold (16-bit RGBA).
+_ORIENTATIONS = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False), 7: (3, True),
+                 8: (1, False)}
+
+
+class ImageError(ValueError):
+    """An image file that cannot be read or an array that cannot be written; the message names the fix."""
+
+
+# ------------------------------------------------------------------ finding
+
+
+def find_images(paths):
+    """The image files among ``paths``: files as given, folders' images sorted by name.
+
+    Parameters
+    ----------
+    paths : str, os.PathLike or iterable of them
+        Image files and folders of them. A folder is not searched recursively.
+
+    Returns
+    -------
+    list of pathlib.Path
+        In the order given, each folder's images sorted by name.
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist.
+    ImageError
+        A file without an image suffix (:data:`IMAGE_SUFFIXES`), or a folder with no images.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            if not found:
+                raise ImageError(f"{path}: folder holds no PNG/JPEG/TIFF/BMP images; add some or give the "
+                                 "image files themselves")
+            files += found
+        elif path.is_file():
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise ImageError(f"{path}: not an image file (expected one of {', '.join(IMAGE_SUFFIXES)}); "
+                                 "convert it or rename it with its format's suffix")
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder; check the path")
+    return files
+
+
+# ------------------------------------------------------------------ reading
+
+
+def _png_bit_depth(path):
+    """A PNG's bit depth from its header (16 for 48/64-bit colour, which Pillow reads as 8 bits); else None."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    return head[24] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
+
+
+def _open_image(path):
+    """Open ``path`` with Pillow (header only) under the pixel limit; ImageError if unreadable or too large."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: image is larger than {MAX_PIXELS / 1e6:.0f} megapixels, the most deblur "
+                         "reads; crop or downscale it first") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot read image ({exc}); check that it is a whole PNG, JPEG, TIFF or "
+                         "BMP file") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    if im.mode not in _MODES:
+        im.close()
+        raise ImageError(f"{path}: {im.mode} images are not supported; deblur reads {_SUPPORTED} "
+                         "(convert it to RGB first)")
+    return im
+
+
+def check_image(path):
+    """Check that ``path`` is an image :func:`read_image` reads, from its header only.
+
+    Nothing is decoded: the format, the mode and the size (at most
+    :data:`MAX_PIXELS`) are checked, so a batch of files can be refused
+    before the first is read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Raises
+    ------
+    ImageError
+        Not an image, an unsupported mode, or too many pixels.
+    """
+    with _open_image(path):
+        pass
+
+
+def read_image(path):
+    """Read an image file as it is stored: bit depth, channels and alpha kept, EXIF orientation applied.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PNG, JPEG, TIFF or BMP file: grayscale, RGB or RGBA, 8 or 16 bits,
+        or a palette image.
+
+    Returns
+    -------
+    image : ndarray, shape (H, W) or (H, W, 3), uint8 or uint16
+        uint16 for 16-bit files (colour PNGs through OpenCV, because Pillow
+        reads 48- and 64-bit PNGs as 8 bits). Palette images are RGB.
+    alpha : ndarray, shape (H, W), or None
+        The alpha channel (same dtype), or None when the file has none.
+        Palette images with transparency have one.
+
+    Raises
+    ------
+    ImageError
+        Unreadable, unsupported (CMYK, float, ...), or larger than
+        :data:`MAX_PIXELS`.
+    """
+    from PIL import ImageOps
+
+    try:
+        with _open_image(path) as im:
+            if im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+                return _split_alpha(_read_png16_colour(path, alpha=im.mode == "RGBA",
+                                                       exif=im.getexif() if im.mode == "RGBA" else None))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            target, dtype = _MODES[im.mode]
+            if target is None:  # palette
+                target = "RGBA" if "transparency" in im.info else "RGB"
+            a = np.asarray(im.convert(target) if target not in (im.mode, "I;16") else im)
+    except ImageError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise ImageError(f"{path}: cannot read image ({exc}); check that it is a whole, uncorrupted "
+                         "file") from None
+    if im.mode == "I":  # 32-bit integers: 16-bit data only
+        if a.min() < 0 or a.max() > 65535:
+            raise ImageError(f"{path}: 32-bit integer images are not supported; deblur reads {_SUPPORTED} "
+                             "(convert it to 16 bits first)")
+        a = a.astype(np.uint16)
+    return _split_alpha(a.astype(dtype, copy=False))
+
+
+def _import_cv2(path):
+    try:
+        import cv2
+    except ImportError:
+        raise ImageError(f"{path}: 16-bit colour PNGs need OpenCV; install it with "
+                         "pip install 'deblur[images]' (opencv-python-headless)") from None
+    return cv2
+
+
+def _read_png16_colour(path, *, alpha, exif=None):
+    """A 16-bit RGB (H, W, 3) or RGBA (H, W, 4) PNG through OpenCV, EXIF orientation applied."""
+    cv2 = _import_cv2(path)
+    if not alpha:  # OpenCV applies the PNG's EXIF orientation itself, unless told to ignore it
+        a = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    else:
+        # IMREAD_UNCHANGED, the one flag that keeps the alpha channel, also ignores EXIF orientation
+        # (OpenCV documents it so), and Pillow holds no 16-bit RGBA image: turn the array here.
+        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if a is None or a.dtype != np.uint16 or a.ndim != 3:
+        raise ImageError(f"{path}: cannot read 16-bit PNG; check that it is a whole, uncorrupted file")
+    a = a[..., [2, 1, 0, 3][: a.shape[-1]]]  # BGR(A) -> RGB(A)
+    return _orient(a, exif.get(_ORIENTATION_TAG, 1)) if alpha and exif is not None else a
+
+
+def _orient(a, orientation):
+    """Apply an EXIF orientation (1-8) to an array, as PIL.ImageOps.exif_transpose does to an image."""
+    turns, mirror = _ORIENTATIONS.get(orientation, (0, False))
+    if mirror:
+        a = np.fliplr(a)
+    return np.ascontiguousarray(np.rot90(a, turns)) if turns or mirror else a
+
+
+def _split_alpha(a):
+    """(image, alpha): the last channel of an LA/RGBA array split off; alpha None otherwise."""
+    if a.ndim == 3 and a.shape[-1] in (2, 4):
+        return (a[..., 0] if a.shape[-1] == 2 else a[..., :3]), a[..., -1]
+    return a, None
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _check_array(image, alpha):
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"image must be a numpy array; got {type(image).__name__}")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"image must be uint8 or uint16; got {image.dtype}. Convert float images in [0, 1] "
+                         "with np.rint(x * 255).astype(np.uint8)")
+    if not (image.ndim == 2 or image.ndim == 3 and image.shape[-1] == 3) or 0 in image.shape:
+        raise ImageError(f"image must be (H, W) or (H, W, 3) and not empty; got shape {image.shape}")
+    if alpha is None:
+        return
+    if not isinstance(alpha, np.ndarray) or alpha.shape != image.shape[:2] or alpha.dtype != image.dtype:
+        raise ImageError(f"alpha must be an array of shape {image.shape[:2]} and dtype {image.dtype}, like the "
+                         f"image; got {getattr(alpha, 'shape', type(alpha).__name__)} "
+                         f"{getattr(alpha, 'dtype', '')}".rstrip())
+    if image.ndim == 2 and image.dtype == np.uint16:
+        raise ImageError("a 16-bit grayscale image with alpha cannot be written as PNG here; write it without "
+                         "alpha, or as 16-bit RGB(A) (np.dstack([image] * 3))")
+
+
+def encode_png(image, alpha=None):
+    """The PNG bytes of an image, bit depth and alpha kept.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, 3), uint8 or uint16
+    alpha : ndarray, shape (H, W), optional
+        Same dtype as ``image``; written as the PNG's alpha channel.
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    ImageError
+        Another dtype or shape, or an alpha that does not match.
+    """
+    from PIL import Image
+
+    _check_array(image, alpha)
+    a = image if alpha is None else np.dstack([image, alpha])
+    if a.dtype == np.uint16 and a.ndim == 3:  # Pillow writes no 16-bit colour PNG
+        cv2 = _import_cv2("image")
+        ok, data = cv2.imencode(".png", np.ascontiguousarray(a[..., [2, 1, 0, 3][: a.shape[-1]]]))
+        if not ok:
+            raise ImageError("cannot encode a 16-bit colour PNG with OpenCV; write it as 8 bits instead")
+        return data.tobytes()
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(a)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_png(path, image, alpha=None):
+    """Write an image as a new PNG file, atomically (whole or not at all); never over an existing file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A new ``.png`` file; its folder is created.
+    image, alpha
+        As in :func:`encode_png`.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists (nothing is overwritten).
+    ImageError
+        As in :func:`encode_png`.
+    ValueError, IsADirectoryError
+        ``path`` is a folder or does not end in ``.png``.
+    """
+    from .files import atomic_write_bytes, check_file_target
+
+    path = check_file_target(path, suffixes={".png"}, example="image.png")
+    if path.exists() or path.is_symlink():
+        raise FileExistsError(f"{path} already exists (images are never overwritten); remove it or choose "
+                              "another path. Nothing was written.")
+    return atomic_write_bytes(path, encode_png(image, alpha))

@@ -1,0 +1,80 @@
+"""The shipped models: their weights files and model cards, without Keras.
+
+Each shipped model has ``deblur/weights/<name>.weights.h5`` and its model card
+``<name>.json`` (how it was trained, on what, on which machine, and what it
+scores). :func:`deblur.models.load_pretrained` builds the model and loads the
+weights; this module only finds and checks the files, so the command line can
+name them before Keras loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+__all__ = ["PRETRAINED_DIR", "MODEL_NAMES", "PretrainedWeightsError", "pretrained_names", "model_card",
+           "weights_file"]
+
+#: Folder of the shipped weights and model cards, inside the installed package.
+PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
+
+#: The models of the study and ours, in the order tables list them (a test checks it equals
+#: :data:`deblur.models.MODELS`).
+MODEL_NAMES = ("cae", "win5rb", "deblurnet")
+
+
+class PretrainedWeightsError(RuntimeError):
+    """Shipped weights are missing, unknown or do not match their model card."""
+
+
+def pretrained_names():
+    """Names of the models that ship with trained weights.
+
+    Returns
+    -------
+    list of str
+        Each has ``weights/<name>.weights.h5`` and its card ``<name>.json``.
+    """
+    return sorted(p.name[: -len(".json")] for p in PRETRAINED_DIR.glob("*.json"))
+
+
+def model_card(name):
+    """The model card of a shipped model: recipe, protocol, data, hardware, metrics.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`pretrained_names`.
+
+    Returns
+    -------
+    dict
+        Parsed ``weights/<name>.json``.
+    """
+    path = PRETRAINED_DIR / f"{name}.json"
+    if not path.is_file():
+        raise PretrainedWeightsError(f"No shipped model {name!r}; available: {pretrained_names()}.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def weights_file(name, *, verify=True):
+    """The path of a shipped model's weights, checked against its card's sha256.
+
+    Raises
+    ------
+    PretrainedWeightsError
+        Unknown name, missing file, or a checksum that does not match.
+    """
+    card = model_card(name)
+    weights = PRETRAINED_DIR / card["weights_file"]
+    if not weights.is_file():
+        raise PretrainedWeightsError(f"Weights file {weights} is missing; reinstall the package (pip install -e .).")
+    if verify:
+        digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+        if digest != card["weights_sha256"]:
+            raise PretrainedWeightsError(
+                f"{weights} has sha256 {digest}, but its model card says {card['weights_sha256']}: the file is "
+                "corrupt or was replaced. Reinstall the package or restore the file from git."
+            )
+    return weights

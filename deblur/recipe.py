@@ -1,0 +1,247 @@
+"""The configuration of a training run: one :class:`Recipe`, and the :class:`Seeds` it derives.
+
+A recipe says everything about *how* a model is trained: the builder's
+options, the optimiser, loss and schedule, the corruption of the training
+images, the seed and the length. :func:`deblur.training.train` takes it as
+it is and writes it, as it is, to the run folder's ``config.json``
+(:meth:`Recipe.as_dict`); :meth:`Recipe.from_dict` reads it back, so a run
+folder or a model card names the exact recipe that made it.
+
+Importing this module does not import Keras.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from .corruption import check_noise, check_settings
+
+__all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
+
+#: The ways a recipe corrupts the training images.
+CORRUPTIONS = ("fixed", "fresh", "device")
+#: The learning-rate schedules a recipe may name (see :mod:`deblur.training.schedule`).
+LR_SCHEDULES = ("constant", "win5rb", "cosine")
+#: The study's length, used when a recipe sets none.
+STUDY_EPOCHS = 20
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """Every seed of a run, derived from one base seed.
+
+    Streams that share a value draw from generators keyed differently (the
+    split, the shuffle of each epoch and the fresh corruption of each batch
+    derive their own keys from ``training``), so none repeats another's
+    numbers.
+
+    Attributes
+    ----------
+    base : int
+        Seed of the training subset, the weight initialisation, the
+        train/validation split and the shuffling (and of the fresh
+        corruption's per-batch draws).
+    """
+
+    base: int = 0
+
+    @property
+    def train_subset(self):
+        """Which training images a reduced profile draws."""
+        return self.base
+
+    @property
+    def init(self):
+        """Weight initialisation (``models.build(..., seed=)``)."""
+        return self.base
+
+    @property
+    def training(self):
+        """Split, shuffle and fresh corruption inside :func:`deblur.training.train`."""
+        return self.base
+
+    @property
+    def test_subset(self):
+        """Which test images a profile draws."""
+        return self.base + 1
+
+    @property
+    def train_corruption(self):
+        """The study's corruption of the training images, done once (``corruption="fixed"``)."""
+        return self.base + 10
+
+    @property
+    def test_corruption(self):
+        """The corruption of the test images: the same for every model and every profile."""
+        return self.base + 20
+
+    @property
+    def bootstrap(self):
+        """The resampling of test images behind a confidence interval (:func:`deblur.metrics.bootstrap_ci`)."""
+        return self.base + 30
+
+    @property
+    def sweep_corruption(self):
+        """The noise of every setting of a degradation sweep (:func:`deblur.sweep.degradation_sweep`)."""
+        return self.base + 40
+
+    @property
+    def estimator_training(self):
+        """Corruption, shuffling and initialisation of a learned blur estimator (``experiments/blur_estimator.py``)."""
+        return self.base + 50
+
+    @property
+    def validation_corruption(self):
+        """The fixed corruption of the validation images when training corrupts afresh."""
+        return [self.base, 1]
+
+    #: Images on which the classical baselines tune their parameter (drawn
+    #: from the training split, never the test set), and their corruption.
+    baseline_tuning_subset = 1234
+    baseline_tuning_corruption = 4321
+
+    def as_dict(self):
+        """The seeds by name, as the model cards record them."""
+        names = ("train_subset", "init", "training", "test_subset", "train_corruption",
+                 "test_corruption", "validation_corruption")
+        return {"base": self.base, **{n: getattr(self, n) for n in names}}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained: the whole configuration of a run.
+
+    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 %
+    validation, the training images corrupted once). At most one of
+    ``epochs``, ``steps`` and ``budget_seconds`` says how long; none means
+    the study's 20 epochs. Every field is checked when the recipe is made.
+
+    Attributes
+    ----------
+    model : str
+        The builder's name (:data:`deblur.models.MODELS`; research scripts
+        may name their own builders).
+    build : dict
+        Builder keyword arguments (e.g. ``{"bn_momentum": 0.9}``).
+    learning_rate : float
+        Adam's base learning rate.
+    lr_schedule : {"constant", "win5rb", "cosine"}
+        ``"win5rb"``: the study's, times ``exp(-0.5)`` per epoch from epoch
+        5. ``"cosine"`` decays per epoch over ``epochs``, or per step over a
+        step count or time budget.
+    loss : str
+        A Keras loss name.
+    batch_size : int
+    validation_split : float
+        Random fraction of the images held out for validation, in [0, 1).
+    corruption : {"fixed", "fresh", "device"}
+        ``"fixed"``: the study's, every training image corrupted once
+        (``Seeds(seed).train_corruption``); ``"fresh"``: every batch
+        corrupted anew as it is drawn (numpy, on the CPU); ``"device"``: the
+        same anew, inside the training step on the device that trains.
+    flips : bool
+        Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
+    epochs, steps : int or None
+        Total epochs, or total steps (a replayed time budget).
+    hold_steps : int
+        With ``steps`` and a cosine: steps at the base rate before it starts.
+    budget_seconds : float or None
+        Train for about this many seconds inside training steps; the run
+        records the steps it reached (``steps=``, ``hold_steps=`` replay it).
+    global_clipnorm : float or None
+        Clip the gradients to this global norm (None: the study's, no clipping).
+    sigma_input : bool
+        Feed each image's blur sigma to a non-blind model (``"fresh"`` only;
+        the model's inputs are named ``corrupted`` and ``sigma``).
+    sigma_range : (float, float)
+        Blur sigmas of the training corruption, uniform in ``[low, high)``.
+    noise_std : float or (float, float)
+        Its noise level, or a range drawn per image (not ``"device"``).
+    seed : int
+        The base of the run's :class:`Seeds`: initialisation, split,
+        shuffle and corruption.
+    """
+
+    model: str
+    build: dict = field(default_factory=dict)
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    loss: str = "mse"
+    batch_size: int = 32
+    validation_split: float = 0.1
+    corruption: str = "fixed"
+    flips: bool = False
+    epochs: int | None = None
+    steps: int | None = None
+    hold_steps: int = 0
+    budget_seconds: float | None = None
+    global_clipnorm: float | None = None
+    sigma_input: bool = False
+    sigma_range: tuple = (1.0, 4.0)
+    noise_std: float | tuple = 0.02
+    seed: int = 0
+
+    def __post_init__(self):
+        # Ranges as tuples of floats (a JSON round trip gives lists), so that equal recipes compare equal.
+        low, high = check_settings(kernel_size=5, sigma_range=self.sigma_range, noise_std=self.noise_std)
+        object.__setattr__(self, "sigma_range", (low, high))
+        object.__setattr__(self, "noise_std", check_noise(self.noise_std))
+        self._check()
+
+    def _check(self):
+        lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
+        if len(lengths) > 1:
+            raise ValueError(f"A recipe has one length: epochs, steps or budget_seconds; got {lengths}.")
+        for name in ("epochs", "steps", "batch_size", "seed"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                      or value < (0 if name == "seed" else 1)):
+                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        if isinstance(self.hold_steps, bool) or not isinstance(self.hold_steps, (int, np.integer)) \
+                or self.hold_steps < 0 or (self.steps is not None and self.hold_steps >= self.steps):
+            raise ValueError(f"hold_steps must be an integer >= 0 and below steps; got {self.hold_steps!r}.")
+        for name in ("learning_rate", "budget_seconds", "global_clipnorm"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be > 0; got {value!r}.")
+        if not 0.0 <= self.validation_split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1); got {self.validation_split}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"Unknown lr_schedule {self.lr_schedule!r}; choose one of {list(LR_SCHEDULES)}.")
+        if self.corruption not in CORRUPTIONS:
+            raise ValueError(f"corruption must be one of {list(CORRUPTIONS)}; got {self.corruption!r}.")
+        if self.flips and self.corruption == "fixed":
+            raise ValueError("flips=True needs corruption='fresh' or 'device' (fixed pairs are not flipped).")
+        if self.sigma_input and self.corruption != "fresh":
+            raise ValueError(f"sigma_input=True needs corruption='fresh' (it feeds the sigmas it draws); "
+                             f"got corruption={self.corruption!r}.")
+        if self.corruption == "device" and np.ndim(self.noise_std) > 0:
+            raise ValueError(f"noise_std={self.noise_std!r} is a range, drawn per image by corruption='fresh' "
+                             "or 'fixed'; corruption='device' takes one number.")
+
+    @property
+    def length(self):
+        """How long, in words: ``"20 epochs"``, ``"19,823 steps"``, ``"100 s budget"``."""
+        if self.budget_seconds is not None:
+            return f"{self.budget_seconds:g} s budget"
+        if self.steps is not None:
+            return f"{self.steps:,} steps"
+        return f"{self.epochs or STUDY_EPOCHS} epochs"
+
+    def as_dict(self):
+        """Every field, JSON-ready: what ``config.json`` and a model card's ``recipe`` hold."""
+        d = asdict(self)
+        d["sigma_range"] = list(self.sigma_range)
+        if np.ndim(self.noise_std) > 0:
+            d["noise_std"] = list(self.noise_std)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """The recipe :meth:`as_dict` wrote; an unknown field is an error that names it."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"Unknown recipe field(s) {sorted(unknown)}; valid: {sorted(f.name for f in fields(cls))}.")
+        return cls(**d)

@@ -1,0 +1,26 @@
+"""Training: one model, one :class:`~deblur.recipe.Recipe`, one run folder.
+
+::
+
+    from deblur import models, training
+    from deblur.recipe import Recipe
+
+    recipe = Recipe("deblurnet", corruption="fresh", flips=True, lr_schedule="cosine", budget_seconds=120)
+    run = training.train(models.build("deblurnet", seed=0), x_train, recipe, run_dir="runs/mine")
+
+- :mod:`deblur.training.loop`        :func:`train`, the stages of a run
+- :mod:`deblur.training.run_folder`  what a run writes, resume, the run lock, :func:`load_run`
+- :mod:`deblur.training.schedule`    learning-rate schedules, step counts and time budgets
+- :mod:`deblur.training.pipeline`    training batches, corrupted afresh as they are drawn
+- :mod:`deblur.training.devices`     data-parallel training over the devices of one machine
+"""
+
+from ..recipe import Recipe, Seeds
+from .loop import split_train_val, train
+from .run_folder import (CONFIG_FILE, FINAL_MODEL_FILE, HISTORY_FILE, LOCK_FILE, RunLockedError, RunMismatchError,
+                         TrainedRun, load_history, load_run, run_lock)
+from .schedule import StepBudget, constant_lr_schedule, cosine_lr_schedule, win5rb_lr_schedule
+
+__all__ = ["train", "Recipe", "Seeds", "TrainedRun", "load_run", "load_history", "split_train_val", "StepBudget",
+           "RunMismatchError", "RunLockedError", "run_lock", "constant_lr_schedule", "cosine_lr_schedule",
+           "win5rb_lr_schedule", "CONFIG_FILE", "HISTORY_FILE", "FINAL_MODEL_FILE", "LOCK_FILE"]

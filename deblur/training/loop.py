@@ -1,0 +1,258 @@
+"""``train(model, x_clean, recipe, *, run_dir)``: one model, one recipe, one run folder.
+
+:func:`train` reads as its stages: check the inputs, prepare the arrays,
+open or resume the run folder, build the data sets, fit, save the final
+model. Shuffling and every fresh corruption are pure functions of ``(seed,
+epoch, step)`` (:mod:`deblur.training.pipeline`), so a resumed run sees the
+batches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .._validation import as_float_images, check_images, check_same_shape
+from ..corruption import corrupt
+from ..device_corruption import CorruptionTrainer, DeviceCorruption
+from ..recipe import Recipe, Seeds
+from .pipeline import DeviceBatches, FreshCorruption, ImagePairs
+from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
+from .schedule import run_length, schedule_callbacks
+
+__all__ = ["train", "split_train_val"]
+
+
+def split_train_val(n, *, val_fraction=0.1, seed=0):
+    """Shuffled train/validation index split.
+
+    The study used Keras's ``validation_split=0.1``, which takes the *last*
+    10 % of the arrays. The stand-in data are ordered by class, so we shuffle
+    first: the validation set is a random 10 %.
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    val_fraction : float, default 0.1
+        Fraction held out for validation, in [0, 1).
+    seed : int, default 0
+        Seed of the split.
+
+    Returns
+    -------
+    train_idx, val_idx : ndarray of int64
+        Disjoint sorted indices covering ``range(n)``.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}.")
+    n_val = int(round(n * val_fraction))
+    if val_fraction > 0 and n_val == 0:
+        n_val = 1
+    if n - n_val < 1:
+        raise ValueError(f"{n} images are too few to hold out {n_val} for validation.")
+    order = np.random.default_rng([seed, 0xD5]).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbose="auto", callbacks=()):
+    """Train a restoration model with a recipe, in a run folder (checkpoints, resume, history).
+
+    Checkpoints after every epoch and resumes an interrupted run (same
+    ``run_dir``, same recipe and data) after its last finished epoch.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A freshly built model (see :mod:`deblur.models`), compiled here with
+        Adam and the recipe's loss. Ignored when resuming: the model and its
+        optimizer state come from the run folder's checkpoint.
+    x_clean : ndarray, shape (N, H, W, C)
+        Clean images, uint8 or float in [0, 1]: the targets.
+    recipe : deblur.recipe.Recipe
+        The whole configuration, written to ``run_dir/config.json`` as it is.
+    run_dir : str or os.PathLike
+        Run folder; created if missing.
+    x_corrupted : ndarray, shape (N, H, W, C), optional
+        Corrupted inputs aligned with ``x_clean`` (``corruption="fixed"``
+        only). Default: ``corrupt(x_clean, seed=Seeds(recipe.seed).train_corruption)``.
+    workers : int, default 1
+        Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
+    verbose : "auto", 0, 1 or 2, default "auto"
+        Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch.
+    callbacks : sequence of keras.callbacks.Callback
+        With ``corruption="device"`` they see the training wrapper as ``self.model``.
+
+    Returns
+    -------
+    TrainedRun
+
+    Raises
+    ------
+    ValueError
+        Bad images or shapes.
+    RunMismatchError
+        ``run_dir`` holds a run of another recipe or other data.
+    RunLockedError
+        Another live run holds ``run_dir``.
+    """
+    _check_inputs(model, recipe, workers)
+    seeds = Seeds(recipe.seed)
+    clean, noisy = _training_arrays(x_clean, x_corrupted, recipe)
+    train_idx, val_idx = split_train_val(len(clean), val_fraction=recipe.validation_split, seed=seeds.training)
+    data = {"n_train": int(len(train_idx)), "n_val": int(len(val_idx)), "image_shape": list(clean.shape[1:]),
+            "sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy)}
+    run_dir = Path(run_dir)
+    if run_dir.is_dir():
+        check_resumable(run_dir, recipe, data)  # a refused run writes nothing, not even its lock file
+    with run_lock(run_dir):  # one live run per folder
+        doc = open_run(run_dir, recipe, data, model.name)
+        model = _start_or_resume(model, run_dir, doc, recipe)
+        batches_per_epoch = math.ceil(len(train_idx) / recipe.batch_size)
+        length = _resume_length(run_length(recipe), doc)
+        if not _finished(length, doc):
+            dataset, validation = _datasets(clean, noisy, train_idx, val_idx, recipe, workers=workers,
+                                            epochs=_fit_epochs(length, doc, batches_per_epoch),
+                                            start_epoch=len(doc["epochs"]))
+            fit_callbacks = [*schedule_callbacks(recipe, length, doc, start_step=steps_done(doc)),
+                             RunCheckpoint(run_dir, doc, saved_model=model), *callbacks]
+            _fit(_fit_model(model, recipe), dataset, validation, callbacks=fit_callbacks, verbose=verbose)
+            length = _resume_length(length, doc)  # a budget has fixed its step count by now
+        return save_final(model, run_dir, doc, finished=_finished(length, doc))
+
+
+def _check_inputs(model, recipe, workers):
+    """The model, the recipe and the worker count, before anything is read or written."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a deblur.recipe.Recipe; got {type(recipe).__name__}.")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}.")
+    names = sorted(getattr(t, "name", "?") for t in getattr(model, "inputs", None) or [])
+    if recipe.sigma_input and names != ["corrupted", "sigma"]:
+        raise ValueError(f"sigma_input=True needs a model with inputs named 'corrupted' and 'sigma'; "
+                         f"{model.name} has {names}.")
+    if not recipe.sigma_input and "sigma" in names:
+        raise ValueError(f"{model.name} takes a 'sigma' input: train it with a recipe of sigma_input=True.")
+
+
+def _corruption_settings(recipe):
+    return {"sigma_range": recipe.sigma_range, "noise_std": recipe.noise_std}
+
+
+def _training_arrays(x_clean, x_corrupted, recipe):
+    """The clean images and, for ``"fixed"`` corruption, their corrupted inputs (else None)."""
+    if recipe.corruption != "fixed":
+        if x_corrupted is not None:
+            raise ValueError(
+                f"x_corrupted is for corruption='fixed'; with corruption={recipe.corruption!r} every batch is "
+                "corrupted as it is drawn. Pass only x_clean."
+            )
+        return check_images(x_clean, name="x_clean"), None  # uint8 stays uint8: no float copy
+    clean = as_float_images(x_clean, name="x_clean")
+    if x_corrupted is None:
+        return clean, corrupt(clean, seed=Seeds(recipe.seed).train_corruption, **_corruption_settings(recipe))[0]
+    noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
+    check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
+    return clean, noisy
+
+
+def _start_or_resume(model, run_dir, doc, recipe):
+    """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
+    if doc["epochs"]:
+        return keras.models.load_model(checkpoint_path(run_dir, doc))
+    optimizer = keras.optimizers.Adam(recipe.learning_rate, global_clipnorm=recipe.global_clipnorm)
+    model.compile(optimizer=optimizer, loss=recipe.loss)
+    return model
+
+
+def _fit_model(model, recipe):
+    """What ``fit`` trains: ``model``, or for ``"device"`` the wrapper that corrupts batches on the device.
+
+    The wrapper shares ``model``'s weights and optimizer (so ``model``'s
+    checkpoints hold the whole training state) and adds only the
+    corruption's random-state variable, which every batch resets from its key.
+    """
+    if recipe.corruption != "device":
+        return model
+    wrapper = CorruptionTrainer(model, DeviceCorruption(flips=recipe.flips, **_corruption_settings(recipe)),
+                                name=f"{model.name}_device_corruption")
+    wrapper.compile(optimizer=model.optimizer, loss=recipe.loss)
+    return wrapper
+
+
+def _resume_length(length, doc):
+    """A time budget that already fixed its step count continues as that step count."""
+    if "budget_seconds" in length and doc.get("length", {}).get("steps"):
+        return {**length, "steps": doc["length"]["steps"], "hold_steps": doc["length"]["hold_steps"]}
+    return length
+
+
+def _finished(length, doc):
+    if "steps" in length:
+        return steps_done(doc) >= length["steps"]
+    if "epochs" in length:
+        return len(doc["epochs"]) >= length["epochs"]
+    return False  # a budget that has not fixed its step count yet
+
+
+def _fit_epochs(length, doc, batches_per_epoch):
+    """Epochs to ask ``fit`` for (counting those done); a step count or budget stops it at its step."""
+    if "epochs" in length:
+        return length["epochs"]
+    done = len(doc["epochs"])
+    if "steps" in length:
+        # A resumed run starts a new epoch, so what is left may need one epoch more than a fresh run.
+        return done + math.ceil((length["steps"] - steps_done(doc)) / batches_per_epoch)
+    return done + 10**6 // batches_per_epoch + 1  # a budget: StepBudget stops the run
+
+
+def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, start_epoch):
+    """The training batches (fixed, fresh or device corruption) and the fixed validation pairs."""
+    seed = Seeds(recipe.seed).training
+    common = dict(batch_size=recipe.batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch)
+    settings = _corruption_settings(recipe)
+    if noisy is not None:
+        data = ImagePairs(noisy[train_idx], clean[train_idx], **common)
+        return data, ((noisy[val_idx], clean[val_idx]) if len(val_idx) else None)
+    if recipe.corruption == "device":
+        data = DeviceBatches(clean[train_idx], workers=workers, **common)
+    else:
+        data = FreshCorruption(clean[train_idx], flips=recipe.flips, workers=workers,
+                               sigma_input=recipe.sigma_input, **settings, **common)
+    if not len(val_idx):
+        return data, None
+    val_clean = as_float_images(clean[val_idx], name="x_clean")
+    val_noisy, val_sigmas = corrupt(val_clean, seed=Seeds(recipe.seed).validation_corruption, **settings)
+    if recipe.sigma_input:
+        val_noisy = {"corrupted": val_noisy, "sigma": val_sigmas.astype(np.float32)[:, None]}
+    return data, (val_noisy, val_clean)
+
+
+def _fit(model, data, validation, *, callbacks, verbose):
+    model.fit(
+        data,
+        epochs=data.epochs,
+        initial_epoch=data.start_epoch,
+        steps_per_epoch=data.batches_per_epoch,
+        # The data sets shuffle themselves; Keras's own shuffle would permute batch
+        # indices with Python's global `random` and mix epochs.
+        shuffle=False,
+        validation_data=validation,
+        validation_batch_size=max(data.batch_size, 256),
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def _fingerprint(*arrays):
+    digest = hashlib.sha256()
+    for a in arrays:
+        digest.update(str(a.shape).encode())
+        digest.update(np.ascontiguousarray(a).data)
+    return digest.hexdigest()

@@ -1,0 +1,305 @@
+"""The run folder: everything one training run writes, and how a run resumes from it.
+
+::
+
+    run_dir/
+        config.json                 the run's Recipe, as written (Recipe.as_dict)
+        history.json                the data fingerprint, backend; per-epoch loss, val_loss, learning rate,
+                                    seconds, step; the length a time budget fixed
+        checkpoint-epoch003.keras   model + optimizer state after the last finished epoch
+        model.keras                 the final model, once the run is complete
+
+Every file is written atomically (:mod:`deblur.files`), and ``history.json``
+is written last and names the checkpoint that matches it, so a run killed at
+any moment leaves a consistent folder. One live run holds a folder at a time
+(:func:`run_lock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import filelock
+import keras
+
+from ..files import atomic_save, atomic_write_json, atomic_write_text, read_json
+from ..recipe import Recipe
+
+__all__ = ["TrainedRun", "RunMismatchError", "RunLockedError", "run_lock", "open_run", "load_run", "load_history",
+           "check_resumable", "RunCheckpoint", "save_final", "steps_done", "CONFIG_FILE", "HISTORY_FILE", "FINAL_MODEL_FILE", "LOCK_FILE"]
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+FINAL_MODEL_FILE = "model.keras"
+#: The lock file of a live run; a killed run's stays behind and blocks nobody (the kernel drops the lock).
+LOCK_FILE = ".lock"
+#: Who holds the lock: beside it, because a process that tries the lock truncates the lock file itself.
+HOLDER_FILE = ".lock.holder"
+
+
+class RunMismatchError(ValueError):
+    """The run folder holds a run with a different recipe or data, or was altered."""
+
+
+class RunLockedError(OSError):
+    """Another live training run holds the run folder."""
+
+
+@dataclass
+class TrainedRun:
+    """What :func:`deblur.training.train` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The trained model (loaded from the run folder when resumed).
+    history : dict of str -> list of float
+        Per-epoch ``loss``, ``val_loss``, ``learning_rate`` and ``seconds``.
+    run_dir : pathlib.Path
+    steps : int
+        Training steps done.
+    length : dict
+        For a step count or time budget: ``steps``, ``hold_steps`` and
+        ``budget_seconds``; replay the run with ``Recipe(steps=, hold_steps=)``.
+    finished : bool
+        False when training stopped before its length (a callback stopped
+        it): the run folder holds a checkpoint to resume from.
+    """
+
+    model: keras.Model
+    history: dict
+    run_dir: Path
+    steps: int = 0
+    length: dict = field(default_factory=dict)
+    finished: bool = True
+
+
+@contextlib.contextmanager
+def run_lock(run_dir):
+    """Hold ``run_dir`` for this process while it trains; refuse if another live run holds it.
+
+    ``filelock`` makes the ``flock`` call on POSIX (the kernel drops the
+    lock when its process ends, SIGKILL included, so a killed run never
+    blocks the next one) and locks on Windows too.
+
+    Raises
+    ------
+    RunLockedError
+        Another live run holds the folder; the message names it (pid, host, start).
+    NotADirectoryError
+        ``run_dir`` exists and is not a folder.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise NotADirectoryError(f"run_dir {run_dir} exists and is not a folder.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(run_dir / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        try:
+            holder = (run_dir / HOLDER_FILE).read_text(errors="replace").strip()
+        except OSError:
+            holder = ""
+        raise RunLockedError(f"{run_dir} is in use by another training run ({holder or 'holder unknown'}); wait "
+                             "for it to end, or choose another run_dir.") from None
+    try:
+        atomic_write_text(run_dir / HOLDER_FILE, f"pid {os.getpid()} on {platform.node()}, "
+                                                 f"since {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        yield
+    finally:
+        (run_dir / HOLDER_FILE).unlink(missing_ok=True)
+        lock.release()
+
+
+def open_run(run_dir, recipe, data, model_name):
+    """Start the run folder, or check that it holds this very run; return its history document.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+    recipe : Recipe
+    data : dict
+        The training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``).
+    model_name : str
+
+    Raises
+    ------
+    RunMismatchError
+        The folder holds a run of another recipe or other data, or was altered.
+    """
+    doc = check_resumable(run_dir, recipe, data)
+    if doc is None:
+        # History first: a folder with a config.json always has its history.json.
+        doc = {"model": model_name, "data": data, "backend": keras.backend.backend(),
+               "keras_version": keras.__version__, "epochs": [], "checkpoint": None}
+        atomic_write_json(run_dir / HISTORY_FILE, doc)
+        atomic_write_json(run_dir / CONFIG_FILE, recipe.as_dict())
+        return doc
+    # A run killed while saving leaves a temporary file behind; it never replaced anything (saves are
+    # atomic), so it is only clutter. This run holds the folder's lock, so no live run is writing them.
+    for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json"):
+        for stale in run_dir.glob(pattern):
+            stale.unlink(missing_ok=True)
+    return doc
+
+
+def check_resumable(run_dir, recipe, data):
+    """The history of the run ``run_dir`` holds, None if it holds none; reads only.
+
+    :func:`deblur.training.train` calls it before it takes the run lock too,
+    so that a refused run writes nothing, not even the lock file.
+
+    Raises
+    ------
+    RunMismatchError
+        The folder holds a run of another recipe or other data, or was altered.
+    """
+    config_path, history_path = Path(run_dir) / CONFIG_FILE, Path(run_dir) / HISTORY_FILE
+    if not config_path.exists():
+        return None
+    if not history_path.exists():
+        raise RunMismatchError(f"{run_dir} holds a {CONFIG_FILE} but no {HISTORY_FILE}; the run folder was altered. "
+                               "Use a new run_dir.")
+    saved = read_json(config_path)
+    try:
+        saved_recipe = Recipe.from_dict(saved)
+    except (TypeError, ValueError) as exc:
+        raise RunMismatchError(f"{config_path} is not a recipe this version writes ({exc}); use a new run_dir.") \
+            from None
+    doc = read_json(history_path)
+    diffs = [f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in _differences(saved_recipe.as_dict(), recipe.as_dict())]
+    diffs += [f"data {k}: saved {a!r} vs now {b!r}" for k, (a, b) in _differences(doc.get("data", {}), data)]
+    if diffs:
+        raise RunMismatchError(f"{run_dir} holds a run with a different recipe or data ({', '.join(diffs)}). "
+                               "Use a new run_dir, or the same recipe and data to resume.")
+    if doc.get("epochs") and not checkpoint_path(run_dir, doc).exists():
+        raise RunMismatchError(f"{history_path} names {doc['checkpoint']}, which is missing; "
+                               "the run folder was altered. Use a new run_dir.")
+    return doc
+
+
+def _differences(saved, now):
+    return [(k, (saved.get(k), now.get(k))) for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+
+
+def checkpoint_path(run_dir, doc):
+    """The checkpoint ``history.json`` names: a checkpoint file of this folder, else an error."""
+    name = doc.get("checkpoint")
+    if not isinstance(name, str) or not re.fullmatch(r"checkpoint-epoch\d{3,}\.keras", name):
+        raise RunMismatchError(
+            f"{Path(run_dir) / HISTORY_FILE} names {name!r} as its checkpoint, which is not a checkpoint file of "
+            "this run folder (checkpoint-epochNNN.keras); the folder was altered. Use a new run_dir."
+        )
+    return Path(run_dir) / name
+
+
+def steps_done(doc):
+    """Training steps the run folder's history records."""
+    return int(doc["epochs"][-1]["step"]) if doc.get("epochs") else 0
+
+
+def history_lists(doc):
+    keys = ("loss", "val_loss", "learning_rate", "seconds")
+    epochs = doc.get("epochs", [])
+    return {k: [e[k] for e in epochs] for k in keys if epochs and k in epochs[0]}
+
+
+def save_model(model, path):
+    # The temporary name keeps the .keras suffix that Keras insists on.
+    atomic_save(path, model.save, suffixes={".keras"}, example="model.keras")
+
+
+def save_final(model, run_dir, doc, *, finished):
+    """Save ``model.keras`` once the run is complete; return the :class:`TrainedRun`."""
+    steps = steps_done(doc)
+    final = run_dir / FINAL_MODEL_FILE
+    if finished and (not final.exists() or doc.get("final_step") != steps):
+        save_model(model, final)
+        doc["final_step"] = steps
+        atomic_write_json(run_dir / HISTORY_FILE, doc)
+    return TrainedRun(model, history_lists(doc), run_dir, steps=steps, length=dict(doc.get("length", {})),
+                      finished=finished)
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves model + optimizer, then the history that names it, every epoch.
+
+    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it
+    (default: the model ``fit`` trains).
+    """
+
+    def __init__(self, run_dir, history_doc, *, saved_model=None):
+        super().__init__()
+        self.saved_model = saved_model
+        self.run_dir = Path(run_dir)
+        self.doc = history_doc
+        self.step = steps_done(history_doc)
+        self._t0 = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        record = {"epoch": epoch + 1, "step": self.step, "seconds": round(time.perf_counter() - self._t0, 3)}
+        for key in ("loss", "val_loss", "learning_rate"):
+            if key in logs:
+                record[key] = float(logs[key])
+        name = f"checkpoint-epoch{epoch + 1:03d}.keras"
+        save_model(self.saved_model or self.model, self.run_dir / name)
+        previous = self.doc.get("checkpoint")
+        self.doc["epochs"].append(record)
+        self.doc["checkpoint"] = name
+        atomic_write_json(self.run_dir / HISTORY_FILE, self.doc)
+        # Only now that history.json points at the new checkpoint may the old go.
+        if previous and previous != name:
+            (self.run_dir / previous).unlink(missing_ok=True)
+
+
+def load_history(run_dir):
+    """Per-epoch history of a run folder.
+
+    Returns
+    -------
+    dict of str -> list of float
+        ``loss``, ``val_loss`` (if validated), ``learning_rate`` and
+        ``seconds``, one value per finished epoch.
+    """
+    path = Path(run_dir) / HISTORY_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"No {HISTORY_FILE} in {run_dir}: not a training run folder.")
+    return history_lists(read_json(path))
+
+
+def load_run(run_dir):
+    """Load the model and history of a run folder, without training.
+
+    Uses the final ``model.keras`` if the run completed, else the latest
+    checkpoint.
+
+    Returns
+    -------
+    TrainedRun
+    """
+    run_dir = Path(run_dir)
+    doc = read_json(run_dir / HISTORY_FILE) if (run_dir / HISTORY_FILE).is_file() else {}
+    final = run_dir / FINAL_MODEL_FILE
+    if final.is_file():
+        path = final
+    elif doc.get("checkpoint"):
+        path = checkpoint_path(run_dir, doc)
+    else:
+        raise FileNotFoundError(f"{run_dir} holds no trained model (no {FINAL_MODEL_FILE} or checkpoint).")
+    model = keras.models.load_model(path)
+    return TrainedRun(model, history_lists(doc), run_dir, steps=steps_done(doc), length=dict(doc.get("length", {})),
+                      finished=path == final)

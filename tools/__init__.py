@@ -1,0 +1,1 @@
+"""What maintains this repository (reports, records, notebook cleaning); not part of the installed package."""
