@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur import corruption, data, metrics, models
+from deblur import corruption, data, metrics, models, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
@@ -72,7 +72,7 @@ def test_deblurnet_card_records_its_cpu_recipe():
 def test_tampered_or_unknown_weights_raise(tmp_path, monkeypatch):
     for f in models.PRETRAINED_DIR.iterdir():
         shutil.copy(f, tmp_path / f.name)
-    monkeypatch.setattr(models, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
     path = tmp_path / "cae.weights.h5"
     blob = bytearray(path.read_bytes())
     blob[-100] ^= 0xFF
