@@ -80,3 +80,74 @@ def test_tooling_and_research_live_outside_the_package():
     assert (ROOT / "experiments" / "candidates.py").is_file()
     assert not any((PACKAGE / f"{name}.py").exists() for name in ("profiles", "reproduce", "candidates", "reports", "records"))
     assert (ROOT / "tools" / "reports.py").is_file() and (ROOT / "tools" / "records.py").is_file()
+
+
+# ------------------------------------------------------------ the package's own shape
+
+
+def _package_module(path):
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _internal_imports(path):
+    """The deblur modules ``path`` imports, at any depth (inside functions too), relative ones resolved."""
+    module = _package_module(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    known = {_package_module(p) for p in PACKAGE_FILES}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        else:
+            continue
+        found |= {n for n in names if n in known and n != module}
+    return found
+
+
+def test_the_package_has_no_import_cycle_counting_imports_inside_functions():
+    graph = {_package_module(p): _internal_imports(p) for p in PACKAGE_FILES}
+    # A package's __init__ re-exporting its own submodules is not a cycle of concepts.
+    graph = {m: {d for d in deps if not m.startswith(d + ".") and not (m == "deblur")} for m, deps in graph.items()}
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                raise AssertionError(f"import cycle: {' -> '.join(stack[stack.index(dep):] + [dep])}")
+            if dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_no_module_of_the_package_is_over_700_lines_and_only_the_top_is_lazy():
+    sizes = {p.relative_to(ROOT).as_posix(): len(p.read_text(encoding="utf-8").splitlines()) for p in PACKAGE_FILES}
+    assert max(sizes.values()) <= 700, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
+    lazy = [p.relative_to(ROOT).as_posix() for p in PACKAGE_FILES
+            if any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__"
+                   for n in ast.parse(p.read_text(encoding="utf-8")).body)]
+    assert lazy == ["deblur/__init__.py"], lazy  # PEP 562 lazy loading at the top only
+
+
+def test_nothing_in_the_package_maintains_the_repository():
+    for path in PACKAGE_FILES:
+        text = path.read_text(encoding="utf-8")
+        for marker in ("README.md", "docs/", "reports/"):
+            code = [line for line in text.splitlines() if marker in line and not line.lstrip().startswith("#")
+                    and "open(" in line or (marker in line and "Path(" in line)]
+            assert not code, f"{path.relative_to(ROOT)} touches {marker}: {code[:1]}"
