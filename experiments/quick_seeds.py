@@ -97,7 +97,7 @@ def recorded_steps(results_path, profile):
             out[record["method"]] = {"steps": int(match[1]), "hold_steps": int(match[2])}
     if not out:
         raise ValueError(f"{results_path} has no {profile!r} record with a step count to replay; "
-                         "run `python -m deblur reproduce --profile quick` first, or pass --budget.")
+                         "run `python tools/reproduce.py --profile quick` first, or pass --budget.")
     return out
 
 
