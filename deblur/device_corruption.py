@@ -59,19 +59,9 @@ def blur_ops(images, sigmas, *, kernel_size=5):
     vertical one, each ``kernel_size // 2 + 1`` multiply-adds of shifted
     copies of the whole batch (the kernel is symmetric), which XLA fuses.
 
-    Parameters
-    ----------
-    images : tensor or ndarray, shape (N, H, W, C)
-        uint8 (scaled by 1/255) or float.
-    sigmas : tensor or ndarray, shape (N,)
-        One sigma per image, > 0.
-    kernel_size : int, default 5
-        Odd kernel size; H and W must exceed ``kernel_size // 2``.
-
-    Returns
-    -------
-    blurred : tensor of float32, shape (N, H, W, C)
-        A tensor of the current Keras backend.
+    ``images`` and ``sigmas`` may be tensors or arrays, as
+    :func:`~deblur.corruption.gaussian_blur` takes them; the result is a
+    float32 tensor of the current Keras backend.
     """
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")

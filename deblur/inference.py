@@ -174,16 +174,9 @@ def _widen(layer, radius, step):
 
 
 def tile_overlap(model):
-    """The margin each tile gets on every side: the receptive radius, rounded up to the size multiple.
+    """The margin (int) each tile gets on every side: the receptive radius, rounded up to the size multiple.
 
-    Parameters
-    ----------
-    model : keras.Model
-
-    Returns
-    -------
-    int
-        DeblurNet 22, Win5-RB 12, CAE 24 (their radii 22, 12 and 22).
+    DeblurNet 22, Win5-RB 12, CAE 24 (their radii 22, 12 and 22).
     """
     multiple = size_multiple(model)
     return int(math.ceil(receptive_radius(model) / multiple) * multiple)

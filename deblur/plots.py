@@ -51,6 +51,14 @@ def save_figure(fig, path, *, dpi=150):
     )
 
 
+def _finish(fig, path):
+    """Lay the figure out, save it to ``path`` too (when given), and return it."""
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def _show(ax, image, title=None):
     ax.imshow(np.clip(image, 0.0, 1.0).squeeze(), cmap="gray" if image.shape[-1] == 1 else None,
               interpolation="nearest")
@@ -95,10 +103,7 @@ def sample_grid(clean, corrupted, *, sigmas=None, n=8, path=None):
         title = f"σ={sigmas[i]:.2f}" if sigmas is not None else ("corrupted" if i == 0 else None)
         _show(axes[1, i], corrupted[i], title)
     fig.suptitle("Clean (top) and blurred + noisy (bottom)", fontsize=10)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
@@ -141,10 +146,7 @@ def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
         ax.set_ylabel("MSE loss")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
@@ -188,10 +190,7 @@ def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
                 title = f"MSE {np.mean((images[i] - clean[i]) ** 2):.4f}"
             _show(axes[r, i], images[i], title)
         axes[r, 0].set_ylabel(label, fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None):
@@ -268,10 +267,7 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     if log_scale:
         ax.set_yscale("log")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def grouped_bars(tables, *, metric="mse", xlabel="model", ylim_from_zero=False, path=None):
@@ -314,10 +310,7 @@ def grouped_bars(tables, *, metric="mse", xlabel="model", ylim_from_zero=False, 
         low, high = min(values), max(values)
         ax.set_ylim(low - 0.1 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noise=0.02, path=None):
@@ -362,10 +355,7 @@ def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noi
     axes[0][0].set_ylabel({"mse": "test MSE", "psnr": "mean PSNR (dB)",
                            "psnr_of_mean_mse": "PSNR of the mean MSE (dB)"}[metric])
     axes[0][-1].legend(fontsize=7)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)
 
 
 def _centre_crop(image, size):
@@ -408,7 +398,4 @@ def image_rows(rows, *, path=None, scale=2.2, crop=None):
             _show(axes[r, c], _centre_crop(np.asarray(images[label], dtype=np.float32), crop),
                   label if r == 0 else None)
         axes[r, 0].set_ylabel(name, fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, path)

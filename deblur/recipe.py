@@ -28,6 +28,11 @@ LR_SCHEDULES = ("constant", "win5rb", "cosine")
 STUDY_EPOCHS = 20
 
 
+def _derived(offset, doc):
+    """A seed ``base + offset``, read-only."""
+    return property(lambda self: self.base + offset, doc=doc)
+
+
 @dataclass(frozen=True)
 class Seeds:
     """Every seed of a run, derived from one base seed.
@@ -47,50 +52,15 @@ class Seeds:
 
     base: int = 0
 
-    @property
-    def train_subset(self):
-        """Which training images a reduced profile draws."""
-        return self.base
-
-    @property
-    def init(self):
-        """Weight initialisation (``models.build(..., seed=)``)."""
-        return self.base
-
-    @property
-    def training(self):
-        """Split, shuffle and fresh corruption inside :func:`deblur.training.train`."""
-        return self.base
-
-    @property
-    def test_subset(self):
-        """Which test images a profile draws."""
-        return self.base + 1
-
-    @property
-    def train_corruption(self):
-        """The study's corruption of the training images, done once (``corruption="fixed"``)."""
-        return self.base + 10
-
-    @property
-    def test_corruption(self):
-        """The corruption of the test images: the same for every model and every profile."""
-        return self.base + 20
-
-    @property
-    def bootstrap(self):
-        """The resampling of test images behind a confidence interval (:func:`deblur.metrics.bootstrap_ci`)."""
-        return self.base + 30
-
-    @property
-    def sweep_corruption(self):
-        """The noise of every setting of a degradation sweep (:func:`deblur.sweep.degradation_sweep`)."""
-        return self.base + 40
-
-    @property
-    def estimator_training(self):
-        """Corruption, shuffling and initialisation of a learned blur estimator (``experiments/blur_estimator.py``)."""
-        return self.base + 50
+    train_subset = _derived(0, "Which training images a reduced profile draws.")
+    init = _derived(0, "Weight initialisation (``models.build(..., seed=)``).")
+    training = _derived(0, "Split, shuffle and fresh corruption inside :func:`deblur.training.train`.")
+    test_subset = _derived(1, "Which test images a profile draws.")
+    train_corruption = _derived(10, "The study's corruption of the training images, done once (``\"fixed\"``).")
+    test_corruption = _derived(20, "The corruption of the test images: the same for every model and profile.")
+    bootstrap = _derived(30, "The resampling behind a confidence interval (:func:`deblur.metrics.bootstrap_ci`).")
+    sweep_corruption = _derived(40, "The noise of a degradation sweep (:func:`deblur.sweep.degradation_sweep`).")
+    estimator_training = _derived(50, "A learned blur estimator's data and init (``experiments/blur_estimator.py``).")
 
     @property
     def validation_corruption(self):

@@ -130,10 +130,7 @@ def nonblind_recipe(model_recipe, *, replay=None):
     -------
     Recipe
     """
-    if model_recipe.corruption != "fresh":
-        raise ValueError(f"A non-blind recipe needs corruption='fresh'; {model_recipe.model}'s is "
-                         f"{model_recipe.corruption!r}.")
-    return replace(model_recipe, sigma_input=True, **_replay_changes(replay))
+    return _fresh_variant(model_recipe, "A non-blind recipe", replay, sigma_input=True)
 
 
 # The wide-range DeblurNet's corruption (issue 13; experiments/wide_range.py): blur sigma uniform
@@ -145,22 +142,16 @@ WIDE_NOISE_RANGE = (0.0, 0.05)
 def wide_recipe(model_recipe, *, replay=None):
     """``model_recipe`` on the wide corruption (:data:`WIDE_SIGMA_RANGE`, :data:`WIDE_NOISE_RANGE`).
 
-    Parameters
-    ----------
-    model_recipe : Recipe
-        A ``"fresh"``-corruption recipe (ours), e.g. ``profile.recipe_for("deblurnet")``.
-    replay : dict, optional
-        ``TrainedRun.length`` of a run to match: a time budget is replaced by
-        the step count (and hold) that run recorded, as in :func:`nonblind_recipe`.
-
-    Returns
-    -------
-    Recipe
+    ``replay`` as in :func:`nonblind_recipe`.
     """
+    return _fresh_variant(model_recipe, "A wide-range recipe", replay, sigma_range=WIDE_SIGMA_RANGE,
+                          noise_std=WIDE_NOISE_RANGE)
+
+
+def _fresh_variant(model_recipe, what, replay, **changes):
     if model_recipe.corruption != "fresh":
-        raise ValueError(f"A wide-range recipe needs corruption='fresh'; {model_recipe.model}'s is "
-                         f"{model_recipe.corruption!r}.")
-    return replace(model_recipe, sigma_range=WIDE_SIGMA_RANGE, noise_std=WIDE_NOISE_RANGE, **_replay_changes(replay))
+        raise ValueError(f"{what} needs corruption='fresh'; {model_recipe.model}'s is {model_recipe.corruption!r}.")
+    return replace(model_recipe, **changes, **_replay_changes(replay))
 
 
 def _replay_changes(replay):
