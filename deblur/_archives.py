@@ -1,15 +1,10 @@
 """The bounded readers behind :mod:`deblur.data`: tar and zip members, pickle batches, image files.
 
-Every read here is bounded before it happens: a member's declared size is
-checked against a limit (and at most ``limit + 1`` bytes are read), a tar
-stream refuses oversized extended headers, a pickle batch is unpickled by a
-restricted unpickler that only builds numpy arrays no larger than the file,
-and an archive may hold only so many image files and bytes. Every problem
-raises :class:`DataError` with a message that says what is wrong and how to
-fix it.
-
-Private: :mod:`deblur.data` is the public loader and re-exports what it
-needs from here (:class:`DataError`, :data:`CLASS_NAMES`, ``ENV_VAR``).
+Every read is bounded before it happens: a member's declared size is checked against a limit (and at most
+``limit + 1`` bytes are read), a tar stream refuses oversized extended headers, a pickle batch is unpickled by a
+restricted unpickler that only builds numpy arrays no larger than the file, and an archive may hold only so many image
+files and bytes. Every problem raises :class:`DataError` saying what is wrong and how to fix it. Private:
+:mod:`deblur.data` is the public loader and re-exports :class:`DataError`, :data:`CLASS_NAMES` and ``ENV_VAR``.
 """
 
 from __future__ import annotations
@@ -26,18 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-CLASS_NAMES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 ENV_VAR = "DEBLUR_DATA"
 
 _SIZE = 32
@@ -46,19 +30,13 @@ _TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 _TEST_BATCH = "test_batch"
 _ALL_BATCHES = (*_TRAIN_BATCHES, _TEST_BATCH)
 _SPLITS = ("train", "test")
-_IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"}
-)
-# Bounded reads: every member's declared size is checked before it is read.
-# A 32x32 image is a few KB in any of the formats above (an uncompressed BMP
-# or TIFF 3-4 KB plus headers); 256 KiB leaves room for bulky metadata.
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm"})
+# A 32x32 image is a few KB in any of the formats above; 256 KiB leaves room for bulky metadata.
 _MAX_IMAGE_BYTES = 256 * 1024
-# An official batch holds 10,000 rows of 3,072 bytes plus labels and file
-# names (31.0 MB); a pickle batch may hold at most that many rows.
+# An official batch holds 10,000 rows of 3,072 bytes plus labels and file names (31.0 MB).
 _MAX_BATCH_ROWS = 10_000
 _MAX_BATCH_BYTES = 32 * 1024 * 1024
-# Image members are kept (compressed) until all are read: at most this many, and this many bytes
-# (CIFAR-10 is 60,000 images: 20 MB as JPEG, about 150 MB as PNG; twice as many images still fit).
+# Image members are kept (compressed) until all are read: CIFAR-10 is 60,000 images, 20 MB as JPEG, 150 MB as PNG.
 _MAX_IMAGES = 120_000
 _MAX_IMAGE_TOTAL_BYTES = 192 * 1024 * 1024
 # A long file name or a pax header of a real archive is well below this.
@@ -66,31 +44,17 @@ _MAX_HEADER_BYTES = 64 * 1024
 # Below this many files the bar would flash for a fraction of a second.
 _PROGRESS_MIN_FILES = 1000
 
-_ACCEPTED = (
-    "the official cifar-10-python.tar.gz; its extracted cifar-10-batches-py/ folder; "
-    "or an image-folder tree train/<class>/* and test/<class>/* (.png, .jpg, .bmp, ...), "
-    "as a directory or a .tar, .tar.gz/.tgz or .zip archive, optionally under one "
-    "top-level folder"
-)
-_HOW_TO_SUPPLY = (
-    f"Pass source= to load_cifar10() or set the {ENV_VAR} environment variable to one of: "
-    f"{_ACCEPTED}."
-)
+_ACCEPTED = ("the official cifar-10-python.tar.gz; its extracted cifar-10-batches-py/ folder; "
+             "or an image-folder tree train/<class>/* and test/<class>/* (.png, .jpg, .bmp, ...), "
+             "as a directory or a .tar, .tar.gz/.tgz or .zip archive, optionally under one "
+             "top-level folder")
+_HOW_TO_SUPPLY = (f"Pass source= to load_cifar10() or set the {ENV_VAR} environment variable to one of: "
+                  f"{_ACCEPTED}.")
 
-# Reading an archive fails in many ways when its bytes are damaged: tarfile
-# and zipfile errors, gzip/bz2 stream errors (EOFError, OSError, zlib.error),
-# lzma errors, zipfile's RuntimeError for encrypted members and
-# NotImplementedError for unknown compression methods.
-_ARCHIVE_ERRORS = (
-    tarfile.TarError,
-    zipfile.BadZipFile,
-    zlib.error,
-    EOFError,
-    OSError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
-)
+# How reading a damaged archive fails: tarfile/zipfile, gzip/bz2 (EOFError, OSError, zlib.error) and lzma errors,
+# zipfile's RuntimeError (encrypted members) and NotImplementedError (unknown compression methods).
+_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
+                   NotImplementedError)
 try:  # lzma is optional in CPython builds
     import lzma
 
@@ -105,9 +69,7 @@ class DataError(RuntimeError):
     __module__ = "deblur.data"  # its public home, which re-exports it
 
 
-# ---------------------------------------------------------------------------
-# Messages
-# ---------------------------------------------------------------------------
+# ----------------------------------------------------------------- messages
 
 
 def _short_reason(exc, limit=200):
@@ -117,20 +79,16 @@ def _short_reason(exc, limit=200):
 
 
 def _layout_error(where):
-    return DataError(
-        f"{where} does not look like CIFAR-10 data: found neither the pickle batches "
-        f"({_BATCH_DIR}/data_batch_1..5 and test_batch) nor an image-folder tree "
-        "(train/<class>/* and test/<class>/*, optionally under one top-level folder). "
-        f"{_HOW_TO_SUPPLY}"
-    )
+    return DataError(f"{where} does not look like CIFAR-10 data: found neither the pickle batches "
+                     f"({_BATCH_DIR}/data_batch_1..5 and test_batch) nor an image-folder tree "
+                     "(train/<class>/* and test/<class>/*, optionally under one top-level folder). "
+                     f"{_HOW_TO_SUPPLY}")
 
 
 def _corrupt_error(where, member, exc):
     inside = f" while reading member '{member}'" if member else ""
-    return DataError(
-        f"{where} is corrupt or truncated ({_short_reason(exc)}{inside}). "
-        "Re-download it, or re-create the archive."
-    )
+    return DataError(f"{where} is corrupt or truncated ({_short_reason(exc)}{inside}). "
+                     "Re-download it, or re-create the archive.")
 
 
 def _hidden(name):
@@ -142,9 +100,7 @@ def _is_image_name(name):
     return not _hidden(name) and PurePosixPath(name).suffix.lower() in _IMAGE_SUFFIXES
 
 
-# ---------------------------------------------------------------------------
-# Arrays
-# ---------------------------------------------------------------------------
+# ------------------------------------------------------------------- arrays
 
 
 def _result(x_train, y_train, x_test, y_test):
@@ -158,9 +114,7 @@ def _result(x_train, y_train, x_test, y_test):
     return (images(x_train), labels(y_train)), (images(x_test), labels(y_test))
 
 
-# ---------------------------------------------------------------------------
-# Directories
-# ---------------------------------------------------------------------------
+# -------------------------------------------------------------- directories
 
 
 def _load_batch_dir(folder):
@@ -174,10 +128,8 @@ def _load_batch_dir(folder):
                 blobs[name] = (f"'{file}'", _read_member(f.read, os.fstat(f.fileno()).st_size,
                                                          _MAX_BATCH_BYTES, "batch"))
         except _TooLarge as exc:
-            raise DataError(
-                f"'{file}' is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 batch can take: "
-                "it is not a CIFAR-10 batch. Re-download cifar-10-python.tar.gz."
-            ) from None
+            raise DataError(f"'{file}' is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 batch can take: "
+                            "it is not a CIFAR-10 batch. Re-download cifar-10-python.tar.gz.") from None
         except OSError as exc:
             raise DataError(f"'{file}' cannot be read ({_short_reason(exc)}); check its permissions.") from None
     return _assemble_batches(blobs, f"'{folder}'")
@@ -204,17 +156,11 @@ def _load_image_dir(root, where, *, progress):
     return _decode_tree(tree, where, progress=progress)
 
 
-# ---------------------------------------------------------------------------
-# Archives
-# ---------------------------------------------------------------------------
+# ----------------------------------------------------------------- archives
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
-    """A tar header that refuses an extended header (long name, pax) larger than a path can be.
-
-    ``tarfile`` reads such a header's whole body while it iterates, before
-    any member is handed to us, so its size must be checked here.
-    """
+    """A tar header refusing an extended header (long name, pax) too large for a path; tarfile reads it whole."""
 
     _EXTENDED = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
                  tarfile.SOLARIS_XHDTYPE)
@@ -254,11 +200,7 @@ def _iter_zip(path):
 
 
 def _read_member(read, size, limit, what):
-    """Read a member of declared ``size``, refusing one over ``limit`` before reading it.
-
-    Reads at most ``limit + 1`` bytes, so a member that holds more than it
-    declares is caught too.
-    """
+    """Read a member of declared ``size`` (at most ``limit + 1`` bytes), refusing one over ``limit``."""
     if size > limit:
         raise _TooLarge(what, size, limit)
     blob = read(limit + 1)
@@ -305,10 +247,8 @@ def _load_archive(path, where, *, progress):
             name = parts[-1]
             if name in _ALL_BATCHES:
                 if name in batches:
-                    raise DataError(
-                        f"{where} holds {name} twice ({batches[name][0]} and member '{member}'); "
-                        "keep one cifar-10-batches-py folder in the archive."
-                    )
+                    raise DataError(f"{where} holds {name} twice ({batches[name][0]} and member '{member}'); "
+                                    "keep one cifar-10-batches-py folder in the archive.")
                 batches[name] = (f"{where} member '{member}'", _read_member(read, size, _MAX_BATCH_BYTES, "batch"))
             elif len(parts) in (3, 4) and parts[-3] in _SPLITS and _is_image_name(name):
                 blob = _read_member(read, size, _MAX_IMAGE_BYTES, "image file")
@@ -328,11 +268,9 @@ def _load_archive(path, where, *, progress):
     except _ARCHIVE_ERRORS as exc:
         if member is None:
             # Not even the first member could be read: not an archive at all.
-            raise DataError(
-                f"{where} is not a readable .tar, .tar.gz/.tgz or .zip archive "
-                f"({_short_reason(exc)}): it is corrupt or truncated, or not a CIFAR-10 source. "
-                f"Re-download it if it should be one. {_HOW_TO_SUPPLY}"
-            ) from None
+            raise DataError(f"{where} is not a readable .tar, .tar.gz/.tgz or .zip archive "
+                            f"({_short_reason(exc)}): it is corrupt or truncated, or not a CIFAR-10 source. "
+                            f"Re-download it if it should be one. {_HOW_TO_SUPPLY}") from None
         raise _corrupt_error(where, member, exc) from None
 
     if batches:
@@ -342,10 +280,8 @@ def _load_archive(path, where, *, progress):
     prefixes = sorted({prefix for prefix, *_ in images})
     if len(prefixes) > 1:
         shown = ", ".join("/".join(p) + "/" if p else "(top level)" for p in prefixes)
-        raise DataError(
-            f"{where} holds image-folder trees in several places ({shown}); "
-            "keep a single train/ and test/ pair in the archive."
-        )
+        raise DataError(f"{where} holds image-folder trees in several places ({shown}); "
+                        "keep a single train/ and test/ pair in the archive.")
     prefix = prefixes[0]
     tree = {}
     for dir_prefix, split, cls in class_dirs:
@@ -356,39 +292,23 @@ def _load_archive(path, where, *, progress):
     return _decode_tree(tree, where, progress=progress)
 
 
-# ---------------------------------------------------------------------------
-# Pickle batches
-# ---------------------------------------------------------------------------
+# ----------------------------------------------------------- pickle batches
 
-# What a CIFAR-10 batch pickle needs: numpy array reconstruction (numpy 1.x
-# and 2.x module names, protocols 2 to 5) and _codecs.encode, which Python 3
-# uses for bytes under protocol 2. Nothing else can be built from the file.
-_PICKLE_ALLOWED = frozenset(
-    {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("_codecs", "encode"),
-    }
-)
+# What a CIFAR-10 batch pickle needs: numpy array reconstruction (numpy 1.x and 2.x names, protocols 2 to 5) and
+# _codecs.encode, which Python 3 uses for bytes under protocol 2. Nothing else can be built from the file.
+_PICKLE_ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+                             ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                             ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+                             ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")})
 
 
 class _BatchUnpickler(pickle.Unpickler):
     """Builds numpy arrays and bytes from a batch pickle, and nothing larger than the file.
 
-    The allowed callables come wrapped: ``_codecs.encode`` only turns a
-    latin-1 ``str`` (as protocol 2 stores bytes) into bytes, never through
-    another codec (``hex`` doubles its input, so nested calls would grow
-    without bound); ``numpy.dtype`` never makes an object dtype (filled with
-    ``None``, an object array uses its memory at once); and an array made
-    by calling ``numpy.ndarray(shape, dtype)`` may not claim more bytes than
-    the file holds. Arrays rebuilt the usual way (``_reconstruct`` and its
-    state) carry their data in the file, so their size is bounded already.
+    The allowed callables come wrapped: ``_codecs.encode`` only turns a latin-1 ``str`` into bytes (``hex`` would
+    double its input, nested without bound); ``numpy.dtype`` never makes an object dtype (which uses its memory at
+    once); and ``numpy.ndarray(shape, dtype)`` may not claim more bytes than the file holds. Arrays rebuilt the usual
+    way (``_reconstruct``) carry their data in the file, so their size is bounded already.
     """
 
     def __init__(self, file, *, budget, **kwargs):
@@ -406,8 +326,7 @@ class _BatchUnpickler(pickle.Unpickler):
         if name == "ndarray":
             return _BoundedArray(self.budget)
         if name == "_reconstruct":
-            return lambda subtype, *args: found(np.ndarray if isinstance(subtype, _BoundedArray) else subtype,
-                                                *args)
+            return lambda subtype, *args: found(np.ndarray if isinstance(subtype, _BoundedArray) else subtype, *args)
         return found
 
 
@@ -445,10 +364,8 @@ def _parse_batch(data, where):
     try:
         batch = _BatchUnpickler(io.BytesIO(data), budget=len(data), encoding="bytes").load()
     except Exception as exc:  # damaged bytes fail in many ways inside pickle
-        raise DataError(
-            f"{where} is corrupt or truncated, or not a CIFAR-10 batch ({_short_reason(exc)}). "
-            "Re-download cifar-10-python.tar.gz."
-        ) from None
+        raise DataError(f"{where} is corrupt or truncated, or not a CIFAR-10 batch ({_short_reason(exc)}). "
+                        "Re-download cifar-10-python.tar.gz.") from None
     if isinstance(batch, dict):
         # Python 2 pickles give bytes keys; tolerate str keys from hand-made batches.
         x = batch.get(b"data", batch.get("data"))
@@ -456,16 +373,12 @@ def _parse_batch(data, where):
     else:
         x = y = None
     if x is None or y is None:
-        raise DataError(
-            f"{where} is not a CIFAR-10 batch (expected a dict with b'data' and b'labels'). "
-            "Re-download cifar-10-python.tar.gz."
-        )
+        raise DataError(f"{where} is not a CIFAR-10 batch (expected a dict with b'data' and b'labels'). "
+                        "Re-download cifar-10-python.tar.gz.")
     x = np.asarray(x)
     y = np.asarray(y)
     n_pixels = 3 * _SIZE * _SIZE
-    # A pickle may call numpy.ndarray(shape) and so claim any number of rows
-    # without holding them (an untouched allocation costs no memory until it
-    # is read): the rows must be few enough and actually present in the file.
+    # numpy.ndarray(shape) may claim rows the file does not hold: they must be few enough and present in the file.
     if x.ndim >= 1 and (x.shape[0] > _MAX_BATCH_ROWS or x.nbytes + y.size > len(data)):
         raise DataError(
             f"{where} claims {x.shape[0]:,} rows ({x.nbytes:,} bytes of pixels) but the file holds "
@@ -478,10 +391,8 @@ def _parse_batch(data, where):
             f"expected uint8 (N, {n_pixels}) and (N,)): it is corrupt. Re-download cifar-10-python.tar.gz."
         )
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= len(CLASS_NAMES)):
-        raise DataError(
-            f"{where} has labels outside 0..9: it is corrupt or not CIFAR-10. "
-            "Re-download cifar-10-python.tar.gz."
-        )
+        raise DataError(f"{where} has labels outside 0..9: it is corrupt or not CIFAR-10. "
+                        "Re-download cifar-10-python.tar.gz.")
     # Each row is the red plane, then green, then blue, each 32x32 row-major.
     images = x.reshape(-1, 3, _SIZE, _SIZE).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), y.astype(np.int64)
@@ -490,10 +401,8 @@ def _parse_batch(data, where):
 def _assemble_batches(blobs, where):
     missing = [name for name in _ALL_BATCHES if name not in blobs]
     if missing:
-        raise DataError(
-            f"{where} holds CIFAR-10 batches but lacks {', '.join(missing)}: it is incomplete. "
-            "Re-download cifar-10-python.tar.gz (it holds data_batch_1..5 and test_batch)."
-        )
+        raise DataError(f"{where} holds CIFAR-10 batches but lacks {', '.join(missing)}: it is incomplete. "
+                        "Re-download cifar-10-python.tar.gz (it holds data_batch_1..5 and test_batch).")
     parsed = {name: _parse_batch(blobs[name][1], blobs[name][0]) for name in _ALL_BATCHES}
     x_train = np.concatenate([parsed[name][0] for name in _TRAIN_BATCHES])
     y_train = np.concatenate([parsed[name][1] for name in _TRAIN_BATCHES])
@@ -501,9 +410,7 @@ def _assemble_batches(blobs, where):
     return _result(x_train, y_train, x_test, y_test)
 
 
-# ---------------------------------------------------------------------------
-# Image folders
-# ---------------------------------------------------------------------------
+# ------------------------------------------------------------ image folders
 
 
 def _class_labels(names):
@@ -519,28 +426,22 @@ def _decode_image(data, where):
         with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as image:
             if image.size != (_SIZE, _SIZE):
                 width, height = image.size
-                raise DataError(
-                    f"{where} is {width}x{height} pixels; CIFAR-10 images must be {_SIZE}x{_SIZE}. "
-                    "Resize or remove it."
-                )
+                raise DataError(f"{where} is {width}x{height} pixels; CIFAR-10 images must be {_SIZE}x{_SIZE}. "
+                                "Resize or remove it.")
             return np.asarray(image.convert("RGB"))
     except DataError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise DataError(
-            f"{where} is not a readable image ({_short_reason(exc)}): it is corrupt or truncated. "
-            "Re-download the data, or replace or remove this file."
-        ) from None
+        raise DataError(f"{where} is not a readable image ({_short_reason(exc)}): it is corrupt or truncated. "
+                        "Re-download the data, or replace or remove this file.") from None
 
 
 def _decode_tree(tree, where, *, progress):
     """Decode {split: {class: [(file name, bytes or path, where)]}} into arrays."""
     for split in _SPLITS:
         if not tree.get(split):
-            raise DataError(
-                f"{where} has no {split}/<class>/ image folders; an image-folder source needs both "
-                "train/<class>/* and test/<class>/* (optionally under one top-level folder)."
-            )
+            raise DataError(f"{where} has no {split}/<class>/ image folders; an image-folder source needs both "
+                            "train/<class>/* and test/<class>/* (optionally under one top-level folder).")
     train_classes, test_classes = set(tree["train"]), set(tree["test"])
     if train_classes != test_classes:
         only_train = ", ".join(sorted(train_classes - test_classes)) or "-"
@@ -552,29 +453,17 @@ def _decode_tree(tree, where, *, progress):
     empty = sorted(f"{split}/{cls}/" for split in _SPLITS for cls, items in tree[split].items() if not items)
     if empty:
         shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
-        raise DataError(
-            f"{where} has class folders with no images: {shown}. "
-            f"Add image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) or remove the empty folders."
-        )
+        raise DataError(f"{where} has class folders with no images: {shown}. "
+                        f"Add image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) or remove the empty folders.")
 
     labels = _class_labels(train_classes)
     total = sum(len(items) for split in _SPLITS for items in tree[split].values())
     arrays = {}
-    with tqdm(
-        total=total,
-        desc="Decoding CIFAR-10 images",
-        unit="img",
-        disable=not progress or total < _PROGRESS_MIN_FILES,
-    ) as bar:
+    with tqdm(total=total, desc="Decoding CIFAR-10 images", unit="img",
+              disable=not progress or total < _PROGRESS_MIN_FILES) as bar:
         for split in _SPLITS:
-            items = sorted(
-                (
-                    (labels[cls], name, data, item_where)
-                    for cls, entries in tree[split].items()
-                    for name, data, item_where in entries
-                ),
-                key=lambda item: item[:2],
-            )
+            items = sorted(((labels[cls], name, data, item_where) for cls, entries in tree[split].items()
+                            for name, data, item_where in entries), key=lambda item: item[:2])
             x = np.empty((len(items), _SIZE, _SIZE, 3), dtype=np.uint8)
             for i, (_, _, data, item_where) in enumerate(items):
                 x[i] = _decode_image(data, item_where)

@@ -9,22 +9,9 @@ FULL_SCALE = {"uint8": 255.0, "uint16": 65535.0}
 
 
 def to_float32(images, *, xp=np):
-    """Images as float32, integers scaled to [0, 1]: the package's one conversion.
+    """Images as float32 (always a new array), integers times the reciprocal of their full scale; validates nothing.
 
-    Multiplies by the reciprocal of the full scale (``x * (1/255)`` for
-    uint8), on numpy arrays or, with ``xp=keras.ops``, on tensors inside a
-    traced step. Validates nothing (see :func:`as_float_images`).
-
-    Parameters
-    ----------
-    images : ndarray or tensor
-    xp : module, default numpy
-        ``numpy`` or ``keras.ops``.
-
-    Returns
-    -------
-    ndarray or tensor of float32
-        Always a new array.
+    The package's one conversion, on numpy arrays or, with ``xp=keras.ops``, on tensors inside a traced step.
     """
     scale = FULL_SCALE.get(getattr(images.dtype, "name", str(images.dtype)))
     x = np.astype(np.asarray(images), np.float32) if xp is np else xp.cast(images, "float32")
@@ -41,16 +28,14 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4):
     name : str
         Name used in error messages.
     check_range : bool, default True
-        Require float input to lie in [0, 1]. Corrupted images (unclipped
-        noise) and network outputs may leave that range: pass False for them.
+        Require float input to lie in [0, 1]; pass False for corrupted images and network outputs.
     ndim : int, default 4
         Required number of dimensions.
 
     Returns
     -------
     ndarray of float32
-        A new array unless the input already was float32 (it is never
-        modified in place either way).
+        A new array unless the input already was float32 (never modified in place).
     """
     if isinstance(images, (str, bytes)) or images is None:
         raise TypeError(f"{name} must be an array of images; got {type(images).__name__}.")
@@ -66,16 +51,12 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4):
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); pass at least one image.")
     if x.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"{name} must be channels-last with 1 or 3 channels; got shape {x.shape}."
-        )
+        raise ValueError(f"{name} must be channels-last with 1 or 3 channels; got shape {x.shape}.")
     if x.dtype == np.uint8:
         return to_float32(x)
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
-            f"{name} must be uint8 in [0, 255] or float in [0, 1]; got dtype {x.dtype}. "
-            "Convert with images.astype(np.uint8) or images / 255.0."
-        )
+        raise ValueError(f"{name} must be uint8 in [0, 255] or float in [0, 1]; got dtype {x.dtype}. "
+                         "Convert with images.astype(np.uint8) or images / 255.0.")
     x = x.astype(np.float32, copy=False)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or infinite values.")
@@ -83,19 +64,12 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4):
         low, high = float(x.min()), float(x.max())
         if low < 0.0 or high > 1.0:
             hint = " It looks like 0..255 data: divide by 255." if high > 1.5 else ""
-            raise ValueError(
-                f"{name} must lie in [0, 1] when float; got values in [{low:.4g}, {high:.4g}].{hint}"
-            )
+            raise ValueError(f"{name} must lie in [0, 1] when float; got values in [{low:.4g}, {high:.4g}].{hint}")
     return x
 
 
 def check_images(images, *, name="images", check_range=True, ndim=4):
-    """Validate like :func:`as_float_images`, but without converting.
-
-    Returns uint8 input as it is (a quarter of the memory of float32) and
-    float input as float32 (no copy when it already is). Use it where the
-    images are consumed chunk by chunk.
-    """
+    """Validate like :func:`as_float_images`, but return uint8 input as it is (for chunk-by-chunk consumers)."""
     x = np.asarray(images) if not isinstance(images, (str, bytes)) and images is not None else images
     if isinstance(x, np.ndarray) and x.dtype == np.uint8:
         as_float_images(x[:1], name=name, ndim=ndim)  # shape and channel checks only
@@ -105,6 +79,4 @@ def check_images(images, *, name="images", check_range=True, ndim=4):
 
 def check_same_shape(a, b, names):
     if a.shape != b.shape:
-        raise ValueError(
-            f"{names[0]} and {names[1]} must have the same shape; got {a.shape} and {b.shape}."
-        )
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape; got {a.shape} and {b.shape}.")

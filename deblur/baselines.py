@@ -1,13 +1,10 @@
 """Classical baselines from ``skimage.restoration``, for comparison with the networks.
 
-The deconvolution baselines are *oracles*: they are given each image's true
-blur kernel (its sigma from :func:`deblur.corruption.corrupt`), which the
-networks never see. On 32x32 images FFT-based methods are dominated by
-boundary effects, so every image is reflect-padded before restoration and
-cropped back afterwards.
-
-Each baseline maps ``(N, H, W, C)`` float images (as corrupted, unclipped)
-to float32 restorations of the same shape, channel by channel.
+The deconvolution baselines are *oracles*: they are given each image's true blur kernel (its sigma from
+:func:`deblur.corruption.corrupt`), which the networks never see. On 32x32 images FFT-based methods are dominated by
+boundary effects, so every image is reflect-padded before restoration and cropped back afterwards. Each baseline maps
+``(N, H, W, C)`` float images (as corrupted, unclipped) to float32 restorations of the same shape, channel by channel;
+:data:`BASELINES` lists them for :func:`tune` and :func:`run_timed`.
 """
 
 from __future__ import annotations
@@ -21,26 +18,12 @@ from ._validation import as_float_images
 from .corruption import gaussian_kernel_1d
 from .metrics import per_image_mse
 
-__all__ = [
-    "gaussian_psf",
-    "wiener_oracle",
-    "richardson_lucy_oracle",
-    "unsupervised_wiener_oracle",
-    "tv_denoise",
-    "BASELINES",
-    "tune",
-    "run_timed",
-]
+__all__ = ["gaussian_psf", "wiener_oracle", "richardson_lucy_oracle", "unsupervised_wiener_oracle", "tv_denoise",
+           "BASELINES", "tune", "run_timed"]
 
 
 def gaussian_psf(sigma, kernel_size=5):
-    """The study's 2-D blur kernel: outer product of OpenCV's 1-D Gaussian.
-
-    Returns
-    -------
-    ndarray of float64, shape (kernel_size, kernel_size)
-        Sums to 1.
-    """
+    """The study's 2-D blur kernel, float64 (kernel_size, kernel_size): outer product of OpenCV's 1-D Gaussian."""
     k = gaussian_kernel_1d([sigma], kernel_size)[0]
     return np.outer(k, k)
 
@@ -76,19 +59,12 @@ def wiener_oracle(corrupted, sigmas, *, balance=0.01, pad=8):
         Regularisation: trade-off between data fit and smoothness.
     pad : int, default 8
         Reflect padding on each side before the FFT (0 disables it).
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C)
     """
     return _per_image(corrupted, sigmas, lambda ch, psf: wiener(ch, psf, balance, clip=False), pad=pad)
 
 
 def richardson_lucy_oracle(corrupted, sigmas, *, num_iter=10, pad=8):
-    """Richardson-Lucy deconvolution with each image's true PSF.
-
-    The method needs non-negative data, so the input is clipped to [0, 1]
-    first.
+    """Richardson-Lucy deconvolution with each image's true PSF, the input clipped to [0, 1] first (it needs >= 0).
 
     Parameters
     ----------
@@ -96,34 +72,15 @@ def richardson_lucy_oracle(corrupted, sigmas, *, num_iter=10, pad=8):
         As in :func:`wiener_oracle`.
     num_iter : int, default 10
         Iterations: more sharpens more and amplifies noise more.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C)
     """
-    return _per_image(
-        corrupted, sigmas,
-        lambda ch, psf: richardson_lucy(np.clip(ch, 0.0, 1.0), psf, num_iter=num_iter, clip=False),
-        pad=pad,
-    )
+    return _per_image(corrupted, sigmas, pad=pad, restore_channel=lambda ch, psf: richardson_lucy(
+        np.clip(ch, 0.0, 1.0), psf, num_iter=num_iter, clip=False))
 
 
 def unsupervised_wiener_oracle(corrupted, sigmas, *, pad=8, seed=0):
-    """Wiener-Hunt deconvolution with self-tuned regularisation, true PSF.
-
-    ``skimage.restoration.unsupervised_wiener`` (a Gibbs sampler; slow),
-    seeded for repeatable output. No parameter to tune.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C)
-    """
+    """Wiener-Hunt deconvolution with self-tuned regularisation, true PSF (``unsupervised_wiener``; slow, seeded)."""
     rng = np.random.default_rng(seed)
-    return _per_image(
-        corrupted, sigmas,
-        lambda ch, psf: unsupervised_wiener(ch, psf, clip=False, rng=rng)[0],
-        pad=pad,
-    )
+    return _per_image(corrupted, sigmas, lambda ch, psf: unsupervised_wiener(ch, psf, clip=False, rng=rng)[0], pad=pad)
 
 
 def tv_denoise(corrupted, *, weight=0.05):
@@ -134,10 +91,6 @@ def tv_denoise(corrupted, *, weight=0.05):
     corrupted : ndarray, shape (N, H, W, C)
     weight : float, default 0.05
         Denoising strength.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C)
     """
     x = as_float_images(corrupted, name="corrupted", check_range=False)
     return np.stack([denoise_tv_chambolle(im, weight=weight, channel_axis=-1) for im in x]).astype(np.float32)
@@ -167,8 +120,7 @@ def tune(name, corrupted, clean, sigmas=None):
     Returns
     -------
     best : dict
-        ``{parameter: value}`` with the lowest mean MSE (empty when the
-        method has no parameter).
+        ``{parameter: value}`` with the lowest mean MSE (empty when the method has no parameter).
     scores : dict of value -> float
         Validation MSE of every grid value.
     """

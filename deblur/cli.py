@@ -9,11 +9,9 @@ Subcommands::
     deblur restore  IMAGES... [--model deblurnet|cae|win5rb|model.keras] --out DIR [--quiet]
     deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
 
-IMAGES are PNG/JPEG/TIFF/BMP files or folders of them (read by
-:mod:`deblur.images`). Problems (a missing path, an unknown model, an
-unreadable image) print one line to stderr and exit with status 2; nothing is
-written half-way and no input is ever overwritten. Repository maintenance
-(re-scoring the models, rewriting ``reports/``) is ``python tools/reproduce.py``.
+IMAGES are PNG/JPEG/TIFF/BMP files or folders of them (:mod:`deblur.images`). Problems print one line to stderr and
+exit with status 2; nothing is written half-way and no input is ever overwritten. Repository maintenance is
+``python tools/reproduce.py``.
 """
 
 from __future__ import annotations
@@ -30,12 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-# A command line tool keeps stderr for its own messages: silence TensorFlow's
-# C++ start-up logging (set before Keras imports TensorFlow; a user's own
-# setting wins).
+# Keep stderr for our own messages: silence TensorFlow's C++ start-up logging (a user's own setting wins).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from . import images  # noqa: E402 - imports no Keras
+from . import images, machine, pretrained  # noqa: E402 - imports no Keras
 from .files import check_file_target, check_outputs  # noqa: E402 - imports no Keras
 from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
@@ -56,11 +52,7 @@ def _write_images(items, out_dir, inputs, *, extra_inputs=()):
 
 
 def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
-    """The output files, checked before anything is written: distinct, no input, nothing existing.
-
-    ``inputs`` are the files the names come from (aligned); ``extra_inputs`` the paths given on
-    the command line (folders of images): no output may lie inside them either.
-    """
+    """The output files, checked first: distinct, none existing, none onto/inside ``inputs`` (aligned) or extras."""
     out_dir = out_folder(out_dir)
     targets = [out_dir / name for name in names]
     by_name = {}
@@ -81,25 +73,10 @@ def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
 
 
 def import_keras():
-    """Import Keras (and its backend) with the process's stderr silenced meanwhile.
-
-    TensorFlow's C++ start-up logging ("All log messages before
-    absl::InitializeLog()", "Could not find cuda drivers") ignores
-    ``TF_CPP_MIN_LOG_LEVEL`` and writes to file descriptor 2 directly, so a
-    command line that promises one-line errors must hold that descriptor
-    while the backend loads. Python errors of the import still propagate.
-    """
-    if "keras" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    """Import Keras with TensorFlow's native start-up log kept off stderr (:func:`deblur.machine.quiet_startup`)."""
+    if "keras" not in sys.modules:
+        with machine.quiet_startup():
+            import keras  # noqa: F401
 
 
 def _load_model(spec):
@@ -108,8 +85,8 @@ def _load_model(spec):
     from . import models, training
 
     path = Path(spec)
-    if spec in models.MODELS:
-        if spec not in models.pretrained_names():
+    if spec in models.MODELS or spec in pretrained.pretrained_names():
+        if spec not in pretrained.pretrained_names():
             raise CLIError(f"{spec}: no shipped weights for this model")
         from .inference import as_any_size_model
 
@@ -126,22 +103,19 @@ def _load_model(spec):
             return keras.models.load_model(path)
         except Exception as exc:  # noqa: BLE001 - any load failure is a user-facing one-liner
             raise CLIError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from None
-    raise CLIError(
-        f"{spec}: unknown model; give a shipped name ({', '.join(models.pretrained_names())}), "
-        "a .keras file or a run folder"
-    )
+    raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(models.pretrained_names())}), "
+                   "a .keras file or a run folder")
 
 
 def _model_inputs(spec):
     """The files a model spec reads (shipped weights and card, a .keras file, a run folder); imports no Keras."""
-    from .pretrained import PRETRAINED_DIR
-
-    if spec in MODEL_NAMES:
-        return [PRETRAINED_DIR / f"{spec}.weights.h5", PRETRAINED_DIR / f"{spec}.json"]
+    shipped = pretrained.pretrained_names()
+    if spec in MODEL_NAMES or spec in shipped:
+        return [pretrained.PRETRAINED_DIR / f"{spec}.weights.h5", pretrained.PRETRAINED_DIR / f"{spec}.json"]
     path = Path(spec)
     if not (path.is_dir() or (path.is_file() and path.suffix == ".keras")):
-        raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(MODEL_NAMES)}), "
-                       "a .keras file or a run folder")
+        raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(shipped)}), "
+                       "a .keras file or a run folder (deblur restore --list-models)")
     return [path]
 
 
@@ -187,6 +161,13 @@ def _cmd_restore(args):
     """Restore image by image (bounded memory); every input and output is checked before the first is written."""
     from tqdm.auto import tqdm
 
+    if args.list_models:
+        print(list_models())
+        return 0
+    if not args.images:
+        raise CLIError("no images given: deblur restore IMAGES... --out DIR (or --list-models)")
+    if not args.out:
+        raise CLIError("--out is required: the folder the restored images go to")
     files = images.find_images(args.images)
     for path in files:  # headers only: mode, size, the pixel limit
         images.check_image(path)
@@ -203,8 +184,29 @@ def _cmd_restore(args):
         out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
         images.write_png(target, out, alpha)
         bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
-                  f"wrote {target}", file=sys.stdout)
+                  f"{describe_change(image, out)}; wrote {target}", file=sys.stdout)
     return 0
+
+
+def describe_change(before, after):
+    """How much a restoration changed an image, in words a person can act on: the PSNR between input and output."""
+    scale = float(np.iinfo(before.dtype).max) if before.dtype.kind == "u" else 1.0
+    mse = float(np.mean((after.astype(np.float64) - before.astype(np.float64)) ** 2)) / scale ** 2
+    if mse == 0:
+        return "output identical to the input"
+    psnr = 10 * np.log10(1.0 / mse)
+    how = ("left almost as it was (sharp input?)" if psnr >= 40 else "lightly sharpened" if psnr >= 30
+           else "strongly changed: compare with the input; a sharp photo needs no restoring")
+    return f"output vs input {psnr:.1f} dB PSNR, {how}"
+
+
+def list_models():
+    """The shipped models, one line each: name, what it is for, and which is the default."""
+    lines = []
+    for name in pretrained.pretrained_names():
+        default = " (the default)" if name == pretrained.DEFAULT_MODEL else ""
+        lines.append(f"{name}{default}: {pretrained.PURPOSES.get(name, pretrained.model_card(name)['protocol']['description'])}")
+    return "\n".join(lines)
 
 
 def _cmd_export(args):
@@ -270,14 +272,10 @@ def _cmd_evaluate(args):
         raise CLIError(f"--out {args.out}: exists; choose another --out (a saved result is never overwritten)")
     profile, arrays = _profile_arrays(args.profile, args.data, args.n_test)
     model = _load_model(args.model)
-    result = {
-        "model": args.model,
-        "profile": profile.name,
-        "identity": metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"],
-                                     ci_seed=profile.seeds.bootstrap),
-        "model_metrics": metrics.evaluate(model, arrays["x_test_corrupted"], arrays["x_test"],
-                                          ci_seed=profile.seeds.bootstrap),
-    }
+    result = {"model": args.model, "profile": profile.name}
+    for key, scored in (("identity", None), ("model_metrics", model)):
+        result[key] = metrics.evaluate(scored, arrays["x_test_corrupted"], arrays["x_test"],
+                                       ci_seed=profile.seeds.bootstrap)
     print(metrics.format_table({"identity": result["identity"], args.model: result["model_metrics"]}))
     path = metrics.save_results(result, args.out)
     print("wrote", path)
@@ -404,18 +402,19 @@ def build_parser():
     p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("restore", help="restore images of any size with a model (PNG out, bit depth kept)")
-    p.add_argument("images", nargs="+", help="PNG/JPEG/TIFF/BMP files or folders")
-    p.add_argument("--model", default="deblurnet",
-                   help="shipped name (deblurnet, the default; cae, win5rb), .keras file or run folder")
-    p.add_argument("--out", required=True, help="output folder (inputs and existing files are never overwritten)")
+    p.add_argument("images", nargs="*", help="PNG/JPEG/TIFF/BMP files or folders")
+    model_help = (f"shipped name ({pretrained.DEFAULT_MODEL}, the default; see --list-models), .keras file or run "
+                  "folder")
+    p.add_argument("--model", default=pretrained.DEFAULT_MODEL, help=model_help)
+    p.add_argument("--list-models", action="store_true", help="list the shipped models, what each is for, and exit")
+    p.add_argument("--out", default=None, help="output folder (inputs and existing files are never overwritten)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--ensemble", action="store_true",
                    help="average over the 8 flips and rotations of each image (about 8x the time)")
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("export", help="export a model for deployment: ONNX, LiteRT or a TF SavedModel")
-    p.add_argument("--model", default="deblurnet", help="shipped name (deblurnet, the default; cae, win5rb), "
-                   ".keras file or run folder")
+    p.add_argument("--model", default=pretrained.DEFAULT_MODEL, help=model_help)
     p.add_argument("--format", required=True, choices=["onnx", "litert", "tf_saved_model"])
     p.add_argument("--out", required=True, help="a new .onnx or .tflite file, or a new folder (tf_saved_model)")
     p.set_defaults(func=_cmd_export)
@@ -433,10 +432,9 @@ def main(argv=None):
 def run_command(func, args, *, name):
     """Run ``func(args)`` the command line's way; return its exit status.
 
-    Any exception becomes one line on stderr, ``<name>: error: ...``
-    (:func:`error_line`), and status 2 (with ``args.debug``: the traceback
-    first); Ctrl-C is status 130. Warnings are held until the end: a failure
-    prints its one line alone, a success its warnings (one line each).
+    Any exception becomes one line on stderr, ``<name>: error: ...`` (:func:`error_line`), and status 2 (with
+    ``args.debug``: the traceback first); Ctrl-C is status 130. Warnings are held until the end: a failure prints its
+    one line alone, a success its warnings (one line each).
 
     Parameters
     ----------
@@ -446,10 +444,6 @@ def run_command(func, args, *, name):
         Its ``debug`` attribute, when true, shows tracebacks.
     name : str
         The prefix of every line (``"deblur restore"``).
-
-    Returns
-    -------
-    int
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
@@ -493,12 +487,12 @@ _OS_FIXES = {
 def error_line(exc):
     """One line that says what went wrong and, where known, how to fix it.
 
-    ``OSError`` gets its path and a fix by ``errno``; an error type we did
-    not anticipate (a bug, or a framework error) gets its type and a pointer
-    to ``--debug``; any message is folded onto one line.
+    ``OSError`` gets its path and a fix by ``errno``; an unanticipated error type gets its type and a pointer to
+    ``--debug``.
     """
     from .data import DataError
-    from .pretrained import PretrainedWeightsError  # imports no Keras
+
+    PretrainedWeightsError = pretrained.PretrainedWeightsError
 
     if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
         where = f"{exc.filename}: " if exc.filename else ""

@@ -1,20 +1,10 @@
 """The study's corruption: Gaussian blur with a random sigma, then Gaussian noise.
 
-Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian kernel whose
-sigma is drawn uniformly from ``sigma_range`` (OpenCV's ``GaussianBlur`` with
-its default reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and
-channel. No clipping afterwards, as in the study. Outside the study, the noise
-level may be drawn per image too (``noise_std=(low, high)``).
-
-The blur is vectorised over the batch: each image has its own separable
-kernel, applied as ``kernel_size`` shifted multiply-adds per axis on the whole
-batch, so there is no per-image Python loop and OpenCV is not needed at run
-time (it is only a test-time reference).
-
-The same corruption as Keras operations, run on the training device, is
-:mod:`deblur.device_corruption`: it calls this module's kernel and separable
-pass with ``xp=keras.ops``, so the blur is written once. This module does
-not import Keras.
+Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian kernel whose sigma is drawn uniformly from
+``sigma_range`` (OpenCV's ``GaussianBlur``, reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and
+channel; no clipping, as in the study. The blur is vectorised over the batch (a separable kernel per image, as shifted
+multiply-adds), so OpenCV is only a test-time reference. :mod:`deblur.device_corruption` calls this module's kernel
+and separable pass with ``xp=keras.ops``, so the blur is written once; this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -25,6 +15,9 @@ import numpy as np
 
 from ._validation import check_images, to_float32
 
+#: Sigmas below this blur nothing: the kernel is a unit impulse (sigma 0 is "no blur").
+MIN_SIGMA = 1e-3
+
 __all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur", "gaussian_kernels", "separable_blur"]
 
 # Images processed at once: the float32 temporaries of a chunk (3 MB) stay in cache.
@@ -32,7 +25,7 @@ _CHUNK = 256
 
 
 def gaussian_kernel_1d(sigmas, kernel_size=5):
-    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``.
+    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``: float64, shape (N, kernel_size).
 
     Parameters
     ----------
@@ -40,48 +33,35 @@ def gaussian_kernel_1d(sigmas, kernel_size=5):
         Standard deviations in pixels, each > 0.
     kernel_size : int, default 5
         Odd kernel length.
-
-    Returns
-    -------
-    kernels : ndarray of float64, shape (N, kernel_size)
-        Each row sums to 1.
     """
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
-    if np.any(~np.isfinite(sigmas)) or np.any(sigmas <= 0):
-        raise ValueError("sigmas must be finite and > 0.")
+    if np.any(~np.isfinite(sigmas)) or np.any(sigmas < 0):
+        raise ValueError("sigmas must be finite and >= 0 (0: no blur).")
     return gaussian_kernels(sigmas[:, None], kernel_size, dtype="float64")
 
 
 def gaussian_kernels(sigmas, kernel_size, *, dtype, xp=np):
-    """Normalised 1-D Gaussian kernels, unchecked: the one formula, for numpy and ``keras.ops``.
+    """Normalised 1-D Gaussian kernels, shape (N, kernel_size), unchecked: the one formula, numpy or ``keras.ops``.
 
     Parameters
     ----------
     sigmas : array or tensor of ``dtype``, shape (N, 1)
-        Standard deviations, > 0.
     kernel_size : int
-        Odd kernel length.
     dtype : str
         ``"float64"`` (numpy) or ``"float32"`` (on a device).
     xp : module, default numpy
         ``numpy`` or ``keras.ops``.
-
-    Returns
-    -------
-    array or tensor, shape (N, kernel_size)
     """
     offsets = xp.arange(kernel_size, dtype=dtype) - (kernel_size - 1) / 2
-    weights = xp.exp(-(offsets[None, :] ** 2) / (2.0 * sigmas ** 2))
+    # Sigma 0 is no blur: below MIN_SIGMA the kernel is a unit impulse (its other taps underflow to 0).
+    weights = xp.exp(-(offsets[None, :] ** 2) / (2.0 * xp.maximum(sigmas, MIN_SIGMA) ** 2))
     return weights / xp.sum(weights, axis=1, keepdims=True)
 
 
 def gaussian_blur(images, sigmas, *, kernel_size=5):
-    """Blur each image with its own Gaussian, reflect-101 borders.
-
-    Agrees with ``cv2.GaussianBlur(image, (kernel_size, kernel_size), sigma)``
-    (default border) per image.
+    """Blur each image with its own Gaussian, as ``cv2.GaussianBlur`` (reflect-101 borders); float32, (N, H, W, C).
 
     Parameters
     ----------
@@ -91,10 +71,6 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
         One sigma per image, > 0.
     kernel_size : int, default 5
         Odd kernel size; H and W must exceed ``kernel_size // 2``.
-
-    Returns
-    -------
-    blurred : ndarray, shape (N, H, W, C), float32
     """
     images = check_images(images, name="images", check_range=False)
     n = images.shape[0]
@@ -105,12 +81,7 @@ def gaussian_blur(images, sigmas, *, kernel_size=5):
 
 
 def _blur_chunks(images, kernels, out, *, workers=2):
-    """Blur chunk after chunk into ``out`` on a small thread pool.
-
-    numpy releases the GIL inside its array loops, so two threads keep two
-    cores busy. Yields ``(start, stop)`` of each chunk, in order, once it is
-    written (the caller may add noise to it meanwhile).
-    """
+    """Blur into ``out`` on threads (numpy frees the GIL); yield each chunk's ``(start, stop)`` once written."""
 
     def work(start):
         stop = min(start + _CHUNK, len(images))
@@ -130,10 +101,8 @@ def _blur_chunks(images, kernels, out, *, workers=2):
 def separable_blur(images, kernels, *, xp=np):
     """Blur each image with its own separable kernel, reflect-101 borders: the one pass, numpy or ``keras.ops``.
 
-    A horizontal pass, then a vertical one, as OpenCV's separable filter
-    does; Gaussian kernels are symmetric, so taps ``k`` and ``-k`` share one
-    multiply. Numpy's (and ``keras.ops.pad``'s) ``"reflect"`` is OpenCV's
-    ``BORDER_REFLECT_101`` (the edge is not repeated).
+    A horizontal pass, then a vertical one, as OpenCV's, giving float32 (N, H, W, C); taps ``k`` and ``-k`` share one
+    multiply. Numpy's (and ``keras.ops.pad``'s) ``"reflect"`` is OpenCV's ``BORDER_REFLECT_101``.
 
     Parameters
     ----------
@@ -142,10 +111,6 @@ def separable_blur(images, kernels, *, xp=np):
         One odd-length kernel per image (see :func:`gaussian_kernels`).
     xp : module, default numpy
         ``numpy`` or ``keras.ops``.
-
-    Returns
-    -------
-    float32 array or tensor, shape (N, H, W, C)
     """
     half = kernels.shape[1] // 2
     taps = [kernels[:, half + k, None, None, None] for k in range(half + 1)]  # (N, 1, 1, 1) each
@@ -169,15 +134,8 @@ def _symmetric_pass(x, taps, half, *, axis):
     return out
 
 
-def corrupt(
-    images,
-    seed=None,
-    *,
-    kernel_size=5,
-    sigma_range=(1.0, 4.0),
-    noise_std=0.02,
-    clip=False,
-):
+def corrupt(images, seed=None, *, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0,
+            clip=False):
     """Corrupt images the study's way: random Gaussian blur, then noise.
 
     Parameters
@@ -185,19 +143,18 @@ def corrupt(
     images : ndarray, shape (N, H, W, C) or (H, W, C)
         uint8 in [0, 255] (scaled by 1/255) or float in [0, 1]. Not modified.
     seed : int, numpy.random.Generator or None, default None
-        Source of randomness. The same int (or a Generator in the same state)
-        gives bit-identical output; ``None`` draws fresh entropy.
+        The same int (or a Generator in the same state) gives bit-identical output; ``None`` draws fresh entropy.
     kernel_size : int, default 5
         Odd size of the square Gaussian kernel.
     sigma_range : (float, float), default (1.0, 4.0)
         Sigma is drawn uniformly from ``[low, high)`` per image.
     noise_std : float or (float, float), default 0.02
-        Standard deviation of the additive Gaussian noise (0 disables it),
-        or a range ``(low, high)`` to draw it from uniformly per image
-        (drawn after the sigmas; a number leaves the random stream as the
-        study's).
+        Standard deviation of the additive Gaussian noise (0 disables it), or a range ``(low, high)`` to draw it from
+        per image (after the sigmas; a number leaves the random stream as the study's).
+    sharp_fraction : float, default 0.0
+        Share of images left unblurred (sigma 0, drawn after the noise levels; 0 keeps the study's stream).
     clip : bool, default False
-        Clip the result to [0, 1]. Off in the study.
+        Clip the result to [0, 1] (off in the study).
 
     Returns
     -------
@@ -210,28 +167,22 @@ def corrupt(
     single = np.ndim(images) == 3
     x = check_images(images[None] if single else images, name="images")
     rng = np.random.default_rng(seed)
-    sigmas = rng.uniform(low, high, size=x.shape[0])
-    out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=noise_levels(noise_std, rng, len(x)))
+    sigmas, levels = draw_settings(rng, len(x), sigma_range=(low, high), noise_std=noise_std,
+                                   sharp_fraction=check_fraction(sharp_fraction))
+    out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=levels)
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
     return (out[0] if single else out), sigmas
 
 
 def check_settings(*, kernel_size, sigma_range, noise_std):
-    """Validate the corruption's settings; return ``sigma_range`` as floats.
-
-    Shared by :func:`corrupt` and :class:`deblur.training.pipeline.FreshCorruption`.
-
-    Returns
-    -------
-    low, high : float
-    """
+    """Validate the corruption's settings (:func:`corrupt`, the training pipeline); return ``sigma_range`` as floats."""
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
             or kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
     low, high = (float(v) for v in sigma_range)
-    if not (0 < low <= high) or not np.isfinite(high):
-        raise ValueError(f"sigma_range must satisfy 0 < low <= high; got {sigma_range}.")
+    if not (0 <= low <= high) or not np.isfinite(high):
+        raise ValueError(f"sigma_range must satisfy 0 <= low <= high (0: no blur); got {sigma_range}.")
     check_noise(noise_std)
     return low, high
 
@@ -249,11 +200,30 @@ def check_noise(noise_std):
     return pair
 
 
+def check_fraction(sharp_fraction):
+    """Validate the share of unblurred images; return it as a float."""
+    if isinstance(sharp_fraction, (str, bytes)) or not np.isfinite(sharp_fraction) or not 0 <= sharp_fraction <= 1:
+        raise ValueError(f"sharp_fraction must be in [0, 1]; got {sharp_fraction!r}.")
+    return float(sharp_fraction)
+
+
+def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):
+    """Each of ``n`` images' blur sigma and noise level, drawn in this order from ``rng``; settings checked.
+
+    Sigmas uniform in ``sigma_range``; noise levels as :func:`noise_levels`; then, only if ``sharp_fraction > 0``,
+    which images stay sharp (sigma 0). The one home of these draws: :func:`corrupt` and the training pipeline.
+    """
+    sigmas = rng.uniform(*sigma_range, size=n)
+    levels = noise_levels(noise_std, rng, n)
+    if sharp_fraction > 0:
+        sigmas[rng.random(n) < sharp_fraction] = 0.0
+    return sigmas, levels
+
+
 def noise_levels(noise_std, rng, n):
     """The noise level of each of ``n`` images: ``noise_std`` itself, or ``n`` draws from its range.
 
-    A number draws nothing from ``rng`` (the study's stream); a range draws
-    ``n`` uniform numbers. Settings are assumed checked (:func:`check_noise`).
+    A number draws nothing from ``rng`` (the study's stream). Settings are assumed checked (:func:`check_noise`).
     """
     if np.ndim(noise_std) == 0:
         return float(noise_std)
@@ -262,23 +232,17 @@ def noise_levels(noise_std, rng, n):
 
 
 def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
-    """Blur (thread pool) and add noise (drawn in order from ``rng``); settings unchecked.
-
-    ``noise_std``: one level for all images, or an array of one per image.
-    """
+    """Blur (thread pool) and add noise (one level, or one per image, drawn in order from ``rng``); unchecked."""
     half = kernel_size // 2
     if min(x.shape[1:3]) <= half:
-        raise ValueError(
-            f"Images of {x.shape[1]}x{x.shape[2]} are too small for a {kernel_size}x{kernel_size} "
-            "kernel with reflect-101 borders."
-        )
+        raise ValueError(f"Images of {x.shape[1]}x{x.shape[2]} are too small for a {kernel_size}x{kernel_size} "
+                         "kernel with reflect-101 borders.")
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
     per_image = np.ndim(noise_std) > 0
     for start, stop in _blur_chunks(x, kernels, out, workers=workers):
         if per_image or noise_std > 0:
-            # Drawn chunk by chunk in image order: the stream, and so the
-            # result, does not depend on the chunk size or the thread count.
+            # Drawn chunk by chunk in image order: the result does not depend on the chunk size or thread count.
             chunk = out[start:stop]
             scale = (np.asarray(noise_std[start:stop], np.float32)[:, None, None, None] if per_image
                      else np.float32(noise_std))

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import files
+from . import files, machine
 from ._archives import (  # noqa: F401 - CLASS_NAMES, ENV_VAR and DataError are public here
     _ALL_BATCHES,
     _BATCH_DIR,
@@ -87,7 +87,7 @@ class DataNotFoundError(DataError, FileNotFoundError):
 # ---------------------------------------------------------------------------
 
 
-def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=True):
+def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     """Load CIFAR-10 as uint8 images and int64 labels.
 
     Parameters
@@ -110,8 +110,10 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=True):
         archive's bytes, or of the sorted (relative path, size, mtime) list of
         a directory's files, so any change to the source gives a new entry.
         A cache file that cannot be read is ignored and rebuilt.
-    progress : bool, default True
-        Show a progress bar while decoding 1000 image files or more.
+    progress : bool or None, default None
+        Show a progress bar while decoding 1000 image files or more; ``None``
+        shows one where a person watches (:func:`deblur.machine.frontend`:
+        not papermill, CI or a log file).
 
     Returns
     -------
@@ -141,6 +143,7 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=True):
     where = _where(path, origin)
     if not path.exists():
         raise DataNotFoundError(f"CIFAR-10 source {where} does not exist. {_HOW_TO_SUPPLY}")
+    progress = machine.frontend() is not None if progress is None else progress
 
     if path.is_dir():
         kind, root = _dir_layout(path)

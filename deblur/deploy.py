@@ -1,12 +1,9 @@
 """Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel) and run the exported file.
 
-Keras 3's ``Model.export`` does the conversion (ONNX through ``tf2onnx`` on the
-TensorFlow backend, LiteRT through TensorFlow's converter); this module adds
-the project's rules: the output is checked against the inputs, never
-overwrites anything, and appears whole or not at all. The exported models
-keep the height, width and batch free (the CAE's must be multiples of 4,
-DeblurNet's of 2) and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
-Keras model (no padding, clipping or tiling: that is :func:`deblur.restore`'s).
+Keras 3's ``Model.export`` does the conversion; this module adds the project's rules: the output is checked against
+the inputs, never overwrites anything, and appears whole or not at all. The exported models keep height, width and
+batch free (the CAE's multiples of 4, DeblurNet's of 2) and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
+Keras model (no padding, clipping or tiling: that is :func:`deblur.restore`'s)::
 
     deblur export --model deblurnet --format onnx --out deblurnet.onnx
 """
@@ -46,23 +43,17 @@ def check_target(path, format, inputs):
 
 
 def export(model, path, *, format="onnx", inputs=()):
-    """Write ``model`` to ``path`` in a deployment format, any input size.
+    """Write ``model`` to ``path`` in a deployment format, any input size; returns the ``pathlib.Path``.
 
     Parameters
     ----------
     model : keras.Model
-        A functional model whose input is ``(None, None, None, 3)`` (see
-        :func:`deblur.inference.as_any_size_model`).
+        A functional model whose input is ``(None, None, None, 3)`` (:func:`deblur.inference.as_any_size_model`).
     path : str or os.PathLike
-        ``*.onnx`` (onnx), ``*.tflite`` (litert) or a new folder
-        (tf_saved_model). Must not exist.
+        ``*.onnx`` (onnx), ``*.tflite`` (litert) or a new folder (tf_saved_model). Must not exist.
     format : {"onnx", "litert", "tf_saved_model"}, default "onnx"
     inputs : iterable of path, optional
         What the model was read from; ``path`` may not be, or be inside, one.
-
-    Returns
-    -------
-    pathlib.Path
 
     Raises
     ------
@@ -72,9 +63,7 @@ def export(model, path, *, format="onnx", inputs=()):
         ``path`` exists.
     """
     path = check_target(path, format, inputs)
-    # Model.export traces the model and refuses one that was never called (a model
-    # freshly rebuilt for any input size, as `deblur export` loads it): call it once.
-
+    # Model.export refuses a model never called (one rebuilt for any input size, as `deblur export` loads it).
     side = 8 * size_multiple(model)
     model(np.zeros((1, side, side, 3), np.float32), training=False)
 
@@ -89,18 +78,13 @@ def export(model, path, *, format="onnx", inputs=()):
 def load_exported(path, *, format):
     """A function running an exported model: ``run(batch)`` with float32 ``(N, H, W, 3)`` -> ``(N, H, W, 3)``.
 
-    ONNX runs with onnxruntime, LiteRT with the ``ai_edge_litert`` interpreter
-    (TensorFlow's ``tf.lite.Interpreter`` where that is not installed), a
-    SavedModel with TensorFlow (its ``serve`` endpoint).
+    ONNX runs with onnxruntime, LiteRT with the ``ai_edge_litert`` interpreter (else TensorFlow's
+    ``tf.lite.Interpreter``), a SavedModel with TensorFlow (its ``serve`` endpoint).
 
     Parameters
     ----------
     path : str or os.PathLike
     format : {"onnx", "litert", "tf_saved_model"}
-
-    Returns
-    -------
-    callable
     """
     path = str(path)
     if format == "onnx":

@@ -1,31 +1,18 @@
 """The study's corruption as Keras operations, run on the device that trains.
 
-:mod:`deblur.corruption` corrupts numpy arrays on the CPU. This module does
-the same corruption with ``keras.ops`` and ``keras.random``, so that it runs
-inside the compiled training step on any Keras backend and any device: a
-training batch travels to the accelerator as clean uint8 images and is
-flipped, blurred and made noisy there (``train(..., corruption="device")``).
+The same corruption as :mod:`deblur.corruption`, with ``keras.ops`` and ``keras.random``, so that it runs inside the
+compiled training step on any backend and device: a batch travels to the accelerator as clean uint8 images and is
+flipped, blurred and made noisy there (``train(..., corruption="device")``). This module imports Keras.
 
-- :func:`blur_ops`: the blur alone (``keras.ops`` in and out); agrees with
-  ``cv2.GaussianBlur`` and :func:`deblur.corruption.gaussian_blur`, and is
-  the same kernel and separable pass, run with ``xp=keras.ops``.
-- :class:`DeviceCorruption`: a layer, ``(images, key) -> (corrupted,
-  clean)``, with random flips, a per-image sigma and Gaussian noise. Every
-  draw is a pure function of ``key``, a pair of integers per batch that the
-  data set derives from ``(seed, epoch, step)``
-  (:func:`deblur.training.pipeline.batch_key`): the same key gives the same batch, so
-  a resumed run sees exactly the batches of an uninterrupted one without
-  checkpointing any random state.
-- :class:`CorruptionTrainer`: the training-time wrapper, ``restoration model
-  + DeviceCorruption``, that :func:`deblur.training.train` fits. Only the
-  restoration model is saved; the wrapper holds no weights of its own.
+- :func:`gaussian_kernels_ops` and :func:`blur_ops`: the kernels and the blur, :mod:`deblur.corruption`'s code run
+  with ``xp=keras.ops``.
+- :class:`DeviceCorruption`: a layer, ``(images, key) -> (corrupted, clean)``. Every draw is a pure function of
+  ``key``, derived per batch from ``(seed, epoch, step)`` (:func:`deblur.training.pipeline.batch_key`), so a resumed
+  run sees exactly the batches of an uninterrupted one without checkpointing any random state.
+- :class:`CorruptionTrainer`: ``restoration model + DeviceCorruption``, which :func:`deblur.training.train` fits.
 
-Keras 3.15's ``keras.random`` takes an int or a ``SeedGenerator`` as seed,
-not a tensor, so the layer assigns the batch's key to its
-``SeedGenerator``'s state inside the step and draws from it (a variable
-assignment, traced and compiled like any other on TensorFlow and JAX).
-
-Importing this module imports Keras; :mod:`deblur.corruption` does not.
+Keras 3.15's ``keras.random`` takes an int or a ``SeedGenerator`` as seed, not a tensor, so the layer assigns the
+batch's key to its ``SeedGenerator``'s state inside the step (a variable assignment, traced like any other).
 """
 
 from __future__ import annotations
@@ -35,17 +22,13 @@ import numpy as np
 from keras import ops
 
 from ._validation import to_float32
-from .corruption import check_settings, gaussian_kernels, separable_blur
+from .corruption import check_fraction, check_settings, gaussian_kernels, separable_blur
 
 __all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
 
 
 def gaussian_kernels_ops(sigmas, kernel_size=5):
-    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``, with ``keras.ops`` (float32).
-
-    :func:`deblur.corruption.gaussian_kernels` with ``xp=keras.ops``; the
-    sigmas (shape (N,), > 0) are not checked: this runs traced.
-    """
+    """Normalised 1-D Gaussian kernels (float32, ``keras.ops``) of sigmas (N,), > 0, unchecked: this runs traced."""
     sigmas = ops.cast(ops.reshape(sigmas, (-1, 1)), "float32")
     return gaussian_kernels(sigmas, kernel_size, dtype="float32", xp=ops)
 
@@ -53,15 +36,8 @@ def gaussian_kernels_ops(sigmas, kernel_size=5):
 def blur_ops(images, sigmas, *, kernel_size=5):
     """Blur each image with its own Gaussian, reflect-101 borders, in ``keras.ops``.
 
-    The device twin of :func:`deblur.corruption.gaussian_blur`: agrees with
-    ``cv2.GaussianBlur(image, (kernel_size, kernel_size), sigma)`` per image
-    (default border, reflect-101). Separable: a horizontal pass, then a
-    vertical one, each ``kernel_size // 2 + 1`` multiply-adds of shifted
-    copies of the whole batch (the kernel is symmetric), which XLA fuses.
-
-    ``images`` and ``sigmas`` may be tensors or arrays, as
-    :func:`~deblur.corruption.gaussian_blur` takes them; the result is a
-    float32 tensor of the current Keras backend.
+    The device twin of :func:`deblur.corruption.gaussian_blur` (agrees with ``cv2.GaussianBlur`` per image);
+    ``images`` and ``sigmas`` may be tensors or arrays; the result is a float32 tensor of the current backend.
     """
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")
@@ -71,10 +47,8 @@ def blur_ops(images, sigmas, *, kernel_size=5):
     half = kernel_size // 2
     height, width = images.shape[1], images.shape[2]
     if height is not None and width is not None and min(height, width) <= half:
-        raise ValueError(
-            f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} kernel with "
-            "reflect-101 borders."
-        )
+        raise ValueError(f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} kernel with "
+                         "reflect-101 borders.")
     return separable_blur(images, gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size), xp=ops)
 
 
@@ -85,26 +59,21 @@ def _as_float_images(images):
 class DeviceCorruption(keras.layers.Layer):
     """The study's corruption of a batch, on the device: flips, blur, noise.
 
-    ``call(images, key)`` returns ``(corrupted, clean)``: ``clean`` is the
-    batch as float32 in [0, 1], flipped horizontally and/or vertically (each
-    with probability 1/2 per image, if ``flips``); ``corrupted`` is ``clean``
-    blurred by :func:`blur_ops` with a sigma drawn uniformly from
-    ``sigma_range`` per image, plus ``noise_std * N(0, 1)`` per pixel and
-    channel, unclipped, as :func:`deblur.corruption.corrupt`. The draws
-    come from ``keras.random`` with the layer's ``SeedGenerator`` set to
-    ``key``: the same images and key give the same output on a backend.
+    ``call(images, key)`` returns ``(corrupted, clean)``: ``clean`` is the batch as float32 in [0, 1], flipped
+    horizontally and/or vertically (each with probability 1/2 per image, if ``flips``); ``corrupted`` is ``clean``
+    corrupted as by :func:`deblur.corruption.corrupt`. The same images and key give the same output on a backend.
 
     Parameters
     ----------
     flips : bool, default False
-    kernel_size : int, default 5
-    sigma_range : (float, float), default (1.0, 4.0)
-    noise_std : float, default 0.02
+    kernel_size, sigma_range, noise_std, sharp_fraction
+        As in :func:`deblur.corruption.corrupt` (``noise_std`` one number).
     **kwargs
         Keras ``Layer`` options (``name``).
     """
 
-    def __init__(self, *, flips=False, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, **kwargs):
+    def __init__(self, *, flips=False, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0,
+                 **kwargs):
         super().__init__(**kwargs)
         low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
         if np.ndim(noise_std) > 0:
@@ -114,6 +83,7 @@ class DeviceCorruption(keras.layers.Layer):
         self.kernel_size = int(kernel_size)
         self.sigma_range = (low, high)
         self.noise_std = float(noise_std)
+        self.sharp_fraction = check_fraction(sharp_fraction)
         self.seed_generator = keras.random.SeedGenerator(0)
 
     def draw(self, images, key):
@@ -123,15 +93,13 @@ class DeviceCorruption(keras.layers.Layer):
         ----------
         images : tensor, shape (B, H, W, C), uint8 or float in [0, 1]
         key : tensor of int, shape (2,) or (B, 2)
-            The batch's random key (:func:`deblur.training.pipeline.batch_key`); of a
-            (B, 2) key, the first row is used (a data set serves one row per
-            image so that batches keep a batch axis).
+            The batch's random key (:func:`deblur.training.pipeline.batch_key`); of a (B, 2) key, the first row.
 
         Returns
         -------
         dict
-            ``corrupted`` and ``clean`` (float32, (B, H, W, C)), ``sigmas``
-            (float32, (B,)), ``flipped`` (bool, (B, 2): horizontal, vertical).
+            ``corrupted`` and ``clean`` (float32, (B, H, W, C)), ``sigmas`` (float32, (B,)), ``flipped`` (bool, (B,
+            2): horizontal, vertical).
         """
         clean = _as_float_images(images)
         key = ops.convert_to_tensor(key)
@@ -147,6 +115,9 @@ class DeviceCorruption(keras.layers.Layer):
             flipped = ops.zeros_like(flipped)
         low, high = self.sigma_range
         sigmas = keras.random.uniform((batch,), minval=low, maxval=high, seed=self.seed_generator)
+        if self.sharp_fraction > 0:  # drawn only then: the study's draws stay as they were
+            sharp = keras.random.uniform((batch,), seed=self.seed_generator) < self.sharp_fraction
+            sigmas = ops.where(sharp, 0.0, sigmas)
         corrupted = blur_ops(clean, sigmas, kernel_size=self.kernel_size)
         if self.noise_std > 0:
             corrupted = corrupted + self.noise_std * keras.random.normal(ops.shape(clean), seed=self.seed_generator)
@@ -162,23 +133,17 @@ class DeviceCorruption(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "flips": self.flips, "kernel_size": self.kernel_size,
-                "sigma_range": list(self.sigma_range), "noise_std": self.noise_std}
+                "sigma_range": list(self.sigma_range), "noise_std": self.noise_std,
+                "sharp_fraction": self.sharp_fraction}
 
 
 class CorruptionTrainer(keras.Model):
     """Training-time wrapper: clean uint8 batches in, the restoration model trained on their corruption.
 
-    Called with ``{"images": uint8 (B, H, W, C), "key": int32 (B, 2)}`` (a
-    batch of :class:`deblur.training.pipeline.DeviceBatches`), it corrupts the batch
-    with ``corruption`` and returns ``{"restored": model(corrupted),
-    "target": clean}``; :meth:`compute_loss` compares the two, so the data
-    set needs no targets. Called with a float array (the fixed,
-    pre-corrupted validation images) it is ``model`` itself, and the loss
-    compares with the given targets as usual.
-
-    The wrapper owns no weights: its trainable variables are ``model``'s,
-    so compiling it with ``model.optimizer`` trains ``model`` and keeps the
-    optimizer state that ``model``'s checkpoints save.
+    Called with a batch of :class:`deblur.training.pipeline.DeviceBatches`, it corrupts the batch with ``corruption``
+    and returns ``{"restored": model(corrupted), "target": clean}``, which :meth:`compute_loss` compares; called with
+    a float array (the fixed validation images) it is ``model`` itself. It owns no weights, so compiling it with
+    ``model.optimizer`` trains ``model`` and keeps the optimizer state ``model``'s checkpoints save.
 
     Parameters
     ----------

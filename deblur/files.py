@@ -1,13 +1,10 @@
 """Files the package writes, written one way: whole or not at all, never over an input.
 
-- **Atomic writes.** A file is either its old or its new content, never half:
-  the data go to a temporary file in the same folder, then ``os.replace``.
-  :func:`atomic_write_bytes`, :func:`atomic_write_text`,
-  :func:`atomic_write_json`, and :func:`atomic_save` for writers that need a
-  path of their own (matplotlib, ``keras.Model.save``, ``numpy.savez``).
-- **The output rule.** :func:`check_outputs` refuses an output that is, is
-  inside, or links to an input of the same call, before anything is written;
-  :func:`check_file_target` refuses a folder or a wrong suffix.
+- **Atomic writes** (a temporary file in the same folder, then ``os.replace``): :func:`atomic_write_bytes`,
+  :func:`atomic_write_text`, :func:`atomic_write_json`, :func:`atomic_save` and :func:`atomic_save_folder`.
+- **The output rule.** :func:`check_outputs` refuses an output that is, is inside, or links to an input of the same
+  call, before anything is written; :func:`check_file_target` refuses a folder or a wrong suffix.
+- :func:`to_jsonable` and :func:`read_json`.
 """
 
 from __future__ import annotations
@@ -20,18 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "to_jsonable",
-    "check_file_target",
-    "OutputConflictError",
-    "check_outputs",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "atomic_write_json",
-    "atomic_save",
-    "atomic_save_folder",
-    "read_json",
-]
+__all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "atomic_write_bytes",
+           "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "read_json"]
 
 def to_jsonable(value):
     """``value`` with numpy scalars/arrays, tuples and paths made JSON-ready."""
@@ -49,7 +36,7 @@ def to_jsonable(value):
 
 
 def check_file_target(path, *, suffixes=None, example="results.json"):
-    """Refuse a destination that is a folder or has the wrong suffix, before writing.
+    """Refuse a destination that is a folder or has the wrong suffix, before writing; returns the ``pathlib.Path``.
 
     Parameters
     ----------
@@ -58,10 +45,6 @@ def check_file_target(path, *, suffixes=None, example="results.json"):
         Allowed suffixes, lower case with the dot (``{".json"}``).
     example : str
         A file name for the error message.
-
-    Returns
-    -------
-    pathlib.Path
     """
     path = Path(path)
     if path.is_dir():
@@ -83,14 +66,10 @@ def _real(path):
 
 
 def check_outputs(outputs, inputs=(), *, allow=()):
-    """Refuse outputs that would overwrite an input of the same call, or each other.
+    """Refuse outputs that would overwrite an input of the same call, or each other; return them as Paths.
 
-    The one rule for every path the package or the command line writes: an
-    output is refused when, with symlinks followed, it *is* an input, is the
-    same file under another name (a hard link), or lies *inside* an input
-    (a data folder, a run folder, an archive); and two outputs may not be
-    the same path. Call it
-    before anything is written: nothing is written when it raises.
+    An output is refused when, with symlinks followed, it *is* an input, is the same file under another name (a hard
+    link), or lies *inside* an input (a data folder, a run folder, an archive); two outputs may not be the same path.
 
     Parameters
     ----------
@@ -99,13 +78,8 @@ def check_outputs(outputs, inputs=(), *, allow=()):
     inputs : iterable of str, os.PathLike or None
         Everything this call reads (``None`` entries are skipped).
     allow : iterable of str or os.PathLike, optional
-        Outputs updated by design through this module (a run folder's
-        ``history.json``, a report): exempt from the input checks.
-
-    Returns
-    -------
-    list of pathlib.Path
-        The outputs, as given.
+        Outputs updated by design through this module (a run folder's ``history.json``, a report): exempt from the
+        input checks.
 
     Raises
     ------
@@ -141,12 +115,10 @@ def check_outputs(outputs, inputs=(), *, allow=()):
 
 
 def atomic_save(path, save, *, suffixes=None, example="file"):
-    """Let ``save(tmp_path)`` write a temporary file, then move it onto ``path``.
+    """Let ``save(tmp_path)`` write a temporary file, then move it onto ``path``; returns the ``pathlib.Path``.
 
-    For writers that insist on a path (``Figure.savefig``, ``Model.save``,
-    ``numpy.savez``). The temporary file sits in the same folder (so the
-    move is an atomic rename) and keeps ``path``'s suffix (some writers pick
-    the format from it). It is removed if ``save`` fails.
+    For writers that insist on a path (``Figure.savefig``, ``Model.save``, ``numpy.savez``). The temporary file keeps
+    ``path``'s suffix (some writers pick the format from it) and is removed if ``save`` fails.
 
     Parameters
     ----------
@@ -155,10 +127,6 @@ def atomic_save(path, save, *, suffixes=None, example="file"):
         ``save(tmp_path)``; must write the whole file to ``tmp_path``.
     suffixes, example
         As in :func:`check_file_target`.
-
-    Returns
-    -------
-    pathlib.Path
     """
     path = check_file_target(path, suffixes=suffixes, example=example)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,21 +151,15 @@ def atomic_save(path, save, *, suffixes=None, example="file"):
 
 
 def atomic_save_folder(path, save):
-    """Let ``save(tmp_folder)`` write a folder, then rename it to ``path`` (which must not exist).
+    """Let ``save(tmp_folder)`` write a folder (a SavedModel), then rename it to ``path``, which must not exist.
 
-    For writers that produce a folder (a TensorFlow SavedModel). The temporary
-    folder sits beside ``path`` (so the rename is atomic) and is removed if
-    ``save`` fails; ``path`` appears whole or not at all.
+    The temporary folder sits beside ``path`` and is removed if ``save`` fails. Returns the ``pathlib.Path``.
 
     Parameters
     ----------
     path : str or os.PathLike
     save : callable
         ``save(tmp_path)``; ``tmp_path`` does not exist yet when it is called.
-
-    Returns
-    -------
-    pathlib.Path
     """
     path = Path(path)
     if path.exists():

@@ -1,20 +1,10 @@
 """Read and write image files: PNG, JPEG, TIFF and BMP, 8 or 16 bits, the pixels as they are.
 
-:func:`read_image` returns ``(image, alpha)``: the image ``(H, W)`` or
-``(H, W, 3)``, uint8 or uint16 (16-bit PNGs and TIFFs stay 16-bit), with its
-EXIF orientation applied, and the alpha channel ``(H, W)`` or ``None``.
-Palette images are read as RGB (with alpha when they have transparency).
-:func:`encode_png` and :func:`write_png` write the same arrays back, bit depth
-and alpha kept. :func:`find_images` lists the image files of paths and
-folders; :func:`check_image` checks a file from its header only (mode, size),
-before anything is decoded.
-
-Pillow reads everything but 16-bit colour PNGs, which it truncates to 8 bits;
-those are read and written with OpenCV (``pip install deblur[images]``),
-imported only then. Nothing here imports Keras.
-
-Every refusal is an :class:`ImageError` (a ``ValueError``) with a one-line
-message that names the file and the fix::
+:func:`read_image` returns ``(image, alpha)``; :func:`encode_png` and :func:`write_png` write the same arrays back;
+:func:`find_images` lists the image files of paths and folders; :func:`check_image` checks a file from its header.
+Pillow reads everything but 16-bit colour PNGs (it truncates them to 8 bits): those go through OpenCV
+(``pip install deblur[images]``), imported only then. Every refusal is an :class:`ImageError` (a ``ValueError``) with
+a one-line message that names the file and the fix::
 
     >>> from deblur import images
     >>> image, alpha = images.read_image("photo.jpg")  # doctest: +SKIP
@@ -36,10 +26,8 @@ __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "find_images", "check_i
 #: The file suffixes read as images (lower case; matched case-insensitively).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-#: The largest image read, in pixels: 120 MP, above any camera photo (100 MP sensors included).
-#: Restoration is tiled, so memory does not grow with the image beyond its own arrays (a few
-#: bytes per pixel); the limit guards against decompression bombs (a few kB of PNG that decode
-#: to gigabytes), Pillow's ``DecompressionBombError`` check set to this value.
+#: The largest image read, in pixels: 120 MP, above any camera photo. Restoration is tiled, so this guards against
+#: decompression bombs (a few kB of PNG that decode to gigabytes): Pillow's ``DecompressionBombError`` check.
 MAX_PIXELS = 120_000_000
 
 # Pillow modes read as they are: mode -> (mode to convert to, dtype); None: a palette, read as RGB(A).
@@ -50,10 +38,8 @@ _SUPPORTED = "grayscale, RGB or RGBA (8 or 16 bits), or a palette image"
 
 _ORIENTATION_TAG = 0x0112
 
-# EXIF orientation -> (quarter turns counter-clockwise, mirror left-right first): what
-# PIL.ImageOps.exif_transpose does, for the one array Pillow cannot hold (16-bit RGBA).
-_ORIENTATIONS = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False), 7: (3, True),
-                 8: (1, False)}
+# EXIF orientation -> (quarter turns counter-clockwise, mirror left-right first), as PIL.ImageOps.exif_transpose.
+_ORIENTATIONS = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False), 7: (3, True), 8: (1, False)}
 
 
 class ImageError(ValueError):
@@ -64,17 +50,12 @@ class ImageError(ValueError):
 
 
 def find_images(paths):
-    """The image files among ``paths``: files as given, folders' images sorted by name.
+    """The image files among ``paths`` (a list of ``pathlib.Path``): files as given, folders' images sorted by name.
 
     Parameters
     ----------
     paths : str, os.PathLike or iterable of them
         Image files and folders of them. A folder is not searched recursively.
-
-    Returns
-    -------
-    list of pathlib.Path
-        In the order given, each folder's images sorted by name.
 
     Raises
     ------
@@ -139,11 +120,7 @@ def _open_image(path):
 
 
 def check_image(path):
-    """Check that ``path`` is an image :func:`read_image` reads, from its header only.
-
-    Nothing is decoded: the format, the mode and the size (at most
-    :data:`MAX_PIXELS`) are checked, so a batch of files can be refused
-    before the first is read.
+    """Check that ``path`` is an image :func:`read_image` reads, from its header only (format, mode, size).
 
     Parameters
     ----------
@@ -164,23 +141,19 @@ def read_image(path):
     Parameters
     ----------
     path : str or os.PathLike
-        A PNG, JPEG, TIFF or BMP file: grayscale, RGB or RGBA, 8 or 16 bits,
-        or a palette image.
+        A PNG, JPEG, TIFF or BMP file: grayscale, RGB or RGBA, 8 or 16 bits, or a palette image.
 
     Returns
     -------
     image : ndarray, shape (H, W) or (H, W, 3), uint8 or uint16
-        uint16 for 16-bit files (colour PNGs through OpenCV, because Pillow
-        reads 48- and 64-bit PNGs as 8 bits). Palette images are RGB.
+        uint16 for 16-bit files. Palette images are RGB.
     alpha : ndarray, shape (H, W), or None
-        The alpha channel (same dtype), or None when the file has none.
-        Palette images with transparency have one.
+        The alpha channel (same dtype), or None when the file (or palette) has none.
 
     Raises
     ------
     ImageError
-        Unreadable, unsupported (CMYK, float, ...), or larger than
-        :data:`MAX_PIXELS`.
+        Unreadable, unsupported (CMYK, float, ...), or larger than :data:`MAX_PIXELS`.
     """
     from PIL import ImageOps
 
@@ -223,8 +196,7 @@ def _read_png16_colour(path, *, alpha, exif=None):
     if not alpha:  # OpenCV applies the PNG's EXIF orientation itself, unless told to ignore it
         a = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     else:
-        # IMREAD_UNCHANGED, the one flag that keeps the alpha channel, also ignores EXIF orientation
-        # (OpenCV documents it so), and Pillow holds no 16-bit RGBA image: turn the array here.
+        # IMREAD_UNCHANGED keeps the alpha channel but ignores EXIF orientation: turn the array here.
         a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if a is None or a.dtype != np.uint16 or a.ndim != 3:
         raise ImageError(f"{path}: cannot read 16-bit PNG; check that it is a whole, uncorrupted file")
@@ -278,10 +250,6 @@ def encode_png(image, alpha=None):
     alpha : ndarray, shape (H, W), optional
         Same dtype as ``image``; written as the PNG's alpha channel.
 
-    Returns
-    -------
-    bytes
-
     Raises
     ------
     ImageError
@@ -303,7 +271,7 @@ def encode_png(image, alpha=None):
 
 
 def write_png(path, image, alpha=None):
-    """Write an image as a new PNG file, atomically (whole or not at all); never over an existing file.
+    """Write an image as a new PNG file, atomically, never over an existing file; returns the ``pathlib.Path``.
 
     Parameters
     ----------
@@ -311,10 +279,6 @@ def write_png(path, image, alpha=None):
         A new ``.png`` file; its folder is created.
     image, alpha
         As in :func:`encode_png`.
-
-    Returns
-    -------
-    pathlib.Path
 
     Raises
     ------

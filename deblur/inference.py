@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import models
+from . import machine, models
 from ._validation import FULL_SCALE, as_float_images, to_float32
 from .images import read_image
 
@@ -25,18 +25,9 @@ _FLOAT_SLACK = 0.25
 
 
 def size_multiple(model):
-    """The number that a model's input height and width must be a multiple of.
+    """The number (int) a model's input height and width must be a multiple of: the product of its strides.
 
-    The product of the strides of its pooling and strided layers (4 for the
-    CAE, 1 for Win5-RB).
-
-    Parameters
-    ----------
-    model : keras.Model
-
-    Returns
-    -------
-    int
+    4 for the CAE (two poolings), 1 for Win5-RB and DeblurNet.
     """
     multiple = 1
     for layer in model.layers:
@@ -108,16 +99,8 @@ def receptive_radius(model):
     their inputs. The bound is exact for stacks of odd "same" convolutions
     (Win5-RB: 12) and a little generous across strided layers.
 
-    Parameters
-    ----------
-    model : keras.Model
-        A functional model.
-
-    Returns
-    -------
-    int
-        Changing one input pixel changes no output pixel farther away than
-        this (in either axis).
+    Returns an int: changing one input pixel of the functional ``model`` changes no output pixel farther away
+    than this (in either axis).
     """
     spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
     for depth in sorted(model._nodes_by_depth, reverse=True):
@@ -277,7 +260,8 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
         image: about 1.3 KB per pixel for DeblurNet).
     progress : bool or None, default None
         Show a progress bar (tqdm, on stderr); ``None`` shows one when there
-        is more than one forward pass.
+        is more than one forward pass and a person watches
+        (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
     ensemble : bool, default False
         Self-ensemble: restore each of the 8 flips and rotations of the
         input (:data:`DIHEDRAL`), undo each on its output and average the
@@ -313,7 +297,7 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
         raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
     views = DIHEDRAL if ensemble else DIHEDRAL[:1]
     plans = [_plan(model, _dihedral(x, k, flip).shape, batch_size=batch_size, tile=tile) for k, flip in views]
-    show = progress if progress is not None else sum(len(p) for p in plans) > 1
+    show = progress if progress is not None else sum(len(p) for p in plans) > 1 and machine.frontend() is not None
     bar = tqdm(total=sum(len(p) for p in plans), disable=not show, desc="restoring", unit="pass")
     with bar:
         if not ensemble:

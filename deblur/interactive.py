@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import baselines, corruption, data, inference, metrics
+from . import baselines, corruption, data, inference, machine, metrics
 from . import models as model_zoo
 from ._validation import to_float32
 from .natural import NATURAL_IMAGES, load_natural_images
@@ -124,21 +124,7 @@ def _figure(result, *, sigma, noise_std):
 
 def _interactive_kernel():
     """True inside a running Jupyter kernel that a person is using (not papermill or nbclient, not a script)."""
-    import os
-    import sys
-
-    if "papermill" in sys.modules or os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    kernel = getattr(shell, "kernel", None)
-    # A person's frontend (JupyterLab, Notebook, VS Code) lets code ask for input; headless executors
-    # (papermill, nbclient, nbconvert --execute) send every cell with allow_stdin false. ipykernel keeps
-    # the current request's flag in a private attribute: there is no public one.
-    return kernel is not None and bool(getattr(kernel, "_allow_stdin", True))
+    return machine.frontend() == "jupyter"
 
 
 def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None):

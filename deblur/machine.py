@@ -1,16 +1,28 @@
-"""Where a run happened: :func:`machine_info` (CPU and AVX-512, cores, Python, Keras, backend, accelerators).
+"""Where code runs: :func:`machine_info` (the machine), :func:`frontend` (who watches), :func:`quiet_startup`.
 
-The notebook, the training code and the repository's records all note the
-machine a result came from. Importing this module does not import Keras;
-:func:`machine_info` does, when called.
+- :func:`machine_info`: CPU and AVX-512, cores, Python, Keras, backend,
+  accelerators. The notebook, the training code and the repository's
+  records all note the machine a result came from.
+- :func:`frontend`: whether a person watches the output as it comes (a
+  Jupyter frontend, a terminal) or nobody does (papermill, CI, a log file).
+  Progress display follows it: Keras's bar or one line per epoch in
+  :func:`deblur.training.train`, the tqdm bars of
+  :func:`deblur.data.load_cifar10` and :func:`deblur.restore`, the sliders
+  of :func:`deblur.interactive.explorer`.
+- :func:`quiet_startup`: import the Keras backend without TensorFlow's
+  native start-up log.
+
+Importing this module does not import Keras; :func:`machine_info` does, when called.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import sys
 
-__all__ = ["machine_info"]
+__all__ = ["machine_info", "frontend", "quiet_startup"]
 
 
 def machine_info():
@@ -58,7 +70,7 @@ def _accelerators(backend):
 
 
 def _cpuinfo():
-    try:
+    try:  # Linux; elsewhere the CPU model comes from platform.processor()
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             return f.read()
     except OSError:
@@ -79,3 +91,52 @@ def _has_avx512():
         if line.startswith("flags"):
             return "avx512f" in line.split()
     return None
+
+
+def frontend():
+    """Who watches this process's output: ``"jupyter"``, ``"terminal"`` or ``None`` (papermill, CI, a pipe or file).
+
+    ``"jupyter"``: a kernel a person's frontend drives. Headless executors (papermill, nbclient, ``nbconvert
+    --execute``) send every cell with ``allow_stdin`` false; ipykernel keeps the flag in a private attribute (there
+    is no public one). ``"terminal"``: no kernel, and stdout is a terminal.
+    """
+    if "papermill" in sys.modules or os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
+        return None
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    kernel = getattr(shell, "kernel", None)
+    if kernel is not None:
+        return "jupyter" if getattr(kernel, "_allow_stdin", True) else None
+    stream = sys.stdout
+    return "terminal" if stream is not None and hasattr(stream, "isatty") and stream.isatty() else None
+
+
+@contextlib.contextmanager
+def quiet_startup():
+    """Import the Keras backend inside this block to keep TensorFlow's native start-up log out of the output.
+
+    ::
+
+        with machine.quiet_startup():
+            from deblur import models, study
+
+    TensorFlow (2.19 to 2.21 at least) writes its start-up log from C++ to file descriptor 2 before any log level
+    applies (tensorflow/tensorflow#100442). Inside the block that descriptor goes to the null device (Python's
+    ``sys.stderr`` in a Jupyter kernel is another one: warnings still show); ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3
+    for the rest of the process (a value already set wins).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no file descriptor 2 to redirect (an embedded interpreter)
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)

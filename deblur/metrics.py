@@ -1,14 +1,8 @@
 """Evaluation: per-image MSE, PSNR and SSIM, and the study's test-set numbers.
 
-Every metric is computed per image (PSNR and SSIM by scikit-image) and
-summarised by :func:`mean_metrics`. The mean of per-image PSNRs is what is
-reported: it is *not* the PSNR of the batch-wide MSE. :func:`summary_with_ci`
-gives both, named as such, each with a bootstrap confidence interval over
-the test images (:func:`bootstrap_ci`).
-
-Images are compared as they come out of the model, unclipped, as in the
-study (its test MSE is Keras's ``evaluate`` on raw outputs); ``data_range``
-is 1.0 for images in [0, 1].
+Metrics are computed per image (PSNR and SSIM by scikit-image) on unclipped model outputs, as in the study, and
+averaged by :func:`mean_metrics`: the reported PSNR is the mean of per-image PSNRs, *not* the PSNR of the mean MSE
+(:func:`summary_with_ci` gives both, with bootstrap intervals). ``data_range`` is 1.0 for images in [0, 1].
 """
 
 from __future__ import annotations
@@ -21,27 +15,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from .files import atomic_write_json
 from ._validation import as_float_images, check_same_shape
 
-__all__ = [
-    "per_image_mse",
-    "per_image_psnr",
-    "per_image_ssim",
-    "per_image_metrics",
-    "mean_metrics",
-    "predict",
-    "evaluate",
-    "save_results",
-    "METRICS",
-    "format_table",
-    "grouped_metrics",
-    "sigma_bins",
-    "format_grouped",
-    "bootstrap_ci",
-    "psnr_from_mse",
-    "summary_with_ci",
-    "format_ci_table",
-    "CI_CONFIDENCE",
-    "CI_RESAMPLES",
-]
+__all__ = ["per_image_mse", "per_image_psnr", "per_image_ssim", "per_image_metrics", "mean_metrics", "predict",
+           "evaluate", "save_results", "METRICS", "format_table", "grouped_metrics", "sigma_bins", "format_grouped",
+           "bootstrap_ci", "psnr_from_mse", "summary_with_ci", "format_ci_table", "CI_CONFIDENCE", "CI_RESAMPLES"]
 
 #: The confidence level and resample count of the intervals this project reports.
 CI_CONFIDENCE = 0.95
@@ -58,19 +34,17 @@ def _pair(restored, clean):
     return restored, clean
 
 
+def _per_image(metric, restored, clean, **kwargs):
+    return np.array([metric(c, r, **kwargs) for r, c in zip(restored, clean)], dtype=np.float64)
+
+
 def per_image_mse(restored, clean):
-    """Mean squared error of each image.
+    """Mean squared error of each image, float64 of shape (N,).
 
     Parameters
     ----------
-    restored : ndarray, shape (N, H, W, C)
-        Restored (or corrupted) images, float, any finite range; uint8 is scaled by 1/255.
-    clean : ndarray, shape (N, H, W, C)
-        Reference images, uint8 or float in [0, 1].
-
-    Returns
-    -------
-    ndarray of float64, shape (N,)
+    restored, clean : ndarray, shape (N, H, W, C)
+        Restored images (float, any finite range; uint8 is scaled by 1/255), references (uint8 or float in [0, 1]).
     """
     restored, clean = _pair(restored, clean)
     diff = restored.astype(np.float64) - clean.astype(np.float64)
@@ -78,63 +52,36 @@ def per_image_mse(restored, clean):
 
 
 def per_image_psnr(restored, clean, *, data_range=1.0):
-    """PSNR in dB of each image (``skimage.metrics.peak_signal_noise_ratio``).
+    """PSNR in dB of each image (``skimage.metrics.peak_signal_noise_ratio``), float64 (N,); ``inf`` where exact.
 
     Parameters
     ----------
     restored, clean : ndarray, shape (N, H, W, C)
         As in :func:`per_image_mse`.
     data_range : float, default 1.0
-        Range of the clean images (1.0 for [0, 1]).
-
-    Returns
-    -------
-    ndarray of float64, shape (N,)
-        ``inf`` where an image is restored exactly.
     """
     restored, clean = _pair(restored, clean)
     with np.errstate(divide="ignore"):
-        return np.array(
-            [peak_signal_noise_ratio(c, r, data_range=data_range) for r, c in zip(restored, clean)],
-            dtype=np.float64,
-        )
+        return _per_image(peak_signal_noise_ratio, restored, clean, data_range=data_range)
 
 
 def per_image_ssim(restored, clean, *, data_range=1.0):
-    """SSIM of each image (``skimage.metrics.structural_similarity``).
-
-    Uses scikit-image's defaults (7x7 uniform window) over all channels
-    (``channel_axis=-1``).
+    """SSIM of each image (scikit-image's defaults: 7x7 uniform window, ``channel_axis=-1``), float64 of shape (N,).
 
     Parameters
     ----------
     restored, clean : ndarray, shape (N, H, W, C)
         As in :func:`per_image_mse`; H and W must be at least 7.
     data_range : float, default 1.0
-
-    Returns
-    -------
-    ndarray of float64, shape (N,)
     """
     restored, clean = _pair(restored, clean)
     if min(clean.shape[1:3]) < 7:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels; got {clean.shape[1:3]}.")
-    return np.array(
-        [
-            structural_similarity(c, r, data_range=data_range, channel_axis=-1)
-            for r, c in zip(restored, clean)
-        ],
-        dtype=np.float64,
-    )
+    return _per_image(structural_similarity, restored, clean, data_range=data_range, channel_axis=-1)
 
 
 def per_image_metrics(restored, clean, *, data_range=1.0):
-    """All of :data:`METRICS` per image.
-
-    Returns
-    -------
-    dict of str -> ndarray of float64, shape (N,)
-    """
+    """All of :data:`METRICS` per image: ``{name: ndarray of float64, shape (N,)}``."""
     return {
         "mse": per_image_mse(restored, clean),
         "psnr": per_image_psnr(restored, clean, data_range=data_range),
@@ -143,17 +90,11 @@ def per_image_metrics(restored, clean, *, data_range=1.0):
 
 
 def mean_metrics(per_image):
-    """Mean of each per-image metric.
+    """Mean (float) of each per-image metric, plus ``n_images`` (for MSE: the study's pixel-wise test MSE).
 
     Parameters
     ----------
     per_image : dict of str -> array_like, shape (N,)
-
-    Returns
-    -------
-    dict of str -> float
-        The mean of each metric, plus ``n_images``. For MSE over images of
-        equal size this equals the pixel-wise test MSE of the study.
     """
     out = {name: float(np.mean(values)) for name, values in per_image.items()}
     lengths = {len(v) for v in per_image.values()}
@@ -164,7 +105,7 @@ def mean_metrics(per_image):
 
 
 def predict(model, images, *, batch_size=256, sigmas=None):
-    """Run a model over images in batches.
+    """Run a model over images in batches; float32 of shape (N, H, W, C_out).
 
     Parameters
     ----------
@@ -174,13 +115,8 @@ def predict(model, images, *, batch_size=256, sigmas=None):
         Model inputs (float, any finite range; uint8 is scaled by 1/255).
     batch_size : int, default 256
     sigmas : array_like, shape (N,), optional
-        Each image's blur sigma, for a non-blind model (inputs
-        ``"corrupted"`` and ``"sigma"``, e.g.
+        Each image's blur sigma, for a non-blind model (inputs ``"corrupted"`` and ``"sigma"``, e.g.
         :func:`deblur.models.deblurnet_nonblind`).
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C_out)
     """
     x = as_float_images(images, name="images", check_range=False)
     if model is None:
@@ -189,13 +125,14 @@ def predict(model, images, *, batch_size=256, sigmas=None):
         sigmas = np.asarray(sigmas, dtype=np.float32).reshape(-1)
         if sigmas.shape != (len(x),) or not np.all(np.isfinite(sigmas)):
             raise ValueError(f"sigmas must be {len(x)} finite numbers, one per image; got shape {sigmas.shape}.")
-        inputs = {"corrupted": x, "sigma": sigmas[:, None]}
-        return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
-    if hasattr(model, "predict"):
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float32)
-    return np.concatenate(
-        [np.asarray(model(x[i : i + batch_size]), dtype=np.float32) for i in range(0, len(x), batch_size)]
-    )
+    # A Keras model is called batch by batch, not through ``model.predict``: predict traces a tf.function for
+    # every model it is given, which costs more than the few batches of an evaluation save (no faster on a CPU
+    # here), and TensorFlow counts the traces of every model's predict function as retraces of one function,
+    # so scoring a few models in a row warns "triggered tf.function retracing".
+    call = (lambda batch: model(batch, training=False)) if hasattr(model, "predict") else model
+    batches = [{"corrupted": x[i : i + batch_size], "sigma": sigmas[i : i + batch_size, None]} if sigmas is not None
+               else x[i : i + batch_size] for i in range(0, len(x), batch_size)]
+    return np.concatenate([np.asarray(call(batch), dtype=np.float32) for batch in batches])
 
 
 def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False, ci_seed=None,
@@ -205,29 +142,23 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
     Parameters
     ----------
     model : keras.Model, callable or None
-        The restoration model. ``None`` evaluates the identity baseline: the
-        corrupted input itself, i.e. doing nothing.
-    corrupted : ndarray, shape (N, H, W, C)
-        Corrupted test images (float, unclipped).
-    clean : ndarray, shape (N, H, W, C)
-        Clean test images, uint8 or float in [0, 1].
+        ``None`` evaluates the identity baseline: the corrupted input itself, i.e. doing nothing.
+    corrupted, clean : ndarray, shape (N, H, W, C)
+        Corrupted test images (float, unclipped) and clean ones (uint8 or float in [0, 1]).
     batch_size : int, default 256
     data_range : float, default 1.0
     per_image : bool, default False
         Also return the per-image values under ``"per_image"``.
     ci_seed : int, optional
-        Also return 95 % bootstrap intervals under ``"ci"``
-        (:func:`summary_with_ci`, resampled with this seed:
-        ``deblur.study.Seeds(...).bootstrap``).
+        Also return 95 % bootstrap intervals under ``"ci"`` (:func:`summary_with_ci` with this seed).
     sigmas : array_like, shape (N,), optional
-        Each image's blur sigma, told to a non-blind model (see :func:`predict`).
+        Each image's blur sigma, for a non-blind model (see :func:`predict`).
 
     Returns
     -------
     dict
-        ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}``
-        (means over images; ``psnr`` is the mean of per-image PSNRs), plus
-        ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
+        ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}`` (means over images; ``psnr`` is the mean of
+        per-image PSNRs), plus ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
     """
     restored = predict(model, corrupted, batch_size=batch_size, sigmas=sigmas)
     values = per_image_metrics(restored, clean, data_range=data_range)
@@ -240,38 +171,29 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
 
 
 def save_results(results, path):
-    """Write a results dict (numbers, lists, nested dicts) as JSON, atomically.
+    """Write a results dict (numbers, lists, nested dicts) as JSON, atomically; returns the ``pathlib.Path``.
 
     Parameters
     ----------
     results : dict
     path : str or os.PathLike
         Destination ``.json`` file; parent folders are created.
-
-    Returns
-    -------
-    pathlib.Path
     """
     atomic_write_json(path, results)
     return Path(path)
 
 
 def format_table(results, *, baseline="identity"):
-    """A Markdown table of results, one row per method.
+    """A Markdown table (str) of results, one row per method.
 
     Parameters
     ----------
     results : dict of str -> dict
-        Method name -> metrics (``mse`` and optionally ``psnr``, ``ssim``,
-        ``n_images``, ``images_per_s``, ``note``). Missing values print as
-        "–"; the images/s column appears when any method has it.
+        Method name -> metrics (``mse`` and optionally ``psnr``, ``ssim``, ``n_images``, ``images_per_s``, ``note``).
+        Missing values print as "–"; the images/s column appears when any method has it.
     baseline : str or None, default "identity"
-        Row whose MSE the "MSE / identity" column divides by (below 1 means
-        better than doing nothing). ``None`` leaves the column out.
-
-    Returns
-    -------
-    str
+        Row whose MSE the "MSE / identity" column divides by (below 1 means better than doing nothing). ``None``
+        leaves the column out.
     """
     ref = results.get(baseline, {}).get("mse") if baseline else None
     speed = any("images_per_s" in m for m in results.values())
@@ -311,9 +233,8 @@ def grouped_metrics(per_image, groups, *, labels=None):
     Returns
     -------
     dict of str -> dict
-        Group name -> ``{metric: mean, "n_images": count}``, for the groups
-        that hold at least one image, in index order. The count-weighted
-        mean over groups equals the overall mean.
+        Group name -> ``{metric: mean, "n_images": count}``, for the groups that hold at least one image, in index
+        order. The count-weighted mean over groups equals the overall mean.
     """
     groups = np.asarray(groups)
     lengths = {len(v) for v in per_image.values()}
@@ -356,7 +277,7 @@ def sigma_bins(sigmas, *, bins=6, sigma_range=(1.0, 4.0)):
 
 
 def format_grouped(tables, *, metric="mse", group_header="group"):
-    """A Markdown table of one metric: a row per group, a column per method.
+    """A Markdown table (str) of one metric: a row per group, a column per method.
 
     Parameters
     ----------
@@ -365,10 +286,6 @@ def format_grouped(tables, *, metric="mse", group_header="group"):
     metric : str, default "mse"
     group_header : str, default "group"
         Header of the first column (e.g. "sigma" or "class").
-
-    Returns
-    -------
-    str
     """
     methods = list(tables)
     if not methods:
@@ -383,32 +300,22 @@ def format_grouped(tables, *, metric="mse", group_header="group"):
 
 
 def bootstrap_ci(per_image_values, *, seed, statistic=np.mean, n_resamples=CI_RESAMPLES, confidence=CI_CONFIDENCE):
-    """Percentile-bootstrap confidence interval of a statistic over images.
+    """Percentile-bootstrap confidence interval ``(low, high)`` of a statistic over images.
 
-    Resamples the images with replacement (``scipy.stats.bootstrap``,
-    percentile method: BCa's jackknife needs N x N memory, 800 MB for the
-    10,000 test images) and takes the central ``confidence`` quantiles of
-    the statistic. The interval says how much the number would move on
-    another test set of the same size from the same distribution; it says
-    nothing about training randomness (repeat training over seeds for that).
+    Resamples the images with replacement (``scipy.stats.bootstrap``; percentile, as BCa's jackknife needs N x N
+    memory, 800 MB for 10,000 images). The interval says how much the number would move on another test set of the
+    same size; not training randomness (repeat training over seeds for that).
 
     Parameters
     ----------
     per_image_values : array_like of float, shape (N,)
         One value per image (e.g. :func:`per_image_mse`), N >= 2, finite.
     seed : int or numpy.random.Generator
-        Source of the resampling (keyword-only, required:
-        ``deblur.study.Seeds(...).bootstrap``).
+        Source of the resampling (``deblur.study.Seeds(...).bootstrap``).
     statistic : callable, default numpy.mean
         ``statistic(values, axis=-1)`` -> the statistic along the last axis.
     n_resamples : int, default 1000
     confidence : float, default 0.95
-        In (0, 1).
-
-    Returns
-    -------
-    (float, float)
-        Lower and upper bound.
     """
     from scipy.stats import bootstrap
 
@@ -428,17 +335,12 @@ def bootstrap_ci(per_image_values, *, seed, statistic=np.mean, n_resamples=CI_RE
 
 
 def psnr_from_mse(mse, *, data_range=1.0):
-    """PSNR in dB of a mean squared error: ``10 log10(data_range**2 / mse)``.
+    """PSNR in dB (float, or float64 array) of a mean squared error: ``10 log10(data_range**2 / mse)``.
 
     Parameters
     ----------
-    mse : float or ndarray
-        > 0.
+    mse : float or ndarray, > 0
     data_range : float, default 1.0
-
-    Returns
-    -------
-    float or ndarray of float64
     """
     mse = np.asarray(mse, dtype=np.float64)
     if np.any(mse <= 0):
@@ -451,19 +353,15 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
                     data_range=1.0):
     """The headline numbers of one method, each with a bootstrap confidence interval.
 
-    Two PSNRs, named apart: ``mean_psnr`` (the mean of per-image PSNRs,
-    what :func:`evaluate` reports as ``psnr``) and ``psnr_of_mean_mse``
-    (the PSNR of the test MSE; lower, as -log is convex). The latter's
-    interval is the MSE's interval mapped through :func:`psnr_from_mse`
-    (exact for a percentile bootstrap: the map is monotone).
+    Two PSNRs, named apart: ``mean_psnr`` (what :func:`evaluate` reports as ``psnr``) and ``psnr_of_mean_mse`` (lower,
+    as -log is convex), whose interval is the MSE's mapped through :func:`psnr_from_mse` (exact: monotone).
 
     Parameters
     ----------
     per_image_mse, per_image_psnr : array_like of float, shape (N,)
         E.g. ``evaluate(..., per_image=True)["per_image"]["mse"]`` and ``["psnr"]``.
     seed : int or numpy.random.Generator
-        The resampling's seed (``deblur.study.Seeds(...).bootstrap``); both
-        metrics are resampled with the same images.
+        Both metrics are resampled with the same images.
     n_resamples, confidence
         As in :func:`bootstrap_ci`.
     data_range : float, default 1.0
@@ -471,10 +369,9 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
     Returns
     -------
     dict
-        ``mse``, ``mse_ci``, ``mean_psnr``, ``mean_psnr_ci``,
-        ``psnr_of_mean_mse``, ``psnr_of_mean_mse_ci`` (each interval a
-        ``[low, high]`` list), ``n_images``, and the ``bootstrap`` settings
-        (``confidence``, ``n_resamples``, ``seed``, ``method``).
+        ``mse``, ``mse_ci``, ``mean_psnr``, ``mean_psnr_ci``, ``psnr_of_mean_mse``, ``psnr_of_mean_mse_ci`` (each
+        interval a ``[low, high]`` list), ``n_images``, and the ``bootstrap`` settings (``confidence``,
+        ``n_resamples``, ``seed``, ``method``).
     """
     mse = np.asarray(per_image_mse, dtype=np.float64)
     psnr = np.asarray(per_image_psnr, dtype=np.float64)
@@ -497,16 +394,12 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
 
 
 def format_ci_table(summaries):
-    """A Markdown table of :func:`summary_with_ci` results, one row per method.
+    """A Markdown table (str) of :func:`summary_with_ci` results, one row per method.
 
     Parameters
     ----------
     summaries : dict of str -> dict
         Method name -> :func:`summary_with_ci` output.
-
-    Returns
-    -------
-    str
     """
     if not summaries:
         raise ValueError("summaries is empty; pass {method: summary_with_ci(...)}.")

@@ -1,21 +1,13 @@
 """Model builders: the study's CAE and Win5-RB, and our DeblurNet.
 
-Each builder is a plain function that returns a named functional
-``keras.Model``, in the style of ``keras.applications``: every layer is
-named, every argument has a default, and nothing outside Keras 3's
-backend-agnostic API is used, so the same code trains on TensorFlow, JAX or
-PyTorch.
+Each builder returns a named functional ``keras.Model`` (every layer named, every argument defaulted) built from Keras
+3's backend-agnostic API only, mapping a corrupted image, float32 in about [0, 1] of shape ``(height, width, 3)``, to
+a restored image of the same shape.
 
-- :func:`cae` and :func:`win5rb` are the study's networks. Their defaults
-  are the study's; ``bn_momentum`` and ``identity_init`` (Win5-RB) are the
-  fixes our CPU recipe uses (see :data:`deblur.study.RECIPES`).
-- :func:`deblurnet` is ours: residual blocks at half resolution, no
-  BatchNorm, an identity at initialisation, 16x fewer FLOPs than Win5-RB.
-- :func:`conv_flops_per_pixel` and :func:`gflops_per_image` count a model's
-  convolution FLOPs, the "GFLOP per image" figures of this project.
-
-All networks map a corrupted image, float32 in about [0, 1] with shape
-``(height, width, 3)``, to a restored image of the same shape.
+- :func:`cae` and :func:`win5rb`: the study's networks with its defaults; ``bn_momentum`` and ``identity_init`` are
+  the fixes our CPU recipe uses (see :data:`deblur.study.RECIPES`).
+- :func:`deblurnet` (and :func:`deblurnet_nonblind`, told the blur): ours, 16x fewer FLOPs than Win5-RB.
+- :func:`conv_flops_per_pixel` and :func:`gflops_per_image`: the "GFLOP per image" figures of this project.
 """
 
 from __future__ import annotations
@@ -25,69 +17,42 @@ from keras import layers
 
 from .pretrained import PRETRAINED_DIR, PretrainedWeightsError, model_card, pretrained_names, weights_file
 
-__all__ = [
-    "cae",
-    "win5rb",
-    "deblurnet",
-    "MODELS",
-    "STUDY_MODELS",
-    "build",
-    "conv_flops_per_pixel",
-    "gflops_per_image",
-    "load_pretrained",
-    "model_card",
-    "pretrained_names",
-    "PretrainedWeightsError",
-]
+__all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "conv_flops_per_pixel", "gflops_per_image",
+           "load_pretrained", "model_card", "pretrained_names", "PretrainedWeightsError"]
 
 
 def _kernel_init(seed, index):
-    """Glorot-uniform initializer (Keras's default) seeded per layer.
-
-    An explicit seed per layer makes a freshly built model repeatable without
-    touching Keras's global random state. ``seed=None`` keeps Keras's default
-    (unseeded) behaviour.
-    """
+    """Glorot-uniform (Keras's default) seeded per layer, leaving Keras's global state alone; unseeded for None."""
     if seed is None:
         return "glorot_uniform"
     return keras.initializers.GlorotUniform(seed=seed + index)
 
 
 def _conv_bn_relu(x, filters, kernel_size, *, name, seed, index, bn_momentum=0.99):
-    x = layers.Conv2D(
-        filters,
-        kernel_size,
-        padding="same",
-        kernel_initializer=_kernel_init(seed, index),
-        name=f"{name}_conv",
-    )(x)
+    x = layers.Conv2D(filters, kernel_size, padding="same", kernel_initializer=_kernel_init(seed, index),
+                      name=f"{name}_conv")(x)
     x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
 def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
-    """Convolutional autoencoder of the original study.
+    """Convolutional autoencoder of the original study (779,395 parameters).
 
-    Encoder: Conv 32, 64, 128, 256 (3x3, same padding), each Conv ->
-    BatchNorm -> ReLU, with 2x2 max-pooling after the 128 and 256 blocks.
-    Decoder: Conv 128 and 64 blocks, each followed by 2x2 upsampling, a Conv 32
-    block, then Conv 3 with a sigmoid. 779,395 parameters.
+    Encoder: Conv 32, 64, 128, 256 (3x3, same padding), each Conv -> BatchNorm -> ReLU, with 2x2 max-pooling after the
+    128 and 256 blocks. Decoder: Conv 128 and 64 blocks, each followed by 2x2 upsampling, a Conv 32 block, then Conv 3
+    with a sigmoid.
 
     Parameters
     ----------
     input_shape : tuple of int, default (32, 32, 3)
-        ``(height, width, channels)``. Height and width must be multiples of
-        4 (two poolings); ``None`` allows any such size at call time.
+        ``(height, width, channels)``; height and width multiples of 4 (two poolings), or ``None`` (any such size).
     seed : int or None, default None
         Seed for the convolution kernels' initializers; ``None`` is unseeded.
     bn_momentum : float, default 0.99
-        Momentum of the BatchNorm moving statistics (Keras's default, the
-        study's). After a few hundred steps, 0.99 still leaves the moving
-        statistics close to their initial values (0.99 ** 100 = 0.37), so a
-        briefly trained CAE is evaluated with the wrong statistics; our
-        short-run recipe uses 0.9.
+        Of the BatchNorm moving statistics (Keras's default, the study's). After a few hundred steps 0.99 still leaves
+        them near their initial values (0.99 ** 100 = 0.37), so a briefly trained CAE is evaluated with the wrong
+        statistics; our short-run recipe uses 0.9.
     name : str, default "cae"
-        Name of the returned model.
 
     Returns
     -------
@@ -108,65 +73,43 @@ def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
         index += 1
         if filters >= 64:
             x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
-    outputs = layers.Conv2D(
-        3,
-        3,
-        padding="same",
-        activation="sigmoid",
-        kernel_initializer=_kernel_init(seed, index),
-        name="restored",
-    )(x)
+    outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", kernel_initializer=_kernel_init(seed, index),
+                            name="restored")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 def win5rb(input_shape=(None, None, 3), *, seed=None, identity_init=False, bn_momentum=0.99, name="win5rb"):
-    """Win5-RB (Liu et al. 2017), the study's wide residual denoiser.
+    """Win5-RB (Liu et al. 2017), the study's wide residual denoiser (1,276,879 parameters, any height and width).
 
-    Conv 32@3x3, 64@5x5, 128@7x7, 128@7x7, each Conv -> BatchNorm -> ReLU,
-    then Conv 3@7x7 -> BatchNorm, and a skip connection that adds the input
-    to the output (the network learns the residual). 1,276,879 parameters.
-    Fully convolutional: any height and width.
+    Conv 32@3x3, 64@5x5, 128@7x7, 128@7x7, each Conv -> BatchNorm -> ReLU, then Conv 3@7x7 -> BatchNorm, plus the
+    input (the network learns the residual).
 
     Parameters
     ----------
     input_shape : tuple, default (None, None, 3)
         ``(height, width, 3)``; ``None`` leaves a dimension free.
     seed : int or None, default None
-        Seed for the convolution kernels' initializers; ``None`` is unseeded.
     identity_init : bool, default False
-        Start the residual BatchNorm's gamma at 0 instead of 1, so the
-        untrained network is the identity (input + 0). With the study's
-        gamma = 1 the untrained network adds unit-variance noise to its
-        input (test MSE about 1), and a short run spends its steps undoing
-        that. Same architecture and parameter count either way.
+        Start the residual BatchNorm's gamma at 0 instead of 1, so the untrained network is the identity. With the
+        study's gamma = 1 it adds unit-variance noise to its input (test MSE about 1), which a short run spends its
+        steps undoing. Same architecture and parameter count either way.
     bn_momentum : float, default 0.99
-        Momentum of the BatchNorm moving statistics (the study's, Keras's
-        default); our short-run recipe uses 0.9 (see :func:`cae`).
+        As in :func:`cae`.
     name : str, default "win5rb"
-        Name of the returned model.
 
     Returns
     -------
     model : keras.Model
-        Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32
-        (unbounded: the residual output is not clipped).
+        Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32 (unbounded: the residual is not clipped).
     """
-    _check_input_shape(input_shape, multiple=1, model=name)
-    if input_shape[-1] != 3:
-        raise ValueError(
-            f"{name} adds its input to its 3-channel output, so input_shape must "
-            f"end in 3 channels; got {tuple(input_shape)}."
-        )
+    _check_input_shape(input_shape, multiple=1, model=name, residual=True)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     x = inputs
     for i, (filters, size) in enumerate(((32, 3), (64, 5), (128, 7), (128, 7)), start=1):
         x = _conv_bn_relu(x, filters, size, name=f"block{i}", seed=seed, index=i - 1, bn_momentum=bn_momentum)
-    x = layers.Conv2D(
-        3, 7, padding="same", kernel_initializer=_kernel_init(seed, 4), name="residual_conv"
-    )(x)
-    x = layers.BatchNormalization(
-        momentum=bn_momentum, gamma_initializer="zeros" if identity_init else "ones", name="residual_bn"
-    )(x)
+    x = layers.Conv2D(3, 7, padding="same", kernel_initializer=_kernel_init(seed, 4), name="residual_conv")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, gamma_initializer="zeros" if identity_init else "ones",
+                                  name="residual_bn")(x)
     outputs = layers.Add(name="restored")([inputs, x])
     return keras.Model(inputs, outputs, name=name)
 
@@ -174,49 +117,30 @@ def win5rb(input_shape=(None, None, 3), *, seed=None, identity_init=False, bn_mo
 def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=None, name="deblurnet"):
     """DeblurNet: residual blocks at half resolution, an identity at initialisation.
 
-    Head: Conv ``head``@3x3 + ReLU at full resolution. Down: Conv
-    ``width``@2x2 with stride 2 (a learned pixel-unshuffle). Body:
-    ``blocks`` residual blocks, each Conv 3x3 -> ReLU -> Conv 3x3, plus the
-    block's input; no BatchNorm anywhere. Up: ConvTranspose ``head``@2x2,
-    stride 2, plus the head's features, ReLU. Tail: Conv 3@3x3 whose kernel
-    starts at zero, added to the input, so the untrained network returns
-    its input unchanged and training only learns the correction.
-
-    Working at half resolution gives every 3x3 convolution of the body a
-    6x6 footprint in the image at a quarter of the cost; with the defaults
-    the network needs 0.16 GFLOP per 32x32 image, 1/16 of Win5-RB's 2.61.
-    The design was chosen by the CPU ablation in ``reports/cpu_ablation.json``.
+    Head: Conv ``head``@3x3 + ReLU at full resolution. Down: Conv ``width``@2x2, stride 2 (a learned pixel-unshuffle).
+    Body: ``blocks`` residual blocks, each Conv 3x3 -> ReLU -> Conv 3x3 plus the block's input; no BatchNorm. Up:
+    ConvTranspose ``head``@2x2, stride 2, plus the head's features, ReLU. Tail: Conv 3@3x3 whose kernel starts at
+    zero, added to the input, so the untrained network is the identity and training learns the correction. At half
+    resolution each 3x3 convolution of the body covers 6x6 pixels at a quarter of the cost: 0.16 GFLOP per 32x32
+    image, 1/16 of Win5-RB's 2.61 (chosen by the CPU ablation in ``reports/cpu_ablation.json``).
 
     Parameters
     ----------
     input_shape : tuple, default (None, None, 3)
-        ``(height, width, 3)``; height and width must be even (use
-        :func:`deblur.restore` for any size: it reflect-pads).
-    width : int, default 64
-        Channels of the half-resolution body.
-    blocks : int, default 4
-        Residual blocks in the body.
-    head : int, default 32
-        Channels at full resolution.
+        ``(height, width, 3)``; height and width even (:func:`deblur.restore` reflect-pads any size).
+    width, blocks, head : int, default 64, 4, 32
+        Channels of the half-resolution body, residual blocks in it, channels at full resolution.
     seed : int or None, default None
-        Seed for the kernels' initializers; ``None`` is unseeded.
     name : str, default "deblurnet"
 
     Returns
     -------
     model : keras.Model
-        Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32
-        (input + correction, unbounded). 313,667 parameters with the defaults.
+        Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32 (input + correction, unbounded). 313,667
+        parameters with the defaults.
     """
-    _check_input_shape(input_shape, multiple=2, model=name)
-    if input_shape[-1] != 3:
-        raise ValueError(
-            f"{name} adds its input to its 3-channel output, so input_shape must "
-            f"end in 3 channels; got {tuple(input_shape)}."
-        )
-    for value, label in ((width, "width"), (blocks, "blocks"), (head, "head")):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}: {label} must be a positive integer; got {value!r}.")
+    _check_input_shape(input_shape, multiple=2, model=name, residual=True)
+    _check_counts(name, width=width, blocks=blocks, head=head)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     outputs = _deblurnet_graph(inputs, inputs, width=width, blocks=blocks, head=head, seed=seed)
     return keras.Model(inputs, outputs, name=name)
@@ -226,40 +150,30 @@ def deblurnet_nonblind(input_shape=(None, None, 3), *, width=64, blocks=4, head=
                        sigma_range=(1.0, 4.0), seed=None, name="deblurnet_nonblind"):
     """DeblurNet told each image's blur sigma (FiLM conditioning).
 
-    :func:`deblurnet` plus a second input, the blur sigma, mapped linearly
-    so that ``sigma_range`` becomes [-1, 1], then through ``hidden`` ReLUs
-    to a scale and a shift of each residual block's first convolution
-    (before its ReLU): ``y * scale + shift``. The scale starts at 1 and the
-    shift at 0, so the untrained network is the identity, like DeblurNet.
-    Chosen over a constant sigma input channel by the ablation in
-    ``reports/nonblind.json`` (``experiments/nonblind.py``). Train it with
-    ``deblur.training.train(..., sigma_input=True)``; predict with
-    ``deblur.metrics.predict(model, images, sigmas=...)``.
+    A second input, sigma, is mapped linearly so that ``sigma_range`` becomes [-1, 1], then through ``hidden`` ReLUs
+    to a scale and a shift of each residual block's first convolution (before its ReLU): ``y * scale + shift``,
+    starting at 1 and 0 so the untrained network is the identity (chosen in ``reports/nonblind.json``). Train with
+    ``deblur.training.train(..., sigma_input=True)``; predict with ``deblur.metrics.predict(..., sigmas=...)``.
 
     Parameters
     ----------
-    input_shape : tuple, default (None, None, 3)
-        Of the image input; height and width even.
-    width, blocks, head : int
-        As in :func:`deblurnet`.
+    input_shape, width, blocks, head
+        As in :func:`deblurnet` (``input_shape`` of the image input).
     hidden : int, default 32
         ReLUs between sigma and the per-block scales and shifts.
     sigma_range : (float, float), default (1.0, 4.0)
-        The training range of sigma (mapped to [-1, 1]; values outside
-        extrapolate linearly).
+        The training range of sigma (values outside extrapolate linearly).
     seed : int or None, default None
     name : str, default "deblurnet_nonblind"
 
     Returns
     -------
     model : keras.Model
-        Inputs ``{"corrupted": (batch, H, W, 3), "sigma": (batch, 1)}``,
-        output ``(batch, H, W, 3)``. 330,627 parameters with the defaults
-        (313,667 of DeblurNet, 16,960 of the conditioning).
+        Inputs ``{"corrupted": (batch, H, W, 3), "sigma": (batch, 1)}``, output ``(batch, H, W, 3)``. 330,627
+        parameters with the defaults (313,667 of DeblurNet, 16,960 of the conditioning).
     """
     _check_input_shape(input_shape, multiple=2, model=name)
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"{name}: hidden must be a positive integer; got {hidden!r}.")
+    _check_counts(name, hidden=hidden)
     low, high = (float(v) for v in sigma_range)
     if not 0 < low < high:
         raise ValueError(f"{name}: sigma_range must satisfy 0 < low < high; got {sigma_range}.")
@@ -283,13 +197,7 @@ def deblurnet_nonblind(input_shape=(None, None, 3), *, width=64, blocks=4, head=
 
 
 def _deblurnet_graph(image, features, *, width, blocks, head, seed, modulation=None):
-    """DeblurNet's layers from ``features`` (the head's input), its correction added to ``image``.
-
-    ``modulation(i, y)``, if given, transforms block ``i``'s first
-    convolution before its ReLU (research variants told the blur, in
-    ``experiments/nonblind.py``); without it the layers are exactly those
-    of :func:`deblurnet`.
-    """
+    """DeblurNet's layers on ``features``, plus ``image``; ``modulation(i, y)`` alters block i's conv1 before ReLU."""
     h = layers.Conv2D(head, 3, padding="same", activation="relu",
                       kernel_initializer=_kernel_init(seed, 0), name="head")(features)
     x = layers.Conv2D(width, 2, strides=2, kernel_initializer=_kernel_init(seed, 1), name="down")(h)
@@ -311,51 +219,35 @@ def _deblurnet_graph(image, features, *, width, blocks, head, seed, modulation=N
 #: The model table: name -> builder. Tests and the notebook iterate over it.
 MODELS = {"cae": cae, "win5rb": win5rb, "deblurnet": deblurnet}
 
-#: The study's two networks (the rest of :data:`MODELS` is ours).
-STUDY_MODELS = ("cae", "win5rb")
-
 
 def build(name, **kwargs):
     """Build a model from :data:`MODELS` by name (``"cae"``, ``"win5rb"`` or ``"deblurnet"``)."""
     try:
         builder = MODELS[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown model {name!r}; choose one of {sorted(MODELS)}."
-        ) from None
+        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.") from None
     return builder(**kwargs)
 
 
 def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
     """Convolution FLOPs of one forward pass, per input pixel.
 
-    Counts the multiply-adds of every ``Conv2D`` (grouped ones included),
-    ``DepthwiseConv2D`` and ``Conv2DTranspose`` layer at the sizes an image
-    of ``image_shape`` gives them, two FLOPs per multiply-add, and divides
-    by the image's height times width. Biases, normalisation, activations,
-    pooling, upsampling and additions are left out: they are a small part of
-    the work of these networks. A transposed convolution is counted per
-    input pixel (each one is multiplied by the whole kernel).
+    Two FLOPs per multiply-add of every ``Conv2D`` (grouped too), ``DepthwiseConv2D`` and ``Conv2DTranspose`` (per
+    input pixel) at the sizes an image of ``image_shape`` gives them, divided by height times width. Biases,
+    normalisation, activations, pooling, upsampling and additions, a small part of the work, are left out.
 
     Parameters
     ----------
     model : keras.Model
         A functional model (one input); it is run once on an image of zeros.
     image_shape : tuple of int, default (32, 32, 3)
-        ``(height, width, channels)`` of the image (a CIFAR-10 image by
-        default). Per pixel, the count does not depend on the size as long
-        as it divides evenly through the model's strides.
+        Per pixel, the count does not depend on the size as long as it divides evenly through the model's strides.
 
     Returns
     -------
     float
-        FLOPs per input pixel. Times ``height * width``, the FLOPs of one
-        image: DeblurNet 0.163 GFLOP per 32x32 image, Win5-RB 2.61 (16x as
-        many), CAE 0.457.
-
-    See Also
-    --------
-    gflops_per_image : the same count for one square image, in GFLOP.
+        Times ``height * width``, one image's FLOPs (:func:`gflops_per_image`): DeblurNet 0.163 GFLOP per 32x32
+        image, Win5-RB 2.61, CAE 0.457.
     """
     kinds = (layers.Conv2D, layers.DepthwiseConv2D, layers.Conv2DTranspose)
     convs = [layer for layer in model.layers if isinstance(layer, kinds)]
@@ -380,56 +272,50 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
 
 
 def gflops_per_image(model, size=32):
-    """Convolution GFLOP of one ``size`` x ``size`` image (see :func:`conv_flops_per_pixel`).
+    """Convolution GFLOP (float) of one ``size`` x ``size`` image (see :func:`conv_flops_per_pixel`).
 
     Parameters
     ----------
     model : keras.Model
     size : int, default 32
-        Height and width of the image; the channels are the model's.
-
-    Returns
-    -------
-    float
-        E.g. 0.163 for :func:`deblurnet` and 2.61 for :func:`win5rb` at 32.
+        Height and width of the image (the channels are the model's); at 32, DeblurNet 0.163, Win5-RB 2.61.
     """
     channels = model.inputs[0].shape[-1]
     return conv_flops_per_pixel(model, (size, size, channels)) * size * size / 1e9
 
 
-def _check_input_shape(input_shape, *, multiple, model):
+def _check_counts(model, **counts):
+    for label, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{model}: {label} must be a positive integer; got {value!r}.")
+
+
+def _check_input_shape(input_shape, *, multiple, model, residual=False):
     shape = tuple(input_shape)
     if len(shape) != 3:
-        raise ValueError(
-            f"{model}: input_shape must be (height, width, channels); got {shape}."
-        )
+        raise ValueError(f"{model}: input_shape must be (height, width, channels); got {shape}.")
     for dim in shape[:2]:
         if dim is not None and (int(dim) <= 0 or int(dim) % multiple):
-            raise ValueError(
-                f"{model}: height and width must be positive multiples of {multiple}; "
-                f"got input_shape={shape}. Pad the images (e.g. by reflection) first."
-            )
+            raise ValueError(f"{model}: height and width must be positive multiples of {multiple}; "
+                             f"got input_shape={shape}. Pad the images (e.g. by reflection) first.")
     if shape[2] is None or int(shape[2]) <= 0:
         raise ValueError(f"{model}: the channel count must be fixed; got {shape}.")
+    if residual and shape[2] != 3:
+        raise ValueError(f"{model} adds its input to its 3-channel output, so input_shape must end in 3 channels; "
+                         f"got {shape}.")
 
 
 def load_pretrained(name, *, input_shape=None, verify=True):
-    """Build a study model and load its shipped, trained weights.
+    """Build a study model and load its shipped, trained weights: a ``keras.Model`` ready for inference (not compiled).
 
     Parameters
     ----------
     name : str
         ``"cae"`` or ``"win5rb"``.
     input_shape : tuple, optional
-        Passed to the builder; default is the builder's own default
-        (CAE 32x32x3, Win5-RB any size).
+        Passed to the builder; default is the builder's own (CAE 32x32x3, Win5-RB any size).
     verify : bool, default True
         Check the weights file's sha256 against the model card first.
-
-    Returns
-    -------
-    keras.Model
-        Ready for inference (not compiled).
 
     Raises
     ------

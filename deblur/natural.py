@@ -1,8 +1,7 @@
 """Beyond CIFAR: the models on larger natural images bundled with scikit-image.
 
-The images (``skimage.data``) are corrupted the study's way, restored with
-:func:`deblur.restore` (full size, no tiling), and scored beside the identity
-baseline and the Wiener oracle (true PSF, reflect padding).
+The images (``skimage.data``) are corrupted the study's way, restored with :func:`deblur.restore` (full size, no
+tiling), and scored beside the identity baseline and the Wiener oracle (true PSF, reflect padding).
 """
 
 from __future__ import annotations
@@ -23,16 +22,12 @@ NATURAL_IMAGES = ("astronaut", "coffee", "chelsea")
 
 
 def load_natural_images(names=NATURAL_IMAGES):
-    """Natural RGB images shipped with scikit-image.
+    """Natural RGB images shipped with scikit-image: ``{name: ndarray of uint8, shape (H, W, 3)}``.
 
     Parameters
     ----------
     names : sequence of str, default :data:`NATURAL_IMAGES`
         Names of ``skimage.data`` functions returning RGB images.
-
-    Returns
-    -------
-    dict of str -> ndarray of uint8, shape (H, W, 3)
     """
     out = {}
     for name in names:
@@ -63,11 +58,9 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
     Returns
     -------
     scores : dict of str -> dict of str -> dict
-        Image name -> method -> ``{"mse", "psnr", "ssim"}``; methods are
-        ``identity``, ``wiener (oracle PSF)`` and each model.
+        Image name -> method (``identity``, ``wiener (oracle PSF)``, each model) -> ``{"mse", "psnr", "ssim"}``.
     restorations : dict of str -> dict of str -> ndarray
-        Image name -> ``corrupted``, ``original`` and every method's output
-        (float in [0, 1] for display).
+        Image name -> ``corrupted``, ``original`` and every method's output (float in [0, 1] for display).
     """
     # Load shipped weights / rebuild fixed-size models once, not once per image.
     models = {name: as_any_size_model(model) for name, model in models.items()}

@@ -1,9 +1,8 @@
 """Figures: sample grid, loss curves, side-by-side comparison grid.
 
-Every function returns the matplotlib ``Figure`` (so a notebook shows it)
-and, given ``path``, also saves it (format from the suffix: .png, .svg,
-.pdf). :func:`figures_from_runs` redraws the comparison figures from saved
-run folders, without retraining.
+Every plotting function returns the matplotlib ``Figure`` (so a notebook shows it) and, given ``path``, also saves it
+(format from the suffix: .png, .svg, .pdf). :func:`figures_from_runs` redraws the comparison figures from saved run
+folders, without retraining.
 """
 
 from __future__ import annotations
@@ -18,21 +17,12 @@ from .metrics import predict
 from .training import load_run
 from ._validation import as_float_images
 
-__all__ = [
-    "sample_grid",
-    "loss_curves",
-    "comparison_grid",
-    "metric_by_group",
-    "grouped_bars",
-    "sweep_panels",
-    "image_rows",
-    "figures_from_runs",
-    "save_figure",
-]
+__all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "grouped_bars", "sweep_panels",
+           "image_rows", "figures_from_runs", "save_figure"]
 
 
 def save_figure(fig, path, *, dpi=150):
-    """Save a figure atomically (temporary file, then rename).
+    """Save a figure atomically (temporary file, then rename); returns the ``pathlib.Path``.
 
     Parameters
     ----------
@@ -40,10 +30,6 @@ def save_figure(fig, path, *, dpi=150):
     path : str or os.PathLike
         Destination; the suffix selects the format. Parent folders are created.
     dpi : int, default 150
-
-    Returns
-    -------
-    pathlib.Path
     """
     formats = {f".{k}" for k in fig.canvas.get_supported_filetypes()} if fig is not None else None
     return files.atomic_save(
@@ -52,7 +38,7 @@ def save_figure(fig, path, *, dpi=150):
 
 
 def _finish(fig, path):
-    """Lay the figure out, save it to ``path`` too (when given), and return it."""
+    """Lay the figure out, save it to ``path`` when given, and return it."""
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
@@ -79,20 +65,13 @@ def sample_grid(clean, corrupted, *, sigmas=None, n=8, path=None):
 
     Parameters
     ----------
-    clean : ndarray, shape (N, H, W, C)
-        uint8 or float in [0, 1].
-    corrupted : ndarray, shape (N, H, W, C)
-        Float (clipped to [0, 1] for display only).
+    clean, corrupted : ndarray, shape (N, H, W, C)
+        uint8 or float in [0, 1]; float (clipped to [0, 1] for display only).
     sigmas : array_like, shape (N,), optional
         Blur sigma of each image, shown in the titles.
     n : int, default 8
         Number of columns (first ``n`` images).
     path : str or os.PathLike, optional
-        Also save the figure here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     clean = as_float_images(clean, name="clean")
     corrupted = as_float_images(corrupted, name="corrupted", check_range=False)
@@ -112,20 +91,12 @@ def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
     Parameters
     ----------
     histories : dict of str -> dict
-        Model name -> history with ``loss`` and optionally ``val_loss``
-        lists (as returned by :func:`deblur.training.train` or
-        :func:`deblur.training.load_history`).
+        Model name -> history with ``loss`` and optionally ``val_loss`` lists (as returned by
+        :func:`deblur.training.train` or :func:`deblur.training.load_history`).
     log_scale : bool, default True
-        Logarithmic loss axis.
     baseline : float, optional
-        A reference loss drawn as a horizontal line, e.g. the identity
-        baseline's MSE (doing nothing).
+        A reference loss drawn as a horizontal line, e.g. the identity baseline's MSE (doing nothing).
     path : str or os.PathLike, optional
-        Also save the figure here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     if not histories:
         raise ValueError("histories is empty; pass {model name: history}.")
@@ -150,26 +121,17 @@ def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
 
 
 def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
-    """Side by side: corrupted, original and each model's restoration.
+    """Side by side: rows of corrupted, original and each model's restoration, per-image MSE in the titles.
 
     Parameters
     ----------
-    clean : ndarray, shape (N, H, W, C)
-        uint8 or float in [0, 1].
-    corrupted : ndarray, shape (N, H, W, C)
-        The network inputs.
+    clean, corrupted : ndarray, shape (N, H, W, C)
+        uint8 or float in [0, 1]; the network inputs.
     restorations : dict of str -> ndarray, shape (N, H, W, C)
         Model name -> restored images (float; clipped for display only).
     n : int, default 6
         Number of images (columns).
     path : str or os.PathLike, optional
-        Also save the figure here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Rows: corrupted, original, then one row per model; per-image MSE in
-        each restored image's title.
     """
     clean = as_float_images(clean, name="clean")
     corrupted = as_float_images(corrupted, name="corrupted", check_range=False)
@@ -194,10 +156,7 @@ def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
 
 
 def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None):
-    """Redraw loss curves and the comparison grid from saved run folders.
-
-    Nothing is retrained: each model is loaded from its run folder
-    (:func:`deblur.training.load_run`).
+    """Redraw loss curves and the comparison grid from saved run folders; returns ``{name: pathlib.Path}``.
 
     Parameters
     ----------
@@ -210,23 +169,14 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
     n : int, default 6
     baseline : float, optional
         Identity MSE line for the loss curves.
-
-    Returns
-    -------
-    dict of str -> pathlib.Path
-        The written figure files.
     """
     out_dir = Path(out_dir)
-    paths = {
-        "loss_curves": out_dir / "loss_curves.png",
-        "comparison": out_dir / "comparison.png",
-    }
+    paths = {"loss_curves": out_dir / "loss_curves.png", "comparison": out_dir / "comparison.png"}
     files.check_outputs(paths.values(), run_dirs.values())  # never into a run folder
     runs = {name: load_run(d) for name, d in run_dirs.items()}
     k = _pick(n, len(clean))
     restorations = {name: predict(run.model, corrupted[:k]) for name, run in runs.items()}
-    fig = loss_curves({name: run.history for name, run in runs.items()}, baseline=baseline,
-                      path=paths["loss_curves"])
+    fig = loss_curves({name: run.history for name, run in runs.items()}, baseline=baseline, path=paths["loss_curves"])
     plt.close(fig)
     fig = comparison_grid(clean[:k], corrupted[:k], restorations, n=k, path=paths["comparison"])
     plt.close(fig)
@@ -242,17 +192,11 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     Parameters
     ----------
     tables : dict of str -> dict
-        Method name -> :func:`deblur.metrics.grouped_metrics` output (group
-        label -> metrics). All methods should share the same groups.
+        Method name -> :func:`deblur.metrics.grouped_metrics` output (group label -> metrics), the same groups.
     metric : str, default "mse"
     xlabel : str, default "blur sigma"
     log_scale : bool, default False
     path : str or os.PathLike, optional
-        Also save the figure here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     if not tables:
         raise ValueError("tables is empty; pass {method: grouped metrics}.")
@@ -276,20 +220,13 @@ def grouped_bars(tables, *, metric="mse", xlabel="model", ylim_from_zero=False, 
     Parameters
     ----------
     tables : dict of str -> dict
-        Series name -> group label -> metrics (the shape of
-        :func:`metric_by_group`'s input). A group missing from a series is
-        left empty.
+        Series name -> group label -> metrics (as for :func:`metric_by_group`); a group missing from a series is left
+        empty.
     metric : str, default "mse"
     xlabel : str, default "model"
     ylim_from_zero : bool, default False
-        Start the y axis at zero; by default it starts just below the
-        smallest bar, so that small differences show.
+        Start the y axis at zero; by default just below the smallest bar, so that small differences show.
     path : str or os.PathLike, optional
-        Also save the figure here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     if not tables:
         raise ValueError("tables is empty; pass {series: {group: metrics}}.")
@@ -319,19 +256,11 @@ def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noi
     Parameters
     ----------
     rows : list of dict
-        :func:`deblur.sweep.degradation_sweep` output (``method``, ``sigma``,
-        ``noise_std`` and the metric).
+        :func:`deblur.sweep.degradation_sweep` output (``method``, ``sigma``, ``noise_std`` and the metric).
     metric : {"psnr", "mse", "psnr_of_mean_mse"}, default "psnr"
-    train_sigma_range : (float, float), default (1.0, 4.0)
-        Shaded: the sigmas the networks were trained on.
-    train_noise : float, default 0.02
-        The panel of the training noise level says so in its title.
+    train_sigma_range, train_noise : default (1.0, 4.0), 0.02
+        The training sigmas (shaded) and noise level (its panel says so in its title).
     path : str or os.PathLike, optional
-        Also save the figure here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
     if not rows:
         raise ValueError("rows is empty; pass deblur.sweep.degradation_sweep(...)'s output.")
@@ -339,8 +268,7 @@ def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noi
         raise ValueError(f"metric {metric!r} is not in the rows; choose one of psnr, mse, psnr_of_mean_mse.")
     noise_levels = sorted({r["noise_std"] for r in rows})
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    fig, axes = plt.subplots(1, len(noise_levels), figsize=(3.2 * len(noise_levels), 3.2), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(noise_levels), figsize=(3.2 * len(noise_levels), 3.2), sharey=True, squeeze=False)
     for ax, noise_std in zip(axes[0], noise_levels):
         ax.axvspan(*train_sigma_range, color="0.92", zorder=0)
         for name in methods:
@@ -371,28 +299,19 @@ def image_rows(rows, *, path=None, scale=2.2, crop=None):
     Parameters
     ----------
     rows : dict of str -> dict of str -> ndarray
-        Row name -> {column label -> image (H, W, C), float, clipped to
-        [0, 1] for display}. Every row should have the same labels.
+        Row name -> {column label -> image (H, W, C), float, clipped to [0, 1] for display}, the same labels.
     path : str or os.PathLike, optional
-        Also save the figure here.
     scale : float, default 2.2
         Inches per panel.
     crop : int, optional
-        Show only the central ``crop`` x ``crop`` pixels of each image (the
-        same region of every column), so that details stay visible and the
-        figure stays small.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
+        Show only the central ``crop`` x ``crop`` pixels of each image, so that details stay visible.
     """
     if not rows:
         raise ValueError("rows is empty.")
     if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
         raise ValueError(f"crop must be a positive integer; got {crop!r}.")
     labels = list(next(iter(rows.values())))
-    fig, axes = plt.subplots(len(rows), len(labels), figsize=(scale * len(labels), scale * len(rows)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(scale * len(labels), scale * len(rows)), squeeze=False)
     for r, (name, images) in enumerate(rows.items()):
         for c, label in enumerate(labels):
             _show(axes[r, c], _centre_crop(np.asarray(images[label], dtype=np.float32), crop),

@@ -1,10 +1,8 @@
 """The shipped models: their weights files and model cards, without Keras.
 
-Each shipped model has ``deblur/weights/<name>.weights.h5`` and its model card
-``<name>.json`` (how it was trained, on what, on which machine, and what it
-scores). :func:`deblur.models.load_pretrained` builds the model and loads the
-weights; this module only finds and checks the files, so the command line can
-name them before Keras loads.
+Each shipped model has ``deblur/weights/<name>.weights.h5`` and its model card ``<name>.json`` (how it was trained, on
+what, on which machine, what it scores). :func:`deblur.models.load_pretrained` loads them; this module only finds and
+checks the files, so the command line can name them before Keras loads.
 """
 
 from __future__ import annotations
@@ -13,15 +11,28 @@ import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["PRETRAINED_DIR", "MODEL_NAMES", "PretrainedWeightsError", "pretrained_names", "model_card",
-           "weights_file"]
+__all__ = ["PRETRAINED_DIR", "MODEL_NAMES", "DEFAULT_MODEL", "PURPOSES", "PretrainedWeightsError",
+           "pretrained_names", "model_card", "weights_file"]
 
 #: Folder of the shipped weights and model cards, inside the installed package.
 PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
 
-#: The models of the study and ours, in the order tables list them (a test checks it equals
-#: :data:`deblur.models.MODELS`).
+#: The models of the study and ours, in the order tables list them (a test checks it equals ``models.MODELS``).
 MODEL_NAMES = ("cae", "win5rb", "deblurnet")
+
+
+#: The shipped model ``deblur restore`` (and the library, where a model is not named) uses.
+DEFAULT_MODEL = "deblurnet"
+
+#: What each shipped model is for, in a line (``deblur restore --list-models``).
+PURPOSES = {
+    "deblurnet_photo": "photos as people have them: sharp, or blur sigma 0.3-6, noise 0-0.05; leaves sharp images "
+                       "alone",
+    "deblurnet": "ours, for the study's corruption (blur sigma 1-4, noise 0.02): best there; over-sharpens sharp "
+                 "photos",
+    "win5rb": "the study's Win5-RB (Liu et al. 2017), the study's corruption only; slow on large images",
+    "cae": "the study's convolutional autoencoder, the study's corruption only",
+}
 
 
 class PretrainedWeightsError(RuntimeError):
@@ -29,28 +40,17 @@ class PretrainedWeightsError(RuntimeError):
 
 
 def pretrained_names():
-    """Names of the models that ship with trained weights.
-
-    Returns
-    -------
-    list of str
-        Each has ``weights/<name>.weights.h5`` and its card ``<name>.json``.
-    """
+    """Names (a sorted list of str) of the models that ship with trained weights and a card."""
     return sorted(p.name[: -len(".json")] for p in PRETRAINED_DIR.glob("*.json"))
 
 
 def model_card(name):
-    """The model card of a shipped model: recipe, protocol, data, hardware, metrics.
+    """The model card (a dict) of a shipped model: recipe, protocol, data, hardware, metrics.
 
     Parameters
     ----------
     name : str
         A name from :func:`pretrained_names`.
-
-    Returns
-    -------
-    dict
-        Parsed ``weights/<name>.json``.
     """
     path = PRETRAINED_DIR / f"{name}.json"
     if not path.is_file():

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .corruption import check_noise, check_settings
+from .corruption import check_fraction, check_noise, check_settings
 
 __all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
 
@@ -129,6 +129,8 @@ class Recipe:
         Blur sigmas of the training corruption, uniform in ``[low, high)``.
     noise_std : float or (float, float)
         Its noise level, or a range drawn per image (not ``"device"``).
+    sharp_fraction : float
+        Share of training images left unblurred (sigma 0), in [0, 1].
     seed : int
         The base of the run's :class:`Seeds`: initialisation, split,
         shuffle and corruption.
@@ -151,6 +153,7 @@ class Recipe:
     sigma_input: bool = False
     sigma_range: tuple = (1.0, 4.0)
     noise_std: float | tuple = 0.02
+    sharp_fraction: float = 0.0
     seed: int = 0
 
     def __post_init__(self):
@@ -158,6 +161,7 @@ class Recipe:
         low, high = check_settings(kernel_size=5, sigma_range=self.sigma_range, noise_std=self.noise_std)
         object.__setattr__(self, "sigma_range", (low, high))
         object.__setattr__(self, "noise_std", check_noise(self.noise_std))
+        object.__setattr__(self, "sharp_fraction", check_fraction(self.sharp_fraction))
         self._check()
 
     def _check(self):

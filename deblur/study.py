@@ -1,25 +1,15 @@
 """The study's protocol in one place: seeds, recipes, run sizes, data and the training call.
 
-Everything that makes a number in this project reproducible is defined here
-once, and the notebook, the command line (``deblur train``), the tools
-(``tools/reproduce.py``) and the scripts in ``experiments/`` all read it from here:
+Everything that makes a number in this project reproducible is defined here once, and the notebook, the command line
+(``deblur train``), ``tools/`` and ``experiments/`` all read it from here:
 
-- :class:`Seeds` and :class:`Recipe` (from :mod:`deblur.recipe`): every seed
-  of a run, and how one model is trained. :data:`RECIPES` holds the study's
-  recipe and ours.
-- :class:`Profile`: how much data a run uses and each model's recipe
-  (:data:`PROFILES`: ``quick``, ``pretrained``, ``full``, ``tiny``).
-- :func:`load_profile_data` and :func:`train_model`: the data and the
-  training call every entry point shares.
+- :class:`Seeds` and :class:`Recipe` (from :mod:`deblur.recipe`): every seed of a run, and how one model is trained;
+  :data:`RECIPES` holds the study's recipe and ours (variants: :func:`nonblind_recipe`, :func:`wide_recipe`).
+- :class:`Profile`: how much data a run uses and each model's recipe (:data:`PROFILES`).
+- :func:`load_profile_data` and :func:`train_model`: the data and the training call every entry point shares.
 
-A *time budget* (``Recipe.budget_seconds``) trains for about that many
-seconds, whatever the CPU, and records the number of steps it reached; a
-step count (``Recipe.steps``) replays exactly that run on any machine (see
-:class:`deblur.training.StepBudget`).
-
-The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise,
-no clipping; MSE, Adam 1e-3, batch 32, 20 epochs, 10 % validation; Win5-RB's
-learning rate times exp(-0.5) every epoch from epoch 5.
+The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise, no clipping; MSE, Adam 1e-3, batch 32, 20
+epochs, 10 % validation; Win5-RB's learning rate times exp(-0.5) every epoch from epoch 5.
 """
 
 from __future__ import annotations
@@ -31,53 +21,27 @@ from . import corruption, data
 from .pretrained import MODEL_NAMES
 from .recipe import STUDY_EPOCHS, Recipe, Seeds
 
-__all__ = [
-    "MODEL_NAMES",
-    "Seeds",
-    "Recipe",
-    "RECIPES",
-    "recipe",
-    "nonblind_recipe",
-    "wide_recipe",
-    "WIDE_SIGMA_RANGE",
-    "WIDE_NOISE_RANGE",
-    "Profile",
-    "PROFILES",
-    "get_profile",
-    "STUDY_REPORTED",
-    "STUDY_EPOCHS",
-    "QUICK_TRAIN_SECONDS",
-    "SHIPPED_DEBLURNET",
-    "SCRATCH_DIR",
-    "load_profile_data",
-    "train_model",
-]
+__all__ = ["MODEL_NAMES", "Seeds", "Recipe", "RECIPES", "recipe", "nonblind_recipe", "wide_recipe",
+           "WIDE_SIGMA_RANGE", "WIDE_NOISE_RANGE", "Profile", "PROFILES", "get_profile", "STUDY_REPORTED",
+           "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "SHIPPED_DEBLURNET", "SCRATCH_DIR", "load_profile_data",
+           "train_model"]
 
-#: The one git-ignored folder for scratch output: run folders, the notebook's
-#: per-run figures and JSON. Committed records live in ``reports/``.
+#: The one git-ignored folder for scratch output (run folders, the notebook's figures and JSON); records: ``reports/``.
 SCRATCH_DIR = Path("runs")
 
-#: Test MSE reported by the original study, measured on the *official*
-#: CIFAR-10 arrays (not the JPEG stand-in): not directly comparable with
-#: numbers measured here.
+#: Test MSE reported by the original study, on the *official* CIFAR-10 arrays (not the JPEG stand-in): not directly
+#: comparable with numbers measured here.
 STUDY_REPORTED = {"cae": {"mse": 0.00282}, "win5rb": {"mse": 0.00226}}
 
 
-#: Our fixes to the study's recipe (see docs/research.md and
-#: ``reports/cpu_ablation.json``): corrupt every batch anew with random
-#: flips, decay the learning rate with a cosine, start Win5-RB as the
-#: identity (residual BatchNorm gamma = 0), and let BatchNorm's moving
-#: statistics follow the weights after few steps (momentum 0.9, not 0.99).
+#: Our fixes to the study's recipe (docs/research.md, ``reports/cpu_ablation.json``): corrupt every batch anew with
+#: random flips, cosine learning-rate decay, Win5-RB started as the identity, BatchNorm momentum 0.9 (not 0.99).
 _OURS = dict(lr_schedule="cosine", corruption="fresh", flips=True)
 
-#: Training recipes by name, then model. ``"study"`` is the study's,
-#: unchanged; ``"ours"`` is the one that works at CPU sizes. DeblurNet is not
-#: in the study: it always trains with ours.
+#: Training recipes by name, then model: ``"study"`` unchanged, ``"ours"`` the one that works at CPU sizes (DeblurNet,
+#: not in the study, always trains with ours).
 RECIPES = {
-    "study": {
-        "cae": Recipe("cae"),
-        "win5rb": Recipe("win5rb", lr_schedule="win5rb"),
-    },
+    "study": {"cae": Recipe("cae"), "win5rb": Recipe("win5rb", lr_schedule="win5rb")},
     "ours": {
         "cae": Recipe("cae", build={"bn_momentum": 0.9}, **_OURS),
         "win5rb": Recipe("win5rb", build={"identity_init": True, "bn_momentum": 0.9}, **_OURS),
@@ -87,15 +51,10 @@ RECIPES = {
 
 
 def recipe(name, model, **changes):
-    """The recipe ``name`` (``"study"`` or ``"ours"``) for ``model``, with fields changed.
+    """The :class:`Recipe` ``name`` (``"study"`` or ``"ours"``) for ``model``, with fields changed.
 
-    A model the named recipe does not cover (DeblurNet under ``"study"``)
-    gets ours. Setting one length (``epochs``, ``steps`` or
-    ``budget_seconds``) clears the others.
-
-    Returns
-    -------
-    Recipe
+    A model the named recipe does not cover (DeblurNet under ``"study"``) gets ours. Setting one length (``epochs``,
+    ``steps`` or ``budget_seconds``) clears the others.
     """
     if name not in RECIPES:
         raise ValueError(f"Unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
@@ -111,24 +70,18 @@ def recipe(name, model, **changes):
 
 
 def nonblind_recipe(model_recipe, *, replay=None):
-    """``model_recipe`` for a model told each image's blur (``sigma_input=True``).
+    """The :class:`Recipe` ``model_recipe`` for a model told each image's blur (``sigma_input=True``).
 
-    With the same seed, the non-blind run sees the very same corrupted
-    batches as the blind run of ``model_recipe`` (the sigmas are the draws
-    the blind run made too), so the two differ only in what the model is told.
+    With the same seed, the non-blind run sees the very same corrupted batches as the blind run, so the two differ
+    only in what the model is told.
 
     Parameters
     ----------
     model_recipe : Recipe
         A ``"fresh"``-corruption recipe (ours), e.g. ``profile.recipe_for("deblurnet")``.
     replay : dict, optional
-        ``TrainedRun.length`` of the blind run: a time budget is replaced by
-        the step count (and hold) that run recorded, so both runs take the
-        same steps at the same learning rates on any machine.
-
-    Returns
-    -------
-    Recipe
+        ``TrainedRun.length`` of the blind run: a time budget is replaced by the step count (and hold) that run
+        recorded, so both runs take the same steps at the same learning rates on any machine.
     """
     return _fresh_variant(model_recipe, "A non-blind recipe", replay, sigma_input=True)
 
@@ -168,27 +121,20 @@ class Profile:
 
     Attributes
     ----------
-    name : str
-    n_train : int or None
-        Training images drawn from the training split, validation included
-        (``None``: all 50,000).
-    n_test : int or None
-        Test images (``None``: all 10,000).
+    name, note : str
+    n_train, n_test : int or None
+        Training images (validation included) and test images; ``None``: all 50,000 and 10,000.
     recipe : str
         ``"study"`` or ``"ours"`` (see :data:`RECIPES`).
     lengths : dict of str -> dict
-        Per model, the recipe fields this profile sets: its length
-        (``{"epochs": 20}``, ``{"budget_seconds": 100}``, ``{"steps": ...}``)
-        and anything else it changes.
+        Per model, the recipe fields this profile sets: its length (``{"epochs": 20}``, ``{"budget_seconds": 100}``,
+        ``{"steps": ...}``) and anything else it changes.
     seed : int
         The base of :class:`Seeds`.
-    reduced : bool
-        True when the run is smaller than the study's protocol.
-    train : bool
-        False for ``pretrained``: the shipped weights, no training.
+    reduced, train : bool
+        Whether the run is smaller than the study's protocol; False for ``pretrained`` (shipped weights, no training).
     natural_images : tuple of str
         ``skimage.data`` images for the beyond-CIFAR section.
-    note : str
     """
 
     name: str
@@ -230,72 +176,48 @@ class Profile:
         return f"Profile '{self.name}': {sizes}.\n{self.note}"
 
 
-#: Training seconds per model of the quick profile (the notebook's
-#: ``TRAIN_SECONDS`` replaces them). Sized so that the whole quick notebook
-#: ends in under 12 minutes on the slower of our 2-core CPUs (AMD EPYC without
-#: AVX-512), where one step of 32 images takes about 1 s (CAE), 4 s (Win5-RB)
-#: and 0.45 s (DeblurNet); the CAE gets the most, as it needs the most steps
-#: to beat doing nothing.
+#: Training seconds per model of the quick profile (the notebook's ``TRAIN_SECONDS`` replaces them): the quick
+#: notebook ends in under 12 minutes on our slower 2-core CPU (AMD EPYC without AVX-512; a step of 32 images takes
+#: about 1 s CAE, 4 s Win5-RB, 0.45 s DeblurNet). The CAE needs the most steps to beat doing nothing.
 QUICK_TRAIN_SECONDS = {"cae": 140, "win5rb": 80, "deblurnet": 60}
 
-#: How the shipped DeblurNet was trained: our recipe for 19,823 steps of 32
-#: images (its 30-minute CPU budget) on 49,000 training images.
+#: How the shipped DeblurNet was trained: our recipe, 19,823 steps of 32 images (30 CPU minutes), 49,000 images.
 SHIPPED_DEBLURNET = {"steps": 19823, "hold_steps": 0, "validation_split": 0.02}
 
 PROFILES = {
     "quick": Profile(
-        name="quick",
-        n_train=1200,
-        n_test=1000,
+        name="quick", n_train=1200, n_test=1000,
         lengths={m: {"budget_seconds": QUICK_TRAIN_SECONDS[m]} for m in MODEL_NAMES},
         note="Each model trains for a budget of seconds: the whole notebook in under 15 minutes on 2 CPU cores.",
     ),
     "full": Profile(
-        name="full",
-        n_train=None,
-        n_test=None,
-        recipe="study",
+        name="full", n_train=None, n_test=None, recipe="study", reduced=False,
         lengths={"cae": {"epochs": STUDY_EPOCHS}, "win5rb": {"epochs": STUDY_EPOCHS},
                  "deblurnet": dict(SHIPPED_DEBLURNET)},
-        reduced=False,
         note="The study's protocol (and DeblurNet as shipped). GPU work: on 2 CPU cores Win5-RB alone takes days.",
     ),
     "pretrained": Profile(
-        name="pretrained",
-        n_train=None,
-        n_test=1000,
-        reduced=False,
-        train=False,
+        name="pretrained", n_train=None, n_test=1000, reduced=False, train=False,
         note="Loads the shipped, fully trained models: the study's comparison in minutes on a CPU.",
     ),
     "tiny": Profile(
-        name="tiny",
-        n_train=200,
-        n_test=100,
-        lengths={m: {"epochs": 1} for m in MODEL_NAMES},
-        natural_images=("chelsea",),
-        note="Smoke test of every step (a minute or two on a CPU).",
+        name="tiny", n_train=200, n_test=100, lengths={m: {"epochs": 1} for m in MODEL_NAMES},
+        natural_images=("chelsea",), note="Smoke test of every step (a minute or two on a CPU).",
     ),
 }
 
 
 def get_profile(name="quick", *, train_seconds=None, **overrides):
-    """A profile from :data:`PROFILES`, optionally changed.
+    """A :class:`Profile` from :data:`PROFILES`, optionally changed.
 
     Parameters
     ----------
     name : str, default "quick"
     train_seconds : float or dict, optional
-        A time budget for every trained model (a number) or per model (a
-        dict): sets ``budget_seconds`` in ``lengths``.
+        A time budget for every trained model (a number) or per model (a dict): sets ``budget_seconds``.
     **overrides
-        Fields of :class:`Profile` to replace (``n_train=500``); ``lengths``
-        is merged per model (``lengths={"cae": {"epochs": 1}}``). Changing
-        the full profile marks it reduced.
-
-    Returns
-    -------
-    Profile
+        Fields of :class:`Profile` to replace (``n_train=500``); ``lengths`` is merged per model
+        (``lengths={"cae": {"epochs": 1}}``). Changing the full profile marks it reduced.
     """
     try:
         profile = PROFILES[name]
@@ -336,11 +258,9 @@ def load_profile_data(profile, source=None):
     Returns
     -------
     dict
-        ``x_test`` (uint8, (n_test, 32, 32, 3)), ``y_test``,
-        ``x_test_corrupted`` (float32), ``sigma_test``; when the profile
-        trains, also ``x_train`` (uint8) and ``x_train_corrupted``
-        (float32: the study's corruption, done once; a ``"fresh"`` or
-        ``"device"`` recipe does not use it).
+        ``x_test`` (uint8, (n_test, 32, 32, 3)), ``y_test``, ``x_test_corrupted`` (float32), ``sigma_test``; when the
+        profile trains, also ``x_train`` (uint8) and ``x_train_corrupted`` (float32: the study's corruption, done
+        once; ``"fresh"`` and ``"device"`` recipes do not use it).
     """
     seeds = profile.seeds
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
@@ -355,31 +275,24 @@ def load_profile_data(profile, source=None):
 
 
 def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbose="auto", callbacks=(), model=None):
-    """Build the recipe's model and train it in its run folder (a rerun resumes it).
+    """Build the recipe's model and train it in its run folder (a rerun resumes it): a ``deblur.training.TrainedRun``.
 
     Parameters
     ----------
     model_recipe : Recipe
-        E.g. ``profile.recipe_for("cae")`` or ``recipe("ours", "deblurnet",
-        budget_seconds=60)``; its ``seed`` seeds everything.
+        E.g. ``profile.recipe_for("cae")``; its ``seed`` seeds everything.
     x_train : ndarray, shape (N, 32, 32, 3), uint8
         The training pool (validation is held out of it).
     x_train_corrupted : ndarray, optional
-        The study's fixed corruption of ``x_train`` (``"fixed"`` recipes;
-        ignored by the others); default: corrupted in
-        :func:`deblur.training.train` with ``Seeds(seed).train_corruption``.
+        The study's fixed corruption of ``x_train`` (``"fixed"`` recipes; ignored by the others); default: corrupted
+        in :func:`deblur.training.train` with ``Seeds(seed).train_corruption``.
     run_dir : str or os.PathLike
     verbose : "auto", 0, 1 or 2
         Keras's progress display.
     callbacks : sequence of keras.callbacks.Callback
     model : keras.Model, optional
-        A model to train instead of ``models.build(recipe.model,
-        **recipe.build)`` (research candidates outside :mod:`deblur.models`;
-        build it with ``seed=Seeds(recipe.seed).init``).
-
-    Returns
-    -------
-    deblur.training.TrainedRun
+        A model to train instead of ``models.build(recipe.model, **recipe.build)`` (research candidates; build it with
+        ``seed=Seeds(recipe.seed).init``).
     """
     from . import models, training  # Keras loads here, not with the protocol (``deblur --help`` stays fast)
 

@@ -1,17 +1,11 @@
 """Degradation sweep: every method over a grid of blur strengths and noise levels.
 
-The study trains and tests on one corruption: sigma ~ U[1, 4), noise 0.02.
-:func:`degradation_sweep` scores methods outside it, on one grid: every
-setting is one fixed sigma (all images blurred alike) and one noise level,
-and every method sees the *same* corrupted images at a setting
-(:func:`corrupt_setting`: :func:`deblur.corruption.corrupt` with
-``sigma_range=(sigma, sigma)``, noise seeded; the same seed at every setting,
-so the noise differs between levels only by its scale). The oracle baselines
-get the true sigma, the networks nothing (they are blind).
-
-:func:`crossovers` says where each method stops beating doing nothing (the
-identity: the corrupted input itself), and :func:`describe_crossovers`
-says it in words. :func:`deblur.plots.degradation_sweep` draws the grid.
+The study trains and tests on one corruption: sigma ~ U[1, 4), noise 0.02. :func:`degradation_sweep` scores methods
+(:func:`model_methods`, :func:`shipped_methods`) outside it: every setting is one fixed sigma and one noise level, and
+every method sees the *same* corrupted images there (:func:`corrupt_setting`; the same seed at every setting, so the
+noise differs between levels only by its scale). The oracle baselines get the true sigma, the networks nothing.
+:func:`crossovers` and :func:`describe_crossovers` say where each method stops beating doing nothing;
+:func:`deblur.plots.sweep_panels` draws the grid.
 """
 
 from __future__ import annotations
@@ -22,17 +16,8 @@ import numpy as np
 
 from . import baselines, corruption, metrics, models
 
-__all__ = [
-    "SIGMAS",
-    "NOISE_LEVELS",
-    "IDENTITY",
-    "corrupt_setting",
-    "model_methods",
-    "shipped_methods",
-    "degradation_sweep",
-    "crossovers",
-    "describe_crossovers",
-]
+__all__ = ["SIGMAS", "NOISE_LEVELS", "IDENTITY", "corrupt_setting", "model_methods", "shipped_methods",
+           "degradation_sweep", "crossovers", "describe_crossovers"]
 
 #: Blur sigmas of the default grid, from below to beyond the study's [1, 4).
 SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
@@ -43,45 +28,31 @@ IDENTITY = "identity"
 
 
 def corrupt_setting(clean, *, sigma, noise_std, seed):
-    """The sweep's corruption at one setting: every image blurred with ``sigma``, then seeded noise.
+    """The sweep's corruption at one setting: every image blurred with ``sigma``, then seeded noise; float32, unclipped.
 
     Parameters
     ----------
     clean : ndarray, shape (N, H, W, C)
         uint8 or float in [0, 1].
-    sigma : float
-        Blur sigma for every image, > 0 (5x5 kernel, as the study's).
-    noise_std : float
-        >= 0.
+    sigma, noise_std : float
+        Blur sigma for every image (5x5 kernel, as the study's) and noise level, >= 0.
     seed : int or numpy.random.Generator
         The noise's seed.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C)
-        Unclipped, as the study's corruption.
     """
     sigma = float(sigma)
     return corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=float(noise_std))[0]
 
 
 def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
-    """The sweep's methods: Wiener with the true PSF and the given networks (blind).
+    """The sweep's methods, ``{name: f(corrupted, sigmas) -> restored}``: Wiener with the true PSF and the networks.
 
     Parameters
     ----------
     models_by_name : dict of str -> keras.Model or str
         The networks, each a model or a shipped model's name.
     wiener_balance : float, default 0.01
-        Wiener's regularisation (``reports/baselines.json`` holds the value
-        tuned on validation images at the study's corruption).
+        Wiener's regularisation (``reports/baselines.json`` holds the value tuned at the study's corruption).
     batch_size : int, default 256
-
-    Returns
-    -------
-    dict of str -> callable
-        ``name -> f(corrupted, sigmas) -> restored``, each (N, H, W, C) float32
-        (the networks' outputs unclipped, as the study scores them).
     """
     out = {"wiener (oracle PSF)": lambda c, s: baselines.wiener_oracle(c, s, balance=wiener_balance)}
     for name, model in models_by_name.items():
@@ -102,36 +73,31 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
     Parameters
     ----------
     methods : dict of str -> callable
-        ``name -> f(corrupted, sigmas) -> restored``: ``corrupted`` float32
-        (N, H, W, C), ``sigmas`` float64 (N,) the true blur (oracles use it,
-        blind methods ignore it); returns (N, H, W, C). The identity is
-        added first as :data:`IDENTITY`.
+        ``name -> f(corrupted, sigmas) -> restored`` (as from :func:`model_methods`; ``sigmas`` the true blur); the
+        identity is added first as :data:`IDENTITY`.
     clean : ndarray, shape (N, H, W, C)
         Clean test images, uint8 or float in [0, 1].
-    sigmas : sequence of float, default :data:`SIGMAS`
-        Each > 0.
-    noise_levels : sequence of float, default :data:`NOISE_LEVELS`
-        Each >= 0.
+    sigmas, noise_levels : sequence of float, default :data:`SIGMAS`, :data:`NOISE_LEVELS`
+        Each >= 0 (sigma 0: no blur).
     seed : int
-        The noise's seed (``deblur.study.Seeds(...).sweep_corruption``);
-        keyword-only and required.
+        The noise's seed (``deblur.study.Seeds(...).sweep_corruption``).
     progress : callable, optional
         Called with each row as it is scored (e.g. ``print``).
 
     Returns
     -------
     list of dict
-        One row per setting and method: ``method``, ``sigma``, ``noise_std``,
-        ``mse`` (mean of per-image MSEs), ``psnr`` (mean of per-image PSNRs),
-        ``psnr_of_mean_mse``, ``n_images``, ``seconds``.
+        One row per setting and method: ``method``, ``sigma``, ``noise_std``, ``mse`` and ``psnr`` (means of per-image
+        values), ``psnr_of_mean_mse``, ``n_images``, ``seconds``.
     """
     if not isinstance(methods, dict) or IDENTITY in methods:
         raise ValueError(f"methods must be a dict of name -> f(corrupted, sigmas), without {IDENTITY!r} "
                          "(the sweep adds it).")
     sigmas = [float(s) for s in sigmas]
     noise_levels = [float(n) for n in noise_levels]
-    if not sigmas or min(sigmas) <= 0 or not noise_levels or min(noise_levels) < 0:
-        raise ValueError(f"sigmas must be > 0 and noise_levels >= 0, neither empty; got {sigmas}, {noise_levels}.")
+    if not sigmas or min(sigmas) < 0 or not noise_levels or min(noise_levels) < 0:
+        raise ValueError(f"sigmas and noise_levels must be >= 0 (sigma 0: no blur), neither empty; got {sigmas}, "
+                         f"{noise_levels}.")
     clean = np.asarray(clean)
     everything = {IDENTITY: lambda c, s: c, **methods}
     rows = []
@@ -146,7 +112,7 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
                 mse = metrics.per_image_mse(restored, clean)
                 row = {"method": name, "sigma": sigma, "noise_std": noise_std, "mse": float(mse.mean()),
                        "psnr": float(metrics.per_image_psnr(restored, clean).mean()),
-                       "psnr_of_mean_mse": metrics.psnr_from_mse(mse.mean()), "n_images": int(len(clean)),
+                       "psnr_of_mean_mse": metrics.psnr_from_mse(mse.mean()) if mse.mean() > 0 else float("inf"), "n_images": int(len(clean)),
                        "seconds": seconds}
                 rows.append(row)
                 if progress is not None:
@@ -155,18 +121,12 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
 
 
 def crossovers(rows):
-    """Where each method beats doing nothing, per noise level.
+    """Where each method beats doing nothing: ``{method: {noise_std: {"beats": [sigma, ...], "loses": [...]}}}``.
 
     Parameters
     ----------
     rows : list of dict
         :func:`degradation_sweep` output.
-
-    Returns
-    -------
-    dict of str -> dict of float -> dict
-        ``method -> noise_std -> {"beats": [sigmas], "loses": [sigmas]}``:
-        the sigmas where its MSE is below the identity's, and the others.
     """
     identity = {(r["sigma"], r["noise_std"]): r["mse"] for r in rows if r["method"] == IDENTITY}
     out = {}
@@ -179,12 +139,7 @@ def crossovers(rows):
 
 
 def describe_crossovers(rows):
-    """:func:`crossovers` in words, one sentence per method.
-
-    Returns
-    -------
-    list of str
-    """
+    """:func:`crossovers` in words: a list of one sentence (str) per method."""
     lines = []
     for method, by_noise in crossovers(rows).items():
         parts = []

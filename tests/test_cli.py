@@ -72,6 +72,7 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
     assert code == 0
     assert np.asarray(Image.open(tmp_path / "r" / "a_restored.png")).shape == (21, 34, 3)
     assert np.asarray(Image.open(tmp_path / "r" / "gray_restored.png")).shape == (16, 16)
+    assert "dB PSNR" in out and "output vs input" in out  # what the restoration did, per image
     code, _, _ = run(capsys, "restore", str(image_dir / "a.png"), "--model", "cae", "--ensemble",
                      "--out", str(tmp_path / "e"))
     ensembled = np.asarray(Image.open(tmp_path / "e" / "a_restored.png"))
@@ -86,6 +87,19 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
     code, _, err = run(capsys, "restore", str(clash), "--model", "win5rb", "--out", str(clash))
     assert code == 2 and ("is the input" in err or "inside the input" in err) and len(err.strip().splitlines()) == 1
     assert (clash / "x_restored.png").read_bytes() == before
+
+
+def test_restore_lists_the_shipped_models_with_what_each_is_for(capsys):
+    from deblur import pretrained
+
+    code, out, _ = run(capsys, "restore", "--list-models")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == len(pretrained.pretrained_names())
+    assert any(line.startswith(f"{pretrained.DEFAULT_MODEL} (the default): ") for line in lines)
+    assert cli.describe_change(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8)) == "output identical to the input"
+    assert "40.0 dB" in cli.describe_change(np.zeros((1, 100), np.uint16), np.full((1, 100), 655, np.uint16))
+    code, _, err = run(capsys, "restore", "--out", "x")
+    assert code == 2 and "no images given" in err
 
 
 def _png_header(width, height):

@@ -113,7 +113,8 @@ def test_bad_images_raise_clear_errors(bad, match):
     "kwargs, match",
     [
         ({"kernel_size": 4}, "odd"),
-        ({"sigma_range": (0.0, 1.0)}, "sigma_range"),
+        ({"sigma_range": (-1.0, 1.0)}, "sigma_range"),
+        ({"sharp_fraction": 1.5}, "sharp_fraction"),
         ({"sigma_range": (3.0, 1.0)}, "sigma_range"),
         ({"noise_std": -1.0}, "noise_std"),
     ],
@@ -121,3 +122,18 @@ def test_bad_images_raise_clear_errors(bad, match):
 def test_bad_parameters_raise(images_uint8, kwargs, match):
     with pytest.raises(ValueError, match=match):
         corrupt(images_uint8, seed=0, **kwargs)
+
+
+def test_sigma_zero_is_no_blur_and_a_sharp_share_leaves_those_images_alone(images_uint8):
+    x = images_uint8.astype(np.float32) / 255
+    np.testing.assert_allclose(gaussian_blur(x, np.zeros(len(x))), x, atol=1e-7)
+    np.testing.assert_allclose(gaussian_kernel_1d([0.0]), [[0, 0, 1, 0, 0]])
+    corrupted, sigmas = corrupt(np.repeat(images_uint8, 8, axis=0), seed=4, sigma_range=(0.3, 6.0), noise_std=0.0,
+                                sharp_fraction=0.25)
+    sharp = sigmas == 0
+    assert 0.1 < sharp.mean() < 0.4 and np.all(sigmas[~sharp] >= 0.3)
+    np.testing.assert_allclose(corrupted[sharp], np.repeat(x, 8, axis=0)[sharp], atol=1e-7)
+    # Without a sharp share the draws are the study's: the same as before the option existed.
+    a, sa = corrupt(images_uint8, seed=9)
+    b, sb = corrupt(images_uint8, seed=9, sharp_fraction=0.0)
+    assert np.array_equal(a, b) and np.array_equal(sa, sb)

@@ -134,7 +134,8 @@ def test_blur_ops_agrees_with_the_numpy_blur_written_once():
         (lambda: blur_ops(np.zeros((1, 2, 8, 3), np.float32), [1.0]), "too small"),
         (lambda: blur_ops(np.zeros((1, 8, 8, 3), np.float32), [1.0], kernel_size=4), "kernel_size"),
         (lambda: blur_ops(np.zeros((8, 8, 3), np.float32), [1.0]), r"\(N, H, W, C\)"),
-        (lambda: DeviceCorruption(sigma_range=(0.0, 1.0)), "sigma_range"),
+        (lambda: DeviceCorruption(sigma_range=(-1.0, 1.0)), "sigma_range"),
+        (lambda: DeviceCorruption(sharp_fraction=2.0), "sharp_fraction"),
         (lambda: DeviceCorruption(noise_std=-1.0), "noise_std"),
     ],
 )
@@ -237,3 +238,15 @@ def test_the_wrapper_is_the_plain_model_on_float_inputs():
     x = np.random.default_rng(0).random((2, 8, 8, 3)).astype(np.float32)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(wrapper(x)), keras.ops.convert_to_numpy(model(x)))
     assert wrapper.trainable_variables and len(wrapper.trainable_variables) == len(model.trainable_variables)
+
+
+def test_the_device_sharp_share_leaves_its_images_unblurred():
+    layer = DeviceCorruption(sigma_range=(0.3, 6.0), noise_std=0.0, sharp_fraction=0.5)
+    x = smooth_images(64)
+    out = layer.draw(x, np.array([3, 4], np.int32))
+    sigmas = keras.ops.convert_to_numpy(out["sigmas"])
+    sharp = sigmas == 0
+    assert 0.2 < sharp.mean() < 0.8
+    corrupted, clean = (keras.ops.convert_to_numpy(out[k]) for k in ("corrupted", "clean"))
+    np.testing.assert_allclose(corrupted[sharp], clean[sharp], atol=1e-6)
+    assert np.abs(corrupted[~sharp] - clean[~sharp]).max() > 1e-3

@@ -86,7 +86,7 @@ def test_uint8_data_are_kept_without_a_float_copy():
         ({"batch_size": 0}, "batch_size"),
         ({"epochs": 0}, "epochs"),
         ({"start_epoch": 5, "epochs": 2}, "start_epoch"),
-        ({"sigma_range": (0.0, 1.0)}, "sigma_range"),
+        ({"sigma_range": (-0.5, 1.0)}, "sigma_range"),
         ({"noise_std": -1.0}, "noise_std"),
         ({"kernel_size": 4}, "kernel_size"),
     ],
@@ -120,3 +120,11 @@ def test_train_with_fresh_corruption_records_recipe_and_keeps_uint8(tmp_path):
 def test_cosine_schedule_values():
     lrs = [training.cosine_lr_schedule(e, 1e-3, epochs=4) for e in range(4)]
     np.testing.assert_allclose(lrs, [1e-3, 0.5e-3 * (1 + np.cos(np.pi / 4)), 0.5e-3, 0.5e-3 * (1 + np.cos(3 * np.pi / 4))])
+
+
+def test_a_sharp_share_of_one_serves_the_clean_images_themselves():
+    x = _images(16)
+    corrupted, clean = pipeline.FreshCorruption(x, batch_size=8, seed=0, noise_std=0.0, sharp_fraction=1.0)[0]
+    np.testing.assert_allclose(corrupted, clean, atol=1e-7)
+    with pytest.raises(ValueError, match="sharp_fraction"):
+        pipeline.FreshCorruption(x, sharp_fraction=-0.1)

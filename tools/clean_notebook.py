@@ -10,7 +10,10 @@ noise. This keeps every figure, table and printed result, and removes:
 - stderr streams (framework logs, warnings);
 - stdout lines that are progress bars (Keras's ``12/34 ━━━━...`` lines,
   ``Epoch 3/20`` headers) or framework log lines;
-- papermill's per-cell timing metadata.
+- papermill's per-cell timing metadata;
+- the notebook's saved widget state when no output shows a widget (the
+  state of widgets an earlier run drew, e.g. old progress bars, which
+  papermill carries over from its input notebook).
 
 It refuses to write a notebook that breaks the limits
 ``tests/test_notebook.py`` enforces (each figure at most 150 KB, the file
@@ -75,6 +78,9 @@ def clean(notebook):
             cell.metadata.pop("papermill", None)
             cell.metadata.pop("execution", None)
     notebook.metadata.pop("papermill", None)
+    if not any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+               for cell in notebook.cells for output in cell.get("outputs", [])):
+        notebook.metadata.pop("widgets", None)
     return notebook
 
 

@@ -1135,6 +1135,58 @@ def render_wide_range_table(report, *, figure="figures/wide_range_sweep.png"):
     return "\n".join(lines)
 
 
+def _grid_table(rows, methods):
+    """PSNR (dB) per (noise, sigma) setting: a row per setting, a column per method (identity first)."""
+    cells = {}
+    for r in rows:
+        cells.setdefault((r["noise_std"], r["sigma"]), {})[r["method"]] = r["psnr"]
+    head = "| noise | sigma | " + " | ".join(MODEL_LABELS.get(m, m) for m in methods) + " |"
+    lines = [head, "|" + "---|" * (len(methods) + 2)]
+    for (noise, sigma), cell in sorted(cells.items()):
+        lines.append(f"| {noise:g} | {sigma:g} | " + " | ".join(f"{cell[m]:.2f}" for m in methods) + " |")
+    return lines
+
+
+def render_do_no_harm_table(report, *, figure="figures/do_no_harm.png"):
+    """The do-no-harm DeblurNet: the sharp-share ablation, the extended grid, the in-range MSE, the verdict."""
+    recs = report["records"]
+    a, r = recs.get("ablation"), recs.get("evaluation")
+    if not a:
+        return _none_yet("the do-no-harm model", "python experiments/do_no_harm.py ablate --data PATH")
+    lines = ["Sharp-share ablation (each share " f"{a['steps']:,} steps, {a['n_validation']} validation images held "
+             "out of the training split; bar misses on the extended grid):", "",
+             "| sharp share | bar misses | worst harm (dB below the floor) | mean PSNR inside the study's range (dB) |",
+             "|---|---|---|---|"]
+    for share in a["shares"].values():
+        lines.append(f"| {share['share']:g} | {share['n_misses']} | {-share['worst_harm_db']:.2f} | "
+                     f"{share['study_range_psnr']:.2f} |")
+    lines += ["", f"Chosen: **{a['chosen_share']:g}** ({a['rule']}). `{a['command']}` on "
+              f"{describe_machine(a['machine'])}, {_date(a)}."]
+    if not r:
+        return "\n".join(lines + ["", "The full run is not scored yet: `python experiments/do_no_harm.py train`, "
+                                      "then `evaluate`."])
+    name = "deblurnet_photo"
+    lines += ["", "| method | inside the range: test MSE [95 % CI] | mean of per-image PSNRs (dB) |", "|---|---|---|"]
+    for method, m in r["inside"].items():
+        ci = m.get("ci") or {}
+        lines.append(f"| {MODEL_LABELS.get(method, method)} | {m['mse']:.5f}{_interval(ci.get('mse_ci'), '.5f')} | "
+                     f"{m['psnr']:.2f} |")
+    v = r["verdict"]
+    methods = ["identity", "deblurnet", name]
+    for key, what in (("cifar", f"{r['n_cifar']} CIFAR test images"),
+                      ("photos", f"{len(r['photos'])} photo crops of {r['crop']}x{r['crop']} ({', '.join(r['photos'])})")):
+        lines += ["", f"Mean per-image PSNR (dB) on {what}:", "", *_grid_table(r["grids"][key], methods)]
+        for miss in v["misses"][key]:
+            detail = (f"{miss['psnr']:.2f} dB, floor {miss['floor']:.2f}" if miss["kind"] == "harm"
+                      else f"gains {miss['gain']:.2f} dB, needs {r['bar']['gain_db']:g}")
+            lines.append(f"- misses ({miss['kind']}) at sigma {miss['sigma']:g}, noise {miss['noise_std']:g}: {detail}")
+    lines += ["", f"Inside the study's range: {v['inside_ratio']:.3f}x the shipped DeblurNet's test MSE (allowed "
+              f"{r['bar']['inside_mse_ratio']:g}x). **{'Meets' if v['meets_bar'] else 'Misses'} the bar.** "
+              f"Sharp share {r['share']:g}, {r['images_seen']:,} training images in {r['train_seconds'] / 60:.0f} min. "
+              f"`{r['command']}` on {describe_machine(r['machine'])}, {_date(r)}.", "", f"![do-no-harm grid]({figure})"]
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ regenerating
 
 
@@ -1170,6 +1222,7 @@ def generated_blocks(root="."):
             "blur-estimator-table": render_blur_estimator_table(load_report("blur_estimator", root)),
             "nonblind-table": render_nonblind_table(load_report("nonblind", root)),
             "wide-range-table": render_wide_range_table(load_report("wide_range", root)),
+            "do-no-harm-table": render_do_no_harm_table(load_report("do_no_harm", root)),
         },
     }
 

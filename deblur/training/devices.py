@@ -11,23 +11,12 @@ Wrap the building *and* the training of a model in :func:`data_parallel`::
         recipe = Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
         run = training.train(model, x_train, recipe, run_dir="runs/dp")
 
-Each batch is split evenly across the devices, every device computes the
-gradient of its share, and the gradients are averaged before one shared
-update, so the result equals single-device training with the same global
-batch (up to floating-point summation order). Models with BatchNorm are the
-exception on TensorFlow: ``MirroredStrategy`` normalises each device's share
-with its own statistics.
-
-The mechanism is each backend's own:
-
-- JAX: Keras's distribution API, ``keras.distribution.DataParallel``.
-- TensorFlow: ``tf.distribute.MirroredStrategy``.
-- PyTorch: not supported here; use ``torchrun`` with DistributedDataParallel.
-
-On a machine with several GPUs nothing else is needed. To try it on a CPU,
-split the CPU into virtual devices *before* the backend starts: on JAX set
-``XLA_FLAGS=--xla_force_host_platform_device_count=2``; on TensorFlow call
-:func:`split_cpu` first thing.
+Each batch is split evenly across the devices and the gradients are averaged before one shared update, so the result
+equals single-device training with the same global batch (up to summation order; on TensorFlow BatchNorm normalises
+each device's share with its own statistics). JAX uses ``keras.distribution.DataParallel``, TensorFlow
+``tf.distribute.MirroredStrategy``; PyTorch is not supported (use ``torchrun`` with DistributedDataParallel). To try
+it on a CPU, split the CPU into virtual devices *before* the backend starts: on JAX set
+``XLA_FLAGS=--xla_force_host_platform_device_count=2``; on TensorFlow call :func:`split_cpu` first thing.
 """
 
 from __future__ import annotations
@@ -40,13 +29,9 @@ __all__ = ["data_parallel", "list_devices", "split_cpu"]
 
 
 def list_devices():
-    """The devices :func:`data_parallel` would use: accelerators if any, else CPUs.
+    """The devices :func:`data_parallel` would use, accelerators if any, else CPUs: backend device names (str).
 
-    Returns
-    -------
-    list of str
-        Backend device names, e.g. ``["cuda:0", "cuda:1"]`` (JAX) or
-        ``["/device:GPU:0"]`` (TensorFlow).
+    E.g. ``["cuda:0", "cuda:1"]`` (JAX) or ``["/device:GPU:0"]`` (TensorFlow).
     """
     backend = keras.backend.backend()
     if backend == "jax":
@@ -56,10 +41,8 @@ def list_devices():
 
         gpus = tf.config.list_logical_devices("GPU")
         return [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
-    raise NotImplementedError(
-        f"deblur.devices supports the jax and tensorflow backends, not {backend!r}; "
-        "on PyTorch use torchrun with DistributedDataParallel."
-    )
+    raise NotImplementedError(f"deblur.devices supports the jax and tensorflow backends, not {backend!r}; "
+                              "on PyTorch use torchrun with DistributedDataParallel.")
 
 
 @contextlib.contextmanager
@@ -74,9 +57,7 @@ def data_parallel(devices=None):
     Yields
     ------
     int
-        The number of replicas. The global batch is split across them:
-        choose a batch size that is a multiple of it, and training-set
-        sizes whose batches all are (the last batch of an epoch too).
+        The number of replicas: choose a batch size (and a training-set size) whose batches are all multiples of it.
 
     Raises
     ------
@@ -109,9 +90,7 @@ def data_parallel(devices=None):
 def split_cpu(n):
     """TensorFlow only: split the CPU into ``n`` virtual devices (for testing).
 
-    Must run before TensorFlow initialises its devices (before any model is
-    built). On JAX set ``XLA_FLAGS=--xla_force_host_platform_device_count=n``
-    before importing Keras instead.
+    Must run before TensorFlow initialises its devices (before any model is built).
 
     Parameters
     ----------
@@ -119,10 +98,8 @@ def split_cpu(n):
         Number of virtual CPU devices, >= 1.
     """
     if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "split_cpu is for the TensorFlow backend; on JAX set "
-            "XLA_FLAGS=--xla_force_host_platform_device_count=N before importing Keras."
-        )
+        raise RuntimeError("split_cpu is for the TensorFlow backend; on JAX set "
+                           "XLA_FLAGS=--xla_force_host_platform_device_count=N before importing Keras.")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}.")
     import tensorflow as tf
@@ -131,7 +108,5 @@ def split_cpu(n):
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
     except RuntimeError as err:
-        raise RuntimeError(
-            "split_cpu must be called before TensorFlow starts (before building any model): "
-            f"{err}"
-        ) from None
+        raise RuntimeError("split_cpu must be called before TensorFlow starts (before building any model): "
+                           f"{err}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from pathlib import Path
 
 import keras
@@ -19,6 +20,7 @@ import numpy as np
 from .._validation import as_float_images, check_images, check_same_shape
 from ..corruption import corrupt
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
+from ..machine import frontend
 from ..recipe import Recipe, Seeds
 from .pipeline import DeviceBatches, FreshCorruption, ImagePairs
 from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
@@ -83,7 +85,10 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
     workers : int, default 1
         Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
     verbose : "auto", 0, 1 or 2, default "auto"
-        Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch.
+        Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch;
+        ``"auto"``: a bar where a person watches (a Jupyter frontend or a
+        terminal, :func:`deblur.machine.frontend`), else one line per epoch
+        (papermill, CI, a log file).
     callbacks : sequence of keras.callbacks.Callback
         With ``corruption="device"`` they see the training wrapper as ``self.model``.
 
@@ -142,7 +147,7 @@ def _check_inputs(model, recipe, workers):
 
 
 def _corruption_settings(recipe):
-    return {"sigma_range": recipe.sigma_range, "noise_std": recipe.noise_std}
+    return {"sigma_range": recipe.sigma_range, "noise_std": recipe.noise_std, "sharp_fraction": recipe.sharp_fraction}
 
 
 def _training_arrays(x_clean, x_corrupted, recipe):
@@ -235,6 +240,10 @@ def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, star
 
 
 def _fit(model, data, validation, *, callbacks, verbose):
+    if verbose == "auto":  # Keras's own "auto" is a bar everywhere: per-step lines in a headless notebook or a log
+        verbose, callbacks = (1, callbacks) if frontend() else (0, [*callbacks, _EpochLine()])
+    if validation is not None and keras.backend.backend() == "tensorflow":
+        _validate_eagerly(model)
     model.fit(
         data,
         epochs=data.epochs,
@@ -248,6 +257,32 @@ def _fit(model, data, validation, *, callbacks, verbose):
         callbacks=callbacks,
         verbose=verbose,
     )
+
+
+class _EpochLine(keras.callbacks.Callback):
+    """One line per epoch (Keras's ``verbose=2`` adds an ``Epoch 3/29412`` header, a budget's nominal count)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = ", ".join(f"{name} {value:.4g}" for name, value in (logs or {}).items())
+        print(f"epoch {epoch + 1}: {time.perf_counter() - self._start:.0f} s, {values}", flush=True)
+
+
+def _validate_eagerly(model):
+    """Run ``fit``'s validation pass eagerly: one traced function per run, the training step.
+
+    TensorFlow counts the traces of every Keras model's train and test functions as traces of one function (they
+    share their Python code), so two per run make a few short runs in one process (the notebook's tiny profile) read
+    as "triggered tf.function retracing", though nothing traces twice. Validation, one small fixed set, runs eagerly.
+    """
+    run_eagerly = model.run_eagerly
+    model.run_eagerly = True
+    try:
+        model.make_test_function(force=True)
+    finally:
+        model.run_eagerly = run_eagerly
 
 
 def _fingerprint(*arrays):

@@ -21,9 +21,8 @@ def constant_lr_schedule(epoch, base_lr):
 def win5rb_lr_schedule(epoch, base_lr):
     """The study's Win5-RB schedule: times ``exp(-0.5)`` every epoch from epoch 5.
 
-    The study used Keras's ``LearningRateScheduler`` with
-    ``lr if epoch < 5 else lr * exp(-0.5)`` (epochs counted from 0). This is
-    its closed form, so it gives the same value after a resume.
+    The closed form, ``base_lr * exp(-0.5 * max(0, epoch - 4))``, of the study's ``LearningRateScheduler`` with
+    ``lr if epoch < 5 else lr * exp(-0.5)``, so it gives the same value after a resume.
 
     Parameters
     ----------
@@ -31,11 +30,6 @@ def win5rb_lr_schedule(epoch, base_lr):
         Zero-based epoch index.
     base_lr : float
         Learning rate of the first epochs.
-
-    Returns
-    -------
-    float
-        ``base_lr * exp(-0.5 * max(0, epoch - 4))``.
 
     Examples
     --------
@@ -46,19 +40,13 @@ def win5rb_lr_schedule(epoch, base_lr):
 
 
 def cosine_lr_schedule(epoch, base_lr, *, epochs):
-    """Cosine decay per epoch: ``base_lr * (1 + cos(pi * epoch / epochs)) / 2``.
+    """Cosine decay per epoch (zero-based): ``base_lr * (1 + cos(pi * epoch / epochs)) / 2``.
 
     Parameters
     ----------
-    epoch : int
-        Zero-based epoch index.
+    epoch, epochs : int
+        Zero-based epoch index, length of the run in epochs.
     base_lr : float
-    epochs : int
-        Length of the run in epochs.
-
-    Returns
-    -------
-    float
     """
     return float(base_lr) * 0.5 * (1.0 + math.cos(math.pi * int(epoch) / max(1, int(epochs))))
 
@@ -98,16 +86,11 @@ def schedule_callbacks(recipe, length, doc, *, start_step):
 class StepBudget(keras.callbacks.Callback):
     """Stop at a step count, or after about ``budget_seconds``; optionally a cosine per step.
 
-    The learning rate of step ``k`` (counted over the whole run) is the base
-    rate for ``k < hold_steps``, then ``base * (1 + cos(pi * (k - hold) /
-    (steps - hold))) / 2``. With a time budget the step count is unknown at
-    the start: the run holds the base rate for the first tenth of the budget
-    while it measures its speed (time inside training steps, the first
-    steps' graph tracing included; validation and other callbacks are not
-    counted), then fixes ``hold_steps`` (the steps done so far) and
-    ``steps`` (what fits in the rest of the budget) and records both in the
-    run's ``history.json`` (``length``). Training again with ``steps=`` and
-    ``hold_steps=`` replays exactly that run on any machine.
+    The learning rate of step ``k`` (counted over the whole run) is the base rate for ``k < hold_steps``, then
+    ``base * (1 + cos(pi * (k - hold) / (steps - hold))) / 2``. With a time budget the run holds the base rate for the
+    first tenth of the budget while it measures its speed (time inside training steps only), then fixes
+    ``hold_steps`` (the steps done so far) and ``steps`` (what fits in the rest) and records both in the run's
+    ``history.json`` (``length``): training again with them replays exactly that run on any machine.
 
     Parameters
     ----------
@@ -116,10 +99,8 @@ class StepBudget(keras.callbacks.Callback):
         Set the learning rate per step (else leave it to the epoch schedule).
     doc : dict
         The run's history document; ``length`` is written into it.
-    start_step : int
-        Steps done before this ``fit`` (a resumed run).
-    used_seconds : float
-        Budget spent before this ``fit`` (a resumed run).
+    start_step, used_seconds : int, float
+        Steps done and budget spent before this ``fit`` (a resumed run).
     steps, hold_steps : int, optional
     budget_seconds : float, optional
     """
@@ -181,8 +162,7 @@ class StepBudget(keras.callbacks.Callback):
                                   "hold_steps": self.hold_steps}
 
     def on_epoch_end(self, epoch, logs=None):
-        # Recorded with the epoch (before the checkpoint callback writes history.json), so a run
-        # resumed before its step count was fixed goes on with the budget it has left.
+        # Recorded before the checkpoint writes history.json: a resumed run goes on with the budget it has left.
         self.doc["budget_used_seconds"] = round(self.train_seconds, 3)
         if logs is not None and self.cosine:
             logs["learning_rate"] = self.learning_rate(max(0, self.step - 1))
