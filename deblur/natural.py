@@ -21,13 +21,15 @@ __all__ = ["NATURAL_IMAGES", "load_natural_images", "benchmark", "format_scores"
 NATURAL_IMAGES = ("astronaut", "coffee", "chelsea")
 
 
-def load_natural_images(names=NATURAL_IMAGES):
+def load_natural_images(names=NATURAL_IMAGES, *, crop=None):
     """Natural RGB images shipped with scikit-image: ``{name: ndarray of uint8, shape (H, W, 3)}``.
 
     Parameters
     ----------
     names : sequence of str, default :data:`NATURAL_IMAGES`
         Names of ``skimage.data`` functions returning RGB images.
+    crop : int, optional
+        Keep each image's centre, at most ``crop`` x ``crop`` pixels (a smoke run's size).
     """
     out = {}
     for name in names:
@@ -37,6 +39,9 @@ def load_natural_images(names=NATURAL_IMAGES):
         image = np.asarray(loader())
         if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
             raise ValueError(f"skimage.data.{name} is not an RGB uint8 image ({image.shape}, {image.dtype}).")
+        if crop is not None:
+            top, left = max(0, (image.shape[0] - crop) // 2), max(0, (image.shape[1] - crop) // 2)
+            image = image[top:top + crop, left:left + crop]
         out[name] = image
     return out
 

@@ -135,6 +135,8 @@ class Profile:
         Whether the run is smaller than the study's protocol; False for ``pretrained`` (shipped weights, no training).
     natural_images : tuple of str
         ``skimage.data`` images for the beyond-CIFAR section.
+    natural_crop : int or None
+        Their centre crop (None: whole).
     """
 
     name: str
@@ -146,6 +148,7 @@ class Profile:
     reduced: bool = True
     train: bool = True
     natural_images: tuple = ("astronaut", "coffee", "chelsea")
+    natural_crop: int | None = None
     note: str = ""
 
     @property
@@ -202,7 +205,7 @@ PROFILES = {
     ),
     "tiny": Profile(
         name="tiny", n_train=200, n_test=100, lengths={m: {"epochs": 1} for m in MODEL_NAMES},
-        natural_images=("chelsea",), note="Smoke test of every step (a minute or two on a CPU).",
+        natural_images=("chelsea",), natural_crop=96, note="Smoke test of every step (a minute or two on a CPU).",
     ),
 }
 

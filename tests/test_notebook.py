@@ -132,7 +132,7 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
 def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(tmp_path, stand_in_archive,
                                                                                  monkeypatch):
     text, executed = execute(tmp_path, stand_in_archive, monkeypatch, PROFILE="pretrained",
-                             OVERRIDES={"n_test": 16, "natural_images": ["chelsea"]})
+                             OVERRIDES={"n_test": 16, "natural_images": ["chelsea"], "natural_crop": 96})
     assert_headless_outputs(executed, max_streams=20, epochs=0)
     folder = tmp_path / "runs" / "pretrained"
     summary = json.loads((folder / "results.json").read_text())
