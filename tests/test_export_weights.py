@@ -55,3 +55,11 @@ def test_each_shipped_cards_recipe_round_trips():
         assert recipe.as_dict() == card["recipe"], name
         assert recipe.model == card["architecture"] and recipe.batch_size == card["protocol"]["batch_size"]
         assert card["training"]["command"].startswith("python tools/reproduce.py"), name
+
+
+def test_a_cards_corruption_names_its_sharp_share():
+    recipe = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3), sigma_range=(0.3, 6.0),
+                                 noise_std=(0.0, 0.05), sharp_fraction=0.25)
+    assert export_weights.describe_corruption(recipe) == (
+        "25% of images unblurred (sigma 0), the others 5x5 Gaussian blur, sigma ~ U[0.3, 6), reflect-101; "
+        "+ s N(0,1), s ~ U[0, 0.05] per image; no clipping")

@@ -125,7 +125,9 @@ def describe_corruption(model_recipe):
     noise = model_recipe.noise_std
     noise = (f"{noise:g} N(0,1)" if np.ndim(noise) == 0
              else f"s N(0,1), s ~ U[{noise[0]:g}, {noise[1]:g}] per image")
-    return f"5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
+    sharp = (f"{model_recipe.sharp_fraction:.0%} of images unblurred (sigma 0), the others "
+             if model_recipe.sharp_fraction else "")
+    return f"{sharp}5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
 
 
 def _is_study_protocol(model_recipe):
