@@ -166,12 +166,12 @@ def evaluate(args, command):
     inside = {"identity": metrics.evaluate(None, corrupted, clean, per_image=True)}
     for name, model in networks.items():
         inside[name] = metrics.evaluate(model, corrupted, clean, per_image=True)
-    blind_mse = inside["deblurnet"]["per_image"]["mse"]
+    blind_mse = np.asarray(inside["deblurnet"]["per_image"]["mse"])
     for name, result in inside.items():
         per_image = result.pop("per_image")
         result["ci"] = metrics.summary_with_ci(per_image["mse"], per_image["psnr"], seed=SEEDS.bootstrap)
         if name == SHIPPED_NAME:
-            result["mse_minus_deblurnet_ci"] = list(metrics.bootstrap_ci(per_image["mse"] - blind_mse,
+            result["mse_minus_deblurnet_ci"] = list(metrics.bootstrap_ci(np.asarray(per_image["mse"]) - blind_mse,
                                                                          seed=SEEDS.bootstrap))
     ratio = inside[SHIPPED_NAME]["mse"] / inside["deblurnet"]["mse"]
     x_grid, _ = data.subset(arrays["x_test"], arrays["y_test"], N_CIFAR, seed=SEEDS.test_subset)
