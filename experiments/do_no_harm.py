@@ -195,8 +195,6 @@ def evaluate(args, command):
 
 def export(args):
     """Ship the photo DeblurNet with its card, if the record's verdict says it meets the bar."""
-    import hashlib
-
     weights_dir = Path(args.weights_dir or models.PRETRAINED_DIR)
     files.check_outputs([weights_dir / f"{SHIPPED_NAME}.weights.h5", weights_dir / f"{SHIPPED_NAME}.json"],
                         [args.out, args.run_dir, args.data])
@@ -208,8 +206,7 @@ def export(args):
         raise SystemExit(f"error: the photo DeblurNet misses the bar (inside ratio "
                          f"{record['verdict']['inside_ratio']:.3f}, grid misses "
                          f"{ {k: len(v) for k, v in record['verdict']['misses'].items()} }), so it does not ship.")
-    archive = Path(args.data) if args.data else None
-    sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
+    sha = export_weights.archive_sha256(args.data)
     train_command = "python experiments/do_no_harm.py train" + (f" --data {args.data}" if args.data else "")
     card = export_weights.export_pretrained(
         args.run_dir, name=SHIPPED_NAME, command=train_command,

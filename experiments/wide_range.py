@@ -142,8 +142,6 @@ def evaluate(args, command):
 
 def export(args):
     """Ship the trained wide-range DeblurNet with its card, if its record's verdict says it qualifies."""
-    import hashlib
-
     weights_dir = Path(args.weights_dir or models.PRETRAINED_DIR)
     files.check_outputs([weights_dir / f"{SHIPPED_NAME}.weights.h5", weights_dir / f"{SHIPPED_NAME}.json"],
                           [args.out, args.run_dir, args.data])
@@ -156,8 +154,7 @@ def export(args):
         raise SystemExit(f"error: the wide-range model does not qualify (inside ratio {v['inside_ratio']:.3f}, "
                          f"limit {INSIDE_MSE_RATIO}; {len(v['outside_losses'])} outside settings lost), so it does "
                          "not ship; it stays in experiments/.")
-    archive = Path(args.data) if args.data else None
-    sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
+    sha = export_weights.archive_sha256(args.data)
     train_command = "python experiments/wide_range.py train" + (f" --data {args.data}" if args.data else "")
     card = export_weights.export_pretrained(
         args.run_dir, name=SHIPPED_NAME, command=train_command,

@@ -23,7 +23,13 @@ from deblur.machine import machine_info  # noqa: E402
 from deblur.recipe import Recipe, Seeds  # noqa: E402
 from tools import records  # noqa: E402
 
-__all__ = ["export_pretrained", "describe_corruption"]
+__all__ = ["export_pretrained", "describe_corruption", "archive_sha256"]
+
+
+def archive_sha256(source):
+    """sha256 of a data archive given as ``--data`` (None for a folder, or the download)."""
+    archive = Path(source) if source else None
+    return hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
 
 
 def export_pretrained(run_dir, *, evaluation, command, data_source, recipe=None, data_sha256=None, out_dir=None,

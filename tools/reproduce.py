@@ -108,12 +108,10 @@ def stop_after(seconds):
 
 
 def _export(name, profile, out_dir, results, args, source):
-    import hashlib
 
     from tools import export_weights  # imports Keras: only --export needs it
 
-    archive = Path(args.data) if args.data else None
-    sha = hashlib.sha256(archive.read_bytes()).hexdigest() if archive and archive.is_file() else None
+    sha = export_weights.archive_sha256(args.data)
     card = export_weights.export_pretrained(out_dir / "runs" / name, recipe=profile.recipe_for(name),
                                             evaluation={"test": results[name], "identity": results["identity"]},
                                             command=args.command_line, data_source=source, data_sha256=sha)
