@@ -108,7 +108,6 @@ def stop_after(seconds):
 
 
 def _export(name, profile, out_dir, results, args, source):
-
     from tools import export_weights  # imports Keras: only --export needs it
 
     sha = export_weights.archive_sha256(args.data)
