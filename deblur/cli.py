@@ -202,11 +202,9 @@ def describe_change(before, after):
 
 def list_models():
     """The shipped models, one line each: name, what it is for, and which is the default."""
-    lines = []
-    for name in pretrained.pretrained_names():
-        default = " (the default)" if name == pretrained.DEFAULT_MODEL else ""
-        lines.append(f"{name}{default}: {pretrained.PURPOSES.get(name, pretrained.model_card(name)['protocol']['description'])}")
-    return "\n".join(lines)
+    return "\n".join(f"{name}{' (the default)' if name == pretrained.DEFAULT_MODEL else ''}: "
+                     f"{pretrained.PURPOSES.get(name) or pretrained.model_card(name)['protocol']['description']}"
+                     for name in pretrained.pretrained_names())
 
 
 def _cmd_export(args):

@@ -29,7 +29,7 @@ def load_natural_images(names=NATURAL_IMAGES, *, crop=None):
     names : sequence of str, default :data:`NATURAL_IMAGES`
         Names of ``skimage.data`` functions returning RGB images.
     crop : int, optional
-        Keep each image's centre, at most ``crop`` x ``crop`` pixels (a smoke run's size).
+        Keep each image's centre, at most ``crop`` pixels a side.
     """
     out = {}
     for name in names:

@@ -1,11 +1,9 @@
 """The configuration of a training run: one :class:`Recipe`, and the :class:`Seeds` it derives.
 
-A recipe says everything about *how* a model is trained: the builder's
-options, the optimiser, loss and schedule, the corruption of the training
-images, the seed and the length. :func:`deblur.training.train` takes it as
-it is and writes it, as it is, to the run folder's ``config.json``
-(:meth:`Recipe.as_dict`); :meth:`Recipe.from_dict` reads it back, so a run
-folder or a model card names the exact recipe that made it.
+A recipe says everything about *how* a model is trained: the builder's options, the optimiser, loss and schedule,
+the corruption of the training images, the seed and the length. :func:`deblur.training.train` takes it as it is and
+writes it, as it is, to the run folder's ``config.json`` (:meth:`Recipe.as_dict`); :meth:`Recipe.from_dict` reads
+it back, so a run folder or a model card names the exact recipe that made it.
 
 Importing this module does not import Keras.
 """
@@ -83,10 +81,9 @@ class Seeds:
 class Recipe:
     """How one model is trained: the whole configuration of a run.
 
-    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 %
-    validation, the training images corrupted once). At most one of
-    ``epochs``, ``steps`` and ``budget_seconds`` says how long; none means
-    the study's 20 epochs. Every field is checked when the recipe is made.
+    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 % validation, the training images corrupted
+    once). At most one of ``epochs``, ``steps`` and ``budget_seconds`` says how long; none means the study's 20
+    epochs. Every field is checked when the recipe is made.
 
     Attributes
     ----------

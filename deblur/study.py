@@ -133,10 +133,8 @@ class Profile:
         The base of :class:`Seeds`.
     reduced, train : bool
         Whether the run is smaller than the study's protocol; False for ``pretrained`` (shipped weights, no training).
-    natural_images : tuple of str
-        ``skimage.data`` images for the beyond-CIFAR section.
-    natural_crop : int or None
-        Their centre crop (None: whole).
+    natural_images, natural_crop : tuple of str, int or None
+        ``skimage.data`` images for the beyond-CIFAR section, and their centre crop (None: whole).
     """
 
     name: str
