@@ -237,14 +237,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/do_no_harm.py")
     if args.command == "ablate":
-        files.check_outputs([args.out], allow=(args.out,))
+        files.check_outputs([args.out, args.run_root], [args.data], allow=(args.out,))
         ablate(args, command)
     elif args.command == "train":
         share = args.share if args.share is not None else chosen_share(args.out)
         x_train = study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"]
         train(x_train, photo_recipe(share, steps=args.steps), args.run_dir)
     elif args.command == "evaluate":
-        files.check_outputs([args.out, args.figure], allow=(args.out,))
+        files.check_outputs([args.out, args.figure], [args.data, args.run_dir], allow=(args.out,))
         evaluate(args, command)
     else:
         export(args)
