@@ -11,6 +11,11 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+# jsonschema (under nbformat and papermill) imports rfc3987_syntax when it is installed (jupyter pulls it in), which
+# builds a Lark grammar at import: 8 s of every test process's start on a CPU without AVX-512, for a format checker
+# ("iri") that notebooks never use. Marked absent, jsonschema skips that checker.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

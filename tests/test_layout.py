@@ -9,6 +9,7 @@ Imports are read with :mod:`ast`, so nothing is executed.
 """
 
 import ast
+import os
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,12 @@ SKIPPED = {".git", ".venv", "venv", "build", "dist", "node_modules", "__pycache_
 
 
 def _python_files(folder):
-    for path in sorted(folder.rglob("*.py")):
-        parts = path.relative_to(ROOT).parts
-        if not any(part in SKIPPED or part.startswith(".") or part.endswith(".egg-info") for part in parts):
-            yield path
+    """The project's .py files under ``folder``; skipped folders are pruned, not walked (a virtualenv is large)."""
+    found = []
+    for here, folders, files in os.walk(folder):
+        folders[:] = [f for f in folders if not (f in SKIPPED or f.startswith(".") or f.endswith(".egg-info"))]
+        found += [Path(here) / f for f in files if f.endswith(".py")]
+    return sorted(found)
 
 
 def _imported_modules(path):

@@ -140,12 +140,12 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
 def test_existing_run_is_never_overwritten(tmp_path):
     x = smooth_images(16, seed=3)
     run_dir = tmp_path / "run"
-    training.train(cae16(0), x, Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     with pytest.raises(training.RunMismatchError, match="batch_size"):
-        training.train(cae16(0), x, Recipe("cae", epochs=2, batch_size=4), run_dir=run_dir, verbose=0)
+        training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=2, batch_size=4), run_dir=run_dir, verbose=0)
     with pytest.raises(training.RunMismatchError, match="data sha256"):
-        training.train(cae16(0), smooth_images(16, seed=4), Recipe("cae", epochs=2, batch_size=8), run_dir=run_dir, verbose=0)
+        training.train(small_deblurnet(0), smooth_images(16, seed=4), Recipe("deblurnet", epochs=2, batch_size=8), run_dir=run_dir, verbose=0)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
@@ -278,14 +278,14 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
 def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path):
     x = smooth_images(16, seed=3)
     run_dir = tmp_path / "run"
-    training.train(cae16(0), x, Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     victim = tmp_path / "important.keras"
     victim.write_bytes(b"precious")
     history = json.loads((run_dir / "history.json").read_text())
     history["checkpoint"] = "../important.keras"
     (run_dir / "history.json").write_text(json.dumps(history))
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
-        training.train(cae16(0), x, Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+        training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     (run_dir / "model.keras").unlink()  # so that load_run must read the checkpoint history.json names
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
         training.load_run(run_dir)
@@ -296,9 +296,9 @@ def test_a_second_run_on_a_live_run_folder_is_refused_and_names_the_holder(tmp_p
     run_dir = tmp_path / "run"
     with training.run_lock(run_dir):
         with pytest.raises(training.RunLockedError, match=r"in use by another training run \(pid \d+"):
-            training.train(cae16(0), smooth_images(16), Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+            training.train(small_deblurnet(0), smooth_images(16), Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
         # Nothing else written: the lock (filelock) and the holder's name beside it.
         assert sorted(p.name for p in run_dir.iterdir()) == [training.LOCK_FILE, ".lock.holder"]
     assert not (run_dir / ".lock.holder").exists()  # released; the empty lock file stays and blocks nobody
-    run = training.train(cae16(0), smooth_images(16), Recipe("cae", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    run = training.train(small_deblurnet(0), smooth_images(16), Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
     assert run.finished
