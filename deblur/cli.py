@@ -17,10 +17,14 @@ exit with status 2; nothing is written half-way and no input is ever overwritten
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import errno
 import os
+import re
 import shlex
 import sys
+import tempfile
 import time
 import traceback
 import warnings
@@ -32,7 +36,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from . import images, machine, pretrained  # noqa: E402 - imports no Keras
-from .files import check_file_target, check_outputs  # noqa: E402 - imports no Keras
+from .files import check_file_target, check_outputs, publish_all  # noqa: E402 - imports no Keras
 from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
 
@@ -43,12 +47,22 @@ class CLIError(Exception):
 # ---------------------------------------------------------- image outputs
 
 
-def _write_images(items, out_dir, inputs, *, extra_inputs=()):
-    """Write (name, uint8 array) pairs into out_dir; never onto, into or through an input, nor an existing file."""
-    targets = _output_paths([name for name, _ in items], out_dir, inputs, extra_inputs=extra_inputs)
-    for target, (_, array) in zip(targets, items):
-        images.write_png(target, array)
-    return targets
+@contextlib.contextmanager
+def _staging(out_dir):
+    """A hidden folder inside ``out_dir`` where a call writes its results before :func:`publish_all` names them.
+
+    Removed at the end, with ``out_dir`` if this call made it and leaves it empty; a killed call's one is hidden,
+    so no later call reads it as an input.
+    """
+    out_dir = Path(out_dir)
+    made = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".deblur-", suffix=".tmp") as folder:
+            yield Path(folder)
+    finally:
+        if made and not any(out_dir.iterdir()):
+            out_dir.rmdir()
 
 
 def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
@@ -62,7 +76,7 @@ def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
                            "restore them into separate --out folders or rename one. Nothing was written.")
         by_name[name] = source
     check_outputs(targets, [*inputs, *extra_inputs])
-    existing = [t for t in targets if t.exists()]
+    existing = [t for t in targets if t.exists() or t.is_symlink()]
     if existing:
         raise CLIError(f"{existing[0]} already exists (results are never overwritten); remove it or choose "
                        "another --out folder. Nothing was written.")
@@ -97,12 +111,21 @@ def _load_model(spec):
         except FileNotFoundError as exc:
             raise CLIError(str(exc)) from None
     if path.is_file() and path.suffix == ".keras":
+        import zipfile
+
         import keras
 
+        if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+            raise CLIError(f"{path}: not a whole .keras file (that is a zip archive; this one is truncated or of "
+                           "another format); save or copy the model again")
         try:
             return keras.models.load_model(path)
         except Exception as exc:  # noqa: BLE001 - any load failure is a user-facing one-liner
-            raise CLIError(f"{path}: cannot load Keras model ({type(exc).__name__}: {exc})") from None
+            unknown = re.search(r"Could not locate (?:class|function) '?([\w.]+)", str(exc))
+            if unknown:
+                raise CLIError(f"{path}: uses the custom object {unknown.group(1)!r}, unknown here; load it in "
+                               "Python after importing the code that registers it, or save it without") from None
+            raise CLIError(f"{path}: cannot load Keras model ({type(exc).__name__}: {str(exc)[:150]})") from None
     raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(models.pretrained_names())}), "
                    "a .keras file or a run folder")
 
@@ -138,27 +161,28 @@ def out_folder(path):
 
 
 def _cmd_corrupt(args):
+    from ._validation import to_float32
     from .corruption import corrupt
 
-    files = images.find_images(args.images)
+    paths = images.find_images(args.images)
+    targets = _output_paths([f"{p.stem}_corrupted.png" for p in paths], args.out, paths, extra_inputs=args.images)
     rng = np.random.default_rng(args.seed)
-    items = []
-    for path in files:
-        image, _ = images.read_image(path)
-        if image.dtype == np.uint16:
-            image = (image / 65535.0).astype(np.float32)
-        out, sigma = corrupt(image if image.ndim == 3 else image[..., None], seed=rng,
-                             noise_std=args.noise_std, clip=True)
-        out = np.rint(out * 255).astype(np.uint8)
-        items.append((f"{path.stem}_corrupted.png", out if image.ndim == 3 else out[..., 0]))
-        print(f"{path} -> sigma {sigma[0]:.3f}")
-    for target in _write_images(items, args.out, files, extra_inputs=args.images):
-        print("wrote", target)
+    with _staging(args.out) as staging:
+        for path, target in zip(paths, targets):
+            image, alpha = images.read_image(path)  # bit depth and alpha are kept
+            scale = np.iinfo(image.dtype).max
+            out, sigma = corrupt(to_float32(image).reshape(*image.shape[:2], -1), seed=rng,
+                                 noise_std=args.noise_std, clip=True)
+            images.write_png(staging / target.name, np.rint(out * scale).astype(image.dtype).reshape(image.shape),
+                             alpha)
+            print(f"{path} -> sigma {sigma[0]:.3f}")
+        for target in publish_all((staging / t.name, t) for t in targets):
+            print("wrote", target)
     return 0
 
 
 def _cmd_restore(args):
-    """Restore image by image (bounded memory); every input and output is checked before the first is written."""
+    """Restore image by image (bounded memory); all or nothing: results are published once every image is done."""
     from tqdm.auto import tqdm
 
     if args.list_models:
@@ -168,23 +192,39 @@ def _cmd_restore(args):
         raise CLIError("no images given: deblur restore IMAGES... --out DIR (or --list-models)")
     if not args.out:
         raise CLIError("--out is required: the folder the restored images go to")
-    files = images.find_images(args.images)
-    for path in files:  # headers only: mode, size, the pixel limit
+    paths = images.find_images(args.images)
+    for path in paths:  # headers only: mode, size, the pixel limit
         images.check_image(path)
-    targets = _output_paths([f"{p.stem}_restored.png" for p in files], args.out, files,
+    targets = _output_paths([f"{p.stem}_restored.png" for p in paths], args.out, paths,
                             extra_inputs=[*args.images, *_model_inputs(args.model)])
     import_keras()  # only once the inputs are known to be good
     from .inference import restore
 
     model = _load_model(args.model)
-    bar = tqdm(list(zip(files, targets)), desc="images", unit="image", disable=args.quiet or len(files) == 1)
-    for path, target in bar:
-        image, alpha = images.read_image(path)
-        start = time.perf_counter()
-        out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
-        images.write_png(target, out, alpha)
-        bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
-                  f"{describe_change(image, out)}; wrote {target}", file=sys.stdout)
+    bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
+    staged, skipped = [], []
+    with _staging(args.out) as staging:
+        for path, target in bar:
+            try:
+                image, alpha = images.read_image(path)
+            except images.ImageError as exc:
+                if not args.skip_bad:
+                    raise CLIError(f"{exc}. Nothing was written (a batch is all or nothing); fix or remove it, or "
+                                   f"rerun with --skip-bad to restore the other {len(paths) - 1}") from None
+                skipped.append(path.name)
+                continue
+            start = time.perf_counter()
+            out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
+            images.write_png(staging / target.name, out, alpha)
+            staged.append((staging / target.name, target))
+            bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
+                      f"{describe_change(image, out)}", file=sys.stdout)
+        for target in publish_all(staged):
+            print("wrote", target)
+    if skipped:
+        print(f"deblur restore: {len(skipped)} of {len(paths)} images could not be read and were skipped "
+              f"(exit status 1): {', '.join(skipped)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -250,7 +290,12 @@ def _cmd_train(args):
     run_dir = results_dir / "runs" / args.model
     check_outputs([results_dir], [_data_input(args.data)])
     arrays = study.load_profile_data(profile, args.data)
-    print(profile.banner())
+    held = {"n_train": len(arrays["x_train"]), "n_test": len(arrays["x_test"])}
+    for field, n in held.items():  # a profile asking for more than the data hold: the banner and a warning say so
+        if (getattr(profile, field) or 0) > n:
+            warnings.warn(f"profile {profile.name!r} asks for {getattr(profile, field):,} {field[2:]} images; the "
+                          f"data hold {n:,}, so it used {n:,}", stacklevel=1)
+    print(dataclasses.replace(profile, **held).banner())  # what is really used
     import_keras()
     run = study.train_model(profile.recipe_for(args.model), arrays["x_train"], arrays["x_train_corrupted"],
                             run_dir=run_dir, verbose=2)
@@ -275,7 +320,7 @@ def _cmd_evaluate(args):
         result[key] = metrics.evaluate(scored, arrays["x_test_corrupted"], arrays["x_test"],
                                        ci_seed=profile.seeds.bootstrap)
     print(metrics.format_table({"identity": result["identity"], args.model: result["model_metrics"]}))
-    path = metrics.save_results(result, args.out)
+    path = metrics.save_results(result, args.out, exclusive=True)  # a racing command's result is kept: FileExistsError
     print("wrote", path)
     return 0
 
@@ -285,13 +330,10 @@ def _cmd_plot(args):
 
     if not args.run and not args.results:
         raise CLIError("nothing to plot: give --run NAME=RUN_DIR and/or --results results.json")
-    out_dir = out_folder(args.out)
     run_dirs = [item.partition("=")[2] for item in args.run]
-    check_outputs([out_dir], [_data_input(args.data), args.results, *[d for d in run_dirs if d]])
-    if args.results:
-        _plot_saved_results(args.results, args.out)
-    if not args.run:
-        return 0
+    names = [*(["mse_by_sigma.png"] if args.results else []), *(["loss_curves.png", "comparison.png"] if args.run else [])]
+    targets = _output_paths(names, args.out, [], extra_inputs=[_data_input(args.data), args.results,
+                                                               *[d for d in run_dirs if d]])
     runs = {}
     for item in args.run:
         name, sep, folder = item.partition("=")
@@ -300,17 +342,21 @@ def _cmd_plot(args):
         if not (Path(folder) / "history.json").is_file():
             raise CLIError(f"{folder}: not a training run folder (no history.json)")
         runs[name] = folder
-    _, arrays = _profile_arrays(args.profile, args.data, args.n_test)
-    import_keras()
-    identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])["mse"]
-    paths = plots.figures_from_runs(runs, arrays["x_test"], arrays["x_test_corrupted"], out_dir=args.out,
+    with _staging(args.out) as staging:
+        if args.results:
+            _plot_saved_results(args.results, staging / "mse_by_sigma.png")
+        if runs:
+            _, arrays = _profile_arrays(args.profile, args.data, args.n_test)
+            import_keras()
+            identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])["mse"]
+            plots.figures_from_runs(runs, arrays["x_test"], arrays["x_test_corrupted"], out_dir=staging,
                                     baseline=identity)
-    for path in paths.values():
-        print("wrote", path)
+        for target in publish_all((staging / t.name, t) for t in targets):
+            print("wrote", target)
     return 0
 
 
-def _plot_saved_results(path, out_dir):
+def _plot_saved_results(path, target):
     """Redraw the per-sigma figure from a notebook results.json (no model needed)."""
     import json
 
@@ -323,9 +369,7 @@ def _plot_saved_results(path, out_dir):
         raise CLIError(f"{path}: cannot read results JSON ({exc})") from None
     if "by_sigma" not in saved:
         raise CLIError(f"{path}: holds no per-sigma results (expected a notebook results.json)")
-    target = Path(out_dir) / "mse_by_sigma.png"
     plots.metric_by_group(saved["by_sigma"], metric="mse", log_scale=True, path=target)
-    print("wrote", target)
 
 
 # ------------------------------------------------------------------ parser
@@ -407,6 +451,8 @@ def build_parser():
     p.add_argument("--list-models", action="store_true", help="list the shipped models, what each is for, and exit")
     p.add_argument("--out", default=None, help="output folder (inputs and existing files are never overwritten)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--skip-bad", action="store_true", help="restore the readable images, list the unreadable ones "
+                   "and exit with status 1 (default: an unreadable image stops the batch and nothing is written)")
     p.add_argument("--ensemble", action="store_true",
                    help="average over the 8 flips and rotations of each image (about 8x the time)")
     p.set_defaults(func=_cmd_restore)
@@ -499,7 +545,12 @@ def error_line(exc):
         text = str(exc) or type(exc).__name__
     else:
         text = f"{type(exc).__name__}: {exc} (unexpected; rerun with --debug for the traceback)"
-    return " ".join(text.split())
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).split())  # one line, no terminal colours
+    return text if len(text) <= MAX_LINE else text[:MAX_LINE - 30] + " ... (--debug shows all)"
+
+
+#: The longest error line printed (a framework's message can hold kilobytes of internals).
+MAX_LINE = 600
 
 
 if __name__ == "__main__":

@@ -190,12 +190,13 @@ def check_settings(*, kernel_size, sigma_range, noise_std):
 def check_noise(noise_std):
     """Validate a noise level, or a ``(low, high)`` range of them; return it as a float or a tuple of floats."""
     if np.ndim(noise_std) == 0:
-        if isinstance(noise_std, (str, bytes)) or not np.isfinite(noise_std) or noise_std < 0:
-            raise ValueError(f"noise_std must be finite and >= 0; got {noise_std}.")
+        # Images span [0, 1]: a standard deviation above 1 buries them (and near 1e39 overflows float32 to inf).
+        if isinstance(noise_std, (str, bytes)) or not 0 <= noise_std <= 1:
+            raise ValueError(f"noise_std must be in [0, 1] (the images span [0, 1]); got {noise_std}.")
         return float(noise_std)
     pair = tuple(float(v) for v in np.ravel(noise_std))
-    if len(pair) != 2 or not (np.all(np.isfinite(pair)) and 0 <= pair[0] <= pair[1]):
-        raise ValueError(f"noise_std must be a number >= 0 or a range (low, high) with 0 <= low <= high; "
+    if len(pair) != 2 or not 0 <= pair[0] <= pair[1] <= 1:
+        raise ValueError(f"noise_std must be a number in [0, 1] or a range (low, high) with 0 <= low <= high <= 1; "
                          f"got {noise_std}.")
     return pair
 

@@ -71,7 +71,7 @@ def export(model, path, *, format="onnx", inputs=()):
         model.export(str(tmp), format=format, verbose=False)
 
     if FORMATS[format]:
-        return files.atomic_save(path, save, suffixes={FORMATS[format]})
+        return files.atomic_save(path, save, suffixes={FORMATS[format]}, exclusive=True)
     return files.atomic_save_folder(path, save)
 
 

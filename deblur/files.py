@@ -1,7 +1,9 @@
 """Files the package writes, written one way: whole or not at all, never over an input.
 
 - **Atomic writes** (a temporary file in the same folder, then ``os.replace``): :func:`atomic_write_bytes`,
-  :func:`atomic_write_text`, :func:`atomic_write_json`, :func:`atomic_save` and :func:`atomic_save_folder`.
+  :func:`atomic_write_text`, :func:`atomic_write_json`, :func:`atomic_save` and :func:`atomic_save_folder`. With
+  ``exclusive=True`` (every result a command publishes) the file is published with ``os.link``, which fails if the
+  name exists: of two commands writing one result, the second gets ``FileExistsError`` and the first keeps its file.
 - **The output rule.** :func:`check_outputs` refuses an output that is, is inside, or links to an input of the same
   call, before anything is written; :func:`check_file_target` refuses a folder or a wrong suffix.
 - :func:`to_jsonable` and :func:`read_json`.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "atomic_write_bytes",
-           "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "read_json"]
+           "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "publish_new", "publish_all", "read_json"]
 
 def to_jsonable(value):
     """``value`` with numpy scalars/arrays, tuples and paths made JSON-ready."""
@@ -114,7 +117,7 @@ def check_outputs(outputs, inputs=(), *, allow=()):
     return outputs
 
 
-def atomic_save(path, save, *, suffixes=None, example="file"):
+def atomic_save(path, save, *, suffixes=None, example="file", exclusive=False):
     """Let ``save(tmp_path)`` write a temporary file, then move it onto ``path``; returns the ``pathlib.Path``.
 
     For writers that insist on a path (``Figure.savefig``, ``Model.save``, ``numpy.savez``). The temporary file keeps
@@ -127,6 +130,8 @@ def atomic_save(path, save, *, suffixes=None, example="file"):
         ``save(tmp_path)``; must write the whole file to ``tmp_path``.
     suffixes, example
         As in :func:`check_file_target`.
+    exclusive : bool, default False
+        Publish only if ``path`` does not exist at that moment (:func:`publish_new`), else replace it.
     """
     path = check_file_target(path, suffixes=suffixes, example=example)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,15 +144,49 @@ def atomic_save(path, save, *, suffixes=None, example="file"):
     try:
         save(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, path)
+        publish_new(tmp, path) if exclusive else os.replace(tmp, path)
     except OSError as exc:
-        if exc.errno is None:
+        if exc.errno is None or isinstance(exc, FileExistsError):
             raise
         # Name the file the caller asked for, not our temporary one (a full disk, ...).
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def publish_new(tmp, path):
+    """Give the finished file ``tmp`` the name ``path`` if no file has it; ``FileExistsError`` (one line) otherwise.
+
+    A hard link is created (``os.link`` fails on an existing name, where ``os.replace`` would overwrite it): the
+    check and the publication are one step, so two concurrent writers cannot both succeed. Where the file system
+    has no hard links, the bytes are copied into a file opened with ``O_EXCL``, which is as exclusive.
+    """
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(errno.EEXIST, "was written by another command meanwhile (results are never "
+                              "overwritten); rerun with another output path", str(path)) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        with open(tmp, "rb") as src, open(path, "xb") as dst:
+            shutil.copyfileobj(src, dst)
+
+
+def publish_all(pairs):
+    """Publish finished files ``(tmp, target)`` with :func:`publish_new`, all or none: if one name is taken, those
+    already published by this call are removed again before the error is raised. Returns the targets."""
+    done = []
+    try:
+        for tmp, target in pairs:
+            publish_new(tmp, target)
+            done.append(Path(target))
+    except BaseException:
+        for target in done:
+            target.unlink(missing_ok=True)
+        raise
+    return done
 
 
 def atomic_save_folder(path, save):
@@ -168,14 +207,19 @@ def atomic_save_folder(path, save):
     holder = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         save(holder / path.name)
-        os.rename(holder / path.name, path)
+        os.mkdir(path)  # claims the name (FileExistsError if another writer has it); the rename replaces it
+        try:
+            os.rename(holder / path.name, path)
+        except OSError:
+            os.rmdir(path)
+            raise
     finally:
         shutil.rmtree(holder, ignore_errors=True)
     return path
 
 
-def atomic_write_bytes(path, data):
-    """Write ``data`` (bytes) to ``path`` atomically; parent folders are created."""
+def atomic_write_bytes(path, data, *, exclusive=False):
+    """Write ``data`` (bytes) to ``path`` atomically; parent folders are created; ``exclusive``: see atomic_save."""
 
     def save(tmp):
         with open(tmp, "wb") as f:
@@ -183,17 +227,17 @@ def atomic_write_bytes(path, data):
             f.flush()
             os.fsync(f.fileno())
 
-    return atomic_save(path, save)
+    return atomic_save(path, save, exclusive=exclusive)
 
 
-def atomic_write_text(path, text):
+def atomic_write_text(path, text, *, exclusive=False):
     """Write ``text`` (UTF-8) to ``path`` atomically."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), exclusive=exclusive)
 
 
-def atomic_write_json(path, obj):
+def atomic_write_json(path, obj, *, exclusive=False):
     """Write ``obj`` as indented JSON (numpy values converted) atomically."""
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=True) + "\n")
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, allow_nan=True) + "\n", exclusive=exclusive)
 
 
 def read_json(path):

@@ -55,7 +55,7 @@ def find_images(paths):
     Parameters
     ----------
     paths : str, os.PathLike or iterable of them
-        Image files and folders of them. A folder is not searched recursively.
+        Image files and folders of them. A folder is not searched recursively; its hidden files are skipped.
 
     Raises
     ------
@@ -70,7 +70,9 @@ def find_images(paths):
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            # Hidden names are skipped: a killed command's temporary (.photo.x1y2.tmp.png) is no input.
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith("."))
             if not found:
                 raise ImageError(f"{path}: folder holds no PNG/JPEG/TIFF/BMP images; add some or give the "
                                  "image files themselves")
@@ -295,4 +297,4 @@ def write_png(path, image, alpha=None):
     if path.exists() or path.is_symlink():
         raise FileExistsError(f"{path} already exists (images are never overwritten); remove it or choose "
                               "another path. Nothing was written.")
-    return atomic_write_bytes(path, encode_png(image, alpha))
+    return atomic_write_bytes(path, encode_png(image, alpha), exclusive=True)  # a racing writer: FileExistsError

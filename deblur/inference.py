@@ -384,6 +384,13 @@ def _forward(model, batch, dtype, *, compiled=False):
         xf = np.repeat(xf, 3, axis=-1)
     y = model.predict_on_batch(xf) if compiled else model(xf, training=False)
     y = keras.ops.convert_to_numpy(y)
+    if y.shape != xf.shape:  # a model that does not fit would be broadcast or cropped into a wrong image
+        raise ValueError(f"model {model.name} returned shape {tuple(y.shape[1:])} for an input of "
+                         f"{tuple(xf.shape[1:])}; a restoration model must return its input's shape. Nothing was "
+                         "written; use a restoration model (deblur restore --list-models).")
+    if not np.isfinite(y).all():
+        raise ValueError(f"model {model.name} returned NaN or infinite values: its weights are broken (a diverged "
+                         "run?). Nothing was written; use another model or an earlier checkpoint.")
     if gray:
         y = y.mean(axis=-1, keepdims=True)
     return y.astype(np.float32, copy=False) if dtype is None else _quantise(y, dtype)
@@ -414,6 +421,9 @@ def _to_batch(images):
         )
     if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
         raise ValueError(f"images is empty (shape {shape}).")
+    if x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3, 4) and x.shape[-1] > 4:
+        raise ValueError(f"images of shape {shape} look channels-first (C, H, W); deblur takes channels last: pass "
+                         "np.moveaxis(images, -3, -1).")
     if x.shape[-1] not in (1, 3):
         raise ValueError(
             f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "

@@ -160,6 +160,12 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
         ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}`` (means over images; ``psnr`` is the mean of
         per-image PSNRs), plus ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
     """
+    c = np.asarray(corrupted)
+    if c.dtype.kind == "f" and np.isfinite(c).all() and c.size and not -0.25 <= c.min() <= c.max() <= 1.25:
+        raise ValueError(f"corrupted holds values in [{np.nanmin(c):.4g}, {np.nanmax(c):.4g}]; float images must lie "
+                         "in [0, 1] (noise may step a little outside): divide 0..255 data by 255, or pass uint8.")
+    if ci_seed is not None and len(c) < 2:
+        raise ValueError(f"a confidence interval needs at least 2 test images; got {len(c)}. Evaluate on more.")
     restored = predict(model, corrupted, batch_size=batch_size, sigmas=sigmas)
     values = per_image_metrics(restored, clean, data_range=data_range)
     result = mean_metrics(values)
@@ -170,7 +176,7 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
     return result
 
 
-def save_results(results, path):
+def save_results(results, path, *, exclusive=False):
     """Write a results dict (numbers, lists, nested dicts) as JSON, atomically; returns the ``pathlib.Path``.
 
     Parameters
@@ -178,8 +184,10 @@ def save_results(results, path):
     results : dict
     path : str or os.PathLike
         Destination ``.json`` file; parent folders are created.
+    exclusive : bool, default False
+        Refuse (``FileExistsError``) if ``path`` exists when the file is published, never replace it.
     """
-    atomic_write_json(path, results)
+    atomic_write_json(path, results, exclusive=exclusive)
     return Path(path)
 
 

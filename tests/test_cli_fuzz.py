@@ -168,7 +168,7 @@ def _argv(case, cmd, world, tmp):
 
 
 def _failing_replace(code):
-    def replace(src, dst):
+    def replace(src, dst, **kwargs):
         raise OSError(code, os.strerror(code), str(dst))
 
     return replace
@@ -180,10 +180,11 @@ def test_cli_refuses_with_one_line_and_keeps_every_input(world, tmp_path, monkey
     monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path / "cache"))
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     if case in ("read-only target", "full disk"):
-        # The tests run as root, for whom file modes mean nothing: make every write fail as the
-        # kernel would (EROFS, ENOSPC) at the one place every file is written.
-        monkeypatch.setattr(os, "replace", _failing_replace(errno.EROFS if case == "read-only target"
-                                                            else errno.ENOSPC))
+        # The tests run as root, for whom file modes mean nothing: make every write fail as the kernel would
+        # (EROFS, ENOSPC) at the two places every file is published (os.replace, os.link for results).
+        failing = _failing_replace(errno.EROFS if case == "read-only target" else errno.ENOSPC)
+        monkeypatch.setattr(os, "replace", failing)
+        monkeypatch.setattr(os, "link", failing)
     before = _snapshot(world)
     code = _main(_argv(case, cmd, world, tmp_path))
     err = capsys.readouterr().err.strip()

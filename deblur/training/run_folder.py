@@ -179,6 +179,10 @@ def check_resumable(run_dir, recipe, data):
     if diffs:
         raise RunMismatchError(f"{run_dir} holds a run with a different recipe or data ({', '.join(diffs)}). "
                                "Use a new run_dir, or the same recipe and data to resume.")
+    if doc.get("backend", keras.backend.backend()) != keras.backend.backend():
+        raise RunMismatchError(f"{run_dir} was started on {doc['backend']} and this process runs "
+                               f"{keras.backend.backend()}, which would not continue the same run; set "
+                               f"KERAS_BACKEND={doc['backend']} to resume, or use a new run_dir.")
     if doc.get("epochs") and not checkpoint_path(run_dir, doc).exists():
         raise RunMismatchError(f"{history_path} names {doc['checkpoint']}, which is missing; "
                                "the run folder was altered. Use a new run_dir.")

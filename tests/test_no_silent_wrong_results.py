@@ -1,0 +1,260 @@
+"""No command exits 0 with a wrong or lost result (the cases of issue 27, one test or more each).
+
+| case | before | now |
+|---|---|---|
+| 1. two commands write one result | both exit 0, one result lost | the later one exits 2 (one line), the other's file kept |
+| 2. restore with a model that does not fit | grey, cropped or black images, exit 0 | exit 2, one line, nothing written |
+| 3. a resume that changes length or backend | continues as another run | refused, one line that says how to resume |
+| 4. a batch meets an unreadable image | half written, then blocks itself | nothing written; ``--skip-bad`` restores the rest, exit 1 |
+| 5. corrupt on RGBA / 16-bit images | alpha and depth dropped | kept |
+| 6. a profile asks for more images than the data hold | banner of 200, trains on 18 | banner and warning say 20 |
+| 7. out-of-range inputs | MSE 16,699; NaN/inf images | ValueError naming the parameter and the fix |
+| 9. a killed call's temporary in a folder of inputs | restored as an input next time | skipped |
+| 10. framework messages | "File not found", kB of internals | one short line with the cause and the fix |
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from deblur import cli, corruption, files, images, metrics, training
+from deblur.recipe import Recipe
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err.strip()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 256, (24, 28, 3), dtype=np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+# ------------------------------------------------------------------ 1. concurrent writers
+
+
+def test_an_exclusive_save_never_replaces_a_file_another_writer_published(tmp_path):
+    target = tmp_path / "result.json"
+
+    def save(tmp):  # another command publishes the same result while this one is still writing
+        target.write_text("the other command's result")
+        tmp.write_text("ours")
+
+    with pytest.raises(FileExistsError, match="another command"):
+        files.atomic_save(target, save, exclusive=True)
+    assert target.read_text() == "the other command's result"
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]  # no temporary left
+    files.atomic_save(tmp_path / "new.json", lambda tmp: tmp.write_text("x"), exclusive=True)
+    assert (tmp_path / "new.json").read_text() == "x"
+
+
+def test_a_restore_racing_another_into_one_folder_keeps_the_first_result(tmp_path, photos, capsys, monkeypatch):
+    out = tmp_path / "out"
+    encode = images.encode_png
+
+    def racing_encode(image, alpha=None):  # the other command finishes first, under the same name
+        out.mkdir(exist_ok=True)
+        (out / "a_restored.png").write_bytes(b"the other command's image")
+        return encode(image, alpha)
+
+    monkeypatch.setattr(images, "encode_png", racing_encode)
+    code, _, err = run(capsys, "restore", str(photos / "a.png"), "--model", "cae", "--quiet", "--out", str(out))
+    assert code == 2 and len(err.splitlines()) == 1 and "another command" in err, err
+    assert (out / "a_restored.png").read_bytes() == b"the other command's image"
+    assert sorted(p.name for p in out.iterdir()) == ["a_restored.png"]  # and no staging folder
+
+
+def test_an_evaluate_racing_another_keeps_the_first_json(tmp_path, capsys, monkeypatch, stand_in_archive):
+    target = tmp_path / "results.json"
+    table = metrics.format_table
+
+    def racing_table(*args, **kwargs):
+        target.write_text('{"model": "the other one"}')
+        return table(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "format_table", racing_table)
+    code, _, err = run(capsys, "evaluate", "--model", "cae", "--profile", "tiny", "--n-test", "4",
+                       "--data", str(stand_in_archive), "--out", str(target))
+    assert code == 2 and len(err.splitlines()) == 1 and "another command" in err, err
+    assert json.loads(target.read_text()) == {"model": "the other one"}
+
+
+# ------------------------------------------------------------------ 2. models that do not fit
+
+
+def _saved_model(path, kind):
+    inputs = keras.Input((None, None, 3))
+    if kind == "one channel":
+        outputs = keras.layers.Conv2D(1, 3, padding="same")(inputs)
+    elif kind == "upsamples":
+        outputs = keras.layers.UpSampling2D(2)(inputs)
+    else:  # NaN weights, as a diverged run leaves them
+        layer = keras.layers.Conv2D(3, 3, padding="same")
+        outputs = layer(inputs)
+    model = keras.Model(inputs, outputs)
+    if kind == "nan weights":
+        model.set_weights([np.full_like(w, np.nan) for w in model.get_weights()])
+    model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("kind, message", [("one channel", "returned shape (24, 28, 1)"),
+                                           ("upsamples", "returned shape (48, 56, 3)"),
+                                           ("nan weights", "NaN or infinite")])
+def test_restore_refuses_a_model_whose_output_cannot_be_the_image(tmp_path, photos, capsys, kind, message):
+    model = _saved_model(tmp_path / "m.keras", kind)
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "restore", str(photos / "a.png"), "--model", str(model), "--quiet", "--out", str(out))
+    assert code == 2 and len(err.splitlines()) == 1 and message in err and len(err) < 400, err
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ 3. resumes that change the run
+
+
+def _small():
+    return keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(3, 3, padding="same")],
+                            name="deblurnet")
+
+
+class StopAfterStep(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 2:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("changed, match", [({"steps": 9}, "steps: saved 6 vs now 9"),
+                                            ({"steps": None, "budget_seconds": 5.0}, "budget_seconds")])
+def test_a_resume_with_another_length_is_refused_and_says_how(tmp_path, changed, match):
+    x = (np.random.default_rng(0).random((40, 8, 8, 3)) * 255).astype(np.uint8)
+    recipe = dict(model="deblurnet", steps=6, batch_size=8, lr_schedule="cosine", seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_small(), x, Recipe(**recipe), run_dir=tmp_path / "run", verbose=0,
+                       callbacks=[StopAfterStep()])
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    with pytest.raises(training.RunMismatchError, match=match) as error:
+        training.train(_small(), x, Recipe(**{**recipe, **changed}), run_dir=tmp_path / "run", verbose=0)
+    assert "Use a new run_dir, or the same recipe" in str(error.value)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+
+
+def test_a_run_started_on_another_backend_is_not_resumed(tmp_path):
+    x = (np.random.default_rng(0).random((16, 8, 8, 3)) * 255).astype(np.uint8)
+    recipe = Recipe("deblurnet", epochs=1, batch_size=8)
+    training.train(_small(), x, recipe, run_dir=tmp_path / "run", verbose=0)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    (tmp_path / "run" / "history.json").write_text(json.dumps({**history, "backend": other}))
+    with pytest.raises(training.RunMismatchError, match=f"started on {other}.*KERAS_BACKEND={other}"):
+        training.train(_small(), x, recipe, run_dir=tmp_path / "run", verbose=0)
+
+
+# ------------------------------------------------------------------ 4. a batch that meets a bad file, 9. temporaries
+
+
+def test_a_batch_with_an_unreadable_image_writes_nothing_then_skips_it_on_request(tmp_path, photos, capsys):
+    data = (photos / "b.png").read_bytes()
+    (photos / "b.png").write_bytes(data[: len(data) // 2])  # header intact: only decoding finds it truncated
+    (photos / ".a.x1y2.tmp.png").write_bytes(b"a killed call's temporary")  # hidden: never an input
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "restore", str(photos), "--model", "cae", "--quiet", "--out", str(out))
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "b.png" in err and "Nothing was written" in err and "--skip-bad" in err
+    assert not out.exists()
+    code, stdout, err = run(capsys, "restore", str(photos), "--model", "cae", "--quiet", "--skip-bad",
+                            "--out", str(out))
+    assert code == 1 and err.endswith("1 of 3 images could not be read and were skipped (exit status 1): b.png")
+    assert sorted(p.name for p in out.iterdir()) == ["a_restored.png", "c_restored.png"]
+    assert stdout.count("wrote") == 2
+
+
+# ------------------------------------------------------------------ 5. corrupt keeps depth and alpha
+
+
+def test_corrupt_keeps_alpha_and_16_bits(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    rgba = rng.integers(0, 256, (20, 20, 4), dtype=np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    deep = rng.integers(0, 65536, (20, 20), dtype=np.uint16)
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    code, _, err = run(capsys, "corrupt", str(tmp_path / "rgba.png"), str(tmp_path / "deep.png"),
+                       "--out", str(tmp_path / "out"))
+    assert code == 0, err
+    image, alpha = images.read_image(tmp_path / "out" / "rgba_corrupted.png")
+    np.testing.assert_array_equal(alpha, rgba[..., 3])
+    assert image.shape == (20, 20, 3) and not np.array_equal(image, rgba[..., :3])
+    image, alpha = images.read_image(tmp_path / "out" / "deep_corrupted.png")
+    assert image.dtype == np.uint16 and alpha is None and len(np.unique(image)) > 256
+
+
+# ------------------------------------------------------------------ 6. fewer images than the profile asks for
+
+
+def test_training_on_fewer_images_than_the_profile_asks_for_says_so(tmp_path, capsys):
+    tree = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 2), ("test", 1)):
+        for cls in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"):
+            (tree / split / cls).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(tree / split / cls / f"{i}.png")
+    code, out, err = run(capsys, "train", "--model", "deblurnet", "--profile", "tiny", "--steps", "1",
+                         "--data", str(tree), "--run-dir", str(tmp_path / "runs"))
+    assert code == 0, err
+    assert "20 training images" in out and "10 test images" in out and "200" not in out
+    assert "asks for 200 train images; the data hold 20, so it used 20" in err
+    history = json.loads((tmp_path / "runs" / "runs" / "deblurnet" / "history.json").read_text())
+    assert history["data"]["n_train"] + history["data"]["n_val"] == 20
+
+
+# ------------------------------------------------------------------ 7. ambiguous or out-of-range inputs
+
+
+def test_out_of_range_inputs_are_refused_up_front_naming_the_fix():
+    clean = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"corrupted holds values in \[.*divide 0..255 data by 255"):
+        metrics.evaluate(None, clean.astype(np.float32), clean)  # float 0..255
+    for noise in (1e39, float("nan"), 2.0, (0.0, 1e39)):
+        with pytest.raises(ValueError, match=r"noise_std must be .*\[0, 1\]"):
+            corruption.corrupt(clean, seed=0, noise_std=noise)
+    same, _ = corruption.corrupt(clean, seed=0, sigma_range=(1e-300, 1e-300), noise_std=0.0)  # sigma ~0: no blur
+    np.testing.assert_allclose(same, clean / 255.0, atol=1e-6)
+    from deblur import inference
+
+    with pytest.raises(ValueError, match=r"channels-first .*np.moveaxis"):
+        inference.restore("cae", np.zeros((3, 20, 24), np.float32))
+    with pytest.raises(ValueError, match="at least 2 test images"):
+        metrics.evaluate(None, clean[:1] / 255.0, clean[:1], ci_seed=0)
+
+
+# ------------------------------------------------------------------ 10. messages
+
+
+def test_broken_model_files_get_one_short_line(tmp_path, photos, capsys):
+    whole = _saved_model(tmp_path / "whole.keras", "nan weights").read_bytes()
+    (tmp_path / "cut.keras").write_bytes(whole[: len(whole) // 2])
+
+    @keras.saving.register_keras_serializable(package="issue27")
+    class Custom(keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    inputs = keras.Input((None, None, 3))
+    keras.Model(inputs, Custom()(inputs)).save(tmp_path / "custom.keras")
+    keras.saving.get_custom_objects().pop("issue27>Custom")  # as in a new process that does not import it
+    for name, message in (("cut.keras", "not a whole .keras file"), ("custom.keras", "custom object")):
+        code, _, err = run(capsys, "restore", str(photos / "a.png"), "--model", str(tmp_path / name), "--quiet",
+                           "--out", str(tmp_path / "out"))
+        assert code == 2 and len(err.splitlines()) == 1 and message in err and len(err) < 300, err
+        assert "\x1b" not in err
