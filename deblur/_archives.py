@@ -41,6 +41,8 @@ _MAX_IMAGES = 120_000
 _MAX_IMAGE_TOTAL_BYTES = 192 * 1024 * 1024
 # A long file name or a pax header of a real archive is well below this.
 _MAX_HEADER_BYTES = 64 * 1024
+#: Members (files, folders, links) read from an archive: more than _MAX_IMAGES, as CIFAR-10 adds a few folders.
+_MAX_MEMBERS = 130_000
 # Below this many files the bar would flash for a fraction of a second.
 _PROGRESS_MIN_FILES = 1000
 
@@ -175,8 +177,9 @@ def _iter_tar(path):
     """Yield (name, is_dir, declared size, read(limit)) for each member."""
     # "r|*": a single forward pass over the (compressed) stream, no seeking.
     with tarfile.open(path, mode="r|*", tarinfo=_BoundedTarInfo) as archive:
-        for member in archive:
+        for count, member in enumerate(archive, 1):
             archive.members.clear()  # a stream keeps every header it passed; we need none of them
+            _check_count(count)
             if member.isdir():
                 yield member.name, True, 0, None
             elif member.isfile():
@@ -187,7 +190,8 @@ def _iter_tar(path):
 def _iter_zip(path):
     """Yield (name, is_dir, declared size, read(limit)) for each member."""
     with zipfile.ZipFile(path) as archive:
-        for info in archive.infolist():
+        for count, info in enumerate(archive.infolist(), 1):
+            _check_count(count)
             if info.is_dir():
                 yield info.filename, True, 0, None
                 continue
@@ -197,6 +201,12 @@ def _iter_zip(path):
                     return f.read(limit)
 
             yield info.filename, False, info.file_size, read
+
+
+def _check_count(count):
+    """Refuse the member after the :data:`_MAX_MEMBERS`-th: millions of (tiny) headers cost time and memory."""
+    if count > _MAX_MEMBERS:
+        raise _TooLarge("archive", count, _MAX_MEMBERS)
 
 
 def _read_member(read, size, limit, what):
@@ -216,6 +226,10 @@ class _TooLarge(Exception):
 
 
 def _too_large_error(where, member, exc):
+    if exc.what == "archive":
+        return DataError(f"{where} holds more than {exc.limit:,} members (files and folders; at '{member}'), where "
+                         "CIFAR-10 has 60,000 files: it is not CIFAR-10 data (or is hostile). Use the official "
+                         "archive.")
     at = f" member '{member}'" if exc.what != "extended tar header" else " (a long file name or pax record)"
     return DataError(
         f"{where}{at} is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 {exc.what} can take: "

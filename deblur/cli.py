@@ -23,6 +23,7 @@ import errno
 import os
 import re
 import shlex
+import shutil
 import sys
 import tempfile
 import time
@@ -47,6 +48,17 @@ class CLIError(Exception):
 # ---------------------------------------------------------- image outputs
 
 
+def _alive(pid):
+    """Whether process ``pid`` (a string) runs on this machine; False for anything that is not a live pid."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def _staging(out_dir):
     """A hidden folder inside ``out_dir`` where a call writes its results before :func:`publish_all` names them.
@@ -57,8 +69,11 @@ def _staging(out_dir):
     out_dir = Path(out_dir)
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".deblur-*-*.tmp"):  # left by a killed call: removed once its process is gone
+        if stale.is_dir() and not _alive(stale.name.split("-")[1]):
+            shutil.rmtree(stale, ignore_errors=True)
     try:
-        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".deblur-", suffix=".tmp") as folder:
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".deblur-{os.getpid()}-", suffix=".tmp") as folder:
             yield Path(folder)
     finally:
         if made and not any(out_dir.iterdir()):
@@ -111,15 +126,10 @@ def _load_model(spec):
         except FileNotFoundError as exc:
             raise CLIError(str(exc)) from None
     if path.is_file() and path.suffix == ".keras":
-        import zipfile
-
-        import keras
-
-        if not zipfile.is_zipfile(path):  # Keras would say "File not found"
-            raise CLIError(f"{path}: not a whole .keras file (that is a zip archive; this one is truncated or of "
-                           "another format); save or copy the model again")
         try:
-            return keras.models.load_model(path)
+            return models.load_model_file(path)
+        except models.ModelFileError as exc:
+            raise CLIError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - any load failure is a user-facing one-liner
             unknown = re.search(r"Could not locate (?:class|function) '?([\w.]+)", str(exc))
             if unknown:
@@ -174,7 +184,7 @@ def _cmd_corrupt(args):
             out, sigma = corrupt(to_float32(image).reshape(*image.shape[:2], -1), seed=rng,
                                  noise_std=args.noise_std, clip=True)
             images.write_png(staging / target.name, np.rint(out * scale).astype(image.dtype).reshape(image.shape),
-                             alpha)
+                             alpha, images.read_metadata(path))
             print(f"{path} -> sigma {sigma[0]:.3f}")
         for target in publish_all((staging / t.name, t) for t in targets):
             print("wrote", target)
@@ -215,7 +225,7 @@ def _cmd_restore(args):
                 continue
             start = time.perf_counter()
             out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble)
-            images.write_png(staging / target.name, out, alpha)
+            images.write_png(staging / target.name, out, alpha, images.read_metadata(path))
             staged.append((staging / target.name, target))
             bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {time.perf_counter() - start:.1f} s; "
                       f"{describe_change(image, out)}", file=sys.stdout)
@@ -331,7 +341,8 @@ def _cmd_plot(args):
     if not args.run and not args.results:
         raise CLIError("nothing to plot: give --run NAME=RUN_DIR and/or --results results.json")
     run_dirs = [item.partition("=")[2] for item in args.run]
-    names = [*(["mse_by_sigma.png"] if args.results else []), *(["loss_curves.png", "comparison.png"] if args.run else [])]
+    names = [*(["mse_by_sigma.png"] if args.results else []),
+             *(["loss_curves.png", "comparison.png"] if args.run else [])]
     targets = _output_paths(names, args.out, [], extra_inputs=[_data_input(args.data), args.results,
                                                                *[d for d in run_dirs if d]])
     runs = {}

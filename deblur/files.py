@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "atomic_write_bytes",
-           "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "publish_new", "publish_all", "read_json"]
+           "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "publish_new", "publish_all",
+           "read_json"]
 
 def to_jsonable(value):
     """``value`` with numpy scalars/arrays, tuples and paths made JSON-ready."""

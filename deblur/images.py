@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "find_images", "check_image", "read_image",
-           "encode_png", "write_png"]
+           "read_metadata", "encode_png", "write_png"]
 
 #: The file suffixes read as images (lower case; matched case-insensitively).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -90,11 +92,13 @@ def find_images(paths):
 # ------------------------------------------------------------------ reading
 
 
-def _png_bit_depth(path):
-    """A PNG's bit depth from its header (16 for 48/64-bit colour, which Pillow reads as 8 bits); else None."""
+def _sixteen_bit_colour(im, path):
+    """Whether an RGB(A) file holds 16 bits a channel (48/64-bit PNG or TIFF), which Pillow reads as 8 bits."""
+    if im.format == "TIFF":
+        return set(np.ravel(im.tag_v2.get(258, (8,)))) == {16}  # BitsPerSample
     with open(path, "rb") as f:
         head = f.read(26)
-    return head[24] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16  # IHDR bit depth
 
 
 def _open_image(path):
@@ -119,6 +123,15 @@ def _open_image(path):
         raise ImageError(f"{path}: {im.mode} images are not supported; deblur reads {_SUPPORTED} "
                          "(convert it to RGB first)")
     return im
+
+
+def read_metadata(path):
+    """The colour metadata :func:`write_png` keeps: ``{"icc_profile": bytes, "gamma": float}``, each if present.
+
+    Pillow reads embedded ICC profiles from PNG, JPEG and TIFF files and a PNG's gAMA chunk.
+    """
+    with _open_image(path) as im:
+        return {key: im.info[key] for key in ("icc_profile", "gamma") if im.info.get(key)}
 
 
 def check_image(path):
@@ -161,11 +174,13 @@ def read_image(path):
 
     try:
         with _open_image(path) as im:
-            if im.mode in ("RGB", "RGBA") and _png_bit_depth(path) == 16:
+            if im.mode in ("RGB", "RGBA") and _sixteen_bit_colour(im, path):
                 return _split_alpha(_read_png16_colour(path, alpha=im.mode == "RGBA",
                                                        exif=im.getexif() if im.mode == "RGBA" else None))
             im.load()
             im = ImageOps.exif_transpose(im)
+            if im.mode in ("L", "RGB") and "transparency" in im.info:  # a PNG's tRNS chunk: a colour marked clear
+                im = im.convert(im.mode[0] + "A" if im.mode == "L" else "RGBA")
             target, dtype = _MODES[im.mode]
             if target is None:  # palette
                 target = "RGBA" if "transparency" in im.info else "RGB"
@@ -187,13 +202,13 @@ def _import_cv2(path):
     try:
         import cv2
     except ImportError:
-        raise ImageError(f"{path}: 16-bit colour PNGs need OpenCV; install it with "
+        raise ImageError(f"{path}: 16-bit colour images need OpenCV; install it with "
                          "pip install 'deblur[images]' (opencv-python-headless)") from None
     return cv2
 
 
 def _read_png16_colour(path, *, alpha, exif=None):
-    """A 16-bit RGB (H, W, 3) or RGBA (H, W, 4) PNG through OpenCV, EXIF orientation applied."""
+    """A 16-bit RGB (H, W, 3) or RGBA (H, W, 4) PNG or TIFF through OpenCV, EXIF orientation applied."""
     cv2 = _import_cv2(path)
     if not alpha:  # OpenCV applies the PNG's EXIF orientation itself, unless told to ignore it
         a = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
@@ -201,7 +216,7 @@ def _read_png16_colour(path, *, alpha, exif=None):
         # IMREAD_UNCHANGED keeps the alpha channel but ignores EXIF orientation: turn the array here.
         a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if a is None or a.dtype != np.uint16 or a.ndim != 3:
-        raise ImageError(f"{path}: cannot read 16-bit PNG; check that it is a whole, uncorrupted file")
+        raise ImageError(f"{path}: cannot read 16-bit colour image; check that it is a whole, uncorrupted file")
     a = a[..., [2, 1, 0, 3][: a.shape[-1]]]  # BGR(A) -> RGB(A)
     return _orient(a, exif.get(_ORIENTATION_TAG, 1)) if alpha and exif is not None else a
 
@@ -243,7 +258,7 @@ def _check_array(image, alpha):
                          "alpha, or as 16-bit RGB(A) (np.dstack([image] * 3))")
 
 
-def encode_png(image, alpha=None):
+def encode_png(image, alpha=None, metadata=None):
     """The PNG bytes of an image, bit depth and alpha kept.
 
     Parameters
@@ -251,6 +266,8 @@ def encode_png(image, alpha=None):
     image : ndarray, shape (H, W) or (H, W, 3), uint8 or uint16
     alpha : ndarray, shape (H, W), optional
         Same dtype as ``image``; written as the PNG's alpha channel.
+    metadata : dict, optional
+        :func:`read_metadata`'s ICC profile and gamma, written as the PNG's iCCP and gAMA chunks.
 
     Raises
     ------
@@ -266,20 +283,33 @@ def encode_png(image, alpha=None):
         ok, data = cv2.imencode(".png", np.ascontiguousarray(a[..., [2, 1, 0, 3][: a.shape[-1]]]))
         if not ok:
             raise ImageError("cannot encode a 16-bit colour PNG with OpenCV; write it as 8 bits instead")
-        return data.tobytes()
+        return _with_metadata(data.tobytes(), metadata or {})
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(a)).save(buffer, format="PNG")
-    return buffer.getvalue()
+    return _with_metadata(buffer.getvalue(), metadata or {})
 
 
-def write_png(path, image, alpha=None):
+def _with_metadata(png, metadata):
+    """``png`` with iCCP and gAMA chunks after its header (neither encoder writes them unasked)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    extra = b""
+    if metadata.get("icc_profile"):
+        extra += chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata["icc_profile"]))
+    if metadata.get("gamma"):
+        extra += chunk(b"gAMA", struct.pack(">I", round(metadata["gamma"] * 100_000)))
+    return png[:33] + extra + png[33:]  # the signature (8 bytes) and IHDR (25) come first
+
+
+def write_png(path, image, alpha=None, metadata=None):
     """Write an image as a new PNG file, atomically, never over an existing file; returns the ``pathlib.Path``.
 
     Parameters
     ----------
     path : str or os.PathLike
         A new ``.png`` file; its folder is created.
-    image, alpha
+    image, alpha, metadata
         As in :func:`encode_png`.
 
     Raises
@@ -297,4 +327,5 @@ def write_png(path, image, alpha=None):
     if path.exists() or path.is_symlink():
         raise FileExistsError(f"{path} already exists (images are never overwritten); remove it or choose "
                               "another path. Nothing was written.")
-    return atomic_write_bytes(path, encode_png(image, alpha), exclusive=True)  # a racing writer: FileExistsError
+    # Exclusive: of two writers racing for ``path``, the later gets FileExistsError.
+    return atomic_write_bytes(path, encode_png(image, alpha, metadata), exclusive=True)

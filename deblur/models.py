@@ -12,13 +12,17 @@ a restored image of the same shape.
 
 from __future__ import annotations
 
+import json
+import math
+import zipfile
+
 import keras
 from keras import layers
 
 from .pretrained import PRETRAINED_DIR, PretrainedWeightsError, model_card, pretrained_names, weights_file
 
-__all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "conv_flops_per_pixel", "gflops_per_image",
-           "load_pretrained", "model_card", "pretrained_names", "PretrainedWeightsError"]
+__all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "load_model_file", "ModelFileError", "conv_flops_per_pixel",
+           "gflops_per_image", "load_pretrained", "model_card", "pretrained_names", "PretrainedWeightsError"]
 
 
 def _kernel_init(seed, index):
@@ -328,3 +332,68 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     model = build(card["architecture"], **kwargs)
     model.load_weights(weights)
     return model
+
+
+class ModelFileError(ValueError):
+    """A model file that is not whole, or declares more weights than it stores."""
+
+
+def load_model_file(path):
+    """Load a ``.keras`` file after checking that its layers declare no more weights than it stores.
+
+    Keras builds every layer (allocating its weights) from ``config.json`` before it reads the stored weights, so a
+    few kB can declare gigabytes. Each layer's weights are counted from its config (kernel size, filters or units,
+    the input channels of its ``build_config``) and compared with the size of ``model.weights.h5``.
+
+    Raises
+    ------
+    ModelFileError
+        Not a whole ``.keras`` file, or one declaring more weights than it holds (a ``ValueError``).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = {i.filename: i.file_size for i in archive.infolist()}
+            if info.get("config.json", 1 << 30) > 16 << 20:
+                raise ModelFileError(f"{path}: its config.json is missing or over 16 MB; not a model file deblur "
+                                     "reads.")
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError):
+        raise ModelFileError(f"{path}: not a whole .keras file (a zip with config.json; this one is truncated or of "
+                         "another format); save or copy the model again.") from None
+    declared = 4 * sum(_declared_weights(layer) for layer in _leaf_layers(config))
+    stored = info.get("model.weights.h5", 0)
+    if declared > 4 * stored + (1 << 20):  # generous: a counted layer may hold fewer weights than declared
+        raise ModelFileError(f"{path}: its layers declare {declared / 1e6:,.0f} MB of weights but the file stores "
+                         f"{stored / 1e6:,.1f} MB; it is damaged or hostile and was not loaded.")
+    return keras.models.load_model(path)
+
+
+def _leaf_layers(config):
+    """Every layer config in a saved model config (nested models included)."""
+    if isinstance(config, dict):
+        inner = config.get("config")
+        if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+            for layer in inner["layers"]:
+                yield from _leaf_layers(layer)
+        elif "class_name" in config:
+            yield config
+    elif isinstance(config, list):
+        for item in config:
+            yield from _leaf_layers(item)
+
+
+def _declared_weights(layer):
+    """The weights a layer config declares: kernel x input channels x (filters, units or depth multiplier)."""
+    cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    shape = (layer.get("build_config") or {}).get("input_shape")
+    while isinstance(shape, list) and shape and isinstance(shape[-1], list):
+        shape = shape[-1]
+    channels = shape[-1] if isinstance(shape, list) and shape and isinstance(shape[-1], (int, float)) else 1
+
+    def number(value):
+        values = value if isinstance(value, list) else [value]
+        return math.prod(float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    kernel = number(cfg.get("kernel_size", 1))
+    width = sum(number(cfg[k]) for k in ("filters", "units", "depth_multiplier") if k in cfg)
+    return kernel * float(channels) * width + number(cfg.get("input_dim", 0)) * number(cfg.get("output_dim", 0))

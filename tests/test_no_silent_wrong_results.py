@@ -6,9 +6,10 @@
 | 2. restore with a model that does not fit | grey, cropped or black images, exit 0 | exit 2, one line, nothing written |
 | 3. a resume that changes length or backend | continues as another run | refused, one line that says how to resume |
 | 4. a batch meets an unreadable image | half written, then blocks itself | nothing written; ``--skip-bad`` restores the rest, exit 1 |
-| 5. corrupt on RGBA / 16-bit images | alpha and depth dropped | kept |
+| 5. RGBA / 16-bit to corrupt; 48/64-bit TIFF; tRNS; ICC, gAMA | dropped; 8-bit; opaque; dropped | all kept |
 | 6. a profile asks for more images than the data hold | banner of 200, trains on 18 | banner and warning say 20 |
 | 7. out-of-range inputs | MSE 16,699; NaN/inf images | ValueError naming the parameter and the fix |
+| 8. a small file declaring huge weights; millions of tar headers | GBs allocated; 35x the file, 100 s | refused first |
 | 9. a killed call's temporary in a folder of inputs | restored as an input next time | skipped |
 | 10. framework messages | "File not found", kB of internals | one short line with the cause and the fix |
 """
@@ -63,10 +64,10 @@ def test_a_restore_racing_another_into_one_folder_keeps_the_first_result(tmp_pat
     out = tmp_path / "out"
     encode = images.encode_png
 
-    def racing_encode(image, alpha=None):  # the other command finishes first, under the same name
+    def racing_encode(*args):  # the other command finishes first, under the same name
         out.mkdir(exist_ok=True)
         (out / "a_restored.png").write_bytes(b"the other command's image")
-        return encode(image, alpha)
+        return encode(*args)
 
     monkeypatch.setattr(images, "encode_png", racing_encode)
     code, _, err = run(capsys, "restore", str(photos / "a.png"), "--model", "cae", "--quiet", "--out", str(out))
@@ -168,10 +169,11 @@ def test_a_batch_with_an_unreadable_image_writes_nothing_then_skips_it_on_reques
     (photos / "b.png").write_bytes(data[: len(data) // 2])  # header intact: only decoding finds it truncated
     (photos / ".a.x1y2.tmp.png").write_bytes(b"a killed call's temporary")  # hidden: never an input
     out = tmp_path / "out"
+    (out / ".deblur-999999999-x1y2.tmp").mkdir(parents=True)  # a killed restore's staging folder (no such pid)
     code, _, err = run(capsys, "restore", str(photos), "--model", "cae", "--quiet", "--out", str(out))
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "b.png" in err and "Nothing was written" in err and "--skip-bad" in err
-    assert not out.exists()
+    assert list(out.iterdir()) == []  # the stale staging folder is gone too: nothing piles up
     code, stdout, err = run(capsys, "restore", str(photos), "--model", "cae", "--quiet", "--skip-bad",
                             "--out", str(out))
     assert code == 1 and err.endswith("1 of 3 images could not be read and were skipped (exit status 1): b.png")
@@ -258,3 +260,88 @@ def test_broken_model_files_get_one_short_line(tmp_path, photos, capsys):
                            "--out", str(tmp_path / "out"))
         assert code == 2 and len(err.splitlines()) == 1 and message in err and len(err) < 300, err
         assert "\x1b" not in err
+
+
+def test_a_png_transparent_colour_is_read_as_alpha(tmp_path):
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[:, :4] = (10, 20, 30)
+    Image.fromarray(rgb).save(tmp_path / "trns.png", transparency=(10, 20, 30))  # a tRNS chunk, no alpha channel
+    gray = np.full((6, 8), 200, np.uint8)
+    gray[0] = 7
+    Image.fromarray(gray).save(tmp_path / "trns_gray.png", transparency=7)
+    image, alpha = images.read_image(tmp_path / "trns.png")
+    np.testing.assert_array_equal(image, rgb)
+    assert (alpha[:, :4] == 0).all() and (alpha[:, 4:] == 255).all()
+    image, alpha = images.read_image(tmp_path / "trns_gray.png")
+    np.testing.assert_array_equal(image, gray)
+    assert (alpha[0] == 0).all() and (alpha[1:] == 255).all()
+
+
+# ------------------------------------------------------------------ 8. memory bounded by the input
+
+
+def test_a_model_file_declaring_gigabytes_is_refused_before_keras_builds_it(tmp_path, photos, capsys):
+    import zipfile
+
+    small = _saved_model(tmp_path / "small.keras", "nan weights")
+    with zipfile.ZipFile(small) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(parts["config.json"])
+    conv = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Conv2D")
+    conv["config"]["filters"] = 10_000_000  # 3x3x3 x 10 M: 1 GB of float32 weights, in a file of a few kB
+    parts["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "absurd.keras", "w") as z:
+        for name, blob in parts.items():
+            z.writestr(name, blob)
+    code, _, err = run(capsys, "restore", str(photos / "a.png"), "--model", str(tmp_path / "absurd.keras"),
+                       "--quiet", "--out", str(tmp_path / "out"))
+    assert code == 2 and "declare 1,080 MB of weights but the file stores" in err, err
+    from deblur import models
+
+    assert models.load_model_file(small).count_params() == 84  # a whole, honest file loads
+
+
+def test_an_archive_of_endless_folder_headers_is_refused_after_a_bounded_count(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    from deblur import data
+
+    # The real bound, 130,000 members, is over twice CIFAR-10's files: a smaller one keeps the test short.
+    monkeypatch.setattr("deblur._archives._MAX_MEMBERS", 500)
+    with tarfile.open(tmp_path / "dirs.tar.gz", "w:gz") as tar:
+        for i in range(600):
+            info = tarfile.TarInfo(f"d{i}/train/cat")
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info, io.BytesIO())
+    with pytest.raises(data.DataError, match="more than 500 members"):
+        data.load_cifar10(tmp_path / "dirs.tar.gz", use_cache=False)
+
+
+# ------------------------------------------------------------------ 5. image fidelity in restore and corrupt
+
+
+def test_restore_and_corrupt_keep_16_bit_tiffs_icc_profiles_and_gamma(tmp_path, capsys):
+    import struct
+
+    import tifffile
+    from PIL import ImageCms, PngImagePlugin
+
+    rng = np.random.default_rng(2)
+    deep = rng.integers(0, 65536, (20, 24, 3), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "deep.tif", deep)
+    np.testing.assert_array_equal(images.read_image(tmp_path / "deep.tif")[0], deep)  # 48-bit: all 16 bits
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", struct.pack(">I", 45455))
+    Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(tmp_path / "tagged.png", pnginfo=info,
+                                                                           icc_profile=icc)
+    assert images.read_metadata(tmp_path / "tagged.png") == {"icc_profile": icc, "gamma": 0.45455}
+    for command, suffix, extra in (("corrupt", "corrupted", []), ("restore", "restored", ["--model", "cae", "--quiet"])):
+        out = tmp_path / command
+        code, _, err = run(capsys, command, str(tmp_path / "deep.tif"), str(tmp_path / "tagged.png"), *extra,
+                           "--out", str(out))
+        assert code == 0, err
+        image, _ = images.read_image(out / f"deep_{suffix}.png")
+        assert image.dtype == np.uint16 and len(np.unique(image)) > 256
+        assert images.read_metadata(out / f"tagged_{suffix}.png") == {"icc_profile": icc, "gamma": 0.45455}

@@ -21,6 +21,7 @@ from .._validation import as_float_images, check_images, check_same_shape
 from ..corruption import corrupt
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
 from ..machine import frontend
+from ..models import load_model_file
 from ..recipe import Recipe, Seeds
 from .pipeline import DeviceBatches, FreshCorruption, ImagePairs
 from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
@@ -170,7 +171,7 @@ def _training_arrays(x_clean, x_corrupted, recipe):
 def _start_or_resume(model, run_dir, doc, recipe):
     """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
     if doc["epochs"]:
-        return keras.models.load_model(checkpoint_path(run_dir, doc))
+        return load_model_file(checkpoint_path(run_dir, doc))
     optimizer = keras.optimizers.Adam(recipe.learning_rate, global_clipnorm=recipe.global_clipnorm)
     model.compile(optimizer=optimizer, loss=recipe.loss)
     return model

@@ -29,6 +29,7 @@ import filelock
 import keras
 
 from ..files import atomic_save, atomic_write_json, atomic_write_text, read_json
+from ..models import load_model_file
 from ..recipe import Recipe
 
 __all__ = ["TrainedRun", "RunMismatchError", "RunLockedError", "run_lock", "open_run", "load_run", "load_history",
@@ -304,6 +305,6 @@ def load_run(run_dir):
         path = checkpoint_path(run_dir, doc)
     else:
         raise FileNotFoundError(f"{run_dir} holds no trained model (no {FINAL_MODEL_FILE} or checkpoint).")
-    model = keras.models.load_model(path)
+    model = load_model_file(path)
     return TrainedRun(model, history_lists(doc), run_dir, steps=steps_done(doc), length=dict(doc.get("length", {})),
                       finished=path == final)
