@@ -364,7 +364,7 @@ def load_model_file(path):
     stored = info.get("model.weights.h5", 0)
     if declared > 4 * stored + (1 << 20):  # generous: a counted layer may hold fewer weights than declared
         raise ModelFileError(f"{path}: its layers declare {declared / 1e6:,.0f} MB of weights but the file stores "
-                         f"{stored / 1e6:,.1f} MB; it is damaged or hostile and was not loaded.")
+                         f"{stored / 1e3:,.0f} kB; it is damaged or hostile and was not loaded.")
     return keras.models.load_model(path)
 
 
