@@ -345,3 +345,19 @@ def test_restore_and_corrupt_keep_16_bit_tiffs_icc_profiles_and_gamma(tmp_path, 
         image, _ = images.read_image(out / f"deep_{suffix}.png")
         assert image.dtype == np.uint16 and len(np.unique(image)) > 256
         assert images.read_metadata(out / f"tagged_{suffix}.png") == {"icc_profile": icc, "gamma": 0.45455}
+
+
+def test_plot_and_export_never_replace_an_earlier_result(tmp_path, capsys):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"by_sigma": {"cae": {"1-2": {"mse": 0.01, "n_images": 1}}}}))
+    out = tmp_path / "figures"
+    code, stdout, err = run(capsys, "plot", "--results", str(results), "--out", str(out))
+    assert code == 0 and "wrote" in stdout, err
+    figure = (out / "mse_by_sigma.png").read_bytes()
+    code, _, err = run(capsys, "plot", "--results", str(results), "--out", str(out))
+    assert code == 2 and len(err.splitlines()) == 1 and "already exists" in err, err
+    assert (out / "mse_by_sigma.png").read_bytes() == figure and sorted(p.name for p in out.iterdir()) == [
+        "mse_by_sigma.png"]
+    (tmp_path / "m.onnx").write_bytes(b"an earlier export")
+    code, _, err = run(capsys, "export", "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
+    assert code == 2 and (tmp_path / "m.onnx").read_bytes() == b"an earlier export"
