@@ -7,6 +7,9 @@ import numpy as np
 #: Integer image dtypes and their full-scale value.
 FULL_SCALE = {"uint8": 255.0, "uint16": 65535.0}
 
+#: How far corrupted float images may leave [0, 1] (unclipped noise); more looks like 0..255 data.
+NOISE_SLACK = 0.25
+
 
 def to_float32(images, *, xp=np):
     """Images as float32 (always a new array), integers times the reciprocal of their full scale; validates nothing.
@@ -18,7 +21,15 @@ def to_float32(images, *, xp=np):
     return x if scale is None else x * (1.0 / scale)
 
 
-def as_float_images(images, *, name="images", check_range=True, ndim=4):
+def quantise(y, dtype):
+    """Float images (about [0, 1]) as ``dtype``, clipped to its range: :func:`to_float32` undone."""
+    if np.dtype(dtype).name in FULL_SCALE:
+        scale = FULL_SCALE[np.dtype(dtype).name]
+        return np.clip(np.rint(y * scale), 0, scale).astype(dtype)
+    return np.clip(y, 0.0, 1.0).astype(dtype)
+
+
+def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.0):
     """Validate an image batch and return it as float32 in [0, 1].
 
     Parameters
@@ -31,6 +42,8 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4):
         Require float input to lie in [0, 1]; pass False for corrupted images and network outputs.
     ndim : int, default 4
         Required number of dimensions.
+    slack : float, default 0.0
+        How far outside [0, 1] the range check lets float values go (:data:`NOISE_SLACK` for corrupted images).
 
     Returns
     -------
@@ -62,9 +75,10 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4):
         raise ValueError(f"{name} contains NaN or infinite values.")
     if check_range:
         low, high = float(x.min()), float(x.max())
-        if low < 0.0 or high > 1.0:
-            hint = " It looks like 0..255 data: divide by 255." if high > 1.5 else ""
-            raise ValueError(f"{name} must lie in [0, 1] when float; got values in [{low:.4g}, {high:.4g}].{hint}")
+        if low < -slack or high > 1.0 + slack:
+            raise ValueError(f"{name} holds values in [{low:.4g}, {high:.4g}]; float images must lie in [0, 1]"
+                             f"{' (noise may step a little outside)' if slack else ''}: divide 0..255 data by 255 "
+                             "(pass uint8, or divide by 255 before the call).")
     return x
 
 

@@ -17,15 +17,12 @@ exit with status 2; nothing is written half-way and no input is ever overwritten
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import errno
 import os
 import re
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 import traceback
 import warnings
@@ -37,7 +34,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from . import images, machine, pretrained  # noqa: E402 - imports no Keras
-from .files import check_file_target, check_outputs, publish_all  # noqa: E402 - imports no Keras
+from .files import check_file_target, check_outputs, publish_all, staging_folder  # noqa: E402 - imports no Keras
 from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
 
 
@@ -46,38 +43,6 @@ class CLIError(Exception):
 
 
 # ---------------------------------------------------------- image outputs
-
-
-def _alive(pid):
-    """Whether process ``pid`` (a string) runs on this machine; False for anything that is not a live pid."""
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def _staging(out_dir):
-    """A hidden folder inside ``out_dir`` where a call writes its results before :func:`publish_all` names them.
-
-    Removed at the end, with ``out_dir`` if this call made it and leaves it empty; a killed call's one is hidden,
-    so no later call reads it as an input.
-    """
-    out_dir = Path(out_dir)
-    made = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".deblur-*-*.tmp"):  # left by a killed call: removed once its process is gone
-        if stale.is_dir() and not _alive(stale.name.split("-")[1]):
-            shutil.rmtree(stale, ignore_errors=True)
-    try:
-        with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".deblur-{os.getpid()}-", suffix=".tmp") as folder:
-            yield Path(folder)
-    finally:
-        if made and not any(out_dir.iterdir()):
-            out_dir.rmdir()
 
 
 def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
@@ -171,20 +136,19 @@ def out_folder(path):
 
 
 def _cmd_corrupt(args):
-    from ._validation import to_float32
+    from ._validation import quantise, to_float32
     from .corruption import corrupt
 
     paths = images.find_images(args.images)
     targets = _output_paths([f"{p.stem}_corrupted.png" for p in paths], args.out, paths, extra_inputs=args.images)
     rng = np.random.default_rng(args.seed)
-    with _staging(args.out) as staging:
+    with staging_folder(args.out) as staging:
         for path, target in zip(paths, targets):
             image, alpha = images.read_image(path)  # bit depth and alpha are kept
-            scale = np.iinfo(image.dtype).max
             out, sigma = corrupt(to_float32(image).reshape(*image.shape[:2], -1), seed=rng,
                                  noise_std=args.noise_std, clip=True)
-            images.write_png(staging / target.name, np.rint(out * scale).astype(image.dtype).reshape(image.shape),
-                             alpha, images.read_metadata(path))
+            images.write_png(staging / target.name, quantise(out, image.dtype).reshape(image.shape), alpha,
+                             images.read_metadata(path))
             print(f"{path} -> sigma {sigma[0]:.3f}")
         for target in publish_all((staging / t.name, t) for t in targets):
             print("wrote", target)
@@ -213,7 +177,7 @@ def _cmd_restore(args):
     model = _load_model(args.model)
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
     staged, skipped = [], []
-    with _staging(args.out) as staging:
+    with staging_folder(args.out) as staging:
         for path, target in bar:
             try:
                 image, alpha = images.read_image(path)
@@ -353,7 +317,7 @@ def _cmd_plot(args):
         if not (Path(folder) / "history.json").is_file():
             raise CLIError(f"{folder}: not a training run folder (no history.json)")
         runs[name] = folder
-    with _staging(args.out) as staging:
+    with staging_folder(args.out) as staging:
         if args.results:
             _plot_saved_results(args.results, staging / "mse_by_sigma.png")
         if runs:

@@ -1,4 +1,4 @@
-"""Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel) and run the exported file.
+"""Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel); the tests run the exported files.
 
 Keras 3's ``Model.export`` does the conversion; this module adds the project's rules: the output is checked against
 the inputs, never overwrites anything, and appears whole or not at all. The exported models keep height, width and
@@ -17,7 +17,7 @@ import numpy as np
 from . import files
 from .inference import size_multiple
 
-__all__ = ["FORMATS", "export", "load_exported"]
+__all__ = ["FORMATS", "export"]
 
 #: Export format (Keras's ``Model.export`` name) -> the suffix its output must have ("" : a folder).
 FORMATS = {"onnx": ".onnx", "litert": ".tflite", "tf_saved_model": ""}
@@ -73,46 +73,3 @@ def export(model, path, *, format="onnx", inputs=()):
     if FORMATS[format]:
         return files.atomic_save(path, save, suffixes={FORMATS[format]}, exclusive=True)
     return files.atomic_save_folder(path, save)
-
-
-def load_exported(path, *, format):
-    """A function running an exported model: ``run(batch)`` with float32 ``(N, H, W, 3)`` -> ``(N, H, W, 3)``.
-
-    ONNX runs with onnxruntime, LiteRT with the ``ai_edge_litert`` interpreter (else TensorFlow's
-    ``tf.lite.Interpreter``), a SavedModel with TensorFlow (its ``serve`` endpoint).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    format : {"onnx", "litert", "tf_saved_model"}
-    """
-    path = str(path)
-    if format == "onnx":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return lambda batch: session.run(None, {name: np.asarray(batch, np.float32)})[0]
-    if format == "litert":
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-        except ImportError:  # the standalone runtime is not installable everywhere; TensorFlow has one too
-            from tensorflow.lite import Interpreter
-        interpreter = Interpreter(model_path=path)
-
-        def run(batch):
-            batch = np.asarray(batch, np.float32)
-            index = interpreter.get_input_details()[0]["index"]
-            interpreter.resize_tensor_input(index, batch.shape)  # the free sizes are set per call
-            interpreter.allocate_tensors()
-            interpreter.set_tensor(index, batch)
-            interpreter.invoke()
-            return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-
-        return run
-    if format == "tf_saved_model":
-        import tensorflow as tf
-
-        loaded = tf.saved_model.load(path)
-        return lambda batch: loaded.serve(np.asarray(batch, np.float32)).numpy()
-    raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}.")

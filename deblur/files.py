@@ -3,7 +3,7 @@
 - **Atomic writes** (a temporary file in the same folder, then ``os.replace``): :func:`atomic_write_bytes`,
   :func:`atomic_write_text`, :func:`atomic_write_json`, :func:`atomic_save` and :func:`atomic_save_folder`. With
   ``exclusive=True`` (every result a command publishes) the file is published with ``os.link``, which fails if the
-  name exists: of two commands writing one result, the second gets ``FileExistsError`` and the first keeps its file.
+  name exists: of two commands writing one result, the later gets ``FileExistsError`` and the first keeps its file.
 - **The output rule.** :func:`check_outputs` refuses an output that is, is inside, or links to an input of the same
   call, before anything is written; :func:`check_file_target` refuses a folder or a wrong suffix.
 - :func:`to_jsonable` and :func:`read_json`.
@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -22,7 +23,7 @@ import numpy as np
 
 __all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "atomic_write_bytes",
            "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "publish_new", "publish_all",
-           "read_json"]
+           "staging_folder", "read_json"]
 
 def to_jsonable(value):
     """``value`` with numpy scalars/arrays, tuples and paths made JSON-ready."""
@@ -159,20 +160,14 @@ def atomic_save(path, save, *, suffixes=None, example="file", exclusive=False):
 def publish_new(tmp, path):
     """Give the finished file ``tmp`` the name ``path`` if no file has it; ``FileExistsError`` (one line) otherwise.
 
-    A hard link is created (``os.link`` fails on an existing name, where ``os.replace`` would overwrite it): the
-    check and the publication are one step, so two concurrent writers cannot both succeed. Where the file system
-    has no hard links, the bytes are copied into a file opened with ``O_EXCL``, which is as exclusive.
+    ``os.link`` fails on an existing name, where ``os.replace`` would overwrite it: the check and the publication are
+    one step, so of two concurrent writers only one succeeds. (A file system without hard links refuses with EPERM.)
     """
     try:
         os.link(tmp, path)
     except FileExistsError:
         raise FileExistsError(errno.EEXIST, "was written by another command meanwhile (results are never "
                               "overwritten); rerun with another output path", str(path)) from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
-            raise
-        with open(tmp, "rb") as src, open(path, "xb") as dst:
-            shutil.copyfileobj(src, dst)
 
 
 def publish_all(pairs):
@@ -188,6 +183,38 @@ def publish_all(pairs):
             target.unlink(missing_ok=True)
         raise
     return done
+
+
+def _alive(pid):
+    """Whether process ``pid`` (a string) runs on this machine; False for anything that is not a live pid."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def staging_folder(out_dir):
+    """A hidden folder inside ``out_dir`` where a call writes its results before :func:`publish_all` names them.
+
+    Removed at the end, with ``out_dir`` if this call made it and leaves it empty; a killed call's one is hidden,
+    so no later call reads it as an input.
+    """
+    out_dir = Path(out_dir)
+    made = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".deblur-*-*.tmp"):  # left by a killed call: removed once its process is gone
+        if stale.is_dir() and not _alive(stale.name.split("-")[1]):
+            shutil.rmtree(stale, ignore_errors=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".deblur-{os.getpid()}-", suffix=".tmp") as folder:
+            yield Path(folder)
+    finally:
+        if made and not any(out_dir.iterdir()):
+            out_dir.rmdir()
 
 
 def atomic_save_folder(path, save):

@@ -13,15 +13,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import machine, models
-from ._validation import FULL_SCALE, as_float_images, to_float32
+from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, quantise, to_float32
 from .images import read_image
 
 __all__ = ["restore", "as_any_size_model", "size_multiple", "receptive_radius", "tile_overlap", "tile_windows",
            "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
-
-# Float inputs may leave [0, 1] a little (unclipped noise); more than this
-# looks like 0..255 data passed as float, which is an error.
-_FLOAT_SLACK = 0.25
 
 
 def size_multiple(model):
@@ -307,7 +303,7 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
             for (k, flip), plan in zip(views, plans):
                 view = np.ascontiguousarray(_dihedral(x, k, flip))
                 out += _dihedral_inverse(_run_plan(model, view, plan, out_dtype=None, bar=bar), k, flip)
-            out = _quantise(out / np.float32(len(views)), x.dtype)
+            out = quantise(out / np.float32(len(views)), x.dtype)
     return _from_batch(out, layout)
 
 
@@ -393,15 +389,7 @@ def _forward(model, batch, dtype, *, compiled=False):
                          "run?). Nothing was written; use another model or an earlier checkpoint.")
     if gray:
         y = y.mean(axis=-1, keepdims=True)
-    return y.astype(np.float32, copy=False) if dtype is None else _quantise(y, dtype)
-
-
-def _quantise(y, dtype):
-    """Network output (float, about [0, 1]) -> ``dtype``, clipped to its range."""
-    if np.dtype(dtype).name in FULL_SCALE:
-        scale = FULL_SCALE[np.dtype(dtype).name]
-        return np.clip(np.rint(y * scale), 0, scale).astype(dtype)
-    return np.clip(y, 0.0, 1.0).astype(dtype)
+    return y.astype(np.float32, copy=False) if dtype is None else quantise(y, dtype)
 
 
 def _to_batch(images):
@@ -432,13 +420,7 @@ def _to_batch(images):
     if x.dtype.name in FULL_SCALE:  # converted to float pass by pass (a quarter or half of float32's memory)
         return x, (dtype, shape)
     # restore() never writes into x, so the caller's float32 array may be shared here.
-    x = as_float_images(x, name="images", check_range=False)
-    if x.min() < -_FLOAT_SLACK or x.max() > 1 + _FLOAT_SLACK:
-        raise ValueError(
-            f"float images must lie in [0, 1]; got values in [{x.min():.4g}, {x.max():.4g}]. "
-            "For 0..255 data pass uint8 or divide by 255."
-        )
-    return x, (dtype, shape)
+    return as_float_images(x, name="images", slack=NOISE_SLACK), (dtype, shape)
 
 
 def _from_batch(out, layout):

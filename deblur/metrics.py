@@ -13,7 +13,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .files import atomic_write_json
-from ._validation import as_float_images, check_same_shape
+from ._validation import NOISE_SLACK, as_float_images, check_same_shape
 
 __all__ = ["per_image_mse", "per_image_psnr", "per_image_ssim", "per_image_metrics", "mean_metrics", "predict",
            "evaluate", "save_results", "METRICS", "format_table", "grouped_metrics", "sigma_bins", "format_grouped",
@@ -160,12 +160,9 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
         ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}`` (means over images; ``psnr`` is the mean of
         per-image PSNRs), plus ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
     """
-    c = np.asarray(corrupted)
-    if c.dtype.kind == "f" and np.isfinite(c).all() and c.size and not -0.25 <= c.min() <= c.max() <= 1.25:
-        raise ValueError(f"corrupted holds values in [{np.nanmin(c):.4g}, {np.nanmax(c):.4g}]; float images must lie "
-                         "in [0, 1] (noise may step a little outside): divide 0..255 data by 255, or pass uint8.")
-    if ci_seed is not None and len(c) < 2:
-        raise ValueError(f"a confidence interval needs at least 2 test images; got {len(c)}. Evaluate on more.")
+    corrupted = as_float_images(corrupted, name="corrupted", slack=NOISE_SLACK)
+    if ci_seed is not None and len(corrupted) < 2:
+        raise ValueError(f"a confidence interval needs at least 2 test images; got {len(corrupted)}. Evaluate on more.")
     restored = predict(model, corrupted, batch_size=batch_size, sigmas=sigmas)
     values = per_image_metrics(restored, clean, data_range=data_range)
     result = mean_metrics(values)

@@ -342,8 +342,8 @@ def load_model_file(path):
     """Load a ``.keras`` file after checking that its layers declare no more weights than it stores.
 
     Keras builds every layer (allocating its weights) from ``config.json`` before it reads the stored weights, so a
-    few kB can declare gigabytes. Each layer's weights are counted from its config (kernel size, filters or units,
-    the input channels of its ``build_config``) and compared with the size of ``model.weights.h5``.
+    few kB can declare gigabytes. Each layer's weights are counted from its config (kernel size x the input channels
+    of its ``build_config`` x filters, units or depth multiplier; embeddings) and compared with ``model.weights.h5``.
 
     Raises
     ------
@@ -352,48 +352,43 @@ def load_model_file(path):
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            info = {i.filename: i.file_size for i in archive.infolist()}
-            if info.get("config.json", 1 << 30) > 16 << 20:
-                raise ModelFileError(f"{path}: its config.json is missing or over 16 MB; not a model file deblur "
-                                     "reads.")
-            config = json.loads(archive.read("config.json"))
-    except (zipfile.BadZipFile, OSError, json.JSONDecodeError, KeyError):
-        raise ModelFileError(f"{path}: not a whole .keras file (a zip with config.json; this one is truncated or of "
-                         "another format); save or copy the model again.") from None
+            sizes = {i.filename: i.file_size for i in archive.infolist()}
+            config = json.loads(archive.read("config.json")) if sizes["config.json"] <= 16 << 20 else None
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError):
+        config = None
+    if config is None:
+        raise ModelFileError(f"{path}: not a whole .keras file (a zip with a config.json of at most 16 MB; this one is "
+                             "truncated or of another format); save or copy the model again.")
     declared = 4 * sum(_declared_weights(layer) for layer in _leaf_layers(config))
-    stored = info.get("model.weights.h5", 0)
+    stored = sizes.get("model.weights.h5", 0)
     if declared > 4 * stored + (1 << 20):  # generous: a counted layer may hold fewer weights than declared
         raise ModelFileError(f"{path}: its layers declare {declared / 1e6:,.0f} MB of weights but the file stores "
-                         f"{stored / 1e3:,.0f} kB; it is damaged or hostile and was not loaded.")
+                             f"{stored / 1e3:,.0f} kB; it is damaged or hostile and was not loaded.")
     return keras.models.load_model(path)
 
 
 def _leaf_layers(config):
     """Every layer config in a saved model config (nested models included)."""
-    if isinstance(config, dict):
-        inner = config.get("config")
+    items = config if isinstance(config, list) else [config]
+    for item in (i for i in items if isinstance(i, dict)):
+        inner = item.get("config")
         if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
-            for layer in inner["layers"]:
-                yield from _leaf_layers(layer)
-        elif "class_name" in config:
-            yield config
-    elif isinstance(config, list):
-        for item in config:
-            yield from _leaf_layers(item)
+            yield from _leaf_layers(inner["layers"])
+        elif "class_name" in item:
+            yield item
 
 
 def _declared_weights(layer):
     """The weights a layer config declares: kernel x input channels x (filters, units or depth multiplier)."""
-    cfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    def number(value):  # a product of the numbers in a value or list (kernel sizes), booleans and text ignored
+        return math.prod(float(v) for v in (value if isinstance(value, list) else [value])
+                         if isinstance(v, (int, float)) and not isinstance(v, bool))
+
+    cfg = layer["config"] if isinstance(layer.get("config"), dict) else {}
     shape = (layer.get("build_config") or {}).get("input_shape")
-    while isinstance(shape, list) and shape and isinstance(shape[-1], list):
+    while isinstance(shape, list) and shape and isinstance(shape[-1], list):  # several inputs: the last one's
         shape = shape[-1]
-    channels = shape[-1] if isinstance(shape, list) and shape and isinstance(shape[-1], (int, float)) else 1
-
-    def number(value):
-        values = value if isinstance(value, list) else [value]
-        return math.prod(float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool))
-
-    kernel = number(cfg.get("kernel_size", 1))
+    channels = number(shape[-1]) if isinstance(shape, list) and shape else 1.0
     width = sum(number(cfg[k]) for k in ("filters", "units", "depth_multiplier") if k in cfg)
-    return kernel * float(channels) * width + number(cfg.get("input_dim", 0)) * number(cfg.get("output_dim", 0))
+    return number(cfg.get("kernel_size", 1)) * channels * width + number(cfg.get("input_dim", 0)) * number(
+        cfg.get("output_dim", 0))

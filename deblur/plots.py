@@ -17,7 +17,7 @@ from .metrics import predict
 from .training import load_run
 from ._validation import as_float_images
 
-__all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "grouped_bars", "sweep_panels",
+__all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "sweep_panels",
            "image_rows", "figures_from_runs", "save_figure"]
 
 
@@ -183,7 +183,8 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
     return paths
 
 
-_METRIC_LABELS = {"mse": "test MSE", "psnr": "PSNR (dB)", "ssim": "SSIM", "mae": "mean absolute error"}
+#: Axis labels of the metrics (also used by tools/figures.py).
+METRIC_LABELS = {"mse": "test MSE", "psnr": "PSNR (dB)", "ssim": "SSIM", "mae": "mean absolute error"}
 
 
 def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=False, path=None):
@@ -207,45 +208,9 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
+    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     if log_scale:
         ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    return _finish(fig, path)
-
-
-def grouped_bars(tables, *, metric="mse", xlabel="model", ylim_from_zero=False, path=None):
-    """Side-by-side bars: a metric of each series (e.g. plain and ensemble) in each group (e.g. model).
-
-    Parameters
-    ----------
-    tables : dict of str -> dict
-        Series name -> group label -> metrics (as for :func:`metric_by_group`); a group missing from a series is left
-        empty.
-    metric : str, default "mse"
-    xlabel : str, default "model"
-    ylim_from_zero : bool, default False
-        Start the y axis at zero; by default just below the smallest bar, so that small differences show.
-    path : str or os.PathLike, optional
-    """
-    if not tables:
-        raise ValueError("tables is empty; pass {series: {group: metrics}}.")
-    groups = list(dict.fromkeys(g for table in tables.values() for g in table))
-    width = 0.8 / len(tables)
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
-    values = []
-    for i, (name, table) in enumerate(tables.items()):
-        x = [j + (i - (len(tables) - 1) / 2) * width for j, g in enumerate(groups) if g in table]
-        heights = [table[g][metric] for g in groups if g in table]
-        values += heights
-        ax.bar(x, heights, width=width, label=name)
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
-    if not ylim_from_zero:
-        low, high = min(values), max(values)
-        ax.set_ylim(low - 0.1 * (high - low + 1e-12), high + 0.05 * (high - low + 1e-12))
     ax.legend(fontsize=8)
     return _finish(fig, path)
 

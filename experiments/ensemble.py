@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import files, inference, metrics, models, plots, study
+from deblur import files, inference, metrics, models, study
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
     sys.path.insert(0, str(ROOT))
-from tools import records, reports  # noqa: E402
+from tools import figures, records, reports  # noqa: E402
 
 # ---------------------------------------------------------------- config
 N_TEST = 500
@@ -59,7 +59,7 @@ def draw(report, path):
                          "--data PATH` first.")
     tables = {kind: {reports.MODEL_LABELS.get(r["model"], r["model"]): r[kind] for r in recs.values()}
               for kind in ("plain", "ensemble")}
-    return plots.grouped_bars({"plain": tables["plain"], "8-fold ensemble": tables["ensemble"]}, metric="mse",
+    return figures.grouped_bars({"plain": tables["plain"], "8-fold ensemble": tables["ensemble"]}, metric="mse",
                               path=path)
 
 

@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import files, metrics, plots, study
+from deblur import files, metrics, study
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
     sys.path.insert(0, str(ROOT))
-from tools import records, reports  # noqa: E402
+from tools import figures, records, reports  # noqa: E402
 
 # ---------------------------------------------------------------- config
 #: The base seeds of the repeated runs.
@@ -113,7 +113,7 @@ def draw(report, path):
     identity = report["records"].get("identity")
     if identity:
         tables["doing nothing"] = {label: identity for label in next(iter(tables.values()))}
-    return plots.grouped_bars(tables, metric="mse", path=path)
+    return figures.grouped_bars(tables, metric="mse", path=path)
 
 
 def main(argv=None):

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from deblur import models, plots, training  # noqa: E402
 from deblur.corruption import corrupt  # noqa: E402
 from deblur.recipe import Recipe  # noqa: E402
+from tools import figures  # noqa: E402
 
 
 def test_sample_grid_returns_and_saves(tmp_path, images_uint8):
@@ -69,7 +70,7 @@ def test_metric_by_group_one_line_per_method(tmp_path):
 def test_grouped_bars_one_bar_per_series_and_group_at_its_height(tmp_path):
     plain = {"CAE": {"mse": 0.0027}, "Win5-RB": {"mse": 0.0022}}
     ensemble = {"CAE": {"mse": 0.0025}}  # a group missing from a series stays empty
-    fig = plots.grouped_bars({"plain": plain, "ensemble": ensemble}, path=tmp_path / "bars.png")
+    fig = figures.grouped_bars({"plain": plain, "ensemble": ensemble}, path=tmp_path / "bars.png")
     ax = fig.axes[0]
     heights = sorted(round(p.get_height(), 6) for p in ax.patches)
     assert heights == [0.0022, 0.0025, 0.0027]
@@ -77,7 +78,7 @@ def test_grouped_bars_one_bar_per_series_and_group_at_its_height(tmp_path):
     assert ax.get_ylim()[0] > 0.002 and ax.get_ylabel() == "test MSE"  # small differences show
     assert (tmp_path / "bars.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="empty"):
-        plots.grouped_bars({})
+        figures.grouped_bars({})
 
 
 def test_image_rows_handles_different_sizes(tmp_path):
