@@ -1,10 +1,9 @@
 """The bounded readers behind :mod:`deblur.data`: tar and zip members, pickle batches, image files.
 
-Every read is bounded before it happens: a member's declared size is checked against a limit (and at most
-``limit + 1`` bytes are read), a tar stream refuses oversized extended headers, a pickle batch is unpickled by a
-restricted unpickler that only builds numpy arrays no larger than the file, and an archive may hold only so many image
-files and bytes. Every problem raises :class:`DataError` saying what is wrong and how to fix it. Private:
-:mod:`deblur.data` is the public loader and re-exports :class:`DataError`, :data:`CLASS_NAMES` and ``ENV_VAR``.
+Every read is bounded before it happens: a member's declared size is checked against a limit (at most ``limit + 1``
+bytes are read), a tar stream refuses oversized extended headers, a pickle batch only builds numpy arrays no larger
+than the file, and an archive may hold only so many image files and bytes; every problem raises :class:`DataError`.
+Private: :mod:`deblur.data` is the public loader and re-exports :class:`DataError`, :data:`CLASS_NAMES`, ``ENV_VAR``.
 """
 
 from __future__ import annotations
@@ -320,9 +319,8 @@ class _BatchUnpickler(pickle.Unpickler):
     """Builds numpy arrays and bytes from a batch pickle, and nothing larger than the file.
 
     The allowed callables come wrapped: ``_codecs.encode`` only turns a latin-1 ``str`` into bytes (``hex`` would
-    double its input, nested without bound); ``numpy.dtype`` never makes an object dtype (which uses its memory at
-    once); and ``numpy.ndarray(shape, dtype)`` may not claim more bytes than the file holds. Arrays rebuilt the usual
-    way (``_reconstruct``) carry their data in the file, so their size is bounded already.
+    double its input, nested without bound); ``numpy.dtype`` never makes an object dtype; ``numpy.ndarray(shape,
+    dtype)`` may not claim more bytes than the file holds. ``_reconstruct``'s arrays carry their data in the file.
     """
 
     def __init__(self, file, *, budget, **kwargs):

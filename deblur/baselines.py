@@ -1,10 +1,8 @@
 """Classical baselines from ``skimage.restoration``, for comparison with the networks.
 
-The deconvolution baselines are *oracles*: they are given each image's true blur kernel (its sigma from
-:func:`deblur.corruption.corrupt`), which the networks never see. On 32x32 images FFT-based methods are dominated by
-boundary effects, so every image is reflect-padded before restoration and cropped back afterwards. Each baseline maps
-``(N, H, W, C)`` float images (as corrupted, unclipped) to float32 restorations of the same shape, channel by channel;
-:data:`BASELINES` lists them for :func:`tune` and :func:`run_timed`.
+The deconvolution baselines are *oracles*: given each image's true blur sigma, which the networks never see. On 32x32
+images FFT methods suffer boundary effects, so every image is reflect-padded and cropped back. Each maps ``(N, H, W,
+C)`` float images (unclipped) to float32 restorations of the same shape, channel by channel (:data:`BASELINES`).
 """
 
 from __future__ import annotations

@@ -451,9 +451,8 @@ def main(argv=None):
 def run_command(func, args, *, name):
     """Run ``func(args)`` the command line's way; return its exit status.
 
-    Any exception becomes one line on stderr, ``<name>: error: ...`` (:func:`error_line`), and status 2 (with
-    ``args.debug``: the traceback first); Ctrl-C is status 130. Warnings are held until the end: a failure prints its
-    one line alone, a success its warnings (one line each).
+    Any exception becomes one line on stderr, ``<name>: error: ...`` (:func:`error_line`), and status 2 (``args.debug``:
+    traceback first); Ctrl-C is 130. Warnings wait for the end: a failure prints its one line alone, a success them.
 
     Parameters
     ----------
@@ -506,8 +505,7 @@ _OS_FIXES = {
 def error_line(exc):
     """One line that says what went wrong and, where known, how to fix it.
 
-    ``OSError`` gets its path and a fix by ``errno``; an unanticipated error type gets its type and a pointer to
-    ``--debug``.
+    ``OSError`` gets its path and a fix by ``errno``; an unexpected error type its type and a pointer to ``--debug``.
     """
     from .data import DataError
 

@@ -1,10 +1,9 @@
 """The study's corruption: Gaussian blur with a random sigma, then Gaussian noise.
 
-Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian kernel whose sigma is drawn uniformly from
-``sigma_range`` (OpenCV's ``GaussianBlur``, reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and
-channel; no clipping, as in the study. The blur is vectorised over the batch (a separable kernel per image, as shifted
-multiply-adds), so OpenCV is only a test-time reference. :mod:`deblur.device_corruption` calls this module's kernel
-and separable pass with ``xp=keras.ops``, so the blur is written once; this module does not import Keras.
+Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian whose sigma is drawn uniformly from ``sigma_range``
+(as OpenCV's ``GaussianBlur``, reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and channel; no
+clipping, as in the study. The blur is vectorised over the batch (OpenCV is only a test reference) and written once:
+:mod:`deblur.device_corruption` runs it with ``xp=keras.ops``. This module does not import Keras.
 """
 
 from __future__ import annotations
@@ -101,8 +100,7 @@ def _blur_chunks(images, kernels, out, *, workers=2):
 def separable_blur(images, kernels, *, xp=np):
     """Blur each image with its own separable kernel, reflect-101 borders: the one pass, numpy or ``keras.ops``.
 
-    A horizontal pass, then a vertical one, as OpenCV's, giving float32 (N, H, W, C); taps ``k`` and ``-k`` share one
-    multiply. Numpy's (and ``keras.ops.pad``'s) ``"reflect"`` is OpenCV's ``BORDER_REFLECT_101``.
+    A horizontal then a vertical pass, as OpenCV's, to float32 (N, H, W, C); ``"reflect"`` is ``BORDER_REFLECT_101``.
 
     Parameters
     ----------

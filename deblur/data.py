@@ -1,34 +1,20 @@
 """Load CIFAR-10 from the official download or from a local copy.
 
-:func:`load_cifar10` returns ``(x_train, y_train), (x_test, y_test)`` like
-``keras.datasets.cifar10.load_data()``, except that the labels are flat
-int64 vectors. The data come from, in this order of precedence:
+:func:`load_cifar10` returns ``(x_train, y_train), (x_test, y_test)`` like ``keras.datasets.cifar10.load_data()``,
+except that the labels are flat int64 vectors. The data come from, in this order of precedence:
 
 1. ``source=``, a path;
 2. the ``DEBLUR_DATA`` environment variable, a path;
 3. the official download through ``keras.datasets.cifar10.load_data()``.
 
-A path may be
+A path may be the official ``cifar-10-python.tar.gz`` (recognised by its member names, not its file name), its
+extracted folder, or an image-folder tree (PNG, JPEG, BMP, ...) as a directory or an archive, e.g.
+``cifar10-jpeg/train/airplane/0001.jpg`` (see :func:`load_cifar10`). Every problem with the data raises
+:class:`DataError` with a message that says what is wrong and how to fix it.
 
-- the official ``cifar-10-python.tar.gz`` (recognised by its member names,
-  not by its file name) or its extracted ``cifar-10-batches-py/`` folder (or
-  a folder that contains that folder);
-- an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` (PNG, JPEG,
-  BMP, ...), as a directory or as a ``.tar``, ``.tar.gz``/``.tgz`` or
-  ``.zip`` archive, optionally under one top-level folder
-  (``cifar10-jpeg/train/airplane/0001.jpg``).
-
-Every problem with the data raises :class:`DataError` with a message that says
-what is wrong and how to fix it.
-
-Decoding tens of thousands of image files takes seconds, so the decoded
-arrays of every archive and image-folder source are cached as an ``.npz``
-file (see :func:`load_cifar10`). An extracted ``cifar-10-batches-py/`` folder
-is not cached: reading it is already as fast as reading the cache. The
-official download is cached by Keras itself (``~/.keras/datasets``).
-
-The bounded readers of archives, pickle batches and image files live in
-:mod:`deblur._archives`.
+Decoding image files takes seconds, so archive and image-folder sources are cached as ``.npz``; an extracted
+``cifar-10-batches-py/`` folder is not (it reads as fast), and Keras caches the official download
+(``~/.keras/datasets``). The bounded readers of archives, pickles and image files live in :mod:`deblur._archives`.
 """
 
 from __future__ import annotations
@@ -73,8 +59,8 @@ __all__ = [
 
 CACHE_ENV_VAR = "DEBLUR_CACHE"
 
-# Part of every cache key: bump it when the decoded arrays could change for
-# the same source bytes (decoding, ordering or labelling rules).
+# Part of every cache key: bump it when the decoded arrays could change for the same source bytes (decoding, ordering
+# or labelling rules).
 _CACHE_FORMAT = b"deblur-cifar10-cache-v1"
 
 
@@ -82,9 +68,7 @@ class DataNotFoundError(DataError, FileNotFoundError):
     """The data source path does not exist."""
 
 
-# ---------------------------------------------------------------------------
-# Public API
-# ---------------------------------------------------------------------------
+# -------------------------------------------------------------- public API
 
 
 def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
@@ -93,49 +77,39 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     Parameters
     ----------
     source : str or os.PathLike, optional
-        Where to read the data: the official ``cifar-10-python.tar.gz``, its
-        extracted ``cifar-10-batches-py/`` folder (or a folder containing
-        it), or an image-folder tree ``train/<class>/*`` and
-        ``test/<class>/*`` as a directory or a ``.tar``, ``.tar.gz``/``.tgz``
-        or ``.zip`` archive (optionally under one top-level folder). When
-        None, the ``DEBLUR_DATA`` environment variable is used; when that is
-        unset or empty too, the official download through
+        Where to read the data: the official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/`` folder
+        (or a folder containing it), or an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` as a directory
+        or a ``.tar``, ``.tar.gz``/``.tgz`` or ``.zip`` archive (optionally under one top-level folder). When None, the
+        ``DEBLUR_DATA`` environment variable is used; when that is unset or empty too, the official download through
         ``keras.datasets.cifar10.load_data()``.
     cache_dir : str or os.PathLike, optional
-        Folder for the decoded-array cache. Default: ``$DEBLUR_CACHE`` if
-        set, else ``$XDG_CACHE_HOME/deblur``, else ``~/.cache/deblur``.
+        Decoded-array cache folder. Default: ``$DEBLUR_CACHE`` if set, else ``$XDG_CACHE_HOME/deblur``, else
+        ``~/.cache/deblur``.
     use_cache : bool, default True
-        Read and write the cache. Archives and image-folder directories are
-        cached as ``cifar10-<key>.npz``, where the key is the sha256 of the
-        archive's bytes, or of the sorted (relative path, size, mtime) list of
-        a directory's files, so any change to the source gives a new entry.
-        A cache file that cannot be read is ignored and rebuilt.
+        Read and write the cache. Archives and image-folder directories are cached as ``cifar10-<key>.npz``, where the
+        key is the sha256 of the archive's bytes, or of the sorted (relative path, size, mtime) list of a directory's
+        files, so any change to the source gives a new entry. A cache file that cannot be read is ignored and rebuilt.
     progress : bool or None, default None
-        Show a progress bar while decoding 1000 image files or more; ``None``
-        shows one where a person watches (:func:`deblur.machine.frontend`:
-        not papermill, CI or a log file).
+        A progress bar while decoding 1000+ image files; ``None``: where a person watches (not papermill, CI, a log).
 
     Returns
     -------
     (x_train, y_train), (x_test, y_test) : tuple of tuples of ndarray
-        ``x_*`` uint8, shape (N, 32, 32, 3), RGB; ``y_*`` int64, shape (N,).
-        Pickle sources keep the official order. Image folders are ordered by
-        label, then file name (plain string order); labels follow
-        :data:`CLASS_NAMES` when the class folders are exactly those ten
-        names, else the sorted folder names map to 0..K-1.
+        ``x_*`` uint8, shape (N, 32, 32, 3), RGB; ``y_*`` int64, shape (N,). Pickle sources keep the official order.
+        Image folders are ordered by label, then file name (plain string order); labels follow :data:`CLASS_NAMES` when
+        the class folders are exactly those ten names, else the sorted folder names map to 0..K-1.
 
     Raises
     ------
     DataNotFoundError
         The source path does not exist (also a ``FileNotFoundError``).
     DataError
-        The download failed, or the source is corrupt, truncated or laid out
-        differently; the message names the file and the fix.
+        The download failed, or the source is corrupt, truncated or laid out differently; the message names the file
+        and the fix.
 
     Notes
     -----
-    Pickle batches are unpickled with a restricted unpickler that only
-    builds numpy arrays, so a crafted file cannot run code.
+    Pickle batches go through a restricted unpickler that only builds numpy arrays: a crafted file cannot run code.
     """
     path, origin = _resolve_source(source)
     if path is None:
@@ -187,8 +161,7 @@ def subset(x, y, n, *, seed=0):
     y : ndarray, shape (N,)
         Labels aligned with ``x``.
     n : int or None
-        Number of images to keep; ``None`` (or ``n >= N``) keeps all of them,
-        in their original order.
+        Number of images to keep; ``None`` (or ``n >= N``) keeps all of them, in their original order.
     seed : int or numpy.random.Generator, default 0
         Seed of the draw: the same seed gives the same subset.
 
@@ -196,8 +169,7 @@ def subset(x, y, n, *, seed=0):
     -------
     x_sub : ndarray, shape (n, H, W, C)
     y_sub : ndarray, shape (n,)
-        The chosen images in ascending index order (the stand-in data are
-        sorted by class, so the subset is roughly class-balanced).
+        The chosen images in ascending index order (the stand-in data are sorted by class: roughly class-balanced).
     """
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length; got {len(x)} and {len(y)}.")
@@ -228,8 +200,7 @@ def describe_source(source=None):
     Returns
     -------
     str
-        For example ``"image-folder archive '/data/cifar10-jpeg.tar.gz'
-        (19.6 MB, from $DEBLUR_DATA)"``.
+        For example ``"image-folder archive '/data/cifar10-jpeg.tar.gz' (19.6 MB, from $DEBLUR_DATA)"``.
     """
     path, origin = _resolve_source(source)
     if path is None:
@@ -248,9 +219,7 @@ def describe_source(source=None):
     return f"archive '{path}' ({size_mb:.1f} MB{suffix})"
 
 
-# ---------------------------------------------------------------------------
-# Source resolution
-# ---------------------------------------------------------------------------
+# ------------------------------------------------------- source resolution
 
 
 def _resolve_source(source):
@@ -273,9 +242,7 @@ def _where(path, origin):
     return f"'{path}' (from ${origin})" if origin else f"'{path}'"
 
 
-# ---------------------------------------------------------------------------
-# Official download
-# ---------------------------------------------------------------------------
+# ------------------------------------------------------- official download
 
 
 def _download_official():
@@ -299,9 +266,7 @@ def _load_official():
     return _result(x_train, y_train, x_test, y_test)
 
 
-# ---------------------------------------------------------------------------
-# Directories
-# ---------------------------------------------------------------------------
+# ------------------------------------------------------------- directories
 
 
 def _has_split_dirs(root):
@@ -321,9 +286,7 @@ def _dir_layout(path):
     return None, None
 
 
-# ---------------------------------------------------------------------------
-# Cache
-# ---------------------------------------------------------------------------
+# ------------------------------------------------------------------- cache
 
 
 def _cache_root(cache_dir):
@@ -346,8 +309,7 @@ def _source_key(path, where):
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     digest.update(chunk)
         else:
-            # Stat-based, not content-based: hashing 60,000 small files would
-            # cost about as much as decoding them.
+            # Stat-based, not content-based: hashing 60,000 small files would cost about as much as decoding them.
             listing = []
             for folder, _, files in os.walk(path):
                 for name in files:

@@ -1,18 +1,13 @@
 """The study's corruption as Keras operations, run on the device that trains.
 
-The same corruption as :mod:`deblur.corruption`, with ``keras.ops`` and ``keras.random``, so that it runs inside the
-compiled training step on any backend and device: a batch travels to the accelerator as clean uint8 images and is
-flipped, blurred and made noisy there (``train(..., corruption="device")``). This module imports Keras.
+The same corruption as :mod:`deblur.corruption` (whose kernel and blur code run here with ``xp=keras.ops``), inside
+the compiled training step on any backend: a batch travels to the accelerator as clean uint8 images and is flipped,
+blurred and made noisy there (``train(..., corruption="device")``). This module imports Keras.
 
-- :func:`gaussian_kernels_ops` and :func:`blur_ops`: the kernels and the blur, :mod:`deblur.corruption`'s code run
-  with ``xp=keras.ops``.
-- :class:`DeviceCorruption`: a layer, ``(images, key) -> (corrupted, clean)``. Every draw is a pure function of
-  ``key``, derived per batch from ``(seed, epoch, step)`` (:func:`deblur.training.pipeline.batch_key`), so a resumed
-  run sees exactly the batches of an uninterrupted one without checkpointing any random state.
-- :class:`CorruptionTrainer`: ``restoration model + DeviceCorruption``, which :func:`deblur.training.train` fits.
-
-Keras 3.15's ``keras.random`` takes an int or a ``SeedGenerator`` as seed, not a tensor, so the layer assigns the
-batch's key to its ``SeedGenerator``'s state inside the step (a variable assignment, traced like any other).
+Every draw of :class:`DeviceCorruption` is a pure function of the batch's key, derived from ``(seed, epoch, step)``
+(:func:`deblur.training.pipeline.batch_key`), so a resumed run sees exactly the batches of an uninterrupted one without
+checkpointing any random state. Keras 3.15's ``keras.random`` takes an int or a ``SeedGenerator`` as seed, not a
+tensor, so the layer assigns the key to its ``SeedGenerator``'s state inside the step (a traced assignment).
 """
 
 from __future__ import annotations
@@ -36,8 +31,7 @@ def gaussian_kernels_ops(sigmas, kernel_size=5):
 def blur_ops(images, sigmas, *, kernel_size=5):
     """Blur each image with its own Gaussian, reflect-101 borders, in ``keras.ops``.
 
-    The device twin of :func:`deblur.corruption.gaussian_blur` (agrees with ``cv2.GaussianBlur`` per image);
-    ``images`` and ``sigmas`` may be tensors or arrays; the result is a float32 tensor of the current backend.
+    The device twin of :func:`deblur.corruption.gaussian_blur`: tensors or arrays in, a float32 backend tensor out.
     """
     if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")
@@ -140,10 +134,9 @@ class DeviceCorruption(keras.layers.Layer):
 class CorruptionTrainer(keras.Model):
     """Training-time wrapper: clean uint8 batches in, the restoration model trained on their corruption.
 
-    Called with a batch of :class:`deblur.training.pipeline.DeviceBatches`, it corrupts the batch with ``corruption``
-    and returns ``{"restored": model(corrupted), "target": clean}``, which :meth:`compute_loss` compares; called with
-    a float array (the fixed validation images) it is ``model`` itself. It owns no weights, so compiling it with
-    ``model.optimizer`` trains ``model`` and keeps the optimizer state ``model``'s checkpoints save.
+    Called with a :class:`deblur.training.pipeline.DeviceBatches` batch, it corrupts it and returns ``{"restored":
+    model(corrupted), "target": clean}`` for :meth:`compute_loss`; with a float array (the fixed validation images) it
+    is ``model`` itself. It owns no weights: compiled with ``model.optimizer``, it trains ``model`` and its state.
 
     Parameters
     ----------

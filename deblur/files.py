@@ -1,12 +1,10 @@
 """Files the package writes, written one way: whole or not at all, never over an input.
 
-- **Atomic writes** (a temporary file in the same folder, then ``os.replace``): :func:`atomic_write_bytes`,
-  :func:`atomic_write_text`, :func:`atomic_write_json`, :func:`atomic_save` and :func:`atomic_save_folder`. With
-  ``exclusive=True`` (every result a command publishes) the file is published with ``os.link``, which fails if the
-  name exists: of two commands writing one result, the later gets ``FileExistsError`` and the first keeps its file.
+- **Atomic writes** (``atomic_*``: a temporary file in the same folder, then ``os.replace``). With ``exclusive=True``
+  (every result a command publishes) the file is published with ``os.link``, which fails if the name exists: of two
+  commands writing one result, the later gets ``FileExistsError`` and the first keeps its file.
 - **The output rule.** :func:`check_outputs` refuses an output that is, is inside, or links to an input of the same
   call, before anything is written; :func:`check_file_target` refuses a folder or a wrong suffix.
-- :func:`to_jsonable` and :func:`read_json`.
 """
 
 from __future__ import annotations
@@ -83,8 +81,7 @@ def check_outputs(outputs, inputs=(), *, allow=()):
     inputs : iterable of str, os.PathLike or None
         Everything this call reads (``None`` entries are skipped).
     allow : iterable of str or os.PathLike, optional
-        Outputs updated by design through this module (a run folder's ``history.json``, a report): exempt from the
-        input checks.
+        Outputs updated by design (a run folder's ``history.json``, a report): exempt from the input checks.
 
     Raises
     ------

@@ -1,10 +1,8 @@
 """Read and write image files: PNG, JPEG, TIFF and BMP, 8 or 16 bits, the pixels as they are.
 
-:func:`read_image` returns ``(image, alpha)``; :func:`encode_png` and :func:`write_png` write the same arrays back;
-:func:`find_images` lists the image files of paths and folders; :func:`check_image` checks a file from its header.
-Pillow reads everything but 16-bit colour PNGs (it truncates them to 8 bits): those go through OpenCV
-(``pip install deblur[images]``), imported only then. Every refusal is an :class:`ImageError` (a ``ValueError``) with
-a one-line message that names the file and the fix::
+Pillow reads everything but 16-bit colour PNGs (it truncates them to 8 bits): those go through OpenCV (``pip install
+deblur[images]``), imported only then. Every refusal is an :class:`ImageError` (a ``ValueError``) with a one-line
+message that names the file and the fix::
 
     >>> from deblur import images
     >>> image, alpha = images.read_image("photo.jpg")  # doctest: +SKIP

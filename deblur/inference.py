@@ -23,7 +23,7 @@ __all__ = ["restore", "as_any_size_model", "size_multiple", "receptive_radius", 
 def size_multiple(model):
     """The number (int) a model's input height and width must be a multiple of: the product of its strides.
 
-    4 for the CAE (two poolings), 1 for Win5-RB and DeblurNet.
+    4 for the CAE (two poolings), 2 for DeblurNet, 1 for Win5-RB.
     """
     multiple = 1
     for layer in model.layers:
@@ -40,10 +40,8 @@ def as_any_size_model(model):
     Parameters
     ----------
     model : keras.Model or str
-        A restoration model, or the name of a shipped model (``"cae"``,
-        ``"win5rb"``). A functional model built for one fixed size (the
-        CAE's default 32x32) is rebuilt for any size; others are returned
-        as they are.
+        A restoration model, or the name of a shipped model (``"cae"``, ``"win5rb"``). A functional model built for one
+        fixed size (the CAE's default 32x32) is rebuilt for any size; others are returned as they are.
 
     Returns
     -------
@@ -70,33 +68,25 @@ def as_any_size_model(model):
         ) from None
 
 
-#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple).
-#: Measured on DeblurNet (TensorFlow, CPU): a pass over one 364x364 window (this core plus its
-#: overlap) peaks about 0.3 GB above the 0.7 GB of an imported TensorFlow, two 428x428 windows
-#: about 0.8 GB; the smaller tile costs about 5 % more arithmetic in overlaps.
+#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple). On DeblurNet (TensorFlow,
+#: CPU) a pass over one 364x364 window (core plus overlap) peaks about 0.3 GB above the 0.7 GB of an imported
+#: TensorFlow, two 428x428 windows about 0.8 GB; the smaller tile costs about 5 % more arithmetic in overlaps.
 TILE = 320
 
-#: Pixels (height x width, overlap included) sent through the network in one forward pass of a
-#: tiled restoration: one window of the default tile (DeblurNet: 364x364, 0.13 MP).
+#: Pixels (overlap included) per forward pass of a tiled restoration: one default window (DeblurNet: 364x364).
 TILE_PIXELS_PER_PASS = 150_000
 
 
 def receptive_radius(model):
     """How far (in input pixels) an output pixel can see: a bound computed from the architecture.
 
-    Walks the model's graph from the input and adds, for every layer with a
-    spatial kernel, how far it widens the view: ``(k - 1) / 2`` steps for an
-    odd kernel with "same" padding and stride 1, ``k - 1 + s - 1`` steps
-    otherwise (even kernels, strided and valid layers, whose output lies
-    anywhere in their window); upsampling and transposed convolutions widen
-    it by ``k - 1 + s - 1`` output steps. A step is the layer's input
-    spacing in image pixels (2 after one stride-2 layer). Pointwise layers
-    (activations, BatchNorm at inference, additions) take the widest of
-    their inputs. The bound is exact for stacks of odd "same" convolutions
-    (Win5-RB: 12) and a little generous across strided layers.
+    Walks the graph from the input, adding for each layer with a spatial kernel ``(k - 1) / 2`` steps (odd kernel,
+    "same" padding, stride 1) or ``k - 1 + s - 1`` steps (even, strided or valid; upsampling and transposed convolutions
+    in output steps), a step being the layer's input spacing in image pixels. Pointwise layers take the widest of their
+    inputs. Exact for stacks of odd "same" convolutions (Win5-RB: 12), a little generous across strided layers.
 
-    Returns an int: changing one input pixel of the functional ``model`` changes no output pixel farther away
-    than this (in either axis).
+    Returns an int: changing one input pixel of the functional ``model`` changes no output pixel farther away (either
+    axis).
     """
     spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
     for depth in sorted(model._nodes_by_depth, reverse=True):
@@ -164,14 +154,10 @@ def tile_overlap(model):
 def tile_windows(height, width, *, tile, overlap, multiple=1):
     """Where the tiles of a ``height`` x ``width`` image lie: what each one reads and what it keeps.
 
-    Every tile reads a window of the same size, ``tile + 2 * overlap`` (or
-    the whole image along an axis that short), shifted inside the image at
-    its borders, and keeps a core of at most ``tile`` pixels that lies at
-    least ``overlap`` pixels inside the window (or touches the image's own
-    border). With ``overlap`` at least the model's receptive radius, the
-    kept pixels are exactly those of a pass over the whole image: no seams,
-    nothing to blend. Windows start at multiples of ``multiple``, so strided
-    layers see the same grid as on the whole image.
+    Every tile reads a window of ``tile + 2 * overlap`` (or the whole axis if shorter), shifted inside the image at its
+    borders, and keeps a core of at most ``tile`` pixels at least ``overlap`` inside the window (or at the image's
+    border). With ``overlap`` at least the receptive radius the kept pixels equal a whole-image pass: no seams. Windows
+    start at multiples of ``multiple``, so strided layers see the same grid as on the whole image.
 
     Parameters
     ----------
@@ -187,10 +173,8 @@ def tile_windows(height, width, *, tile, overlap, multiple=1):
     Returns
     -------
     list of tuple
-        One ``(window, core, kept)`` per tile, each a pair of slices
-        ``(rows, cols)``: ``window`` in the image, ``core`` in the image
-        (what the tile fills in) and ``kept`` the same pixels within the
-        window.
+        One ``(window, core, kept)`` per tile, each a pair of slices ``(rows, cols)``: ``window`` in the image, ``core``
+        in the image (what the tile fills in) and ``kept`` the same pixels within the window.
     """
     if height % multiple or width % multiple or overlap % multiple:
         raise ValueError(f"height ({height}), width ({width}) and overlap ({overlap}) must be multiples of "
@@ -221,63 +205,46 @@ def _axis_windows(length, tile, overlap):
 def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=False):
     """Restore one image or a batch with a trained model, large images tile by tile.
 
-    Images of any height and width are reflect-padded up to the model's size
-    multiple (:func:`size_multiple`; 4 for the CAE) and cropped back. An
-    image larger than ``tile`` plus twice the overlap (:func:`tile_overlap`,
-    the model's receptive radius) is restored in overlapping tiles, several
-    per forward pass, and only each tile's core is kept: the result equals
-    a pass over the whole image (to float rounding, about 1e-6) while the
-    memory the network needs stays bounded whatever the image size. The
-    image is converted to float tile by tile, so a large uint8 image is
-    never held as float32 whole. A functional model built for one fixed
-    size (the CAE's default 32x32) is rebuilt with the same weights for any
-    size first (:func:`as_any_size_model`; call it once yourself to reuse
-    the result). Grayscale images are restored as three identical channels
-    and averaged back to one.
+    Images of any size are reflect-padded up to the model's :func:`size_multiple` and cropped back. An image larger
+    than ``tile`` plus twice :func:`tile_overlap` is restored in overlapping tiles, several per pass, keeping each
+    tile's core: the result equals a whole-image pass (to about 1e-6) while the network's memory stays bounded, and a
+    uint8 image is converted to float tile by tile. A fixed-size functional model (the CAE's 32x32) is first rebuilt
+    for any size (:func:`as_any_size_model`; call it once yourself to reuse it). Grayscale is restored as three
+    identical channels and averaged back to one.
 
     Parameters
     ----------
     model : keras.Model or str
-        A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1], or
-        the name of a shipped model (``"cae"``, ``"win5rb"``, ``"deblurnet"``).
+        A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1], or a shipped model's name (``"cae"``,
+        ``"win5rb"``, ``"deblurnet"``).
     images : ndarray, str or os.PathLike
-        One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``,
-        with ``C`` 1 (grayscale) or 3 (RGB); uint8 in [0, 255], uint16 in
-        [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from
-        noise are accepted). Not modified. Or the path of an image file,
-        read with :func:`deblur.images.read_image` (bit depth kept, EXIF
-        orientation applied); its alpha channel, if any, is not restored
-        and not returned (read the file yourself to keep it).
+        One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``, with ``C`` 1 (grayscale) or 3 (RGB); uint8
+        in [0, 255], uint16 in [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from noise are accepted).
+        Not modified. Or an image file's path, read with :func:`deblur.images.read_image` (bit depth kept, EXIF
+        orientation applied); its alpha channel is neither restored nor returned.
     batch_size : int, default 16
-        Images (or tiles) per forward pass; tiles are also capped at
-        :data:`TILE_PIXELS_PER_PASS` pixels per pass.
+        Images (or tiles) per forward pass; tiles are also capped at :data:`TILE_PIXELS_PER_PASS` pixels per pass.
     tile : int or None, default 320
-        Core size of a tile; ``None`` never tiles (memory grows with the
-        image: about 1.3 KB per pixel for DeblurNet).
+        Core size of a tile; ``None`` never tiles (memory grows with the image: about 1.3 KB per pixel for DeblurNet).
     progress : bool or None, default None
-        Show a progress bar (tqdm, on stderr); ``None`` shows one when there
-        is more than one forward pass and a person watches
-        (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
+        Show a progress bar (tqdm, on stderr); ``None`` shows one when there is more than one forward pass and a person
+        watches (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
     ensemble : bool, default False
-        Self-ensemble: restore each of the 8 flips and rotations of the
-        input (:data:`DIHEDRAL`), undo each on its output and average the
-        8, in float, before the final clipping. About 8 times the time;
-        identical to a plain pass for a model that is itself
-        flip/rotation-equivariant. Tiling works as without it.
+        Self-ensemble: restore each of the 8 flips and rotations of the input (:data:`DIHEDRAL`), undo each and average
+        the 8 in float before the final clipping. About 8 times the time; tiling works as without it.
 
     Returns
     -------
     ndarray
-        Same shape and dtype as ``images``, clipped to the input's range
-        ([0, 255] for uint8, [0, 65535] for uint16, [0, 1] for float) only
-        at this final step. For a path: the image as read, ``(H, W)`` or
-        ``(H, W, 3)``, uint8 or uint16, without its alpha channel.
+        Same shape and dtype as ``images``, clipped to the input's range ([0, 255] for uint8, [0, 65535] for uint16,
+        [0, 1] for float) only at this final step. For a path: the image as read, ``(H, W)`` or ``(H, W, 3)``, uint8 or
+        uint16, without its alpha channel.
 
     Raises
     ------
     ValueError
-        Wrong number of dimensions or channels, an empty batch, an
-        unsupported dtype, NaN/inf, or floats far outside [0, 1].
+        Wrong number of dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, or floats far outside
+        [0, 1].
     deblur.images.ImageError
         A path that is not an image file this package reads (a ``ValueError``).
     """
@@ -370,10 +337,7 @@ def _crop_core(window, core, kept, h, w):
 
 
 def _forward(model, batch, dtype, *, compiled=False):
-    """One forward pass: ``batch`` in its stored dtype -> the model's output quantised to ``dtype``.
-
-    ``dtype=None`` returns the raw float32 output (unclipped), for averaging.
-    """
+    """One forward pass: ``batch`` in its stored dtype -> the output quantised to ``dtype`` (None: raw float32)."""
     gray = batch.shape[-1] == 1
     xf = to_float32(batch)
     if gray:

@@ -1,14 +1,9 @@
 """Try the corruption and the restorers by hand: one image, one blur, every method side by side.
 
-- :func:`compare` is the pure part: corrupt one image at a chosen blur
-  sigma and noise level (the study's corruption, any sigma, also outside
-  the training range 1..4), restore it with the Wiener filter given the
-  true PSF and with every shipped network, and score each against the
-  clean image.
-- :func:`explorer` wraps it in ipywidgets sliders for a notebook; where no
-  interactive kernel is running (a script, papermill, CI) it draws one
-  static matplotlib figure at the default settings instead of waiting for
-  input.
+- :func:`compare` is the pure part: the study's corruption at any sigma (also outside the training range 1..4),
+  restored with the true-PSF Wiener filter and every shipped network, each scored against the clean image.
+- :func:`explorer` wraps it in ipywidgets sliders; without an interactive kernel (a script, papermill, CI) it draws one
+  static figure at the default settings instead of waiting for input.
 """
 
 from __future__ import annotations
@@ -38,22 +33,18 @@ def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_bal
     noise_std : float, default 0.02
         Standard deviation of the added noise (0: blur only).
     models : dict of str -> keras.Model or str, or None
-        Restorers by label; ``None`` uses every shipped network
-        (:func:`deblur.models.pretrained_names`).
+        Restorers by label; ``None`` uses every shipped network (:func:`deblur.models.pretrained_names`).
     seed : int, default 0
-        Seed of the noise: the corrupted image equals
-        ``deblur.corruption.corrupt(image, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)[0]``.
+        Seed of the noise: the corrupted image is ``corrupt(image, seed=seed, sigma_range=(sigma, sigma), ...)[0]``.
     wiener_balance : float, default 0.01
         Regularisation of the Wiener filter (tuned on CIFAR validation images).
 
     Returns
     -------
     dict of str -> dict
-        ``"clean"``, ``"corrupted"``, ``"wiener (true PSF)"`` and one entry
-        per model, in that order; each ``{"image": float32 (H, W, 3) in
-        [0, 1], "mse": float, "psnr": float}`` (the clean image scores 0 and
-        inf). The corrupted image is clipped to [0, 1] for display and
-        scoring, as a saved photo would be.
+        ``"clean"``, ``"corrupted"``, ``"wiener (true PSF)"`` and one entry per model, in that order; each ``{"image":
+        float32 (H, W, 3) in [0, 1], "mse": float, "psnr": float}`` (the clean image scores 0 and inf). The corrupted
+        image is clipped to [0, 1] for display and scoring, as a saved photo would be.
     """
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f"sigma must be positive; got {sigma}.")
@@ -85,8 +76,7 @@ def example_images(*, n_cifar=3, data_source=None):
     Parameters
     ----------
     n_cifar : int, default 3
-        CIFAR-10 test images to include (0: none; they are skipped when the
-        data cannot be loaded, e.g. offline without ``$DEBLUR_DATA``).
+        CIFAR-10 test images to include (0: none; skipped when the data cannot be loaded, e.g. offline).
     data_source : optional
         Passed to :func:`deblur.data.load_cifar10`.
 
@@ -139,8 +129,7 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     sigma, noise_std, seed
         The starting settings (and those of the static figure).
     interactive : bool or None, default None
-        ``None`` detects a live Jupyter kernel; ``False`` forces the static
-        figure (headless runs, papermill).
+        ``None`` detects a live Jupyter kernel; ``False`` forces the static figure (headless runs, papermill).
 
     Returns
     -------

@@ -1,16 +1,8 @@
 """Where code runs: :func:`machine_info` (the machine), :func:`frontend` (who watches), :func:`quiet_startup`.
 
-- :func:`machine_info`: CPU and AVX-512, cores, Python, Keras, backend,
-  accelerators. The notebook, the training code and the repository's
-  records all note the machine a result came from.
-- :func:`frontend`: whether a person watches the output as it comes (a
-  Jupyter frontend, a terminal) or nobody does (papermill, CI, a log file).
-  Progress display follows it: Keras's bar or one line per epoch in
-  :func:`deblur.training.train`, the tqdm bars of
-  :func:`deblur.data.load_cifar10` and :func:`deblur.restore`, the sliders
-  of :func:`deblur.interactive.explorer`.
-- :func:`quiet_startup`: import the Keras backend without TensorFlow's
-  native start-up log.
+The notebook, the training code and the repository's records all note the machine a result came from. Progress
+display follows :func:`frontend`: Keras's bar or one line per epoch in :func:`deblur.training.train`, the tqdm bars of
+:func:`deblur.data.load_cifar10` and :func:`deblur.restore`, the sliders of :func:`deblur.interactive.explorer`.
 
 Importing this module does not import Keras; :func:`machine_info` does, when called.
 """
@@ -96,9 +88,9 @@ def _has_avx512():
 def frontend():
     """Who watches this process's output: ``"jupyter"``, ``"terminal"`` or ``None`` (papermill, CI, a pipe or file).
 
-    ``"jupyter"``: a kernel a person's frontend drives. Headless executors (papermill, nbclient, ``nbconvert
-    --execute``) send every cell with ``allow_stdin`` false; ipykernel keeps the flag in a private attribute (there
-    is no public one). ``"terminal"``: no kernel, and stdout is a terminal.
+    ``"jupyter"``: a kernel a person's frontend drives; headless executors (papermill, nbclient, ``nbconvert
+    --execute``) send every cell with ``allow_stdin`` false (ipykernel's private flag). ``"terminal"``: no kernel, and
+    stdout is a terminal.
     """
     if "papermill" in sys.modules or os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
         return None
@@ -120,9 +112,9 @@ def quiet_startup():
             from deblur import models, study
 
     TensorFlow (2.19 to 2.21 at least) writes its start-up log from C++ to file descriptor 2 before any log level
-    applies (tensorflow/tensorflow#100442). Inside the block that descriptor goes to the null device (Python's
-    ``sys.stderr`` in a Jupyter kernel is another one: warnings still show); ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3
-    for the rest of the process (a value already set wins).
+    applies (tensorflow/tensorflow#100442). Inside the block fd 2 goes to the null device (a Jupyter kernel's
+    ``sys.stderr`` is another one: warnings still show); ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the
+    process (a value already set wins).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:

@@ -1,8 +1,7 @@
 """Evaluation: per-image MSE, PSNR and SSIM, and the study's test-set numbers.
 
-Metrics are computed per image (PSNR and SSIM by scikit-image) on unclipped model outputs, as in the study, and
-averaged by :func:`mean_metrics`: the reported PSNR is the mean of per-image PSNRs, *not* the PSNR of the mean MSE
-(:func:`summary_with_ci` gives both, with bootstrap intervals). ``data_range`` is 1.0 for images in [0, 1].
+Metrics are computed per image (PSNR and SSIM by scikit-image) on unclipped outputs, as in the study; the reported
+PSNR is the mean of per-image PSNRs, *not* the PSNR of the mean MSE (:func:`summary_with_ci` gives both).
 """
 
 from __future__ import annotations
@@ -125,10 +124,8 @@ def predict(model, images, *, batch_size=256, sigmas=None):
         sigmas = np.asarray(sigmas, dtype=np.float32).reshape(-1)
         if sigmas.shape != (len(x),) or not np.all(np.isfinite(sigmas)):
             raise ValueError(f"sigmas must be {len(x)} finite numbers, one per image; got shape {sigmas.shape}.")
-    # A Keras model is called batch by batch, not through ``model.predict``: predict traces a tf.function for
-    # every model it is given, which costs more than the few batches of an evaluation save (no faster on a CPU
-    # here), and TensorFlow counts the traces of every model's predict function as retraces of one function,
-    # so scoring a few models in a row warns "triggered tf.function retracing".
+    # Called batch by batch, not through ``model.predict``: predict traces a tf.function per model (costing more than it
+    # saves here), and TensorFlow counts those as retraces of one function ("triggered tf.function retracing").
     call = (lambda batch: model(batch, training=False)) if hasattr(model, "predict") else model
     batches = [{"corrupted": x[i : i + batch_size], "sigma": sigmas[i : i + batch_size, None]} if sigmas is not None
                else x[i : i + batch_size] for i in range(0, len(x), batch_size)]
@@ -307,9 +304,8 @@ def format_grouped(tables, *, metric="mse", group_header="group"):
 def bootstrap_ci(per_image_values, *, seed, statistic=np.mean, n_resamples=CI_RESAMPLES, confidence=CI_CONFIDENCE):
     """Percentile-bootstrap confidence interval ``(low, high)`` of a statistic over images.
 
-    Resamples the images with replacement (``scipy.stats.bootstrap``; percentile, as BCa's jackknife needs N x N
-    memory, 800 MB for 10,000 images). The interval says how much the number would move on another test set of the
-    same size; not training randomness (repeat training over seeds for that).
+    Resamples the images with replacement (``scipy.stats.bootstrap``, percentile: BCa needs N x N memory). The interval
+    says how much the number would move on another test set of the same size, not over training seeds.
 
     Parameters
     ----------

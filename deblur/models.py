@@ -1,8 +1,7 @@
 """Model builders: the study's CAE and Win5-RB, and our DeblurNet.
 
-Each builder returns a named functional ``keras.Model`` (every layer named, every argument defaulted) built from Keras
-3's backend-agnostic API only, mapping a corrupted image, float32 in about [0, 1] of shape ``(height, width, 3)``, to
-a restored image of the same shape.
+Each builder returns a named functional ``keras.Model`` (Keras 3's backend-agnostic API only) mapping a corrupted
+image, float32 in about [0, 1] of shape ``(height, width, 3)``, to a restored image of the same shape.
 
 - :func:`cae` and :func:`win5rb`: the study's networks with its defaults; ``bn_momentum`` and ``identity_init`` are
   the fixes our CPU recipe uses (see :data:`deblur.study.RECIPES`).
@@ -53,9 +52,8 @@ def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
     seed : int or None, default None
         Seed for the convolution kernels' initializers; ``None`` is unseeded.
     bn_momentum : float, default 0.99
-        Of the BatchNorm moving statistics (Keras's default, the study's). After a few hundred steps 0.99 still leaves
-        them near their initial values (0.99 ** 100 = 0.37), so a briefly trained CAE is evaluated with the wrong
-        statistics; our short-run recipe uses 0.9.
+        Of the BatchNorm moving statistics (the study's). 0.99 leaves them near their initial values for a few
+        hundred steps (0.99 ** 100 = 0.37), so a briefly trained CAE is evaluated wrongly; our short recipe uses 0.9.
     name : str, default "cae"
 
     Returns
@@ -123,10 +121,9 @@ def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=
 
     Head: Conv ``head``@3x3 + ReLU at full resolution. Down: Conv ``width``@2x2, stride 2 (a learned pixel-unshuffle).
     Body: ``blocks`` residual blocks, each Conv 3x3 -> ReLU -> Conv 3x3 plus the block's input; no BatchNorm. Up:
-    ConvTranspose ``head``@2x2, stride 2, plus the head's features, ReLU. Tail: Conv 3@3x3 whose kernel starts at
-    zero, added to the input, so the untrained network is the identity and training learns the correction. At half
-    resolution each 3x3 convolution of the body covers 6x6 pixels at a quarter of the cost: 0.16 GFLOP per 32x32
-    image, 1/16 of Win5-RB's 2.61 (chosen by the CPU ablation in ``reports/cpu_ablation.json``).
+    ConvTranspose ``head``@2x2, stride 2, plus the head's features, ReLU. Tail: Conv 3@3x3 with a zero initial kernel,
+    added to the input, so the untrained network is the identity. At half resolution a 3x3 convolution covers 6x6
+    pixels at a quarter of the cost: 0.16 GFLOP per 32x32 image, 1/16 of Win5-RB's (``reports/cpu_ablation.json``).
 
     Parameters
     ----------
@@ -250,8 +247,7 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
     Returns
     -------
     float
-        Times ``height * width``, one image's FLOPs (:func:`gflops_per_image`): DeblurNet 0.163 GFLOP per 32x32
-        image, Win5-RB 2.61, CAE 0.457.
+        Times ``height * width``, one image's FLOPs: per 32x32 image DeblurNet 0.163 GFLOP, Win5-RB 2.61, CAE 0.457.
     """
     kinds = (layers.Conv2D, layers.DepthwiseConv2D, layers.Conv2DTranspose)
     convs = [layer for layer in model.layers if isinstance(layer, kinds)]
@@ -341,9 +337,8 @@ class ModelFileError(ValueError):
 def load_model_file(path):
     """Load a ``.keras`` file after checking that its layers declare no more weights than it stores.
 
-    Keras builds every layer (allocating its weights) from ``config.json`` before it reads the stored weights, so a
-    few kB can declare gigabytes. Each layer's weights are counted from its config (kernel size x the input channels
-    of its ``build_config`` x filters, units or depth multiplier; embeddings) and compared with ``model.weights.h5``.
+    Keras allocates every layer's weights from ``config.json`` before reading them, so a few kB can declare gigabytes;
+    the weights counted from each layer's config are compared with the size of ``model.weights.h5``.
 
     Raises
     ------

@@ -1,8 +1,7 @@
 """Figures: sample grid, loss curves, side-by-side comparison grid.
 
-Every plotting function returns the matplotlib ``Figure`` (so a notebook shows it) and, given ``path``, also saves it
-(format from the suffix: .png, .svg, .pdf). :func:`figures_from_runs` redraws the comparison figures from saved run
-folders, without retraining.
+Every plotting function returns the matplotlib ``Figure`` and, given ``path``, saves it (format from the suffix: .png,
+.svg, .pdf). :func:`figures_from_runs` redraws the comparison figures from saved run folders, without retraining.
 """
 
 from __future__ import annotations
@@ -91,8 +90,7 @@ def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
     Parameters
     ----------
     histories : dict of str -> dict
-        Model name -> history with ``loss`` and optionally ``val_loss`` lists (as returned by
-        :func:`deblur.training.train` or :func:`deblur.training.load_history`).
+        Model name -> history with ``loss`` and optionally ``val_loss`` lists (:func:`deblur.training.load_history`).
     log_scale : bool, default True
     baseline : float, optional
         A reference loss drawn as a horizontal line, e.g. the identity baseline's MSE (doing nothing).

@@ -1,11 +1,8 @@
 """The configuration of a training run: one :class:`Recipe`, and the :class:`Seeds` it derives.
 
-A recipe says everything about *how* a model is trained: the builder's options, the optimiser, loss and schedule,
-the corruption of the training images, the seed and the length. :func:`deblur.training.train` takes it as it is and
-writes it, as it is, to the run folder's ``config.json`` (:meth:`Recipe.as_dict`); :meth:`Recipe.from_dict` reads
-it back, so a run folder or a model card names the exact recipe that made it.
-
-Importing this module does not import Keras.
+A recipe says everything about *how* a model is trained. :func:`deblur.training.train` writes it as it is to the run
+folder's ``config.json`` (:meth:`Recipe.as_dict`); :meth:`Recipe.from_dict` reads it back, so a run folder or a model
+card names the exact recipe that made it. Importing this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -35,17 +32,13 @@ def _derived(offset, doc):
 class Seeds:
     """Every seed of a run, derived from one base seed.
 
-    Streams that share a value draw from generators keyed differently (the
-    split, the shuffle of each epoch and the fresh corruption of each batch
-    derive their own keys from ``training``), so none repeats another's
-    numbers.
+    Streams that share a value draw from generators keyed differently (the split, the shuffle of each epoch and the
+    fresh corruption of each batch derive their own keys from ``training``), so none repeats another's numbers.
 
     Attributes
     ----------
     base : int
-        Seed of the training subset, the weight initialisation, the
-        train/validation split and the shuffling (and of the fresh
-        corruption's per-batch draws).
+        Seed of the training subset, weight initialisation, train/validation split, shuffling and fresh corruption.
     """
 
     base: int = 0
@@ -65,8 +58,7 @@ class Seeds:
         """The fixed corruption of the validation images when training corrupts afresh."""
         return [self.base, 1]
 
-    #: Images on which the classical baselines tune their parameter (drawn
-    #: from the training split, never the test set), and their corruption.
+    #: Images on which the classical baselines tune their parameter (from the training split), and their corruption.
     baseline_tuning_subset = 1234
     baseline_tuning_corruption = 4321
 
@@ -81,33 +73,29 @@ class Seeds:
 class Recipe:
     """How one model is trained: the whole configuration of a run.
 
-    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 % validation, the training images corrupted
-    once). At most one of ``epochs``, ``steps`` and ``budget_seconds`` says how long; none means the study's 20
-    epochs. Every field is checked when the recipe is made.
+    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 % validation, training images corrupted once). At
+    most one of ``epochs``, ``steps`` and ``budget_seconds`` says how long (none: 20 epochs); every field is checked.
 
     Attributes
     ----------
     model : str
-        The builder's name (:data:`deblur.models.MODELS`; research scripts
-        may name their own builders).
+        The builder's name (:data:`deblur.models.MODELS`; research scripts may name their own builders).
     build : dict
         Builder keyword arguments (e.g. ``{"bn_momentum": 0.9}``).
     learning_rate : float
         Adam's base learning rate.
     lr_schedule : {"constant", "win5rb", "cosine"}
-        ``"win5rb"``: the study's, times ``exp(-0.5)`` per epoch from epoch
-        5. ``"cosine"`` decays per epoch over ``epochs``, or per step over a
-        step count or time budget.
+        ``"win5rb"``: the study's, times ``exp(-0.5)`` per epoch from epoch 5. ``"cosine"`` decays per epoch over
+        ``epochs``, or per step over a step count or time budget.
     loss : str
         A Keras loss name.
     batch_size : int
     validation_split : float
         Random fraction of the images held out for validation, in [0, 1).
     corruption : {"fixed", "fresh", "device"}
-        ``"fixed"``: the study's, every training image corrupted once
-        (``Seeds(seed).train_corruption``); ``"fresh"``: every batch
-        corrupted anew as it is drawn (numpy, on the CPU); ``"device"``: the
-        same anew, inside the training step on the device that trains.
+        ``"fixed"``: the study's, every training image corrupted once (``Seeds(seed).train_corruption``); ``"fresh"``:
+        every batch corrupted anew as it is drawn (numpy, on the CPU); ``"device"``: the same anew, inside the training
+        step on the device that trains.
     flips : bool
         Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
     epochs, steps : int or None
@@ -115,13 +103,11 @@ class Recipe:
     hold_steps : int
         With ``steps`` and a cosine: steps at the base rate before it starts.
     budget_seconds : float or None
-        Train for about this many seconds inside training steps; the run
-        records the steps it reached (``steps=``, ``hold_steps=`` replay it).
+        About this many seconds of training steps; the run records the steps reached (``steps=``, ``hold_steps=``).
     global_clipnorm : float or None
         Clip the gradients to this global norm (None: the study's, no clipping).
     sigma_input : bool
-        Feed each image's blur sigma to a non-blind model (``"fresh"`` only;
-        the model's inputs are named ``corrupted`` and ``sigma``).
+        Feed each image's blur sigma to a non-blind model (``"fresh"`` only; inputs ``corrupted`` and ``sigma``).
     sigma_range : (float, float)
         Blur sigmas of the training corruption, uniform in ``[low, high)``.
     noise_std : float or (float, float)
@@ -129,8 +115,7 @@ class Recipe:
     sharp_fraction : float
         Share of training images left unblurred (sigma 0), in [0, 1].
     seed : int
-        The base of the run's :class:`Seeds`: initialisation, split,
-        shuffle and corruption.
+        The base of the run's :class:`Seeds`: initialisation, split, shuffle and corruption.
     """
 
     model: str

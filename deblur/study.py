@@ -1,12 +1,9 @@
 """The study's protocol in one place: seeds, recipes, run sizes, data and the training call.
 
 Everything that makes a number in this project reproducible is defined here once, and the notebook, the command line
-(``deblur train``), ``tools/`` and ``experiments/`` all read it from here:
-
-- :class:`Seeds` and :class:`Recipe` (from :mod:`deblur.recipe`): every seed of a run, and how one model is trained;
-  :data:`RECIPES` holds the study's recipe and ours (variants: :func:`nonblind_recipe`, :func:`wide_recipe`).
-- :class:`Profile`: how much data a run uses and each model's recipe (:data:`PROFILES`).
-- :func:`load_profile_data` and :func:`train_model`: the data and the training call every entry point shares.
+(``deblur train``), ``tools/`` and ``experiments/`` all read it from here: :class:`Seeds` and :class:`Recipe` (from
+:mod:`deblur.recipe`), the study's recipe and ours (:data:`RECIPES`), the run sizes (:data:`PROFILES`), the data
+(:func:`load_profile_data`) and the training call (:func:`train_model`).
 
 The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise, no clipping; MSE, Adam 1e-3, batch 32, 20
 epochs, 10 % validation; Win5-RB's learning rate times exp(-0.5) every epoch from epoch 5.

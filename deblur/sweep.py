@@ -1,11 +1,9 @@
 """Degradation sweep: every method over a grid of blur strengths and noise levels.
 
-The study trains and tests on one corruption: sigma ~ U[1, 4), noise 0.02. :func:`degradation_sweep` scores methods
-(:func:`model_methods`, :func:`shipped_methods`) outside it: every setting is one fixed sigma and one noise level, and
-every method sees the *same* corrupted images there (:func:`corrupt_setting`; the same seed at every setting, so the
-noise differs between levels only by its scale). The oracle baselines get the true sigma, the networks nothing.
-:func:`crossovers` and :func:`describe_crossovers` say where each method stops beating doing nothing;
-:func:`deblur.plots.sweep_panels` draws the grid.
+The study trains and tests on one corruption (sigma ~ U[1, 4), noise 0.02); :func:`degradation_sweep` scores methods
+outside it, one fixed sigma and noise level per setting, every method on the *same* images (one seed everywhere, so
+noise differs between levels only by scale). The oracle baselines get the true sigma, the networks nothing.
+:func:`crossovers` says where each method stops beating doing nothing; :func:`deblur.plots.sweep_panels` draws it.
 """
 
 from __future__ import annotations
@@ -73,8 +71,8 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
     Parameters
     ----------
     methods : dict of str -> callable
-        ``name -> f(corrupted, sigmas) -> restored`` (as from :func:`model_methods`; ``sigmas`` the true blur); the
-        identity is added first as :data:`IDENTITY`.
+        ``name -> f(corrupted, sigmas) -> restored`` (:func:`model_methods`; ``sigmas`` the true blur); the identity
+        is added first as :data:`IDENTITY`.
     clean : ndarray, shape (N, H, W, C)
         Clean test images, uint8 or float in [0, 1].
     sigmas, noise_levels : sequence of float, default :data:`SIGMAS`, :data:`NOISE_LEVELS`

@@ -11,12 +11,11 @@ Wrap the building *and* the training of a model in :func:`data_parallel`::
         recipe = Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
         run = training.train(model, x_train, recipe, run_dir="runs/dp")
 
-Each batch is split evenly across the devices and the gradients are averaged before one shared update, so the result
-equals single-device training with the same global batch (up to summation order; on TensorFlow BatchNorm normalises
-each device's share with its own statistics). JAX uses ``keras.distribution.DataParallel``, TensorFlow
-``tf.distribute.MirroredStrategy``; PyTorch is not supported (use ``torchrun`` with DistributedDataParallel). To try
-it on a CPU, split the CPU into virtual devices *before* the backend starts: on JAX set
-``XLA_FLAGS=--xla_force_host_platform_device_count=2``; on TensorFlow call :func:`split_cpu` first thing.
+Each batch is split evenly across the devices and the gradients averaged into one shared update: single-device
+training with the same global batch (up to summation order; on TensorFlow BatchNorm uses each device's own statistics).
+JAX uses ``keras.distribution.DataParallel``, TensorFlow ``tf.distribute.MirroredStrategy``; not PyTorch (use
+``torchrun``). To try it on a CPU, split it into virtual devices *before* the backend starts: on JAX set
+``XLA_FLAGS=--xla_force_host_platform_device_count=2``, on TensorFlow call :func:`split_cpu` first thing.
 """
 
 from __future__ import annotations
@@ -88,9 +87,7 @@ def data_parallel(devices=None):
 
 
 def split_cpu(n):
-    """TensorFlow only: split the CPU into ``n`` virtual devices (for testing).
-
-    Must run before TensorFlow initialises its devices (before any model is built).
+    """TensorFlow only: split the CPU into ``n`` virtual devices (for testing), before any model is built.
 
     Parameters
     ----------

@@ -1,10 +1,8 @@
 """``train(model, x_clean, recipe, *, run_dir)``: one model, one recipe, one run folder.
 
-:func:`train` reads as its stages: check the inputs, prepare the arrays,
-open or resume the run folder, build the data sets, fit, save the final
-model. Shuffling and every fresh corruption are pure functions of ``(seed,
-epoch, step)`` (:mod:`deblur.training.pipeline`), so a resumed run sees the
-batches an uninterrupted run would.
+:func:`train` reads as its stages: check the inputs, prepare the arrays, open or resume the run folder, build the data
+sets, fit, save the final model. Shuffling and every fresh corruption are pure functions of ``(seed, epoch, step)``
+(:mod:`deblur.training.pipeline`), so a resumed run sees the batches an uninterrupted run would.
 """
 
 from __future__ import annotations
@@ -33,9 +31,8 @@ __all__ = ["train", "split_train_val"]
 def split_train_val(n, *, val_fraction=0.1, seed=0):
     """Shuffled train/validation index split.
 
-    The study used Keras's ``validation_split=0.1``, which takes the *last*
-    10 % of the arrays. The stand-in data are ordered by class, so we shuffle
-    first: the validation set is a random 10 %.
+    The study used Keras's ``validation_split=0.1``, which takes the *last* 10 % of the arrays. The stand-in data are
+    ordered by class, so we shuffle first: the validation set is a random 10 %.
 
     Parameters
     ----------
@@ -65,15 +62,13 @@ def split_train_val(n, *, val_fraction=0.1, seed=0):
 def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbose="auto", callbacks=()):
     """Train a restoration model with a recipe, in a run folder (checkpoints, resume, history).
 
-    Checkpoints after every epoch and resumes an interrupted run (same
-    ``run_dir``, same recipe and data) after its last finished epoch.
+    Checkpoints after every epoch and resumes an interrupted run (same ``run_dir``, recipe and data) after its last one.
 
     Parameters
     ----------
     model : keras.Model
-        A freshly built model (see :mod:`deblur.models`), compiled here with
-        Adam and the recipe's loss. Ignored when resuming: the model and its
-        optimizer state come from the run folder's checkpoint.
+        A freshly built model (see :mod:`deblur.models`), compiled here with Adam and the recipe's loss. Ignored when
+        resuming: the model and its optimizer state come from the run folder's checkpoint.
     x_clean : ndarray, shape (N, H, W, C)
         Clean images, uint8 or float in [0, 1]: the targets.
     recipe : deblur.recipe.Recipe
@@ -81,15 +76,13 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
     run_dir : str or os.PathLike
         Run folder; created if missing.
     x_corrupted : ndarray, shape (N, H, W, C), optional
-        Corrupted inputs aligned with ``x_clean`` (``corruption="fixed"``
-        only). Default: ``corrupt(x_clean, seed=Seeds(recipe.seed).train_corruption)``.
+        Corrupted inputs aligned with ``x_clean`` (``corruption="fixed"`` only). Default:
+        ``corrupt(x_clean, seed=Seeds(recipe.seed).train_corruption)``.
     workers : int, default 1
         Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
     verbose : "auto", 0, 1 or 2, default "auto"
-        Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch;
-        ``"auto"``: a bar where a person watches (a Jupyter frontend or a
-        terminal, :func:`deblur.machine.frontend`), else one line per epoch
-        (papermill, CI, a log file).
+        Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch; ``"auto"``: a bar where a person watches
+        (:func:`deblur.machine.frontend`), else one line per epoch (papermill, CI, a log file).
     callbacks : sequence of keras.callbacks.Callback
         With ``corruption="device"`` they see the training wrapper as ``self.model``.
 
@@ -180,9 +173,8 @@ def _start_or_resume(model, run_dir, doc, recipe):
 def _fit_model(model, recipe):
     """What ``fit`` trains: ``model``, or for ``"device"`` the wrapper that corrupts batches on the device.
 
-    The wrapper shares ``model``'s weights and optimizer (so ``model``'s
-    checkpoints hold the whole training state) and adds only the
-    corruption's random-state variable, which every batch resets from its key.
+    The wrapper shares ``model``'s weights and optimizer (so ``model``'s checkpoints hold the whole training state) and
+    adds only the corruption's random-state variable, which every batch resets from its key.
     """
     if recipe.corruption != "device":
         return model
@@ -250,8 +242,7 @@ def _fit(model, data, validation, *, callbacks, verbose):
         epochs=data.epochs,
         initial_epoch=data.start_epoch,
         steps_per_epoch=data.batches_per_epoch,
-        # The data sets shuffle themselves; Keras's own shuffle would permute batch
-        # indices with Python's global `random` and mix epochs.
+        # The data sets shuffle themselves; Keras's shuffle would permute batch indices with `random` and mix epochs.
         shuffle=False,
         validation_data=validation,
         validation_batch_size=max(data.batch_size, 256),
@@ -274,9 +265,8 @@ class _EpochLine(keras.callbacks.Callback):
 def _validate_eagerly(model):
     """Run ``fit``'s validation pass eagerly: one traced function per run, the training step.
 
-    TensorFlow counts the traces of every Keras model's train and test functions as traces of one function (they
-    share their Python code), so two per run make a few short runs in one process (the notebook's tiny profile) read
-    as "triggered tf.function retracing", though nothing traces twice. Validation, one small fixed set, runs eagerly.
+    TensorFlow counts every Keras model's train and test traces as traces of one function (shared Python code), so
+    a few short runs in one process would warn "triggered tf.function retracing". Validation (one small set) is eager.
     """
     run_eagerly = model.run_eagerly
     model.run_eagerly = True

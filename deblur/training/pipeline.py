@@ -1,10 +1,9 @@
 """Training input pipeline that corrupts every batch as it is drawn.
 
-The study corrupts the whole data set once and keeps float64 copies in memory (about 2.9 GB for CIFAR-10).
+The study corrupts the whole data set once and keeps float64 copies in memory (about 2.9 GB for CIFAR-10);
 :class:`FreshCorruption` keeps the clean images as they came (uint8: 150 MB for 50,000) and corrupts each batch when
-Keras asks for it, with a new sigma and noise every epoch. Everything random is a pure function of
-``(seed, epoch, batch)``, so a resumed run sees exactly the batches an uninterrupted one would. :class:`EpochBatches`,
-:class:`ImagePairs`, :class:`FreshCorruption` and :class:`DeviceBatches` are ``keras.utils.PyDataset`` subclasses.
+Keras asks for it. Everything random is a pure function of ``(seed, epoch, batch)``, so a resumed run sees exactly the
+batches an uninterrupted one would. The classes are ``keras.utils.PyDataset`` subclasses.
 """
 
 from __future__ import annotations
@@ -30,9 +29,8 @@ def epoch_order(n, *, seed, epoch, shuffle=True):
 def batch_key(seed, epoch, step):
     """The random key of batch ``step`` of epoch ``epoch``: two int32 from ``(seed, epoch, step)``.
 
-    ``default_rng([seed, epoch, step, 2]).integers(0, 2**31, 2)``, from which
-    :class:`deblur.device_corruption.DeviceCorruption` draws a batch's flips, sigmas and noise (the trailing 2 keys
-    this stream apart from :class:`FreshCorruption`'s, which ends in 1).
+    ``default_rng([seed, epoch, step, 2]).integers(0, 2**31, 2)`` (:class:`FreshCorruption`'s stream ends in 1), from
+    which :class:`deblur.device_corruption.DeviceCorruption` draws a batch's flips, sigmas and noise.
     """
     return np.random.default_rng([int(seed), int(epoch), int(step), 2]).integers(0, 2**31, size=2).astype(np.int32)
 
@@ -120,9 +118,8 @@ class ImagePairs(EpochBatches):
 class FreshCorruption(EpochBatches):
     """Batches of (corrupted, clean) pairs, corrupted anew every epoch.
 
-    The images of a batch (indexed as by :class:`EpochBatches`) are optionally flipped (horizontally and/or
-    vertically, each with probability 1/2: blur and noise are symmetric), then corrupted the study's way, with draws
-    from ``default_rng([seed, e, b, 1])``.
+    A batch's images (indexed as by :class:`EpochBatches`) are optionally flipped (horizontally and/or vertically,
+    each with probability 1/2), then corrupted the study's way, with draws from ``default_rng([seed, e, b, 1])``.
 
     Parameters
     ----------
@@ -182,9 +179,8 @@ class DeviceBatches(EpochBatches):
     """Clean batches and their random keys, for corruption on the training device.
 
     Batch ``b`` of epoch ``e`` is ``{"images": clean[idx], "key": k}``: the clean images as stored (uint8 sends a
-    quarter of float32's bytes to the device) and ``k = batch_key(seed, e, b)`` repeated once per image (int32, (B,
-    2): Keras splits on the batch axis). :class:`deblur.device_corruption.CorruptionTrainer` corrupts the batch with
-    the key inside the training step.
+    quarter of float32's bytes) and ``k = batch_key(seed, e, b)`` once per image (int32, (B, 2): Keras splits on the
+    batch axis), which :class:`deblur.device_corruption.CorruptionTrainer` corrupts inside the training step.
 
     Parameters
     ----------

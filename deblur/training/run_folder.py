@@ -9,10 +9,8 @@
         checkpoint-epoch003.keras   model + optimizer state after the last finished epoch
         model.keras                 the final model, once the run is complete
 
-Every file is written atomically (:mod:`deblur.files`), and ``history.json``
-is written last and names the checkpoint that matches it, so a run killed at
-any moment leaves a consistent folder. One live run holds a folder at a time
-(:func:`run_lock`).
+Every file is written atomically and ``history.json`` last, naming the checkpoint that matches it, so a run killed at
+any moment leaves a consistent folder; one live run holds a folder at a time (:func:`run_lock`).
 """
 
 from __future__ import annotations
@@ -66,11 +64,10 @@ class TrainedRun:
     steps : int
         Training steps done.
     length : dict
-        For a step count or time budget: ``steps``, ``hold_steps`` and
-        ``budget_seconds``; replay the run with ``Recipe(steps=, hold_steps=)``.
+        For a step count or time budget: ``steps``, ``hold_steps``, ``budget_seconds`` (replay: ``Recipe(steps=,
+        hold_steps=)``).
     finished : bool
-        False when training stopped before its length (a callback stopped
-        it): the run folder holds a checkpoint to resume from.
+        False when a callback stopped training before its length: the run folder holds a checkpoint to resume from.
     """
 
     model: keras.Model
@@ -85,9 +82,8 @@ class TrainedRun:
 def run_lock(run_dir):
     """Hold ``run_dir`` for this process while it trains; refuse if another live run holds it.
 
-    ``filelock`` makes the ``flock`` call on POSIX (the kernel drops the
-    lock when its process ends, SIGKILL included, so a killed run never
-    blocks the next one) and locks on Windows too.
+    ``filelock`` makes the ``flock`` call on POSIX (the kernel drops the lock when its process ends, SIGKILL included,
+    so a killed run never blocks the next one) and locks on Windows too.
 
     Raises
     ------
@@ -143,8 +139,8 @@ def open_run(run_dir, recipe, data, model_name):
         atomic_write_json(run_dir / HISTORY_FILE, doc)
         atomic_write_json(run_dir / CONFIG_FILE, recipe.as_dict())
         return doc
-    # A run killed while saving leaves a temporary file behind; it never replaced anything (saves are
-    # atomic), so it is only clutter. This run holds the folder's lock, so no live run is writing them.
+    # A run killed while saving leaves a temporary file behind, only clutter (saves are atomic); this run holds the
+    # folder's lock, so no live run is writing them.
     for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json"):
         for stale in run_dir.glob(pattern):
             stale.unlink(missing_ok=True)
@@ -154,8 +150,7 @@ def open_run(run_dir, recipe, data, model_name):
 def check_resumable(run_dir, recipe, data):
     """The history of the run ``run_dir`` holds, None if it holds none; reads only.
 
-    :func:`deblur.training.train` calls it before it takes the run lock too,
-    so that a refused run writes nothing, not even the lock file.
+    :func:`deblur.training.train` calls it before taking the run lock too, so a refused run writes not even the lock.
 
     Raises
     ------
@@ -236,8 +231,7 @@ def save_final(model, run_dir, doc, *, finished):
 class RunCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer, then the history that names it, every epoch.
 
-    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it
-    (default: the model ``fit`` trains).
+    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it (default: the model ``fit`` trains).
     """
 
     def __init__(self, run_dir, history_doc, *, saved_model=None):
@@ -277,8 +271,7 @@ def load_history(run_dir):
     Returns
     -------
     dict of str -> list of float
-        ``loss``, ``val_loss`` (if validated), ``learning_rate`` and
-        ``seconds``, one value per finished epoch.
+        ``loss``, ``val_loss`` (if validated), ``learning_rate`` and ``seconds``, one value per finished epoch.
     """
     path = Path(run_dir) / HISTORY_FILE
     if not path.is_file():
@@ -287,10 +280,7 @@ def load_history(run_dir):
 
 
 def load_run(run_dir):
-    """Load the model and history of a run folder, without training.
-
-    Uses the final ``model.keras`` if the run completed, else the latest
-    checkpoint.
+    """Load the model and history of a run folder, without training: ``model.keras`` if complete, else the checkpoint.
 
     Returns
     -------

@@ -21,8 +21,7 @@ def constant_lr_schedule(epoch, base_lr):
 def win5rb_lr_schedule(epoch, base_lr):
     """The study's Win5-RB schedule: times ``exp(-0.5)`` every epoch from epoch 5.
 
-    The closed form, ``base_lr * exp(-0.5 * max(0, epoch - 4))``, of the study's ``LearningRateScheduler`` with
-    ``lr if epoch < 5 else lr * exp(-0.5)``, so it gives the same value after a resume.
+    ``base_lr * exp(-0.5 * max(0, epoch - 4))``: the closed form of the study's ``lr if epoch < 5 else lr * exp(-0.5)``.
 
     Parameters
     ----------
@@ -86,11 +85,10 @@ def schedule_callbacks(recipe, length, doc, *, start_step):
 class StepBudget(keras.callbacks.Callback):
     """Stop at a step count, or after about ``budget_seconds``; optionally a cosine per step.
 
-    The learning rate of step ``k`` (counted over the whole run) is the base rate for ``k < hold_steps``, then
-    ``base * (1 + cos(pi * (k - hold) / (steps - hold))) / 2``. With a time budget the run holds the base rate for the
-    first tenth of the budget while it measures its speed (time inside training steps only), then fixes
-    ``hold_steps`` (the steps done so far) and ``steps`` (what fits in the rest) and records both in the run's
-    ``history.json`` (``length``): training again with them replays exactly that run on any machine.
+    The rate of step ``k`` (over the whole run) is the base rate for ``k < hold_steps``, then ``base * (1 + cos(pi *
+    (k - hold) / (steps - hold))) / 2``. A time budget holds the base rate for its first tenth while measuring speed
+    (time inside training steps only), then fixes ``hold_steps`` (steps done) and ``steps`` (what fits in the rest),
+    recorded in ``history.json`` (``length``): training again with them replays that run exactly on any machine.
 
     Parameters
     ----------
