@@ -63,7 +63,7 @@ LONGEST_FIRST = (
     "test_device_corruption.py::test_blur_noise_and_draws_on_jax",
     "test_models.py::test_deblurnet_short_training_beats_identity",
     "test_devices.py::test_two_virtual_devices_match_one[tensorflow]",
-    "test_pretrained.py::test_shipped_models_clearly_beat_identity_on_200_test_images",
+    "test_pretrained.py::test_shipped_models_clearly_beat_identity_on_100_test_images",
     "test_device_corruption.py::test_device_corruption_trains_saves_the_plain_model_and_resumes_exactly",
     "test_nonblind.py::test_nonblind_training_learns_and_resumes_with_its_custom_layer",
     "test_cli_fuzz.py::test_a_real_process_prints_one_line_even_after_loading_keras",

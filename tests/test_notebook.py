@@ -79,7 +79,8 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
     # Small sets keep the run short: the evaluation, the self-ensemble and the degradation sweep all
     # work on the n_test images (x_test[:N_ENSEMBLE] and x_test[:N_SWEEP] hold at most n_test).
     text, executed = execute(tmp_path, stand_in_archive, monkeypatch, PROFILE="tiny",
-                             OVERRIDES={"n_train": 120, "n_test": 8})
+                             OVERRIDES={"n_train": 40, "n_test": 8,
+                                        "lengths": {m: {"batch_size": 8} for m in ("cae", "win5rb", "deblurnet")}})
     # Headless: one line per epoch (five runs of one epoch), no bars, no framework logs, no stderr, under 1 MB
     # (18 stream outputs at the time of writing).
     assert_headless_outputs(executed, max_streams=20, epochs=5)
@@ -92,8 +93,8 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
         assert result["n_images"] == 8 and result["mse"] > 0
     assert summary["profile"] == "tiny" and summary["seeds"]["test_corruption"] == 20
     assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
-    # 120 images, 12 held out: 108 in 4 batches of 32 (the last partial), one epoch each.
-    assert summary["images_seen"] == {"cae": 128, "win5rb": 128, "deblurnet": 128}
+    # 40 images, 4 held out: 36 in 5 batches of 8 (the last partial), one epoch each.
+    assert summary["images_seen"] == {"cae": 40, "win5rb": 40, "deblurnet": 40}
     assert summary["recipes"]["deblurnet"]["epochs"] == 1 and summary["machine"]["cpu_count"] >= 1
     for name in ("identity", "cae", "win5rb", "deblurnet"):  # per-sigma and per-class splits add up
         assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 8
@@ -110,7 +111,7 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
         config = json.loads((folder / "runs" / name / "config.json").read_text())
         assert config == summary["recipes"][name] and config["model"] == name and config["corruption"] == "fresh"
         history = json.loads((folder / "runs" / name / "history.json").read_text())
-        assert history["model"] == name and history["data"]["n_train"] == 108 and history["data"]["n_val"] == 12
+        assert history["model"] == name and history["data"]["n_train"] == 36 and history["data"]["n_val"] == 4
     assert "REDUCED RUN" in text and "identity" in text
     # What knowing the blur buys: a non-blind DeblurNet trained on the blind one's batches, scored with the sigmas.
     # config.json names the recipe's model (the builder, "deblurnet"); history.json the trained model's name.
@@ -119,12 +120,12 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
     assert config["sigma_input"] and config["model"] == "deblurnet" and (told / "model.keras").exists()
     told_history = json.loads((told / "history.json").read_text())
     blind_steps = json.loads((folder / "runs" / "deblurnet" / "history.json").read_text())["epochs"][-1]["step"]
-    assert told_history["model"] == "deblurnet_nonblind" and told_history["epochs"][-1]["step"] == blind_steps == 4
+    assert told_history["model"] == "deblurnet_nonblind" and told_history["epochs"][-1]["step"] == blind_steps == 5
     # A wider training range: DeblurNet on the wide corruption, the blind one's step count, swept beside it.
     wide = json.loads((folder / "runs" / "deblurnet_wide" / "config.json").read_text())
     assert wide["model"] == "deblurnet" and wide["sigma_range"] == [0.5, 6.0] and wide["noise_std"] == [0.0, 0.05]
     wide_history = json.loads((folder / "runs" / "deblurnet_wide" / "history.json").read_text())
-    assert wide_history["model"] == "deblurnet_wide" and wide_history["epochs"][-1]["step"] == 4
+    assert wide_history["model"] == "deblurnet_wide" and wide_history["epochs"][-1]["step"] == 5
     assert (folder / "wide_range_sweep.png").stat().st_size > 1000
 
 
@@ -132,7 +133,7 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
 def test_notebook_pretrained_profile_shows_the_full_comparison_without_training(tmp_path, stand_in_archive,
                                                                                  monkeypatch):
     text, executed = execute(tmp_path, stand_in_archive, monkeypatch, PROFILE="pretrained",
-                             OVERRIDES={"n_test": 16, "natural_images": ["chelsea"], "natural_crop": 96})
+                             OVERRIDES={"n_test": 8, "natural_images": ["chelsea"], "natural_crop": 96})
     assert_headless_outputs(executed, max_streams=20, epochs=0)
     folder = tmp_path / "runs" / "pretrained"
     summary = json.loads((folder / "results.json").read_text())

@@ -87,11 +87,11 @@ def test_tampered_or_unknown_weights_raise(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_shipped_models_clearly_beat_identity_on_200_test_images(stand_in_archive):
+def test_shipped_models_clearly_beat_identity_on_100_test_images(stand_in_archive):
     (_, _), (x_test, y_test) = data.load_cifar10(stand_in_archive)
-    # 200 images: the ratios to identity (cae 0.42, win5rb 0.34, deblurnet 0.32) are those of 500 to
-    # within 0.003, at two fifths of the time.
-    x, _ = data.subset(x_test, y_test, 200, seed=123)
+    # 100 images: the ratios to identity (about cae 0.42, win5rb 0.34, deblurnet 0.32 on 500) stay far
+    # below the bar of 0.6, at a fifth of the time.
+    x, _ = data.subset(x_test, y_test, 100, seed=123)
     corrupted, _ = corruption.corrupt(x, seed=456)
     identity = metrics.evaluate(None, corrupted, x)["mse"]
     for name in ("cae", "win5rb", "deblurnet"):
