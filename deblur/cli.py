@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import errno
+import importlib.util
 import os
 import re
 import shlex
@@ -70,7 +71,12 @@ def import_keras():
     """Import Keras with TensorFlow's native start-up log kept off stderr (:func:`deblur.machine.quiet_startup`)."""
     if "keras" not in sys.modules:
         with machine.quiet_startup():
-            import keras  # noqa: F401
+            import keras
+
+            # On another backend Keras still imports TensorFlow, when it is installed, at the first model.save
+            # (serialization_lib checks for tf.TensorShape): import it here, where its start-up log is kept quiet.
+            if keras.backend.backend() != "tensorflow" and importlib.util.find_spec("tensorflow"):
+                import tensorflow  # noqa: F401
 
 
 def _load_model(spec):
@@ -247,6 +253,11 @@ def _profile_arrays(profile_name, data_source, n_test=None):
 def _cmd_train(args):
     from . import study
 
+    if args.processes > 1:  # N cooperating copies of this command (deblur.training.distributed)
+        from .training.distributed import launch
+
+        return launch(_without_option(args.argv, "--processes"), args.processes)
+
     lengths = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps), ("budget_seconds", args.seconds))
                if v is not None}
     if len(lengths) > 1:
@@ -278,6 +289,29 @@ def _cmd_train(args):
         print(f"replay exactly: deblur train --model {args.model} --profile {profile.name} "
               f"--steps {run.length['steps']} --hold-steps {run.length['hold_steps']}")
     return 0
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def _without_option(argv, option):
+    """``argv`` without ``option VALUE`` and ``option=VALUE``."""
+    out, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith(option + "="):
+            skip = False
+            continue
+        skip = arg == option
+        if not skip:
+            out.append(arg)
+    return out
 
 
 def _cmd_evaluate(args):
@@ -397,6 +431,8 @@ def build_parser():
     length.add_argument("--seconds", type=float, default=None, help="a time budget; the run records its step count")
     length.add_argument("--steps", type=int, default=None, help="replay a time budget's step count exactly")
     length.add_argument("--hold-steps", type=int, default=0, help="with --steps: the budget's steps before the cosine")
+    p.add_argument("--processes", type=_positive_int, default=1,
+                   help="train as N cooperating processes on this machine (JAX; docs/distributed.md)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="test-set MSE/PSNR/SSIM of a model and the identity baseline")
@@ -444,6 +480,7 @@ def main(argv=None):
     """Entry point; returns the exit status (0 done, 2 a user-facing error)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     args.command_line = "python -m deblur " + " ".join(shlex.quote(a) for a in argv)
     return run_command(args.func, args, name=f"deblur {args.command}")
 

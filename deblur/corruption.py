@@ -230,8 +230,11 @@ def noise_levels(noise_std, rng, n):
     return rng.uniform(low, high, size=n)
 
 
-def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
-    """Blur (thread pool) and add noise (one level, or one per image, drawn in order from ``rng``); unchecked."""
+def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2, skip=0):
+    """Blur (thread pool) and add noise (one level, or one per image, drawn in order from ``rng``); unchecked.
+
+    ``skip``: images of the batch before ``x`` (other processes' shards), whose noise is drawn first and dropped.
+    """
     half = kernel_size // 2
     if min(x.shape[1:3]) <= half:
         raise ValueError(f"Images of {x.shape[1]}x{x.shape[2]} are too small for a {kernel_size}x{kernel_size} "
@@ -239,6 +242,8 @@ def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2):
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
     per_image = np.ndim(noise_std) > 0
+    if skip and (per_image or noise_std > 0):
+        rng.standard_normal((skip, *x.shape[1:]), dtype=np.float32)
     for start, stop in _blur_chunks(x, kernels, out, workers=workers):
         if per_image or noise_std > 0:
             # Drawn chunk by chunk in image order: the result does not depend on the chunk size or thread count.

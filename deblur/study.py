@@ -294,6 +294,7 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbo
     """
     from . import models, training  # Keras loads here, not with the protocol (``deblur --help`` stays fast)
 
+    training.distributed.initialize()  # one of several processes, when the environment says so (before building)
     if model is None:
         model = models.build(model_recipe.model, seed=Seeds(model_recipe.seed).init, **model_recipe.build)
     if model_recipe.corruption != "fixed":

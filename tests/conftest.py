@@ -55,6 +55,7 @@ def stand_in_archive():
 LONGEST_FIRST = (
     "test_notebook.py::test_notebook_runs_top_to_bottom_on_tiny_profile",
     "test_notebook.py::test_notebook_pretrained_profile_shows_the_full_comparison_without_training",
+    "test_distributed.py::test_two_processes_train_what_one_does_survive_a_killed_worker_and_resume_only_as_two",
     "test_cli.py::test_train_evaluate_plot_on_the_stand_in",
     "test_devices.py::test_two_virtual_devices_match_one[jax]",
     "test_bench.py::test_throughput_benchmark_measures_every_input_path_and_renders",

@@ -81,6 +81,7 @@ REPORTS_DIR = Path("reports")
 README = Path("README.md")
 RESULTS_DOC = Path("docs") / "results.md"
 RESEARCH_DOC = Path("docs") / "research.md"
+DISTRIBUTED_DOC = Path("docs") / "distributed.md"
 #: The benchmark summary figure (drawn by ``python bench/summary.py``).
 BENCH_FIGURE = Path("docs") / "figures" / "bench_summary.png"
 
@@ -1190,6 +1191,39 @@ def render_do_no_harm_table(report, *, figure="figures/do_no_harm.png"):
 # ------------------------------------------------------------ regenerating
 
 
+def render_distributed_table(report):
+    """Images/s of one process on every core against one process per core, and the all-reduce's cost (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/bench_distributed.json`` (``bench/distributed.py``).
+
+    Returns
+    -------
+    str
+    """
+    r = report["records"].get("cpu")
+    if not r:
+        return _none_yet("the multi-process benchmark", "python bench/distributed.py")
+    one, many = (r["runs"][k] for k in sorted(r["runs"], key=lambda k: r["runs"][k]["processes"]))
+    head = (f"| model | parameters | 1 process x {one['cores_per_process']} cores: images/s | {many['processes']} "
+            f"processes x {many['cores_per_process']} core: images/s | ratio | all-reduce of the gradient (ms) | "
+            "share of a step |")
+    lines = [head, "|---|---|---|---|---|---|---|"]
+    for name, m in many["models"].items():
+        single = one["models"][name]
+        lines.append(f"| {MODEL_LABELS.get(name, name)} | {m['parameters']:,} | {single['images_per_s']:.0f} | "
+                     f"{m['images_per_s']:.0f} | {r['speedup'][name]:.2f}x | {m['allreduce_ms']:.1f} | "
+                     f"{m['allreduce_ms'] / 1000 / m['seconds_per_step']:.0%} |")
+    lines += ["", f"JAX on the CPU, batch {r['batch_size']} (each of {many['processes']} processes feeds "
+              f"{r['batch_size'] // many['processes']}), {r['steps']} timed steps after a warm-up; the all-reduce is "
+              f"one `psum` of a float32 buffer as large as the gradient over JAX's CPU collectives (gloo, TCP on "
+              f"127.0.0.1). Measured with `{r['command']}` on {describe_machine({**r['machine'], 'backend': r['backend']})}"
+              f" ({'with' if r['machine'].get('avx512') else 'without'} AVX-512), {_date(r)}."]
+    return "\n".join(lines)
+
+
 def generated_blocks(root="."):
     """Every generated block: ``{markdown path: {block name: text}}``.
 
@@ -1224,6 +1258,7 @@ def generated_blocks(root="."):
             "wide-range-table": render_wide_range_table(load_report("wide_range", root)),
             "do-no-harm-table": render_do_no_harm_table(load_report("do_no_harm", root)),
         },
+        DISTRIBUTED_DOC: {"distributed-table": render_distributed_table(load_report("bench_distributed", root))},
     }
 
 

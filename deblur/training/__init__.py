@@ -13,9 +13,11 @@
 - :mod:`deblur.training.schedule`    learning-rate schedules, step counts and time budgets
 - :mod:`deblur.training.pipeline`    training batches, corrupted afresh as they are drawn
 - :mod:`deblur.training.devices`     data-parallel training over the devices of one machine
+- :mod:`deblur.training.distributed` one run over several processes and hosts (JAX)
 """
 
 from ..recipe import Recipe, Seeds
+from . import distributed
 from .loop import split_train_val, train
 from .run_folder import (CONFIG_FILE, FINAL_MODEL_FILE, HISTORY_FILE, LOCK_FILE, RunLockedError, RunMismatchError,
                          TrainedRun, load_history, load_run, run_lock)
@@ -23,4 +25,4 @@ from .schedule import StepBudget, constant_lr_schedule, cosine_lr_schedule, win5
 
 __all__ = ["train", "Recipe", "Seeds", "TrainedRun", "load_run", "load_history", "split_train_val", "StepBudget",
            "RunMismatchError", "RunLockedError", "run_lock", "constant_lr_schedule", "cosine_lr_schedule",
-           "win5rb_lr_schedule", "CONFIG_FILE", "HISTORY_FILE", "FINAL_MODEL_FILE", "LOCK_FILE"]
+           "win5rb_lr_schedule", "distributed", "CONFIG_FILE", "HISTORY_FILE", "FINAL_MODEL_FILE", "LOCK_FILE"]

@@ -7,6 +7,7 @@ sets, fit, save the final model. Shuffling and every fresh corruption are pure f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
@@ -21,7 +22,8 @@ from ..device_corruption import CorruptionTrainer, DeviceCorruption
 from ..machine import frontend
 from ..models import load_model_file
 from ..recipe import Recipe, Seeds
-from .pipeline import DeviceBatches, FreshCorruption, ImagePairs
+from . import distributed
+from .pipeline import DeviceBatches, FreshCorruption, ImagePairs, batches_per_epoch as epoch_batches
 from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
 from .schedule import run_length, schedule_callbacks
 
@@ -100,6 +102,7 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
         Another live run holds ``run_dir``.
     """
     _check_inputs(model, recipe, workers)
+    group = _check_group(recipe)
     seeds = Seeds(recipe.seed)
     clean, noisy = _training_arrays(x_clean, x_corrupted, recipe)
     train_idx, val_idx = split_train_val(len(clean), val_fraction=recipe.validation_split, seed=seeds.training)
@@ -107,21 +110,23 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
             "sha256": _fingerprint(clean) if noisy is None else _fingerprint(clean, noisy)}
     run_dir = Path(run_dir)
     if run_dir.is_dir():
-        check_resumable(run_dir, recipe, data)  # a refused run writes nothing, not even its lock file
-    with run_lock(run_dir):  # one live run per folder
-        doc = open_run(run_dir, recipe, data, model.name)
+        check_resumable(run_dir, recipe, data, processes=group.count)  # a refused run writes nothing, not even a lock
+    # One live run per folder; of a group of processes, process 0 holds the lock and writes.
+    with run_lock(run_dir) if group.is_chief else contextlib.nullcontext():
+        doc = open_run(run_dir, recipe, data, model.name, processes=group.count, write=group.is_chief)
         model = _start_or_resume(model, run_dir, doc, recipe)
-        batches_per_epoch = math.ceil(len(train_idx) / recipe.batch_size)
+        batches_per_epoch = epoch_batches(len(train_idx), recipe.batch_size, group.count)[0]
         length = _resume_length(run_length(recipe), doc)
         if not _finished(length, doc):
             dataset, validation = _datasets(clean, noisy, train_idx, val_idx, recipe, workers=workers,
                                             epochs=_fit_epochs(length, doc, batches_per_epoch),
-                                            start_epoch=len(doc["epochs"]))
+                                            start_epoch=len(doc["epochs"]), group=group)
             fit_callbacks = [*schedule_callbacks(recipe, length, doc, start_step=steps_done(doc)),
-                             RunCheckpoint(run_dir, doc, saved_model=model), *callbacks]
-            _fit(_fit_model(model, recipe), dataset, validation, callbacks=fit_callbacks, verbose=verbose)
+                             RunCheckpoint(run_dir, doc, saved_model=model, write=group.is_chief), *callbacks]
+            _fit(_fit_model(model, recipe), dataset, validation, callbacks=fit_callbacks,
+                 verbose=verbose if group.is_chief else 0)
             length = _resume_length(length, doc)  # a budget has fixed its step count by now
-        return save_final(model, run_dir, doc, finished=_finished(length, doc))
+        return save_final(model, run_dir, doc, finished=_finished(length, doc), write=group.is_chief)
 
 
 def _check_inputs(model, recipe, workers):
@@ -138,6 +143,22 @@ def _check_inputs(model, recipe, workers):
                          f"{model.name} has {names}.")
     if not recipe.sigma_input and "sigma" in names:
         raise ValueError(f"{model.name} takes a 'sigma' input: train it with a recipe of sigma_input=True.")
+
+
+def _check_group(recipe):
+    """The process group this run trains in (one process unless the environment names several)."""
+    group, wanted = distributed.current(), distributed.from_env()
+    if wanted.count != group.count:
+        raise RuntimeError(f"the environment names {wanted.count} training processes but this one has not joined "
+                           "them: call deblur.training.distributed.initialize() before building the model "
+                           "(deblur.study.train_model does).")
+    if group.count > 1 and recipe.budget_seconds is not None:
+        raise ValueError(f"a time budget cannot be shared by {group.count} processes (each would stop at its own "
+                         "step); give the run steps or epochs.")
+    if group.count > 1 and recipe.batch_size % group.count:
+        raise ValueError(f"batch_size {recipe.batch_size} does not split evenly over {group.count} processes; "
+                         f"choose a multiple of {group.count}.")
+    return group
 
 
 def _corruption_settings(recipe):
@@ -210,10 +231,14 @@ def _fit_epochs(length, doc, batches_per_epoch):
     return done + 10**6 // batches_per_epoch + 1  # a budget: StepBudget stops the run
 
 
-def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, start_epoch):
-    """The training batches (fixed, fresh or device corruption) and the fixed validation pairs."""
+def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, start_epoch, group):
+    """The training batches (fixed, fresh or device corruption; this process's shards) and the validation pairs.
+
+    In a group every process passes all validation pairs: the global validation set holds each pair once per process,
+    which leaves its mean loss as it is.
+    """
     seed = Seeds(recipe.seed).training
-    common = dict(batch_size=recipe.batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch)
+    common = dict(batch_size=recipe.batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch, group=group)
     settings = _corruption_settings(recipe)
     if noisy is not None:
         data = ImagePairs(noisy[train_idx], clean[train_idx], **common)

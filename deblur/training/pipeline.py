@@ -15,8 +15,10 @@ import numpy as np
 
 from .._validation import check_images, to_float32
 from ..corruption import _corrupt_into, check_fraction, check_noise, check_settings, draw_settings
+from .distributed import ProcessGroup
 
-__all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batch_key"]
+__all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batches_per_epoch",
+           "batch_key"]
 
 
 def epoch_order(n, *, seed, epoch, shuffle=True):
@@ -24,6 +26,18 @@ def epoch_order(n, *, seed, epoch, shuffle=True):
     if not shuffle:
         return np.arange(n)
     return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
+
+
+def batches_per_epoch(n, batch_size, processes=1):
+    """Batches of an epoch of ``n`` images, and the images they hold: all, but for a group of processes.
+
+    The last, partial batch of a group keeps a multiple of ``processes`` images (each process an equal shard): at
+    most ``processes - 1`` images of the epoch's order are left out, and none when they split evenly.
+    """
+    used = n - (n % batch_size) % processes
+    if used < 1:
+        raise ValueError(f"{n} images are too few for {processes} processes.")
+    return math.ceil(used / batch_size), used
 
 
 def batch_key(seed, epoch, step):
@@ -54,9 +68,12 @@ class EpochBatches(keras.utils.PyDataset):
         Reshuffle every epoch; False serves the images in order.
     workers : int, default 1
         Threads preparing batches ahead of the model (Keras's PyDataset option).
+    group : deblur.training.distributed.ProcessGroup, optional
+        Serve only this process's shard of every batch (:meth:`~deblur.training.distributed.ProcessGroup.shard`);
+        an epoch's last, partial batch loses the images that do not split evenly (:func:`batches_per_epoch`).
     """
 
-    def __init__(self, n, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, workers=1):
+    def __init__(self, n, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, workers=1, group=None):
         super().__init__(workers=workers, use_multiprocessing=False)
         for value, name in ((batch_size, "batch_size"), (epochs, "epochs")):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -69,7 +86,9 @@ class EpochBatches(keras.utils.PyDataset):
         self.epochs = int(epochs)
         self.start_epoch = int(start_epoch)
         self.shuffle = bool(shuffle)
-        self.batches_per_epoch = math.ceil(self.n / self.batch_size)
+        self.group = group or ProcessGroup()
+        self.group.shard(self.batch_size)  # refuses a batch that does not split evenly
+        self.batches_per_epoch, self.n_used = batches_per_epoch(self.n, self.batch_size, self.group.count)
         self._orders = {}
 
     def __len__(self):
@@ -82,7 +101,12 @@ class EpochBatches(keras.utils.PyDataset):
             if len(self._orders) > 2:
                 self._orders.pop(min(self._orders))
             self._orders[epoch] = epoch_order(self.n, seed=self.seed, epoch=epoch, shuffle=self.shuffle)
-        return np.sort(self._orders[epoch][step * self.batch_size : (step + 1) * self.batch_size])
+        return np.sort(self._orders[epoch][step * self.batch_size : min((step + 1) * self.batch_size, self.n_used)])
+
+    def local(self, values):
+        """This process's part of a global batch's ``values`` (all of them for one process)."""
+        start, stop = self.group.shard(len(values))
+        return values[start:stop]
 
     def batch(self, epoch, step):
         raise NotImplementedError
@@ -111,7 +135,7 @@ class ImagePairs(EpochBatches):
         self.targets = targets
 
     def batch(self, epoch, step):
-        idx = self.indices(epoch, step)
+        idx = self.local(self.indices(epoch, step))
         return self.inputs[idx], self.targets[idx]
 
 
@@ -134,14 +158,18 @@ class FreshCorruption(EpochBatches):
     sigma_input : bool, default False
         Serve ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as the input, for a model told the blur (the same
         draws as without).
+    group : ProcessGroup, optional
+        As for :class:`EpochBatches`. Every process draws the whole batch's random numbers (a few per image, and
+        the noise) and flips, blurs and adds noise to its shard only, so the shards of all processes are exactly the
+        batch one process would serve.
     """
 
     def __init__(self, clean, *, batch_size=32, seed=0, epochs=1, start_epoch=0, flips=False, shuffle=True,
                  kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, workers=1,
-                 sigma_input=False):
+                 sigma_input=False, group=None):
         clean = check_images(clean, name="clean")
         super().__init__(len(clean), batch_size=batch_size, seed=seed, epochs=epochs,
-                         start_epoch=start_epoch, shuffle=shuffle, workers=workers)
+                         start_epoch=start_epoch, shuffle=shuffle, workers=workers, group=group)
         low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
         self.clean = clean
         self.flips = bool(flips)
@@ -161,15 +189,17 @@ class FreshCorruption(EpochBatches):
         """
         idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
-        clean = self.clean[idx]
-        clean = to_float32(clean)
+        start = self.group.shard(len(idx))[0]
+        clean = to_float32(self.clean[self.local(idx)])
         if self.flips:
-            horizontal, vertical = rng.random((2, len(idx))) < 0.5
+            horizontal, vertical = (self.local(f) for f in rng.random((2, len(idx))) < 0.5)
             clean[horizontal] = clean[horizontal, :, ::-1]
             clean[vertical] = clean[vertical, ::-1]
         sigmas, levels = draw_settings(rng, len(idx), sigma_range=self.sigma_range, noise_std=self.noise_std,
                                        sharp_fraction=self.sharp_fraction)
-        corrupted = _corrupt_into(clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=levels, workers=1)
+        sigmas, levels = self.local(sigmas), levels if np.ndim(levels) == 0 else self.local(levels)
+        corrupted = _corrupt_into(clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=levels, workers=1,
+                                  skip=start)
         if self.sigma_input:
             return {"corrupted": corrupted, "sigma": sigmas.astype(np.float32)[:, None]}, clean
         return corrupted, clean
@@ -197,6 +227,6 @@ class DeviceBatches(EpochBatches):
 
     def batch(self, epoch, step):
         """``{"images": (B, H, W, C) as stored, "key": int32 (B, 2)}`` of batch ``step`` of ``epoch``."""
-        idx = self.indices(epoch, step)
+        idx = self.local(self.indices(epoch, step))
         key = np.broadcast_to(batch_key(self.seed, epoch, step), (len(idx), 2)).copy()
         return {"images": self.clean[idx], "key": key}

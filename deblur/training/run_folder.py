@@ -29,6 +29,7 @@ import keras
 from ..files import atomic_save, atomic_write_json, atomic_write_text, read_json
 from ..models import load_model_file
 from ..recipe import Recipe
+from .distributed import saving_alone
 
 __all__ = ["TrainedRun", "RunMismatchError", "RunLockedError", "run_lock", "open_run", "load_run", "load_history",
            "check_resumable", "RunCheckpoint", "save_final", "steps_done", "CONFIG_FILE", "HISTORY_FILE", "FINAL_MODEL_FILE", "LOCK_FILE"]
@@ -115,7 +116,7 @@ def run_lock(run_dir):
         lock.release()
 
 
-def open_run(run_dir, recipe, data, model_name):
+def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
     """Start the run folder, or check that it holds this very run; return its history document.
 
     Parameters
@@ -125,19 +126,29 @@ def open_run(run_dir, recipe, data, model_name):
     data : dict
         The training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``).
     model_name : str
+    processes : int, default 1
+        Processes training the run together (:mod:`deblur.training.distributed`); a resume needs as many.
+    write : bool, default True
+        False in processes other than process 0: the same document, nothing written.
 
     Raises
     ------
     RunMismatchError
         The folder holds a run of another recipe or other data, or was altered.
     """
-    doc = check_resumable(run_dir, recipe, data)
+    doc = check_resumable(run_dir, recipe, data, processes=processes)
     if doc is None:
         # History first: a folder with a config.json always has its history.json.
         doc = {"model": model_name, "data": data, "backend": keras.backend.backend(),
                "keras_version": keras.__version__, "epochs": [], "checkpoint": None}
+        if processes > 1:
+            doc["processes"] = processes
+        if not write:
+            return doc
         atomic_write_json(run_dir / HISTORY_FILE, doc)
         atomic_write_json(run_dir / CONFIG_FILE, recipe.as_dict())
+        return doc
+    if not write:
         return doc
     # A run killed while saving leaves a temporary file behind, only clutter (saves are atomic); this run holds the
     # folder's lock, so no live run is writing them.
@@ -147,7 +158,7 @@ def open_run(run_dir, recipe, data, model_name):
     return doc
 
 
-def check_resumable(run_dir, recipe, data):
+def check_resumable(run_dir, recipe, data, *, processes=1):
     """The history of the run ``run_dir`` holds, None if it holds none; reads only.
 
     :func:`deblur.training.train` calls it before taking the run lock too, so a refused run writes not even the lock.
@@ -179,6 +190,10 @@ def check_resumable(run_dir, recipe, data):
         raise RunMismatchError(f"{run_dir} was started on {doc['backend']} and this process runs "
                                f"{keras.backend.backend()}, which would not continue the same run; set "
                                f"KERAS_BACKEND={doc['backend']} to resume, or use a new run_dir.")
+    if doc.get("processes", 1) != processes:
+        raise RunMismatchError(f"{run_dir} was trained by {doc.get('processes', 1)} process(es) and this run has "
+                               f"{processes}, which would not continue the same run; resume with "
+                               f"{doc.get('processes', 1)}, or use a new run_dir.")
     if doc.get("epochs") and not checkpoint_path(run_dir, doc).exists():
         raise RunMismatchError(f"{history_path} names {doc['checkpoint']}, which is missing; "
                                "the run folder was altered. Use a new run_dir.")
@@ -213,14 +228,15 @@ def history_lists(doc):
 
 def save_model(model, path):
     # The temporary name keeps the .keras suffix that Keras insists on.
-    atomic_save(path, model.save, suffixes={".keras"}, example="model.keras")
+    with saving_alone():  # process 0 of a group saves alone
+        atomic_save(path, model.save, suffixes={".keras"}, example="model.keras")
 
 
-def save_final(model, run_dir, doc, *, finished):
-    """Save ``model.keras`` once the run is complete; return the :class:`TrainedRun`."""
+def save_final(model, run_dir, doc, *, finished, write=True):
+    """Save ``model.keras`` once the run is complete (``write``: process 0); return the :class:`TrainedRun`."""
     steps = steps_done(doc)
     final = run_dir / FINAL_MODEL_FILE
-    if finished and (not final.exists() or doc.get("final_step") != steps):
+    if finished and write and (not final.exists() or doc.get("final_step") != steps):
         save_model(model, final)
         doc["final_step"] = steps
         atomic_write_json(run_dir / HISTORY_FILE, doc)
@@ -231,11 +247,13 @@ def save_final(model, run_dir, doc, *, finished):
 class RunCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer, then the history that names it, every epoch.
 
-    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it (default: the model ``fit`` trains).
+    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it (default: the model ``fit`` trains);
+    ``write=False`` (processes other than process 0) keeps the history in memory only.
     """
 
-    def __init__(self, run_dir, history_doc, *, saved_model=None):
+    def __init__(self, run_dir, history_doc, *, saved_model=None, write=True):
         super().__init__()
+        self.write = write
         self.saved_model = saved_model
         self.run_dir = Path(run_dir)
         self.doc = history_doc
@@ -255,8 +273,12 @@ class RunCheckpoint(keras.callbacks.Callback):
             if key in logs:
                 record[key] = float(logs[key])
         name = f"checkpoint-epoch{epoch + 1:03d}.keras"
-        save_model(self.saved_model or self.model, self.run_dir / name)
         previous = self.doc.get("checkpoint")
+        if not self.write:
+            self.doc["epochs"].append(record)
+            self.doc["checkpoint"] = name
+            return
+        save_model(self.saved_model or self.model, self.run_dir / name)
         self.doc["epochs"].append(record)
         self.doc["checkpoint"] = name
         atomic_write_json(self.run_dir / HISTORY_FILE, self.doc)

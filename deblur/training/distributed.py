@@ -1,0 +1,221 @@
+"""One training run over several processes and hosts: Keras's data parallelism on JAX's distributed runtime.
+
+Every process runs the same command. Keras's environment variables say which process it is (the names of
+``keras.distribution.initialize``): ``KERAS_DISTRIBUTION_NUM_PROCESSES``, ``KERAS_DISTRIBUTION_PROCESS_ID`` and
+``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (the coordinator's ``host:port``, process 0's; a comma-separated list may follow).
+Under SLURM (``srun``), ``SLURM_NTASKS`` and ``SLURM_PROCID`` do, and JAX finds the coordinator itself.
+:func:`initialize` joins the group and spreads every model built afterwards over all devices of all processes
+(``keras.distribution.DataParallel``): each process feeds its shard of every global batch and the backend averages
+the gradients. :func:`deblur.study.train_model` and ``deblur train`` call it; ``deblur train --processes N`` starts N
+processes on this machine (:func:`launch`). See ``docs/distributed.md``.
+
+Only the JAX backend runs more than one process (TensorFlow's ``MultiWorkerMirroredStrategy`` is not wired in). This
+module imports Keras only in :func:`initialize`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+__all__ = ["ProcessGroup", "from_env", "initialize", "current", "launch", "HEARTBEAT_SECONDS", "ENV_VARS"]
+
+#: Keras's names for a process's place in the group.
+ENV_VARS = ("KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID", "KERAS_DISTRIBUTION_JOB_ADDRESSES")
+#: A process that misses JAX's heartbeats this long is dead, and the others stop (JAX's default is 100 s).
+HEARTBEAT_SECONDS = 30
+#: How long processes wait for each other to join.
+JOIN_SECONDS = 120
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessGroup:
+    """This process's place in a training group: ``index`` of ``count``, and the coordinator's ``host:port``."""
+
+    count: int = 1
+    index: int = 0
+    coordinator: str | None = None
+
+    @property
+    def is_chief(self):
+        """Process 0: it holds the run-folder lock and writes checkpoints, history and the final model."""
+        return self.index == 0
+
+    def shard(self, n):
+        """The positions ``[start, stop)`` of a global batch of ``n`` images that this process feeds."""
+        if n % self.count:
+            raise ValueError(f"a batch of {n} images does not split evenly over {self.count} processes; choose a "
+                             f"batch_size that is a multiple of {self.count}.")
+        size = n // self.count
+        return self.index * size, (self.index + 1) * size
+
+
+_current = ProcessGroup()
+
+
+def from_env(environ=None):
+    """The :class:`ProcessGroup` the environment describes (one process when it describes none)."""
+    env = os.environ if environ is None else environ
+    count_var, index_var, address_var = ENV_VARS
+    if env.get(count_var):
+        names, values = (count_var, index_var), (env.get(count_var), env.get(index_var))
+        coordinator = (env.get(address_var) or "").split(",")[0].strip() or None
+        if coordinator is None and int(values[0] or 1) > 1:
+            raise ValueError(f"{count_var}={values[0]} needs {address_var}=host:port (process 0's address).")
+    elif int(env.get("SLURM_NTASKS") or 1) > 1:
+        names, values = ("SLURM_NTASKS", "SLURM_PROCID"), (env["SLURM_NTASKS"], env.get("SLURM_PROCID"))
+        coordinator = None
+    else:
+        return ProcessGroup()
+    try:
+        count, index = int(values[0]), int(values[1])
+    except (TypeError, ValueError):
+        raise ValueError(f"{names[0]}={values[0]!r} and {names[1]}={values[1]!r} must be integers.") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"{names[1]}={index} must be in [0, {names[0]}={count}).")
+    return ProcessGroup(count, index, coordinator)
+
+
+def initialize(group=None):
+    """Join the training group (once; later calls return it) and spread later models over all its devices.
+
+    Call it before building a model, in every process. One process needs nothing: it returns at once.
+
+    Parameters
+    ----------
+    group : ProcessGroup, optional
+        Default: :func:`from_env`.
+
+    Returns
+    -------
+    ProcessGroup
+
+    Raises
+    ------
+    RuntimeError
+        More than one process on another backend than JAX, or JAX already started (a model was built first).
+    """
+    global _current
+    group = from_env() if group is None else group
+    if group.count == 1 or _current.count > 1:
+        return _current if _current.count > 1 else group
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise RuntimeError(f"training over {group.count} processes runs on JAX: set KERAS_BACKEND=jax (this process "
+                           f"runs {keras.backend.backend()}).")
+    import jax
+
+    try:
+        jax.distributed.initialize(group.coordinator, group.count, group.index, initialization_timeout=JOIN_SECONDS,
+                                   heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
+    except RuntimeError as exc:
+        if "before" in str(exc):
+            raise RuntimeError("JAX started before the training group was joined: call "
+                               "deblur.training.distributed.initialize() before building the model.") from None
+        raise
+    # Every process feeds its own shard (deblur.training.pipeline), so Keras must not shard the data again.
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices(),
+                                                                        auto_shard_dataset=False))
+    _current = group
+    return group
+
+
+@contextlib.contextmanager
+def saving_alone():
+    """Save a model in one process of a group: Keras's distribution is off for the block.
+
+    Saving builds a throwaway optimizer, whose variables a distribution would create with a collective (an equality
+    check across processes) that the processes that do not save never join.
+    """
+    if _current.count == 1:
+        yield
+        return
+    import keras
+
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+def current():
+    """The :class:`ProcessGroup` this process joined (one process before :func:`initialize`)."""
+    return _current
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(argv, processes, *, program=None, poll_seconds=0.2):
+    """Run ``python -m deblur ARGV`` (or ``program + ARGV``) as cooperating processes here; their exit status.
+
+    Each process gets Keras's environment variables (coordinator on 127.0.0.1), ``KERAS_BACKEND=jax`` and an equal
+    share of the CPU cores; the rest of the environment is passed on (``JAX_PLATFORMS=cpu`` keeps JAX off the GPUs).
+    Process 0 prints; the others are quiet. When one fails, the others are stopped at once and one line says which
+    failed and how to continue (a user error the process printed itself, exit status 2, is not repeated).
+    """
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    address = f"127.0.0.1:{_free_port()}"
+    children, logs = [], [tempfile.TemporaryFile() for _ in range(processes)]  # a pipe could fill and block
+    for index in range(processes):
+        env = {**os.environ, "KERAS_BACKEND": "jax", ENV_VARS[0]: str(processes), ENV_VARS[1]: str(index),
+               ENV_VARS[2]: address}
+        share = cores[index::processes] if len(cores) >= processes else cores
+
+        def pin(share=share):
+            if share:
+                os.sched_setaffinity(0, share)
+
+        command = [*(program or [sys.executable, "-m", "deblur"]), *argv]
+        children.append(subprocess.Popen(command, env=env, preexec_fn=pin,
+                                         stdout=None if index == 0 else subprocess.DEVNULL,
+                                         stderr=None if index == 0 else logs[index]))
+    try:
+        while True:
+            codes = [c.poll() for c in children]
+            failed = [(i, code) for i, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
+                break
+            if all(code == 0 for code in codes):
+                for log in logs:
+                    log.close()
+                return 0
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        failed = [(0, 130)]
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    try:
+        return _report(failed[0], processes, logs)
+    finally:
+        for log in logs:
+            log.close()
+
+
+def _report(failure, processes, logs):
+    """One line for the failure of process ``index`` (unless it printed its own); the launcher's exit status."""
+    index, code = failure
+    if code != 2:
+        how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        print(f"deblur train: process {index} of {processes} stopped ({how}); stopped the others. Rerun the same "
+              "command to resume from the last finished epoch.", file=sys.stderr)
+    elif index > 0:  # a refusal the quiet process printed: show its one line
+        logs[index].seek(0)
+        lines = logs[index].read().decode(errors="replace").strip().splitlines()
+        print(lines[-1] if lines else f"deblur train: process {index} refused to start", file=sys.stderr)
+    return 2 if code == 2 else 3

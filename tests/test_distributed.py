@@ -1,0 +1,185 @@
+"""deblur.training.distributed: one run over several processes (2 JAX processes on 127.0.0.1)."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from deblur.training import distributed
+from deblur.training.distributed import ProcessGroup
+from deblur.training.pipeline import DeviceBatches, FreshCorruption, ImagePairs
+
+
+def _images(n=40, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 16, 16, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(flips=True, noise_std=(0.0, 0.05), sharp_fraction=0.3)])
+def test_the_shards_of_a_batch_are_the_batch_one_process_serves(settings):
+    x = _images()
+    kwargs = dict(batch_size=8, seed=3, epochs=2, **settings)
+    whole = FreshCorruption(x, **kwargs)
+    shards = [FreshCorruption(x, group=ProcessGroup(2, i), **kwargs) for i in range(2)]
+    assert whole.batches_per_epoch == shards[0].batches_per_epoch == 5  # 40 images fill 5 batches
+    for index in range(len(whole)):
+        corrupted, clean = whole[index]
+        parts = [s[index] for s in shards]
+        assert parts[0][0].shape == (4, 16, 16, 3)
+        np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), corrupted)  # bit for bit
+        np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), clean)
+
+
+def test_every_pipeline_serves_its_shard_and_the_partial_batch_keeps_what_splits_evenly():
+    x = _images(43)  # 5 batches of 8 and 3 images: two processes share 2 of them, the third is left out
+    pairs = [ImagePairs(x, x, batch_size=8, seed=0, epochs=1, group=ProcessGroup(2, i)) for i in range(2)]
+    whole = ImagePairs(x, x, batch_size=8, seed=0, epochs=1)
+    assert whole.batches_per_epoch == pairs[0].batches_per_epoch == 6
+    assert len(whole[5][0]) == 3 and len(pairs[0][5][0]) == len(pairs[1][5][0]) == 1
+    assert {p[5][0][0].tobytes() for p in pairs} < {image.tobytes() for image in whole[5][0]}
+    np.testing.assert_array_equal(np.concatenate([p[0][0] for p in pairs]), whole[0][0])
+    device = [DeviceBatches(x, batch_size=8, seed=0, epochs=1, group=ProcessGroup(2, i)) for i in range(2)]
+    whole = DeviceBatches(x, batch_size=8, seed=0, epochs=1)
+    np.testing.assert_array_equal(np.concatenate([d[1]["images"] for d in device]), whole[1]["images"])
+    assert ImagePairs(x[:41], x[:41], batch_size=8, epochs=1, seed=0, group=ProcessGroup(2, 0)).batches_per_epoch == 5
+    with pytest.raises(ValueError, match="multiple of 3"):
+        FreshCorruption(x, batch_size=8, group=ProcessGroup(3, 0))
+
+
+def test_the_group_comes_from_kerass_variables_or_slurms():
+    assert distributed.from_env({}) == ProcessGroup()
+    env = {"KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "1",
+           "KERAS_DISTRIBUTION_JOB_ADDRESSES": "10.0.0.1:1234,10.0.0.2:1234"}
+    assert distributed.from_env(env) == ProcessGroup(2, 1, "10.0.0.1:1234")
+    assert distributed.from_env({"SLURM_NTASKS": "4", "SLURM_PROCID": "3"}) == ProcessGroup(4, 3, None)
+    assert distributed.from_env({"SLURM_NTASKS": "1", "SLURM_PROCID": "0"}) == ProcessGroup()
+    with pytest.raises(ValueError, match="must be in"):
+        distributed.from_env({**env, "KERAS_DISTRIBUTION_PROCESS_ID": "2"})
+    with pytest.raises(ValueError, match="needs KERAS_DISTRIBUTION_JOB_ADDRESSES"):
+        distributed.from_env({"KERAS_DISTRIBUTION_NUM_PROCESSES": "2", "KERAS_DISTRIBUTION_PROCESS_ID": "0"})
+
+
+def test_a_process_that_did_not_join_its_group_is_refused(monkeypatch, tmp_path):
+    from deblur import models, training
+    from deblur.recipe import Recipe
+
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "0")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "127.0.0.1:1")
+    with pytest.raises(RuntimeError, match="call deblur.training.distributed.initialize"):
+        training.train(models.deblurnet(seed=0, width=8, blocks=1, head=8), _images(8),
+                       Recipe("deblurnet", steps=1, corruption="fresh"), run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_of_two_processes_resumes_only_with_two(tmp_path):
+    from deblur.recipe import Recipe
+    from deblur.training import RunMismatchError, run_folder
+
+    recipe, data = Recipe("deblurnet", steps=4, corruption="fresh"), {"n_train": 8}
+    tmp_path.mkdir(exist_ok=True)
+    run_folder.open_run(tmp_path, recipe, data, "deblurnet", processes=2)
+    assert run_folder.check_resumable(tmp_path, recipe, data, processes=2)["processes"] == 2
+    with pytest.raises(RunMismatchError, match=r"trained by 2 process\(es\) and this run has 1"):
+        run_folder.check_resumable(tmp_path, recipe, data)
+    other = tmp_path / "other"
+    other.mkdir()
+    run_folder.open_run(other, recipe, data, "deblurnet", processes=2, write=False)  # process 1 writes nothing
+    assert not list(other.iterdir())
+
+
+# ------------------------------------------------------- two real processes
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Every launch ends within this (two JAX processes start in about 15 s on the 2-core CPU without AVX-512).
+LAUNCH_TIMEOUT = 240
+
+
+def _train(tmp_path, archive, run_dir, *extra, processes=None, wait=True):
+    command = [sys.executable, "-m", "deblur", "train", "--model", "deblurnet", "--profile", "tiny",
+               "--data", str(archive), "--run-dir", str(run_dir), *extra]
+    if processes:
+        command += ["--processes", str(processes)]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("PYTEST_XDIST_WORKER", None)
+    if not wait:
+        return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+    return subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT)
+
+
+def _weights(run_dir):
+    import h5py
+    import zipfile
+
+    with zipfile.ZipFile(Path(run_dir) / "runs" / "deblurnet" / "model.keras") as z:
+        path = Path(run_dir) / "weights.h5"
+        path.write_bytes(z.read("model.weights.h5"))
+    out = []
+    with h5py.File(path) as f:
+        f.visititems(lambda name, obj: out.append((name, np.array(obj))) if hasattr(obj, "shape") else None)
+    return dict(out)
+
+
+def _history(run_dir):
+    return json.loads((Path(run_dir) / "runs" / "deblurnet" / "history.json").read_text())
+
+
+needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+
+
+@pytest.mark.slow
+@needs_jax
+def test_two_processes_train_what_one_does_survive_a_killed_worker_and_resume_only_as_two(tmp_path,
+                                                                                            stand_in_archive):
+    # The tiny profile: 180 training images, 6 batches of 32 an epoch (the last of 20 splits evenly over two).
+    one = _train(tmp_path, stand_in_archive, tmp_path / "one", "--epochs", "2")
+    assert one.returncode == 0, one.stderr[-2000:]
+    run_dir = tmp_path / "two"
+    launcher = _train(tmp_path, stand_in_archive, run_dir, "--epochs", "2", processes=2, wait=False)
+    history = run_dir / "runs" / "deblurnet" / "history.json"
+    deadline = time.monotonic() + LAUNCH_TIMEOUT
+    while time.monotonic() < deadline and not (history.exists() and json.loads(history.read_text())["epochs"]):
+        assert launcher.poll() is None, launcher.communicate()
+        time.sleep(0.1)
+    assert json.loads(history.read_text())["epochs"], "no epoch finished in time"
+    worker = int(subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True, text=True).stdout.split()[1])
+    killed = time.monotonic()
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = launcher.communicate(timeout=60)
+    seconds = time.monotonic() - killed
+    assert launcher.returncode == 3 and seconds < 30, (launcher.returncode, seconds, stderr[-2000:])
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "process 1 of 2 stopped (killed by SIGKILL)" in lines[0] and "Rerun" in lines[0], lines
+    epochs_before = len(json.loads(history.read_text())["epochs"])
+    assert epochs_before < 2, "the run ended before the kill"
+    # The same command resumes and finishes (another process count is refused: see the test above).
+    rerun = _train(tmp_path, stand_in_archive, run_dir, "--epochs", "2", processes=2)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    h1, h2 = _history(tmp_path / "one"), _history(run_dir)
+    assert [e["epoch"] for e in h2["epochs"]] == [1, 2] and h2["processes"] == 2 and "processes" not in h1
+    assert [e["step"] for e in h2["epochs"]] == [e["step"] for e in h1["epochs"]] == [6, 12]
+    # The same updates as one process on the same global batches, summed in another order: within a tenth of one
+    # Adam step (lr 1e-3) after 12 steps.
+    a, b = _weights(tmp_path / "one"), _weights(run_dir)
+    assert a.keys() == b.keys() and len(a) >= 16
+    diff = max(float(np.abs(a[k] - b[k]).max()) for k in a)
+    assert diff < 1e-4, diff
+    np.testing.assert_allclose([e["loss"] for e in h2["epochs"]], [e["loss"] for e in h1["epochs"]], rtol=1e-4)
+    print(f"killed after {epochs_before} epoch(s), launcher stopped {seconds:.1f} s later; max weight difference "
+          f"{diff:.2e}; losses {[e['loss'] for e in h1['epochs']]} vs {[e['loss'] for e in h2['epochs']]}")
+
+
+def test_the_scaling_table_is_rendered_from_its_record():
+    from tools import reports
+
+    table = reports.render_distributed_table(reports.load_report("bench_distributed", ROOT))
+    assert "| DeblurNet | 313,667 |" in table and "| Win5-RB | 1,276,879 |" in table
+    assert "2 processes x 1 core" in table and "without AVX-512" in table
+    assert reports.render_distributed_table({"records": {}}).startswith("No records yet")
