@@ -94,6 +94,16 @@ def test_a_run_of_two_processes_resumes_only_with_two(tmp_path):
     assert not list(other.iterdir())
 
 
+def test_more_than_one_process_on_tensorflow_is_refused_with_one_line():
+    import keras
+
+    if keras.backend.backend() == "jax":
+        pytest.skip("the refusal is TensorFlow's")
+    with pytest.raises(RuntimeError, match="runs on JAX: set KERAS_BACKEND=jax"):
+        distributed.initialize(ProcessGroup(2, 0, "127.0.0.1:1"))
+    assert distributed.current() == ProcessGroup()
+
+
 # ------------------------------------------------------- two real processes
 
 ROOT = Path(__file__).resolve().parents[1]
