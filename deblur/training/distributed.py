@@ -103,9 +103,11 @@ def initialize(group=None):
         More than one process on another backend than JAX, or JAX already started (a model was built first).
     """
     global _current
+    if _current.count > 1:  # joined already
+        return _current
     group = from_env() if group is None else group
-    if group.count == 1 or _current.count > 1:
-        return _current if _current.count > 1 else group
+    if group.count == 1:
+        return group
     import keras
 
     if keras.backend.backend() != "jax":
@@ -184,27 +186,32 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
                                          stdout=None if index == 0 else subprocess.DEVNULL,
                                          stderr=None if index == 0 else logs[index]))
     try:
+        failure = _wait(children, poll_seconds)
+        if failure is None:
+            return 0
+        return _report(failure, processes, logs)
+    finally:
+        for child in children:  # none outlives the launcher (all are done after a success)
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+        for log in logs:
+            log.close()
+
+
+def _wait(children, poll_seconds):
+    """Until all succeed (None) or one fails: its ``(index, exit status)``."""
+    try:
         while True:
             codes = [c.poll() for c in children]
             failed = [(i, code) for i, code in enumerate(codes) if code not in (None, 0)]
             if failed:
-                break
+                return failed[0]
             if all(code == 0 for code in codes):
-                for log in logs:
-                    log.close()
-                return 0
+                return None
             time.sleep(poll_seconds)
     except KeyboardInterrupt:
-        failed = [(0, 130)]
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-        child.wait()
-    try:
-        return _report(failed[0], processes, logs)
-    finally:
-        for log in logs:
-            log.close()
+        return 0, 130
 
 
 def _report(failure, processes, logs):

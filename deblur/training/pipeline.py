@@ -189,15 +189,15 @@ class FreshCorruption(EpochBatches):
         """
         idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
-        start = self.group.shard(len(idx))[0]
-        clean = to_float32(self.clean[self.local(idx)])
+        start, stop = self.group.shard(len(idx))  # draws for the whole batch, pixels for this shard
+        clean = to_float32(self.clean[idx[start:stop]])
         if self.flips:
-            horizontal, vertical = (self.local(f) for f in rng.random((2, len(idx))) < 0.5)
+            horizontal, vertical = (rng.random((2, len(idx))) < 0.5)[:, start:stop]
             clean[horizontal] = clean[horizontal, :, ::-1]
             clean[vertical] = clean[vertical, ::-1]
         sigmas, levels = draw_settings(rng, len(idx), sigma_range=self.sigma_range, noise_std=self.noise_std,
                                        sharp_fraction=self.sharp_fraction)
-        sigmas, levels = self.local(sigmas), levels if np.ndim(levels) == 0 else self.local(levels)
+        sigmas, levels = sigmas[start:stop], levels if np.ndim(levels) == 0 else levels[start:stop]
         corrupted = _corrupt_into(clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=levels, workers=1,
                                   skip=start)
         if self.sigma_input:
