@@ -17,7 +17,7 @@ from ._validation import check_images, to_float32
 #: Sigmas below this blur nothing: the kernel is a unit impulse (sigma 0 is "no blur").
 MIN_SIGMA = 1e-3
 
-__all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur", "gaussian_kernels", "separable_blur"]
+__all__ = ["corrupt", "gaussian_kernel_1d", "gaussian_blur", "gaussian_kernels", "magnify", "separable_blur"]
 
 # Images processed at once: the float32 temporaries of a chunk (3 MB) stay in cache.
 _CHUNK = 256
@@ -199,11 +199,81 @@ def check_noise(noise_std):
     return pair
 
 
-def check_fraction(sharp_fraction):
-    """Validate the share of unblurred images; return it as a float."""
-    if isinstance(sharp_fraction, (str, bytes)) or not np.isfinite(sharp_fraction) or not 0 <= sharp_fraction <= 1:
-        raise ValueError(f"sharp_fraction must be in [0, 1]; got {sharp_fraction!r}.")
-    return float(sharp_fraction)
+def check_fraction(fraction, *, name="sharp_fraction"):
+    """Validate a share of images (unblurred ones by default); return it as a float."""
+    if isinstance(fraction, (str, bytes)) or not np.isfinite(fraction) or not 0 <= fraction <= 1:
+        raise ValueError(f"{name} must be in [0, 1]; got {fraction!r}.")
+    return float(fraction)
+
+
+def magnify(images, factors, positions):
+    """Crops of images magnified by ``factors``, each the size of its image: softer "sharp" images, as photos are.
+
+    A CIFAR image is sharp at its Nyquist limit; a photo's edges spread over more pixels. Magnifying a clean image
+    (Keys cubic interpolation with ``a = -0.75``, as ``cv2.resize(..., interpolation=cv2.INTER_CUBIC)``; edge pixels
+    repeated) and cropping it back to its size gives clean images with a photo's softness. Written as two small
+    matrices per image, so a batch is two batched matrix products.
+
+    Parameters
+    ----------
+    images : ndarray of float32, shape (N, H, W, C)
+    factors : array_like of float, shape (N,)
+        Magnifications, each >= 1 (1 leaves the image as it is).
+    positions : array_like of float, shape (N, 2)
+        Where each crop lies in the magnified image, per axis (rows, columns) in [0, 1]: 0 top or left, 1 bottom or
+        right.
+
+    Returns
+    -------
+    ndarray of float32, shape (N, H, W, C)
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
+    >>> bool(np.allclose(magnify(x, [1.0, 1.0], [[0, 0], [1, 1]]), x))
+    True
+    """
+    factors = np.asarray(factors, dtype=np.float64).reshape(-1)
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
+    if not (len(factors) == len(positions) == len(images)) or np.any(~(factors >= 1)) or np.any(~np.isfinite(factors)):
+        raise ValueError(f"Need one factor >= 1 and one (row, column) position per image; got {len(factors)} factors "
+                         f"and {len(positions)} positions for {len(images)} images.")
+    rows = _cubic_resampling(images.shape[1], factors, np.clip(positions[:, 0], 0, 1))
+    cols = _cubic_resampling(images.shape[2], factors, np.clip(positions[:, 1], 0, 1))
+    out = np.matmul(rows[:, None], np.moveaxis(images, 3, 1))          # (N, C, H, W): rows resampled
+    return np.moveaxis(np.matmul(out, np.swapaxes(cols, 1, 2)[:, None]), 1, 3).astype(np.float32)
+
+
+def _cubic_resampling(size, factors, positions, a=-0.75):
+    """(N, size, size) float32 matrices: output pixel i of image n is row i of matrix n times the input's pixels."""
+    n = len(factors)
+    start = positions * size * (1 - 1 / factors)                          # the crop's first source pixel
+    # Pixel centres as OpenCV's resize maps them: source = (i + 0.5) / factor - 0.5.
+    source = start[:, None] + (np.arange(size)[None] + 0.5) / factors[:, None] - 0.5
+    first = np.floor(source).astype(int) - 1
+    matrix = np.zeros((n, size, size), np.float32)
+    image, row = np.arange(n)[:, None], np.arange(size)[None]
+    for tap in range(4):
+        d = np.abs(source - (first + tap))
+        weight = np.where(d < 1, ((a + 2) * d - (a + 3)) * d * d + 1, ((a * d - 5 * a) * d + 8 * a) * d - 4 * a)
+        matrix[image, row, np.clip(first + tap, 0, size - 1)] += np.where(d < 2, weight, 0)
+    return matrix
+
+
+def draw_zoom(rng, n, *, zoom_fraction, zoom_range):
+    """Each of ``n`` images' magnification (1: none) and crop position, drawn from ``rng`` (nothing if no zoom)."""
+    if zoom_fraction <= 0:
+        return None
+    factors = np.where(rng.random(n) < zoom_fraction, rng.uniform(*zoom_range, size=n), 1.0)
+    return factors, rng.random((n, 2))
+
+
+def check_zoom(zoom_fraction, zoom_range):
+    """Validate a share of magnified images and the range of their factors; return both as floats."""
+    low, high = (float(v) for v in zoom_range)
+    if not (1 <= low <= high and np.isfinite(high)):
+        raise ValueError(f"zoom_range must satisfy 1 <= low <= high (magnifications); got {zoom_range}.")
+    return check_fraction(zoom_fraction, name="zoom_fraction"), (low, high)
 
 
 def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):

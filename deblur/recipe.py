@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .corruption import check_fraction, check_noise, check_settings
+from .corruption import check_fraction, check_noise, check_settings, check_zoom
 
 __all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
 
@@ -114,6 +114,11 @@ class Recipe:
         Its noise level, or a range drawn per image (not ``"device"``).
     sharp_fraction : float
         Share of training images left unblurred (sigma 0), in [0, 1].
+    zoom_fraction : float
+        Share of clean training images magnified before they are corrupted (``"fresh"`` only): sharp but soft, as
+        photos are (:func:`deblur.corruption.magnify`); the target is the magnified image.
+    zoom_range : (float, float)
+        Their magnification, uniform in ``[low, high)``, ``low >= 1``.
     seed : int
         The base of the run's :class:`Seeds`: initialisation, split, shuffle and corruption.
     """
@@ -136,6 +141,8 @@ class Recipe:
     sigma_range: tuple = (1.0, 4.0)
     noise_std: float | tuple = 0.02
     sharp_fraction: float = 0.0
+    zoom_fraction: float = 0.0
+    zoom_range: tuple = (1.0, 2.0)
     seed: int = 0
 
     def __post_init__(self):
@@ -144,6 +151,9 @@ class Recipe:
         object.__setattr__(self, "sigma_range", (low, high))
         object.__setattr__(self, "noise_std", check_noise(self.noise_std))
         object.__setattr__(self, "sharp_fraction", check_fraction(self.sharp_fraction))
+        zoom_fraction, zoom_range = check_zoom(self.zoom_fraction, self.zoom_range)
+        object.__setattr__(self, "zoom_fraction", zoom_fraction)
+        object.__setattr__(self, "zoom_range", zoom_range)
         self._check()
 
     def _check(self):
@@ -173,6 +183,9 @@ class Recipe:
         if self.sigma_input and self.corruption != "fresh":
             raise ValueError(f"sigma_input=True needs corruption='fresh' (it feeds the sigmas it draws); "
                              f"got corruption={self.corruption!r}.")
+        if self.zoom_fraction > 0 and self.corruption != "fresh":
+            raise ValueError(f"zoom_fraction > 0 needs corruption='fresh' (it magnifies the clean images as batches "
+                             f"are drawn); got corruption={self.corruption!r}.")
         if self.corruption == "device" and np.ndim(self.noise_std) > 0:
             raise ValueError(f"noise_std={self.noise_std!r} is a range, drawn per image by corruption='fresh' "
                              "or 'fixed'; corruption='device' takes one number.")
@@ -190,6 +203,7 @@ class Recipe:
         """Every field, JSON-ready: what ``config.json`` and a model card's ``recipe`` hold."""
         d = asdict(self)
         d["sigma_range"] = list(self.sigma_range)
+        d["zoom_range"] = list(self.zoom_range)
         if np.ndim(self.noise_std) > 0:
             d["noise_std"] = list(self.noise_std)
         return d

@@ -93,14 +93,45 @@ run)
             --out "$out/wide_range.json" --figure "$out/wide_range_sweep.png"
         echo "wide range, evaluation: $((SECONDS - start)) s"
         ;;
+    photo)
+        steps=(${STEPS:+--steps "$STEPS"})
+        root=.gpu_runs/photo
+        mkdir -p "$root"
+        start=$SECONDS
+        "$PY" -c "import sys; from deblur import study; study.load_profile_data(study.get_profile('full'), sys.argv[1])" \
+            "$DATA"  # decoded once, into the cache the variants read
+        echo "data: $((SECONDS - start)) s"
+        variants=$(cd experiments && "$PY" -c "import do_no_harm; print(*do_no_harm.VARIANTS)")
+        for v in $variants; do
+            XLA_PYTHON_CLIENT_MEM_FRACTION=0.1 timeout "${TRAIN_TIMEOUT:-450}" "$PY" experiments/do_no_harm.py train \
+                --variant "$v" --data "$DATA" --run-dir "$root/$v" --workers 2 "${steps[@]}" >"$root/$v.log" 2>&1 &
+        done
+        while [ -n "$(jobs -r)" ]; do  # a line a minute: each variant's last epoch line
+            sleep 60
+            echo "--- $((SECONDS - start)) s"
+            for v in $variants; do echo "$v: $(grep -a 'step - loss' "$root/$v.log" | tail -n 1)"; done
+        done
+        wait || true
+        echo "variants: $((SECONDS - start)) s"
+        for v in $variants; do
+            echo "=== $v"; tail -n 4 "$root/$v.log"
+            [ -n "${OUT:-}" ] || continue
+            if [ -f "$root/$v/model.keras" ]; then
+                tar -cf "$OUT/$v.tar" -C "$root" --exclude='checkpoint-*' "$v"
+            else
+                tar -cf "$OUT/$v.tar" -C "$root" "$v"
+            fi
+        done
+        [ -n "${OUT:-}" ] && for v in $variants; do echo "=== $v"; cat "$root/$v.log"; done >"$OUT/photo_logs.txt"
+        ;;
     *)
-        echo "usage: bash experiments/gpu.sh run frontier|issue13|wide" >&2
+        echo "usage: bash experiments/gpu.sh run frontier|issue13|wide|photo" >&2
         exit 2
         ;;
     esac
     ;;
 *)
-    echo "usage: bash experiments/gpu.sh prepare [DATA] | run frontier|issue13|wide" >&2
+    echo "usage: bash experiments/gpu.sh prepare [DATA] | run frontier|issue13|wide|photo" >&2
     exit 2
     ;;
 esac

@@ -137,3 +137,28 @@ def test_sigma_zero_is_no_blur_and_a_sharp_share_leaves_those_images_alone(image
     a, sa = corrupt(images_uint8, seed=9)
     b, sb = corrupt(images_uint8, seed=9, sharp_fraction=0.0)
     assert np.array_equal(a, b) and np.array_equal(sa, sb)
+
+
+@pytest.mark.parametrize("factor, corner", [(2.0, 0.0), (2.0, 1.0), (3.0, 0.0)])
+def test_magnify_matches_opencv_bicubic_resize(rng, factor, corner):
+    cv2 = pytest.importorskip("cv2")
+    from deblur.corruption import magnify
+
+    x = rng.random((3, 20, 24, 3), dtype=np.float32)
+    big = [cv2.resize(im, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC) for im in x]
+    top, left = int(corner * (big[0].shape[0] - 20)), int(corner * (big[0].shape[1] - 24))
+    ref = np.stack([b[top:top + 20, left:left + 24] for b in big])
+    got = magnify(x, [factor] * 3, [[corner, corner]] * 3)
+    assert got.shape == x.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+
+
+def test_magnify_by_one_is_the_identity_and_bad_factors_are_refused(rng):
+    from deblur.corruption import magnify
+
+    x = rng.random((2, 8, 8, 3), dtype=np.float32)
+    np.testing.assert_array_equal(magnify(x, [1.0, 1.0], [[0.3, 0.9], [1.0, 0.0]]), x)
+    with pytest.raises(ValueError, match="one factor >= 1"):
+        magnify(x, [0.5, 1.0], [[0, 0], [0, 0]])
+    with pytest.raises(ValueError, match="one factor >= 1"):
+        magnify(x, [1.0], [[0, 0]])

@@ -128,3 +128,28 @@ def test_a_sharp_share_of_one_serves_the_clean_images_themselves():
     np.testing.assert_allclose(corrupted, clean, atol=1e-7)
     with pytest.raises(ValueError, match="sharp_fraction"):
         pipeline.FreshCorruption(x, sharp_fraction=-0.1)
+
+
+def test_a_zoomed_share_serves_magnified_clean_images_as_targets():
+    x = _images(16)
+    plain = pipeline.FreshCorruption(x, batch_size=8, seed=0, noise_std=0.0, sharp_fraction=1.0)
+    zoomed = pipeline.FreshCorruption(x, batch_size=8, seed=0, noise_std=0.0, sharp_fraction=1.0, zoom_fraction=1.0,
+                                      zoom_range=(1.5, 2.0))
+    (c0, t0), (c1, t1) = plain[0], zoomed[0]
+    np.testing.assert_allclose(c1, t1, atol=1e-7)          # sharp and noise-free: the input is the (magnified) target
+    assert t1.shape == t0.shape and np.abs(t1 - t0).mean() > 0.01
+    # Magnification smooths: less high-frequency energy than the raw images.
+    assert np.abs(np.diff(t1, axis=2)).mean() < np.abs(np.diff(t0, axis=2)).mean()
+    # No zoom draws nothing: the stream is the one without the option.
+    same = pipeline.FreshCorruption(x, batch_size=8, seed=0, noise_std=0.0, sharp_fraction=1.0, zoom_fraction=0.0)
+    np.testing.assert_array_equal(same[0][1], t0)
+    with pytest.raises(ValueError, match="zoom_range"):
+        pipeline.FreshCorruption(x, zoom_fraction=0.5, zoom_range=(0.5, 2.0))
+    with pytest.raises(ValueError, match="zoom_fraction"):
+        pipeline.FreshCorruption(x, zoom_fraction=1.5)
+
+
+def test_a_recipe_zooms_only_with_fresh_corruption():
+    Recipe(model="deblurnet", corruption="fresh", zoom_fraction=0.5)
+    with pytest.raises(ValueError, match="zoom_fraction > 0 needs corruption='fresh'"):
+        Recipe(model="deblurnet", corruption="device", zoom_fraction=0.5)

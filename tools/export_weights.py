@@ -133,7 +133,10 @@ def describe_corruption(model_recipe):
              else f"s N(0,1), s ~ U[{noise[0]:g}, {noise[1]:g}] per image")
     sharp = (f"{model_recipe.sharp_fraction:.0%} of images unblurred (sigma 0), the others "
              if model_recipe.sharp_fraction else "")
-    return f"{sharp}5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
+    zoom = (f"{model_recipe.zoom_fraction:.0%} of clean images first magnified by U[{model_recipe.zoom_range[0]:g}, "
+            f"{model_recipe.zoom_range[1]:g}) (cubic, a random crop of the image's size; the target too); "
+            if model_recipe.zoom_fraction else "")
+    return f"{zoom}{sharp}5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
 
 
 def _is_study_protocol(model_recipe):

@@ -246,8 +246,8 @@ def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, star
     if recipe.corruption == "device":
         data = DeviceBatches(clean[train_idx], workers=workers, **common)
     else:
-        data = FreshCorruption(clean[train_idx], flips=recipe.flips, workers=workers,
-                               sigma_input=recipe.sigma_input, **settings, **common)
+        data = FreshCorruption(clean[train_idx], flips=recipe.flips, workers=workers, sigma_input=recipe.sigma_input,
+                               zoom_fraction=recipe.zoom_fraction, zoom_range=recipe.zoom_range, **settings, **common)
     if not len(val_idx):
         return data, None
     val_clean = as_float_images(clean[val_idx], name="x_clean")

@@ -14,7 +14,8 @@ import keras
 import numpy as np
 
 from .._validation import check_images, to_float32
-from ..corruption import _corrupt_into, check_fraction, check_noise, check_settings, draw_settings
+from ..corruption import _corrupt_into, check_fraction, check_noise, check_settings, check_zoom, draw_settings, \
+    draw_zoom, magnify
 from .distributed import ProcessGroup
 
 __all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batches_per_epoch",
@@ -155,6 +156,10 @@ class FreshCorruption(EpochBatches):
         Random horizontal and vertical flips.
     kernel_size, sigma_range, noise_std, sharp_fraction
         The corruption, as in :func:`deblur.corruption.corrupt`.
+    zoom_fraction, zoom_range : default 0.0, (1.0, 2.0)
+        Share of clean images magnified (:func:`deblur.corruption.magnify`) by a factor in ``zoom_range`` before
+        they are corrupted; the pair's target is the magnified image. Drawn after the corruption's settings, only if
+        the share is > 0.
     sigma_input : bool, default False
         Serve ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as the input, for a model told the blur (the same
         draws as without).
@@ -165,8 +170,8 @@ class FreshCorruption(EpochBatches):
     """
 
     def __init__(self, clean, *, batch_size=32, seed=0, epochs=1, start_epoch=0, flips=False, shuffle=True,
-                 kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, workers=1,
-                 sigma_input=False, group=None):
+                 kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, zoom_fraction=0.0,
+                 zoom_range=(1.0, 2.0), workers=1, sigma_input=False, group=None):
         clean = check_images(clean, name="clean")
         super().__init__(len(clean), batch_size=batch_size, seed=seed, epochs=epochs,
                          start_epoch=start_epoch, shuffle=shuffle, workers=workers, group=group)
@@ -177,6 +182,7 @@ class FreshCorruption(EpochBatches):
         self.sigma_range = (low, high)
         self.noise_std = check_noise(noise_std)
         self.sharp_fraction = check_fraction(sharp_fraction)
+        self.zoom_fraction, self.zoom_range = check_zoom(zoom_fraction, zoom_range)
         self.sigma_input = bool(sigma_input)
 
     def batch(self, epoch, step):
@@ -198,6 +204,9 @@ class FreshCorruption(EpochBatches):
         sigmas, levels = draw_settings(rng, len(idx), sigma_range=self.sigma_range, noise_std=self.noise_std,
                                        sharp_fraction=self.sharp_fraction)
         sigmas, levels = sigmas[start:stop], levels if np.ndim(levels) == 0 else levels[start:stop]
+        zoom = draw_zoom(rng, len(idx), zoom_fraction=self.zoom_fraction, zoom_range=self.zoom_range)
+        if zoom is not None:
+            clean = magnify(clean, zoom[0][start:stop], zoom[1][start:stop])
         corrupted = _corrupt_into(clean, sigmas, rng, kernel_size=self.kernel_size, noise_std=levels, workers=1,
                                   skip=start)
         if self.sigma_input:
