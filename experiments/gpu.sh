@@ -101,7 +101,7 @@ run)
         "$PY" -c "import sys; from deblur import study; study.load_profile_data(study.get_profile('full'), sys.argv[1])" \
             "$DATA"  # decoded once, into the cache the variants read
         echo "data: $((SECONDS - start)) s"
-        variants=$(cd experiments && "$PY" -c "import do_no_harm; print(*do_no_harm.VARIANTS)")
+        variants=${PHOTO_VARIANTS:-$(cd experiments && "$PY" -c "import do_no_harm; print(*do_no_harm.VARIANTS)")}
         for v in $variants; do
             XLA_PYTHON_CLIENT_MEM_FRACTION=0.1 timeout "${TRAIN_TIMEOUT:-450}" "$PY" experiments/do_no_harm.py train \
                 --variant "$v" --data "$DATA" --run-dir "$root/$v" --workers 2 "${steps[@]}" >"$root/$v.log" 2>&1 &

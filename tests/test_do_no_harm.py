@@ -13,11 +13,19 @@ do_no_harm = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(do_no_harm)
 
 
-def test_the_photo_recipe_is_the_shipped_deblurnets_on_the_photo_corruption():
-    recipe, shipped = do_no_harm.photo_recipe(0.25), study.get_profile("full").recipe_for("deblurnet")
+def test_the_photo_recipes_are_the_shipped_deblurnets_on_the_photo_corruption():
+    shipped = study.get_profile("full").recipe_for("deblurnet")
+    recipe = do_no_harm.photo_recipe("s25")
     assert recipe.steps == shipped.steps == 19_823 and recipe.batch_size == 32  # 634,336 images
-    assert (recipe.sigma_range, recipe.noise_std, recipe.sharp_fraction) == ((0.3, 6.0), (0.0, 0.05), 0.25)
-    assert do_no_harm.photo_recipe(0.1, steps=1500).steps == 1500
+    assert (recipe.sigma_range, recipe.noise_std, recipe.sharp_fraction, recipe.zoom_fraction) == (
+        (0.3, 6.0), (0.0, 0.05), 0.25, 0.0)
+    wide = do_no_harm.photo_recipe("s40z50b64")
+    assert (wide.steps, wide.batch_size, wide.sharp_fraction, wide.zoom_fraction, wide.zoom_range) == (
+        19_823, 64, 0.4, 0.5, (1.0, 2.0))
+    assert len({do_no_harm.photo_recipe(v).sharp_fraction for v in do_no_harm.VARIANTS}) >= 3  # the share ablation
+    assert do_no_harm.photo_recipe("s25", steps=1500).steps == 1500
+    gate = do_no_harm.gate_recipe("s40z50b64")
+    assert (gate.model, gate.steps, gate.batch_size, gate.zoom_fraction) == ("deblurnet_mix", 1500, 32, 0.5)
 
 
 def _rows(identity, model, *, sigma, noise=0.0):
