@@ -188,6 +188,8 @@ def _start_or_resume(model, run_dir, doc, recipe):
         return load_model_file(checkpoint_path(run_dir, doc))
     optimizer = keras.optimizers.Adam(recipe.learning_rate, global_clipnorm=recipe.global_clipnorm)
     model.compile(optimizer=optimizer, loss=recipe.loss)
+    # Built here, not in the first training step: on TensorFlow a variable made while tracing costs a second trace.
+    optimizer.build(model.trainable_variables)
     return model
 
 
