@@ -91,6 +91,14 @@ def check_images(images, *, name="images", check_range=True, ndim=4):
     return as_float_images(images, name=name, check_range=check_range, ndim=ndim)
 
 
+def check_int(value, name, *, minimum=1, odd=False):
+    """``value`` as an int: refused (ValueError) if a bool, not an integer, below ``minimum`` or, with ``odd``, even."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum or odd and not value % 2:
+        what = "an integer >= 0" if minimum == 0 else f"a positive{' odd' if odd else ''} integer"
+        raise ValueError(f"{name} must be {what}; got {value!r}.")
+    return int(value)
+
+
 def check_same_shape(a, b, names):
     if a.shape != b.shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape; got {a.shape} and {b.shape}.")

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ._validation import to_float32
+from ._validation import check_int, to_float32
 from .corruption import check_fraction, check_settings, gaussian_kernels, separable_blur
 
 __all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
@@ -33,9 +33,8 @@ def blur_ops(images, sigmas, *, kernel_size=5):
 
     The device twin of :func:`deblur.corruption.gaussian_blur`: tensors or arrays in, a float32 backend tensor out.
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")
-    images = _as_float_images(images)
+    check_int(kernel_size, "kernel_size", odd=True)
+    images = to_float32(ops.convert_to_tensor(images), xp=ops)
     if len(images.shape) != 4:
         raise ValueError(f"images must have shape (N, H, W, C); got {tuple(images.shape)}.")
     half = kernel_size // 2

@@ -84,11 +84,7 @@ def example_images(*, n_cifar=3, data_source=None):
     -------
     dict of str -> ndarray of uint8, shape (H, W, 3)
     """
-    images = {}
-    for name, photo in load_natural_images(NATURAL_IMAGES).items():
-        h, w = photo.shape[:2]
-        top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-        images[name] = photo[top:top + MAX_SIDE, left:left + MAX_SIDE]
+    images = load_natural_images(NATURAL_IMAGES, crop=MAX_SIDE)
     if n_cifar:
         try:
             _, (x_test, _) = data.load_cifar10(data_source, progress=False)

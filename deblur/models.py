@@ -18,6 +18,7 @@ import zipfile
 import keras
 from keras import layers
 
+from ._validation import check_int
 from .pretrained import PRETRAINED_DIR, PretrainedWeightsError, model_card, pretrained_names, weights_file
 
 __all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "load_model_file", "ModelFileError", "conv_flops_per_pixel",
@@ -286,8 +287,7 @@ def gflops_per_image(model, size=32):
 
 def _check_counts(model, **counts):
     for label, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{model}: {label} must be a positive integer; got {value!r}.")
+        check_int(value, f"{model}: {label}")
 
 
 def _check_input_shape(input_shape, *, multiple, model, residual=False):

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .._validation import as_float_images, check_images, check_same_shape
+from .._validation import as_float_images, check_images, check_int, check_same_shape
 from ..corruption import corrupt
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
 from ..machine import frontend
@@ -135,8 +135,7 @@ def _check_inputs(model, recipe, workers):
         raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a deblur.recipe.Recipe; got {type(recipe).__name__}.")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer; got {workers!r}.")
+    check_int(workers, "workers")
     names = sorted(getattr(t, "name", "?") for t in getattr(model, "inputs", None) or [])
     if recipe.sigma_input and names != ["corrupted", "sigma"]:
         raise ValueError(f"sigma_input=True needs a model with inputs named 'corrupted' and 'sigma'; "
