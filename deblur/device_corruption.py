@@ -45,10 +45,6 @@ def blur_ops(images, sigmas, *, kernel_size=5):
     return separable_blur(images, gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size), xp=ops)
 
 
-def _as_float_images(images):
-    return to_float32(ops.convert_to_tensor(images), xp=ops)
-
-
 class DeviceCorruption(keras.layers.Layer):
     """The study's corruption of a batch, on the device: flips, blur, noise.
 
@@ -94,7 +90,7 @@ class DeviceCorruption(keras.layers.Layer):
             ``corrupted`` and ``clean`` (float32, (B, H, W, C)), ``sigmas`` (float32, (B,)), ``flipped`` (bool, (B,
             2): horizontal, vertical).
         """
-        clean = _as_float_images(images)
+        clean = to_float32(ops.convert_to_tensor(images), xp=ops)
         key = ops.convert_to_tensor(key)
         if len(key.shape) == 2:
             key = key[0]
@@ -156,12 +152,11 @@ class CorruptionTrainer(keras.Model):
             return {"restored": self.model(corrupted, training=training), "target": target}
         return self.model(inputs, training=training)
 
+    # The loss and metrics compare the restoration with the clean batch the step drew (y is None in training).
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if isinstance(y_pred, dict):
-            y, y_pred = y_pred["target"], y_pred["restored"]
+        y, y_pred = (y_pred["target"], y_pred["restored"]) if isinstance(y_pred, dict) else (y, y_pred)
         return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if isinstance(y_pred, dict):
-            y, y_pred = y_pred["target"], y_pred["restored"]
+        y, y_pred = (y_pred["target"], y_pred["restored"]) if isinstance(y_pred, dict) else (y, y_pred)
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)

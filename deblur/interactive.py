@@ -108,11 +108,6 @@ def _figure(result, *, sigma, noise_std):
     return fig
 
 
-def _interactive_kernel():
-    """True inside a running Jupyter kernel that a person is using (not papermill or nbclient, not a script)."""
-    return machine.frontend() == "jupyter"
-
-
 def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None):
     """Sliders for blur sigma (0.5..6) and noise, and a choice of image; every method side by side.
 
@@ -136,7 +131,7 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     if models is None:  # loaded once, not on every slider move
         models = {name: inference.as_any_size_model(name) for name in model_zoo.pretrained_names()}
     first = next(iter(images))
-    if not (_interactive_kernel() if interactive is None else interactive):
+    if not (machine.frontend() == "jupyter" if interactive is None else interactive):  # a person in a live kernel
         return _figure(compare(images[first], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
                        sigma=sigma, noise_std=noise_std)
     import ipywidgets as widgets
