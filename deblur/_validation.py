@@ -55,12 +55,8 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.
     x = np.asarray(images)
     if x.ndim != ndim:
         expected = "(N, H, W, C)" if ndim == 4 else "(H, W, C)"
-        raise ValueError(
-            f"{name} must have shape {expected}; got shape {x.shape}. "
-            "Add a batch axis with images[None] for a single image."
-            if ndim == 4 and x.ndim == 3
-            else f"{name} must have shape {expected}; got shape {x.shape}."
-        )
+        hint = " Add a batch axis with images[None] for a single image." if ndim == 4 and x.ndim == 3 else ""
+        raise ValueError(f"{name} must have shape {expected}; got shape {x.shape}.{hint}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); pass at least one image.")
     if x.shape[-1] not in (1, 3):

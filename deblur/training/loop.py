@@ -263,18 +263,10 @@ def _fit(model, data, validation, *, callbacks, verbose):
         verbose, callbacks = (1, callbacks) if frontend() else (0, [*callbacks, _EpochLine()])
     if validation is not None and keras.backend.backend() == "tensorflow":
         _validate_eagerly(model)
-    model.fit(
-        data,
-        epochs=data.epochs,
-        initial_epoch=data.start_epoch,
-        steps_per_epoch=data.batches_per_epoch,
-        # The data sets shuffle themselves; Keras's shuffle would permute batch indices with `random` and mix epochs.
-        shuffle=False,
-        validation_data=validation,
-        validation_batch_size=max(data.batch_size, 256),
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    # The data sets shuffle themselves; Keras's shuffle would permute batch indices with `random` and mix epochs.
+    model.fit(data, epochs=data.epochs, initial_epoch=data.start_epoch, steps_per_epoch=data.batches_per_epoch,
+              shuffle=False, validation_data=validation, validation_batch_size=max(data.batch_size, 256),
+              callbacks=callbacks, verbose=verbose)
 
 
 class _EpochLine(keras.callbacks.Callback):
