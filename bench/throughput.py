@@ -108,6 +108,7 @@ def measure(*, models=MODELS, batch_sizes=(BASE_BATCH,), steps=10, repeats=3, fr
     for name in models:
         model = build(name)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+        model.optimizer.build(model.trainable_variables)  # now, not while TensorFlow traces the step (a second trace)
         trainer = device_corruption.CorruptionTrainer(model, device_corruption.DeviceCorruption(flips=True))
         trainer.compile(optimizer=model.optimizer, loss="mse")
         n_max = max(batch_sizes) * steps

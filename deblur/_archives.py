@@ -230,10 +230,8 @@ def _too_large_error(where, member, exc):
                          "CIFAR-10 has 60,000 files: it is not CIFAR-10 data (or is hostile). Use the official "
                          "archive.")
     at = f" member '{member}'" if exc.what != "extended tar header" else " (a long file name or pax record)"
-    return DataError(
-        f"{where}{at} is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 {exc.what} can take: "
-        "it is not CIFAR-10 data (or is hostile). Remove it or use the official archive."
-    )
+    return DataError(f"{where}{at} is {exc.size:,} bytes, more than the {exc.limit:,} a CIFAR-10 {exc.what} can take: "
+                     "it is not CIFAR-10 data (or is hostile). Remove it or use the official archive.")
 
 
 def _member_parts(name):
@@ -392,16 +390,12 @@ def _parse_batch(data, where):
     n_pixels = 3 * _SIZE * _SIZE
     # numpy.ndarray(shape) may claim rows the file does not hold: they must be few enough and present in the file.
     if x.ndim >= 1 and (x.shape[0] > _MAX_BATCH_ROWS or x.nbytes + y.size > len(data)):
-        raise DataError(
-            f"{where} claims {x.shape[0]:,} rows ({x.nbytes:,} bytes of pixels) but the file holds "
-            f"{len(data):,} bytes and a batch at most {_MAX_BATCH_ROWS:,} rows: it is corrupt or hostile. "
-            "Re-download cifar-10-python.tar.gz."
-        )
+        raise DataError(f"{where} claims {x.shape[0]:,} rows ({x.nbytes:,} bytes of pixels) but the file holds "
+                        f"{len(data):,} bytes and a batch at most {_MAX_BATCH_ROWS:,} rows: it is corrupt or hostile. "
+                        "Re-download cifar-10-python.tar.gz.")
     if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != n_pixels or y.shape != (x.shape[0],):
-        raise DataError(
-            f"{where} has unexpected array sizes (data {x.dtype} {x.shape}, labels {y.shape}; "
-            f"expected uint8 (N, {n_pixels}) and (N,)): it is corrupt. Re-download cifar-10-python.tar.gz."
-        )
+        raise DataError(f"{where} has unexpected array sizes (data {x.dtype} {x.shape}, labels {y.shape}; "
+                        f"expected uint8 (N, {n_pixels}) and (N,)): it is corrupt. Re-download cifar-10-python.tar.gz.")
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= len(CLASS_NAMES)):
         raise DataError(f"{where} has labels outside 0..9: it is corrupt or not CIFAR-10. "
                         "Re-download cifar-10-python.tar.gz.")

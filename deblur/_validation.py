@@ -55,12 +55,8 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.
     x = np.asarray(images)
     if x.ndim != ndim:
         expected = "(N, H, W, C)" if ndim == 4 else "(H, W, C)"
-        raise ValueError(
-            f"{name} must have shape {expected}; got shape {x.shape}. "
-            "Add a batch axis with images[None] for a single image."
-            if ndim == 4 and x.ndim == 3
-            else f"{name} must have shape {expected}; got shape {x.shape}."
-        )
+        hint = " Add a batch axis with images[None] for a single image." if ndim == 4 and x.ndim == 3 else ""
+        raise ValueError(f"{name} must have shape {expected}; got shape {x.shape}.{hint}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); pass at least one image.")
     if x.shape[-1] not in (1, 3):
@@ -89,6 +85,14 @@ def check_images(images, *, name="images", check_range=True, ndim=4):
         as_float_images(x[:1], name=name, ndim=ndim)  # shape and channel checks only
         return x
     return as_float_images(images, name=name, check_range=check_range, ndim=ndim)
+
+
+def check_int(value, name, *, minimum=1, odd=False):
+    """``value`` as an int: refused (ValueError) if a bool, not an integer, below ``minimum`` or, with ``odd``, even."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum or odd and not value % 2:
+        what = "an integer >= 0" if minimum == 0 else f"a positive{' odd' if odd else ''} integer"
+        raise ValueError(f"{name} must be {what}; got {value!r}.")
+    return int(value)
 
 
 def check_same_shape(a, b, names):

@@ -122,7 +122,6 @@ def tune(name, corrupted, clean, sigmas=None):
     scores : dict of value -> float
         Validation MSE of every grid value.
     """
-
     try:
         fn, needs_sigma, param, grid, _ = BASELINES[name]
     except KeyError:

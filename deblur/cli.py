@@ -390,19 +390,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
-    def add_subparsers(self, **kwargs):
-        subparsers = super().add_subparsers(**kwargs)
-        add_parser = subparsers.add_parser
 
-        def add(name, **options):
-            # --debug works after the subcommand too; SUPPRESS keeps the top-level value.
-            p = add_parser(name, **options)
-            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                           help="show the full traceback of an error")
-            return p
-
-        subparsers.add_parser = add
-        return subparsers
+DEBUG_HELP = "show the full traceback of an error"
 
 
 def build_parser():
@@ -410,7 +399,7 @@ def build_parser():
 
     parser = Parser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
                      "evaluate, plot and restore images.")
-    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("corrupt", help="blur and add noise to images (the study's corruption)")
@@ -473,6 +462,8 @@ def build_parser():
     p.add_argument("--format", required=True, choices=["onnx", "litert", "tf_saved_model"])
     p.add_argument("--out", required=True, help="a new .onnx or .tflite file, or a new folder (tf_saved_model)")
     p.set_defaults(func=_cmd_export)
+    for p in sub.choices.values():  # --debug after the subcommand too; SUPPRESS keeps the top-level value
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
@@ -546,12 +537,10 @@ def error_line(exc):
     """
     from .data import DataError
 
-    PretrainedWeightsError = pretrained.PretrainedWeightsError
-
     if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
         where = f"{exc.filename}: " if exc.filename else ""
         text = f"{where}{exc.strerror or exc}; {_OS_FIXES[exc.errno]}"
-    elif isinstance(exc, (CLIError, DataError, PretrainedWeightsError, ValueError, OSError)):
+    elif isinstance(exc, (CLIError, DataError, pretrained.PretrainedWeightsError, ValueError, OSError)):
         text = str(exc) or type(exc).__name__
     else:
         text = f"{type(exc).__name__}: {exc} (unexpected; rerun with --debug for the traceback)"

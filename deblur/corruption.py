@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._validation import check_images, to_float32
+from ._validation import check_images, check_int, to_float32
 
 #: Sigmas below this blur nothing: the kernel is a unit impulse (sigma 0 is "no blur").
 MIN_SIGMA = 1e-3
@@ -34,8 +34,7 @@ def gaussian_kernel_1d(sigmas, kernel_size=5):
         Odd kernel length.
     """
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
-    if kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
+    check_int(kernel_size, "kernel_size", odd=True)
     if np.any(~np.isfinite(sigmas)) or np.any(sigmas < 0):
         raise ValueError("sigmas must be finite and >= 0 (0: no blur).")
     return gaussian_kernels(sigmas[:, None], kernel_size, dtype="float64")
@@ -175,9 +174,7 @@ def corrupt(images, seed=None, *, kernel_size=5, sigma_range=(1.0, 4.0), noise_s
 
 def check_settings(*, kernel_size, sigma_range, noise_std):
     """Validate the corruption's settings (:func:`corrupt`, the training pipeline); return ``sigma_range`` as floats."""
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, (int, np.integer)) \
-            or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size}.")
+    check_int(kernel_size, "kernel_size", odd=True)
     low, high = (float(v) for v in sigma_range)
     if not (0 <= low <= high) or not np.isfinite(high):
         raise ValueError(f"sigma_range must satisfy 0 <= low <= high (0: no blur); got {sigma_range}.")

@@ -1,16 +1,11 @@
 """Load CIFAR-10 from the official download or from a local copy.
 
 :func:`load_cifar10` returns ``(x_train, y_train), (x_test, y_test)`` like ``keras.datasets.cifar10.load_data()``,
-except that the labels are flat int64 vectors. The data come from, in this order of precedence:
-
-1. ``source=``, a path;
-2. the ``DEBLUR_DATA`` environment variable, a path;
-3. the official download through ``keras.datasets.cifar10.load_data()``.
-
-A path may be the official ``cifar-10-python.tar.gz`` (recognised by its member names, not its file name), its
-extracted folder, or an image-folder tree (PNG, JPEG, BMP, ...) as a directory or an archive, e.g.
-``cifar10-jpeg/train/airplane/0001.jpg`` (see :func:`load_cifar10`). Every problem with the data raises
-:class:`DataError` with a message that says what is wrong and how to fix it.
+except that the labels are flat int64 vectors. The data come from ``source=``, else the ``DEBLUR_DATA`` environment
+variable, else the official download. A path may be the official ``cifar-10-python.tar.gz`` (recognised by its member
+names, not its file name), its extracted folder, or an image-folder tree (PNG, JPEG, BMP, ...) as a directory or an
+archive, e.g. ``cifar10-jpeg/train/airplane/0001.jpg``. Every problem with the data raises :class:`DataError` with a
+message that says what is wrong and how to fix it.
 
 Decoding image files takes seconds, so archive and image-folder sources are cached as ``.npz``; an extracted
 ``cifar-10-batches-py/`` folder is not (it reads as fast), and Keras caches the official download
@@ -27,35 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from . import files, machine
-from ._archives import (  # noqa: F401 - CLASS_NAMES, ENV_VAR and DataError are public here
-    _ALL_BATCHES,
-    _BATCH_DIR,
-    _HOW_TO_SUPPLY,
-    _SIZE,
-    _SPLITS,
-    CLASS_NAMES,
-    ENV_VAR,
-    DataError,
-    _hidden,
-    _layout_error,
-    _load_archive,
-    _load_batch_dir,
-    _load_image_dir,
-    _result,
-    _short_reason,
-)
+from ._archives import (_ALL_BATCHES, _BATCH_DIR, _HOW_TO_SUPPLY, _SIZE, _SPLITS, CLASS_NAMES,  # noqa: F401 - public
+                        ENV_VAR, DataError, _hidden, _layout_error, _load_archive, _load_batch_dir, _load_image_dir,
+                        _result, _short_reason)
 
-__all__ = [
-    "CACHE_ENV_VAR",
-    "CLASS_NAMES",
-    "ENV_VAR",
-    "DataError",
-    "DataNotFoundError",
-    "describe_source",
-    "load_cifar10",
-    "source_path",
-    "subset",
-]
+__all__ = ["CACHE_ENV_VAR", "CLASS_NAMES", "ENV_VAR", "DataError", "DataNotFoundError", "describe_source", "load_cifar10",
+           "source_path", "subset"]
 
 CACHE_ENV_VAR = "DEBLUR_CACHE"
 
@@ -355,9 +327,6 @@ def _write_cache(file, key, data):
         # A concurrent or interrupted run never sees a half-written cache.
         files.atomic_save(file, save)
     except OSError as exc:
-        warnings.warn(
-            f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "
-            "decoded again next time. Pass a writable cache_dir=, or use_cache=False.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        warnings.warn(f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "
+                      "decoded again next time. Pass a writable cache_dir=, or use_cache=False.", RuntimeWarning,
+                      stacklevel=3)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from ._validation import to_float32
+from ._validation import check_int, to_float32
 from .corruption import check_fraction, check_settings, gaussian_kernels, separable_blur
 
 __all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
@@ -33,9 +33,8 @@ def blur_ops(images, sigmas, *, kernel_size=5):
 
     The device twin of :func:`deblur.corruption.gaussian_blur`: tensors or arrays in, a float32 backend tensor out.
     """
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd integer; got {kernel_size!r}.")
-    images = _as_float_images(images)
+    check_int(kernel_size, "kernel_size", odd=True)
+    images = to_float32(ops.convert_to_tensor(images), xp=ops)
     if len(images.shape) != 4:
         raise ValueError(f"images must have shape (N, H, W, C); got {tuple(images.shape)}.")
     half = kernel_size // 2
@@ -44,10 +43,6 @@ def blur_ops(images, sigmas, *, kernel_size=5):
         raise ValueError(f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} kernel with "
                          "reflect-101 borders.")
     return separable_blur(images, gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size), xp=ops)
-
-
-def _as_float_images(images):
-    return to_float32(ops.convert_to_tensor(images), xp=ops)
 
 
 class DeviceCorruption(keras.layers.Layer):
@@ -95,7 +90,7 @@ class DeviceCorruption(keras.layers.Layer):
             ``corrupted`` and ``clean`` (float32, (B, H, W, C)), ``sigmas`` (float32, (B,)), ``flipped`` (bool, (B,
             2): horizontal, vertical).
         """
-        clean = _as_float_images(images)
+        clean = to_float32(ops.convert_to_tensor(images), xp=ops)
         key = ops.convert_to_tensor(key)
         if len(key.shape) == 2:
             key = key[0]
@@ -157,12 +152,11 @@ class CorruptionTrainer(keras.Model):
             return {"restored": self.model(corrupted, training=training), "target": target}
         return self.model(inputs, training=training)
 
+    # The loss and metrics compare the restoration with the clean batch the step drew (y is None in training).
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        if isinstance(y_pred, dict):
-            y, y_pred = y_pred["target"], y_pred["restored"]
+        y, y_pred = (y_pred["target"], y_pred["restored"]) if isinstance(y_pred, dict) else (y, y_pred)
         return super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        if isinstance(y_pred, dict):
-            y, y_pred = y_pred["target"], y_pred["restored"]
+        y, y_pred = (y_pred["target"], y_pred["restored"]) if isinstance(y_pred, dict) else (y, y_pred)
         return super().compute_metrics(x, y, y_pred, sample_weight=sample_weight)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "find_images", "check_image", "read_image",
-           "read_metadata", "encode_png", "write_png"]
+           "read_metadata", "encode_png", "write_png", "centre_crop"]
 
 #: The file suffixes read as images (lower case; matched case-insensitively).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -232,6 +232,12 @@ def _split_alpha(a):
     if a.ndim == 3 and a.shape[-1] in (2, 4):
         return (a[..., 0] if a.shape[-1] == 2 else a[..., :3]), a[..., -1]
     return a, None
+
+
+def centre_crop(image, size):
+    """The central ``size`` x ``size`` pixels of an image (H, W, ...); a side shorter than ``size`` is kept whole."""
+    top, left = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
+    return image[top:top + size, left:left + size]
 
 
 # ------------------------------------------------------------------ writing

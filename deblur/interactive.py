@@ -84,11 +84,7 @@ def example_images(*, n_cifar=3, data_source=None):
     -------
     dict of str -> ndarray of uint8, shape (H, W, 3)
     """
-    images = {}
-    for name, photo in load_natural_images(NATURAL_IMAGES).items():
-        h, w = photo.shape[:2]
-        top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
-        images[name] = photo[top:top + MAX_SIDE, left:left + MAX_SIDE]
+    images = load_natural_images(NATURAL_IMAGES, crop=MAX_SIDE)
     if n_cifar:
         try:
             _, (x_test, _) = data.load_cifar10(data_source, progress=False)
@@ -110,11 +106,6 @@ def _figure(result, *, sigma, noise_std):
     fig.suptitle(f"blur sigma {sigma:g}, noise std {noise_std:g}", fontsize=9)
     fig.tight_layout()
     return fig
-
-
-def _interactive_kernel():
-    """True inside a running Jupyter kernel that a person is using (not papermill or nbclient, not a script)."""
-    return machine.frontend() == "jupyter"
 
 
 def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None):
@@ -140,7 +131,7 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     if models is None:  # loaded once, not on every slider move
         models = {name: inference.as_any_size_model(name) for name in model_zoo.pretrained_names()}
     first = next(iter(images))
-    if not (_interactive_kernel() if interactive is None else interactive):
+    if not (machine.frontend() == "jupyter" if interactive is None else interactive):  # a person in a live kernel
         return _figure(compare(images[first], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
                        sigma=sigma, noise_std=noise_std)
     import ipywidgets as widgets

@@ -24,13 +24,8 @@ def machine_info():
     -------
     dict
     """
-    info = {
-        "platform": platform.platform(),
-        "processor": _cpu_model(),
-        "avx512": _has_avx512(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-    }
+    info = {"platform": platform.platform(), **_cpu(), "cpu_count": os.cpu_count(),
+            "python": platform.python_version()}
     try:
         import keras
     except ImportError:  # pragma: no cover - keras is a dependency
@@ -61,28 +56,16 @@ def _accelerators(backend):
     return []
 
 
-def _cpuinfo():
+def _cpu():
+    """``processor`` (the CPU model) and ``avx512`` (from /proc/cpuinfo's flags; None where there is no such file)."""
     try:  # Linux; elsewhere the CPU model comes from platform.processor()
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return f.read()
+            fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in f if ":" in line)}
     except OSError:
-        return ""
-
-
-def _cpu_model():
-    for line in _cpuinfo().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def _has_avx512():
-    """True/False from /proc/cpuinfo's flags (``None`` where there is no such file)."""
-    text = _cpuinfo()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return "avx512f" in line.split()
-    return None
+        fields = {}
+    flags = fields.get("flags")
+    return {"processor": fields.get("model name") or platform.processor() or "unknown",
+            "avx512": None if flags is None else "avx512f" in flags.split()}
 
 
 def frontend():

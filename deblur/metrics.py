@@ -171,15 +171,10 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
 
 
 def save_results(results, path, *, exclusive=False):
-    """Write a results dict (numbers, lists, nested dicts) as JSON, atomically; returns the ``pathlib.Path``.
+    """Write a results dict (numbers, arrays, nested dicts) as JSON to ``path``, atomically, folders created.
 
-    Parameters
-    ----------
-    results : dict
-    path : str or os.PathLike
-        Destination ``.json`` file; parent folders are created.
-    exclusive : bool, default False
-        Refuse (``FileExistsError``) if ``path`` exists when the file is published, never replace it.
+    ``exclusive=True`` refuses (``FileExistsError``) if ``path`` exists when the file is published, never replacing it.
+    Returns the ``pathlib.Path``.
     """
     atomic_write_json(path, results, exclusive=exclusive)
     return Path(path)

@@ -18,6 +18,7 @@ import zipfile
 import keras
 from keras import layers
 
+from ._validation import check_int
 from .pretrained import PRETRAINED_DIR, PretrainedWeightsError, model_card, pretrained_names, weights_file
 
 __all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "load_model_file", "ModelFileError", "conv_flops_per_pixel",
@@ -64,18 +65,15 @@ def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
     _check_input_shape(input_shape, multiple=4, model=name)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     x = inputs
-    index = 0
-    for i, filters in enumerate((32, 64, 128, 256), start=1):
-        x = _conv_bn_relu(x, filters, 3, name=f"enc{i}", seed=seed, index=index, bn_momentum=bn_momentum)
-        index += 1
+    for i, filters in enumerate((32, 64, 128, 256), start=1):  # kernel initialisers 0 .. 3
+        x = _conv_bn_relu(x, filters, 3, name=f"enc{i}", seed=seed, index=i - 1, bn_momentum=bn_momentum)
         if filters >= 128:
             x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
-    for i, filters in enumerate((128, 64, 32), start=1):
-        x = _conv_bn_relu(x, filters, 3, name=f"dec{i}", seed=seed, index=index, bn_momentum=bn_momentum)
-        index += 1
+    for i, filters in enumerate((128, 64, 32), start=1):  # 4 .. 6, and 7 the output's
+        x = _conv_bn_relu(x, filters, 3, name=f"dec{i}", seed=seed, index=3 + i, bn_momentum=bn_momentum)
         if filters >= 64:
             x = layers.UpSampling2D(2, name=f"dec{i}_up")(x)
-    outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", kernel_initializer=_kernel_init(seed, index),
+    outputs = layers.Conv2D(3, 3, padding="same", activation="sigmoid", kernel_initializer=_kernel_init(seed, 7),
                             name="restored")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -331,8 +329,7 @@ def gflops_per_image(model, size=32):
 
 def _check_counts(model, **counts):
     for label, value in counts.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{model}: {label} must be a positive integer; got {value!r}.")
+        check_int(value, f"{model}: {label}")
 
 
 def _check_input_shape(input_shape, *, multiple, model, residual=False):

@@ -12,6 +12,7 @@ from skimage import data as skdata
 from ._validation import to_float32
 from .baselines import wiener_oracle
 from .corruption import corrupt
+from .images import centre_crop
 from .inference import as_any_size_model, restore
 from .metrics import format_grouped, per_image_metrics
 
@@ -39,10 +40,7 @@ def load_natural_images(names=NATURAL_IMAGES, *, crop=None):
         image = np.asarray(loader())
         if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
             raise ValueError(f"skimage.data.{name} is not an RGB uint8 image ({image.shape}, {image.dtype}).")
-        if crop is not None:
-            top, left = max(0, (image.shape[0] - crop) // 2), max(0, (image.shape[1] - crop) // 2)
-            image = image[top:top + crop, left:left + crop]
-        out[name] = image
+        out[name] = image if crop is None else centre_crop(image, crop)
     return out
 
 

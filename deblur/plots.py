@@ -12,9 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import files
+from .images import centre_crop
 from .metrics import predict
 from .training import load_run
-from ._validation import as_float_images
+from ._validation import as_float_images, check_int
 
 __all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "sweep_panels",
            "image_rows", "figures_from_runs", "save_figure"]
@@ -249,13 +250,6 @@ def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noi
     return _finish(fig, path)
 
 
-def _centre_crop(image, size):
-    if size is None:
-        return image
-    top, left = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
-    return image[top : top + size, left : left + size]
-
-
 def image_rows(rows, *, path=None, scale=2.2, crop=None):
     """A grid of images of any sizes: one row per item, one column per label.
 
@@ -271,13 +265,13 @@ def image_rows(rows, *, path=None, scale=2.2, crop=None):
     """
     if not rows:
         raise ValueError("rows is empty.")
-    if crop is not None and (isinstance(crop, bool) or not isinstance(crop, int) or crop < 1):
-        raise ValueError(f"crop must be a positive integer; got {crop!r}.")
+    if crop is not None:
+        check_int(crop, "crop")
     labels = list(next(iter(rows.values())))
     fig, axes = plt.subplots(len(rows), len(labels), figsize=(scale * len(labels), scale * len(rows)), squeeze=False)
     for r, (name, images) in enumerate(rows.items()):
         for c, label in enumerate(labels):
-            _show(axes[r, c], _centre_crop(np.asarray(images[label], dtype=np.float32), crop),
-                  label if r == 0 else None)
+            image = np.asarray(images[label], dtype=np.float32)
+            _show(axes[r, c], image if crop is None else centre_crop(image, crop), label if r == 0 else None)
         axes[r, 0].set_ylabel(name, fontsize=9)
     return _finish(fig, path)

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from ._validation import check_int
 from .corruption import check_fraction, check_noise, check_settings, check_zoom
 
 __all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
@@ -160,14 +161,11 @@ class Recipe:
         lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
         if len(lengths) > 1:
             raise ValueError(f"A recipe has one length: epochs, steps or budget_seconds; got {lengths}.")
-        for name in ("epochs", "steps", "batch_size", "seed"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                      or value < (0 if name == "seed" else 1)):
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
-        if isinstance(self.hold_steps, bool) or not isinstance(self.hold_steps, (int, np.integer)) \
-                or self.hold_steps < 0 or (self.steps is not None and self.hold_steps >= self.steps):
-            raise ValueError(f"hold_steps must be an integer >= 0 and below steps; got {self.hold_steps!r}.")
+        for name in ("epochs", "steps", "batch_size", "seed", "hold_steps"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, minimum=0 if name in ("seed", "hold_steps") else 1)
+        if self.steps is not None and self.hold_steps >= self.steps:
+            raise ValueError(f"hold_steps must be below steps; got {self.hold_steps!r} of {self.steps!r}.")
         for name in ("learning_rate", "budget_seconds", "global_clipnorm"):
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):

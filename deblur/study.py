@@ -23,6 +23,9 @@ __all__ = ["MODEL_NAMES", "Seeds", "Recipe", "RECIPES", "recipe", "nonblind_reci
            "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "SHIPPED_DEBLURNET", "SCRATCH_DIR", "load_profile_data",
            "train_model"]
 
+#: The recipe fields that say how long a run is; setting one clears the others.
+_LENGTHS = {"epochs", "steps", "budget_seconds"}
+
 #: The one git-ignored folder for scratch output (run folders, the notebook's figures and JSON); records: ``reports/``.
 SCRATCH_DIR = Path("runs")
 
@@ -61,8 +64,8 @@ def recipe(name, model, **changes):
     unknown = set(changes) - {f.name for f in fields(Recipe)}
     if unknown:
         raise ValueError(f"Unknown recipe field(s) {sorted(unknown)}; valid: {sorted(f.name for f in fields(Recipe))}.")
-    if {"epochs", "steps", "budget_seconds"} & set(changes):
-        base = replace(base, epochs=None, steps=None, budget_seconds=None)
+    if _LENGTHS & set(changes):
+        base = replace(base, **dict.fromkeys(_LENGTHS))
     return replace(base, **changes)
 
 
@@ -226,16 +229,15 @@ def get_profile(name="quick", *, train_seconds=None, **overrides):
     if unknown:
         raise ValueError(f"Unknown profile field(s) {sorted(unknown)}; valid: {sorted(valid)}.")
     lengths = {m: dict(v) for m, v in profile.lengths.items()}
+    changes = []
     if train_seconds is not None:
         per_model = train_seconds if isinstance(train_seconds, dict) else dict.fromkeys(lengths, train_seconds)
-        for m, seconds in per_model.items():
-            lengths[m] = {k: v for k, v in lengths.get(m, {}).items() if k not in ("epochs", "steps")}
-            lengths[m]["budget_seconds"] = float(seconds)
-    for m, changes in overrides.pop("lengths", {}).items():
-        if {"epochs", "steps", "budget_seconds"} & set(changes):
-            lengths[m] = {k: v for k, v in lengths.get(m, {}).items()
-                          if k not in ("epochs", "steps", "budget_seconds")}
-        lengths[m] = {**lengths.get(m, {}), **changes}
+        changes += [(m, {"budget_seconds": float(seconds)}) for m, seconds in per_model.items()]
+    for m, change in [*changes, *overrides.pop("lengths", {}).items()]:
+        kept = lengths.get(m, {})
+        if _LENGTHS & set(change):  # a new length replaces the old
+            kept = {k: v for k, v in kept.items() if k not in _LENGTHS}
+        lengths[m] = {**kept, **change}
     changed = replace(profile, lengths=lengths, **overrides)
     for m in changed.models:
         changed.recipe_for(m)  # validate now, not half-way through a run

@@ -14,8 +14,8 @@ import numpy as np
 
 from . import baselines, corruption, metrics, models
 
-__all__ = ["SIGMAS", "NOISE_LEVELS", "IDENTITY", "corrupt_setting", "model_methods", "shipped_methods",
-           "degradation_sweep", "crossovers", "describe_crossovers"]
+__all__ = ["SIGMAS", "NOISE_LEVELS", "IDENTITY", "corrupt_setting", "model_methods", "degradation_sweep", "crossovers",
+           "describe_crossovers"]
 
 #: Blur sigmas of the default grid, from below to beyond the study's [1, 4).
 SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
@@ -57,12 +57,6 @@ def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
         model = models.load_pretrained(model) if isinstance(model, str) else model
         out[name] = lambda c, s, model=model: metrics.predict(model, c, batch_size=batch_size)
     return out
-
-
-def shipped_methods(names=None, *, wiener_balance=0.01, batch_size=256):
-    """:func:`model_methods` of the shipped networks (default: every one)."""
-    names = names or models.pretrained_names()
-    return model_methods({n: n for n in names}, wiener_balance=wiener_balance, batch_size=batch_size)
 
 
 def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVELS, seed, progress=None):
@@ -110,8 +104,8 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
                 mse = metrics.per_image_mse(restored, clean)
                 row = {"method": name, "sigma": sigma, "noise_std": noise_std, "mse": float(mse.mean()),
                        "psnr": float(metrics.per_image_psnr(restored, clean).mean()),
-                       "psnr_of_mean_mse": metrics.psnr_from_mse(mse.mean()) if mse.mean() > 0 else float("inf"), "n_images": int(len(clean)),
-                       "seconds": seconds}
+                       "psnr_of_mean_mse": metrics.psnr_from_mse(mse.mean()) if mse.mean() > 0 else float("inf"),
+                       "n_images": int(len(clean)), "seconds": seconds}
                 rows.append(row)
                 if progress is not None:
                     progress(row)

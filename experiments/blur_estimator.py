@@ -205,6 +205,7 @@ def train_estimator_network(x_clean, *, seed, epochs=NET_EPOCHS, batch_size=NET_
     steps = epochs * -(-len(x_clean) // batch_size)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, steps)),
                   loss="mse")
+    model.optimizer.build(model.trainable_variables)  # now, not while TensorFlow traces the step (a second trace)
     start = time.perf_counter()
     for epoch in range(epochs):
         corrupted, sigmas = corruption.corrupt(x_clean, seed=[seed, epoch])

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from deblur import data, files, plots, study, sweep
+from deblur import data, files, models, plots, study, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -54,7 +54,7 @@ def main(argv=None):
     _, (x_test, y_test) = data.load_cifar10(args.data)
     x_test, _ = data.subset(x_test, y_test, args.n_test, seed=SEEDS.test_subset)
     balance = records.read_report(BASELINES_REPORT)["records"]["wiener"]["params"]["balance"]
-    methods = sweep.shipped_methods(wiener_balance=balance)
+    methods = sweep.model_methods({n: n for n in models.pretrained_names()}, wiener_balance=balance)
     rows = sweep.degradation_sweep(
         methods, x_test, sigmas=SIGMAS, noise_levels=NOISE_LEVELS, seed=SEEDS.sweep_corruption,
         progress=lambda r: print(f"noise {r['noise_std']:g} sigma {r['sigma']:g} {r['method']}: "

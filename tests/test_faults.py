@@ -48,7 +48,7 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     script.write_text(SCRIPT)
     run_dir = tmp_path / "run"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    epochs = 6
+    epochs = 4
     child = subprocess.Popen([sys.executable, str(script), str(run_dir), str(epochs)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

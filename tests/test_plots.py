@@ -6,9 +6,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from deblur import models, plots, training  # noqa: E402
+from conftest import smooth_images  # noqa: E402
+from deblur import plots  # noqa: E402
 from deblur.corruption import corrupt  # noqa: E402
-from deblur.recipe import Recipe  # noqa: E402
 from tools import figures  # noqa: E402
 
 
@@ -45,12 +45,10 @@ def test_comparison_grid_rows_and_errors(images_uint8):
         plots.comparison_grid(images_uint8, corrupted, {"a": corrupted[:, :16]})
 
 
-def test_figures_from_runs_redraws_without_training(tmp_path, images_uint8):
-    x = images_uint8[:8]
-    run_dir = tmp_path / "runs" / "cae"
-    training.train(models.cae(seed=0), x, Recipe("cae", epochs=1, batch_size=4), run_dir=run_dir, verbose=0)
+def test_figures_from_runs_redraws_without_training(tmp_path, cae_run_dir):
+    x = smooth_images(8, seed=5)  # 16x16, the size of the session's CAE run (read, not changed)
     corrupted, _ = corrupt(x, seed=1)
-    paths = plots.figures_from_runs({"cae": run_dir}, x, corrupted, out_dir=tmp_path / "figs", n=3)
+    paths = plots.figures_from_runs({"cae": cae_run_dir}, x, corrupted, out_dir=tmp_path / "figs", n=3)
     assert set(paths) == {"loss_curves", "comparison"}
     for path in paths.values():
         assert path.stat().st_size > 1000

@@ -1,5 +1,6 @@
 import json
 import math
+import shutil
 
 import keras
 import numpy as np
@@ -9,22 +10,7 @@ from deblur import models, training
 from deblur.recipe import Recipe
 from deblur.training import pipeline
 
-
-def smooth_images(n, seed=0, size=16):
-    """Low-frequency random images (4x4 noise upsampled), uint8.
-
-    16x16 by default: the tests below check run folders, resume and step
-    counting, which do not depend on the image size, at a quarter of the
-    cost of CIFAR's 32x32 (the CAE is built for 16x16 with :func:`cae16`).
-    """
-    rng = np.random.default_rng(seed)
-    coarse = rng.random((n, 4, 4, 3))
-    return (np.kron(coarse, np.ones((1, size // 4, size // 4, 1))) * 255).astype(np.uint8)
-
-
-def cae16(seed=0):
-    """The study's CAE (all of its layers, BatchNorm state included) on 16x16 inputs."""
-    return models.cae(input_shape=(16, 16, 3), seed=seed)
+from conftest import CAE_RECIPE, cae16, smooth_images, trained_once
 
 
 def small_deblurnet(seed=0):
@@ -79,13 +65,26 @@ def test_image_pairs_order_depends_only_on_seed_and_epoch():
     assert not np.array_equal(full[0][0], full[3][0])  # reshuffled between epochs
 
 
-def test_loss_goes_down_on_a_small_batch(tmp_path):
-    x = smooth_images(64)
-    run = training.train(cae16(0), x, Recipe("cae", epochs=6, batch_size=16, validation_split=0.25, seed=0), run_dir=tmp_path / "run", verbose=0)
-    loss = run.history["loss"]
+@pytest.fixture(scope="session")
+def cae_history(cae_run_dir):
+    """The history of the session's finished :data:`conftest.CAE_RECIPE` run (the resume test trains it again)."""
+    return training.load_history(cae_run_dir)
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """A finished one-epoch run folder of :func:`small_deblurnet` on 16 images (copy it before changing it)."""
+    return trained_once(tmp_path_factory, "small", lambda run_dir: training.train(
+        small_deblurnet(0), smooth_images(16, seed=3), Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir,
+        verbose=0))
+
+
+def test_loss_goes_down_on_a_small_batch(cae_history):
+    history = cae_history
+    loss = history["loss"]
     assert len(loss) == 6
     assert loss[-1] < 0.7 * loss[0]
-    assert run.history["val_loss"][-1] < run.history["val_loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
 
 
 def test_run_folder_contents_and_load_run(tmp_path):
@@ -106,12 +105,8 @@ def test_run_folder_contents_and_load_run(tmp_path):
                                atol=1e-6)
 
 
-def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
-    x = smooth_images(48, seed=2)
-    recipe = Recipe("cae", epochs=4, batch_size=16, seed=0)
-
-    reference = training.train(cae16(0), x, recipe, run_dir=tmp_path / "uninterrupted", verbose=0)
-
+def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path, cae_history):
+    x, recipe = smooth_images(64), CAE_RECIPE  # the session's CAE run (cae_history), here interrupted and resumed
     run_dir = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         training.train(cae16(0), x, recipe, run_dir=run_dir, callbacks=[StopAfter(1)], verbose=0)
@@ -124,23 +119,23 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path):
     # Resume: the model argument is ignored, the checkpoint is used.
     resumed = training.train(cae16(99), x, recipe, run_dir=run_dir, verbose=0)
     history = json.loads((run_dir / "history.json").read_text())
-    assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3, 4]
+    assert [e["epoch"] for e in history["epochs"]] == [1, 2, 3, 4, 5, 6]
     assert history["epochs"][:2] == saved_history["epochs"]  # nothing saved before is lost
     assert (run_dir / "config.json").read_bytes() == saved_config
     assert (run_dir / "model.keras").exists()
     # Same batches, same optimizer state: the resumed run matches an uninterrupted one.
-    np.testing.assert_allclose(resumed.history["loss"], reference.history["loss"], rtol=1e-3)
+    np.testing.assert_allclose(resumed.history["loss"], cae_history["loss"], rtol=1e-3)
     assert not list(run_dir.glob("*.tmp*")) and sorted(p.name for p in run_dir.glob(".*")) == [training.LOCK_FILE]
 
     # Another length is another recipe: refused, so config.json stays the recipe that made the run.
-    with pytest.raises(training.RunMismatchError, match="epochs: saved 4 vs now 5"):
-        training.train(cae16(0), x, Recipe("cae", epochs=5, batch_size=16, seed=0), run_dir=run_dir, verbose=0)
+    with pytest.raises(training.RunMismatchError, match="epochs: saved 6 vs now 5"):
+        training.train(cae16(0), x, Recipe("cae", epochs=5, batch_size=16, validation_split=0.25, seed=0),
+                       run_dir=run_dir, verbose=0)
 
 
-def test_existing_run_is_never_overwritten(tmp_path):
+def test_existing_run_is_never_overwritten(tmp_path, small_run):
     x = smooth_images(16, seed=3)
-    run_dir = tmp_path / "run"
-    training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    run_dir = shutil.copytree(small_run, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     with pytest.raises(training.RunMismatchError, match="batch_size"):
         training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=2, batch_size=4), run_dir=run_dir, verbose=0)
@@ -275,10 +270,9 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
     assert run.finished and run.steps == run.length["steps"] == 40 and run.length["hold_steps"] == 11
 
 
-def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path):
+def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path, small_run):
     x = smooth_images(16, seed=3)
-    run_dir = tmp_path / "run"
-    training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    run_dir = shutil.copytree(small_run, tmp_path / "run")
     victim = tmp_path / "important.keras"
     victim.write_bytes(b"precious")
     history = json.loads((run_dir / "history.json").read_text())

@@ -24,6 +24,8 @@ import contextlib
 
 import keras
 
+from .._validation import check_int
+
 __all__ = ["data_parallel", "list_devices", "split_cpu"]
 
 
@@ -97,8 +99,7 @@ def split_cpu(n):
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("split_cpu is for the TensorFlow backend; on JAX set "
                            "XLA_FLAGS=--xla_force_host_platform_device_count=N before importing Keras.")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer; got {n!r}.")
+    check_int(n, "n")
     import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .._validation import as_float_images, check_images, check_same_shape
+from .._validation import as_float_images, check_images, check_int, check_same_shape
 from ..corruption import corrupt
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
 from ..machine import frontend
@@ -135,8 +135,7 @@ def _check_inputs(model, recipe, workers):
         raise TypeError(f"model must be a keras.Model; got {type(model).__name__}.")
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a deblur.recipe.Recipe; got {type(recipe).__name__}.")
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be a positive integer; got {workers!r}.")
+    check_int(workers, "workers")
     names = sorted(getattr(t, "name", "?") for t in getattr(model, "inputs", None) or [])
     if recipe.sigma_input and names != ["corrupted", "sigma"]:
         raise ValueError(f"sigma_input=True needs a model with inputs named 'corrupted' and 'sigma'; "
@@ -188,6 +187,8 @@ def _start_or_resume(model, run_dir, doc, recipe):
         return load_model_file(checkpoint_path(run_dir, doc))
     optimizer = keras.optimizers.Adam(recipe.learning_rate, global_clipnorm=recipe.global_clipnorm)
     model.compile(optimizer=optimizer, loss=recipe.loss)
+    # Built here, not in the first training step: on TensorFlow a variable made while tracing costs a second trace.
+    optimizer.build(model.trainable_variables)
     return model
 
 
@@ -262,18 +263,10 @@ def _fit(model, data, validation, *, callbacks, verbose):
         verbose, callbacks = (1, callbacks) if frontend() else (0, [*callbacks, _EpochLine()])
     if validation is not None and keras.backend.backend() == "tensorflow":
         _validate_eagerly(model)
-    model.fit(
-        data,
-        epochs=data.epochs,
-        initial_epoch=data.start_epoch,
-        steps_per_epoch=data.batches_per_epoch,
-        # The data sets shuffle themselves; Keras's shuffle would permute batch indices with `random` and mix epochs.
-        shuffle=False,
-        validation_data=validation,
-        validation_batch_size=max(data.batch_size, 256),
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+    # The data sets shuffle themselves; Keras's shuffle would permute batch indices with `random` and mix epochs.
+    model.fit(data, epochs=data.epochs, initial_epoch=data.start_epoch, steps_per_epoch=data.batches_per_epoch,
+              shuffle=False, validation_data=validation, validation_batch_size=max(data.batch_size, 256),
+              callbacks=callbacks, verbose=verbose)
 
 
 class _EpochLine(keras.callbacks.Callback):

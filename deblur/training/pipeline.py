@@ -13,7 +13,7 @@ import math
 import keras
 import numpy as np
 
-from .._validation import check_images, to_float32
+from .._validation import check_images, check_int, to_float32
 from ..corruption import _corrupt_into, check_fraction, check_noise, check_settings, check_zoom, draw_settings, \
     draw_zoom, magnify
 from .distributed import ProcessGroup
@@ -76,9 +76,8 @@ class EpochBatches(keras.utils.PyDataset):
 
     def __init__(self, n, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, workers=1, group=None):
         super().__init__(workers=workers, use_multiprocessing=False)
-        for value, name in ((batch_size, "batch_size"), (epochs, "epochs")):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+        check_int(batch_size, "batch_size")
+        check_int(epochs, "epochs")
         if not 0 <= start_epoch <= epochs:
             raise ValueError(f"start_epoch must be in [0, epochs]; got {start_epoch}.")
         self.n = int(n)

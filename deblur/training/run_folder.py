@@ -32,7 +32,8 @@ from ..recipe import Recipe
 from .distributed import saving_alone
 
 __all__ = ["TrainedRun", "RunMismatchError", "RunLockedError", "run_lock", "open_run", "load_run", "load_history",
-           "check_resumable", "RunCheckpoint", "save_final", "steps_done", "CONFIG_FILE", "HISTORY_FILE", "FINAL_MODEL_FILE", "LOCK_FILE"]
+           "check_resumable", "RunCheckpoint", "save_final", "steps_done", "CONFIG_FILE", "HISTORY_FILE",
+           "FINAL_MODEL_FILE", "LOCK_FILE"]
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
@@ -240,7 +241,11 @@ def save_final(model, run_dir, doc, *, finished, write=True):
         save_model(model, final)
         doc["final_step"] = steps
         atomic_write_json(run_dir / HISTORY_FILE, doc)
-    return TrainedRun(model, history_lists(doc), run_dir, steps=steps, length=dict(doc.get("length", {})),
+    return _trained_run(model, run_dir, doc, finished=finished)
+
+
+def _trained_run(model, run_dir, doc, *, finished):
+    return TrainedRun(model, history_lists(doc), run_dir, steps=steps_done(doc), length=dict(doc.get("length", {})),
                       finished=finished)
 
 
@@ -274,13 +279,12 @@ class RunCheckpoint(keras.callbacks.Callback):
                 record[key] = float(logs[key])
         name = f"checkpoint-epoch{epoch + 1:03d}.keras"
         previous = self.doc.get("checkpoint")
-        if not self.write:
-            self.doc["epochs"].append(record)
-            self.doc["checkpoint"] = name
-            return
-        save_model(self.saved_model or self.model, self.run_dir / name)
+        if self.write:
+            save_model(self.saved_model or self.model, self.run_dir / name)
         self.doc["epochs"].append(record)
         self.doc["checkpoint"] = name
+        if not self.write:
+            return
         atomic_write_json(self.run_dir / HISTORY_FILE, self.doc)
         # Only now that history.json points at the new checkpoint may the old go.
         if previous and previous != name:
@@ -317,6 +321,4 @@ def load_run(run_dir):
         path = checkpoint_path(run_dir, doc)
     else:
         raise FileNotFoundError(f"{run_dir} holds no trained model (no {FINAL_MODEL_FILE} or checkpoint).")
-    model = load_model_file(path)
-    return TrainedRun(model, history_lists(doc), run_dir, steps=steps_done(doc), length=dict(doc.get("length", {})),
-                      finished=path == final)
+    return _trained_run(load_model_file(path), run_dir, doc, finished=path == final)
