@@ -116,11 +116,7 @@ def _train(tmp_path, archive, run_dir, *extra, processes=None, wait=True):
                "--data", str(archive), "--run-dir", str(run_dir), *extra]
     if processes:
         command += ["--processes", str(processes)]
-    # JAX's persistent compilation cache, shared by the test's processes: the resumed workers load the programs the
-    # first two compiled (the same executables, about 10 s of compiling each on the 2-core CPU without AVX-512).
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
-           "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "jax_cache"), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-           "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("PYTEST_XDIST_WORKER", None)
     if not wait:
         return subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
