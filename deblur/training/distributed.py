@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 __all__ = ["ProcessGroup", "from_env", "initialize", "current", "launch", "HEARTBEAT_SECONDS", "ENV_VARS"]
@@ -184,7 +185,9 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
         command = [*(program or [sys.executable, "-m", "deblur"]), *argv]
         children.append(subprocess.Popen(command, env=env, preexec_fn=pin,
                                          stdout=None if index == 0 else subprocess.DEVNULL,
-                                         stderr=None if index == 0 else logs[index]))
+                                         stderr=subprocess.PIPE if index == 0 else logs[index]))
+    relay = threading.Thread(target=_relay, args=(children,), daemon=True)
+    relay.start()
     try:
         failure = _wait(children, poll_seconds)
         if failure is None:
@@ -195,8 +198,21 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
             if child.poll() is None:
                 child.kill()
             child.wait()
+        relay.join(timeout=5)
         for log in logs:
             log.close()
+
+
+def _relay(children):
+    """Copy process 0's stderr to ours, line by line, until another process has failed.
+
+    When a peer dies, process 0's next collective fails and it prints the backend's error; by then the peer has exited
+    (its sockets close as it does), so that line is dropped and the launcher's one line stays the only one.
+    """
+    for line in children[0].stderr:
+        if not any(c.poll() not in (None, 0) for c in children[1:]):
+            sys.stderr.write(line.decode(errors="replace"))
+            sys.stderr.flush()
 
 
 def _wait(children, poll_seconds):
