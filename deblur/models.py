@@ -215,59 +215,16 @@ def _deblurnet_graph(image, features, *, width, blocks, head, seed, modulation=N
     return layers.Add(name="restored")([image, correction])
 
 
-def deblurnet_mix(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, gate=16, seed=None,
-                  name="deblurnet_mix"):
-    """Two DeblurNets and a gate that weighs them pixel by pixel: the study's expert where its corruption is.
-
-    Expert ``study`` is a DeblurNet for the study's corruption (sigma 1-4, noise 0.02), expert ``photo`` one for the
-    photos people have (sharp, soft or blurred, noise up to 0.05; ``experiments/do_no_harm.py``). A photo expert costs
-    a few % inside the study's range and the study's expert over-sharpens sharp photos, so a gate (three stride-2 3x3
-    convolutions and one more of ``gate`` ReLUs, a 1x1 sigmoid, bilinear upsampling by 8) looks at about 60x60 pixels
-    around each pixel and returns ``photo + g * (study - photo)``, g in (0, 1). Trained with both experts frozen, it
-    learns where the study's expert is the better one. Its reach is bounded, so tiled restoration shows no seams.
-
-    Parameters
-    ----------
-    input_shape, width, blocks, head, seed
-        As in :func:`deblurnet` (both experts); height and width multiples of 8.
-    gate : int, default 16
-        Channels of the gate's convolutions.
-    name : str, default "deblurnet_mix"
-
-    Returns
-    -------
-    model : keras.Model
-        ``(batch, H, W, 3)`` to ``(batch, H, W, 3)``; nested models ``study`` and ``photo``. 634,759 parameters with
-        the defaults (twice DeblurNet's 313,667, and 7,425 of the gate); 0.327 GFLOP per 32x32 image.
-    """
-    _check_input_shape(input_shape, multiple=8, model=name, residual=True)
-    _check_counts(name, gate=gate)
-    inputs = keras.Input(shape=input_shape, name="corrupted")
-    study, photo = (deblurnet(input_shape, width=width, blocks=blocks, head=head, seed=seed, name=n)(inputs)
-                    for n in ("study", "photo"))
-    g = inputs
-    for i in range(4):
-        g = layers.Conv2D(gate, 3, strides=2 if i < 3 else 1, padding="same", activation="relu",
-                          kernel_initializer=_kernel_init(seed, 200 + i), name=f"gate_conv{i + 1}")(g)
-    g = layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=_kernel_init(seed, 204), name="gate")(g)
-    g = layers.UpSampling2D(8, interpolation="bilinear", name="gate_upsampled")(g)
-    gated = layers.Multiply(name="gated")([g, layers.Subtract(name="study_minus_photo")([study, photo])])
-    return keras.Model(inputs, layers.Add(name="restored")([photo, gated]), name=name)
-
-
 #: The model table: name -> builder. Tests and the notebook iterate over it.
 MODELS = {"cae": cae, "win5rb": win5rb, "deblurnet": deblurnet}
 
-#: Every architecture :func:`build` knows: the table's and those only a shipped model uses.
-ARCHITECTURES = {**MODELS, "deblurnet_mix": deblurnet_mix}
-
 
 def build(name, **kwargs):
-    """Build a model from :data:`ARCHITECTURES` by name (``"cae"``, ``"win5rb"``, ``"deblurnet"``, ...)."""
+    """Build a model from :data:`MODELS` by name (``"cae"``, ``"win5rb"`` or ``"deblurnet"``)."""
     try:
-        builder = ARCHITECTURES[name]
+        builder = MODELS[name]
     except KeyError:
-        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(ARCHITECTURES)}.") from None
+        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.") from None
     return builder(**kwargs)
 
 
@@ -281,8 +238,8 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
     Parameters
     ----------
     model : keras.Model
-        A functional model (one input); it is run once on an image of zeros. Nested models (the experts of
-        :func:`deblurnet_mix`) are counted as models that take the input image.
+        A functional model (one input); it is run once on an image of zeros. Nested models (e.g. the experts of
+        ``experiments/do_no_harm.py``'s mixture) are counted as models that take the input image.
     image_shape : tuple of int, default (32, 32, 3)
         Per pixel, the count does not depend on the size as long as it divides evenly through the model's strides.
 
@@ -353,7 +310,7 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     Parameters
     ----------
     name : str
-        ``"cae"`` or ``"win5rb"``.
+        A shipped model (:func:`deblur.pretrained.pretrained_names`), built as its card's architecture and recipe say.
     input_shape : tuple, optional
         Passed to the builder; default is the builder's own (CAE 32x32x3, Win5-RB any size).
     verify : bool, default True
@@ -366,7 +323,9 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     """
     card = model_card(name)
     weights = weights_file(name, verify=verify)
-    kwargs = dict(card.get("recipe", {}).get("build", {}), **({} if input_shape is None else {"input_shape": input_shape}))
+    kwargs = dict(card.get("recipe", {}).get("build", {}))
+    if input_shape is not None:
+        kwargs["input_shape"] = input_shape
     model = build(card["architecture"], **kwargs)
     model.load_weights(weights)
     return model

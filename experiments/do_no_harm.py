@@ -35,6 +35,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from deblur import corruption, data, files, metrics, models, natural, plots, study, sweep, training
@@ -73,6 +74,8 @@ ROUND2 = {
 }
 #: Photographs for model choice, none of the evaluation's.
 VALIDATION_PHOTOS = ("immunohistochemistry", "retina")
+#: Where the photo experts were trained (``bash experiments/gpu.sh run photo``, 2026-12-04).
+PHOTO_EXPERT_HARDWARE = "one NVIDIA H200, Keras 3.15.1 on JAX 0.11.2 (CUDA), 7 variants at once; numpy corruption"
 GATE_STEPS = 1500                      # the mixture's gate, both experts frozen, on the photo expert's corruption
 GRID = {"sigmas": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0), "noise_levels": (0.0, 0.01, 0.02, 0.05)}
 BAR = {"no_harm_db": 0.3, "psnr_cap_db": 40.0, "gain_db": 2.0, "gain_from_sigma": 1.5, "inside_mse_ratio": 1.05}
@@ -111,6 +114,44 @@ def photo_crops(names=PHOTOS, size=CROP):
     return np.stack(crops)
 
 
+def deblurnet_mix(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, gate=16, seed=None,
+                  name="deblurnet_mix"):
+    """Two DeblurNets and a gate that weighs them pixel by pixel: the study's expert where its corruption is.
+
+    Expert ``study`` is a DeblurNet for the study's corruption (sigma 1-4, noise 0.02), expert ``photo`` one for the
+    photos people have (sharp, soft or blurred, noise up to 0.05; ``experiments/do_no_harm.py``). A photo expert costs
+    a few % inside the study's range and the study's expert over-sharpens sharp photos, so a gate (three stride-2 3x3
+    convolutions and one more of ``gate`` ReLUs, a 1x1 sigmoid, bilinear upsampling by 8) looks at about 60x60 pixels
+    around each pixel and returns ``photo + g * (study - photo)``, g in (0, 1). Trained with both experts frozen, it
+    learns where the study's expert is the better one. Its reach is bounded, so tiled restoration shows no seams.
+
+    Parameters
+    ----------
+    input_shape, width, blocks, head, seed
+        As in :func:`deblur.models.deblurnet` (both experts); height and width multiples of 8.
+    gate : int, default 16
+        Channels of the gate's convolutions.
+    name : str, default "deblurnet_mix"
+
+    Returns
+    -------
+    model : keras.Model
+        ``(batch, H, W, 3)`` to ``(batch, H, W, 3)``; nested models ``study`` and ``photo``. 634,759 parameters with
+        the defaults (twice DeblurNet's 313,667, and 7,425 of the gate); 0.327 GFLOP per 32x32 image.
+    """
+    inputs = keras.Input(shape=input_shape, name="corrupted")
+    study, photo = (models.deblurnet(input_shape, width=width, blocks=blocks, head=head, seed=seed, name=n)(inputs)
+                    for n in ("study", "photo"))
+    g = inputs
+    for i in range(4):
+        g = keras.layers.Conv2D(gate, 3, strides=2 if i < 3 else 1, padding="same", activation="relu",
+                          kernel_initializer=keras.initializers.GlorotUniform(None if seed is None else seed + 200 + i), name=f"gate_conv{i + 1}")(g)
+    g = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=keras.initializers.GlorotUniform(None if seed is None else seed + 204), name="gate")(g)
+    g = keras.layers.UpSampling2D(8, interpolation="bilinear", name="gate_upsampled")(g)
+    gated = keras.layers.Multiply(name="gated")([g, keras.layers.Subtract(name="study_minus_photo")([study, photo])])
+    return keras.Model(inputs, keras.layers.Add(name="restored")([photo, gated]), name=name)
+
+
 def gate_recipe(variant):
     """The recipe that trains the gate of :func:`deblur.models.deblurnet_mix`: ``variant``'s corruption, batch 32."""
     return replace(photo_recipe(variant, steps=GATE_STEPS), model="deblurnet_mix", build={}, batch_size=32,
@@ -120,7 +161,7 @@ def gate_recipe(variant):
 def mix(args):
     """The shipped model: the shipped DeblurNet (study expert), the chosen variant (photo expert), a gate trained."""
     variant = args.variant or chosen_variant(args.out)
-    model = models.deblurnet_mix(seed=SEEDS.init, name=SHIPPED_NAME)
+    model = deblurnet_mix(seed=SEEDS.init, name=SHIPPED_NAME)
     model.get_layer("study").set_weights(models.load_pretrained("deblurnet").get_weights())
     model.get_layer("photo").set_weights(training.load_run(Path(args.run_root) / variant).model.get_weights())
     for expert in ("study", "photo"):
@@ -233,7 +274,7 @@ def ablate_round2(args, command):
         history = files.read_json(run_dir / training.HISTORY_FILE)
         recipe = run_recipe(run_dir)
         row = {"variant": variant, **ROUND2[variant], "epochs": len(history["epochs"]),
-               "steps": history.get("final_step") or len(history["epochs"]) * len(range(0, 49000, recipe.batch_size)),
+               "steps": history.get("final_step") or len(history["epochs"]) * -(-history["data"]["n_train"] // recipe.batch_size),
                "finished": history.get("final_step") == recipe.steps, "final_loss": history["epochs"][-1]["loss"],
                "recipe": recipe.as_dict()}
         if row["finished"]:
@@ -315,11 +356,19 @@ def export(args):
                          f"{record['verdict']['inside_ratio']:.3f}, grid misses "
                          f"{ {k: len(v) for k, v in record['verdict']['misses'].items()} }), so it does not ship.")
     sha = export_weights.archive_sha256(args.data)
-    train_command = "python experiments/do_no_harm.py train" + (f" --data {args.data}" if args.data else "")
+    data_arg = f" --data {args.data}" if args.data else ""
+    variant = record["variant"]
+    ablation = records.read_report(args.out)["records"]["ablation"]["variants"][variant]
+    experts = {"study": "the shipped deblurnet, unchanged (its card: deblur/weights/deblurnet.json)",
+               "photo": {"variant": variant, "recipe": ablation["recipe"], "steps": ablation["steps"],
+                         "images_seen": ablation["images_seen"], "train_seconds": round(ablation["train_seconds"], 1),
+                         "hardware": PHOTO_EXPERT_HARDWARE,
+                         "command": f"python experiments/do_no_harm.py train --variant {variant}{data_arg}"},
+               "gate": "trained by the command below with both experts frozen; its recipe is this card's"}
     card = export_weights.export_pretrained(
-        args.run_dir, name=SHIPPED_NAME, command=train_command,
+        args.run_dir, name=SHIPPED_NAME, command=f"python experiments/do_no_harm.py mix{data_arg}",
         evaluation={"test": record["inside"][SHIPPED_NAME], "identity": record["inside"]["identity"]},
-        data_source=data.describe_source(args.data), data_sha256=sha, out_dir=weights_dir)
+        data_source=data.describe_source(args.data), data_sha256=sha, out_dir=weights_dir, extra={"experts": experts})
     print(f"exported {SHIPPED_NAME}: deblur/weights/{card['weights_file']} and its model card")
 
 

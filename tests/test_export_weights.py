@@ -54,7 +54,7 @@ def test_each_shipped_cards_recipe_round_trips():
         recipe = Recipe.from_dict(card["recipe"])
         assert recipe.as_dict() == card["recipe"], name
         assert recipe.model == card["architecture"] and recipe.batch_size == card["protocol"]["batch_size"]
-        assert card["training"]["command"].startswith("python tools/reproduce.py"), name
+        assert card["training"]["command"].startswith(("python tools/reproduce.py", "python experiments/")), name
 
 
 def test_a_cards_corruption_names_its_sharp_share():

@@ -183,19 +183,3 @@ def test_deblurnet_short_training_beats_identity(tmp_path):
     trained = metrics.evaluate(run.model, noisy, test)["mse"]
     assert trained < 0.5 * identity, (trained, identity)
 
-
-def test_deblurnet_mix_weighs_two_deblurnets_by_a_gate():
-    model = models.build("deblurnet_mix", seed=0)
-    assert model.count_params() == 634_759 == 2 * 313_667 + 7_425
-    assert models.gflops_per_image(model) == pytest.approx(2 * models.gflops_per_image(models.deblurnet()), rel=0.01)
-    study, photo = model.get_layer("study"), model.get_layer("photo")
-    rng = np.random.default_rng(0)
-    for expert in (study, photo):  # different experts, so the gate's weight shows
-        expert.get_layer("correction").set_weights([rng.normal(0, 0.01, w.shape).astype("float32")
-                                                    for w in expert.get_layer("correction").get_weights()])
-    x = rng.random((2, 24, 40, 3)).astype("float32")
-    a, b = study.predict(x, verbose=0), photo.predict(x, verbose=0)
-    g = keras.Model(model.inputs, model.get_layer("gate_upsampled").output).predict(x, verbose=0)
-    assert g.shape == (2, 24, 40, 1)
-    assert np.all((g > 0) & (g < 1))
-    np.testing.assert_allclose(model.predict(x, verbose=0), b + g * (a - b), atol=1e-6)

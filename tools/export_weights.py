@@ -33,7 +33,7 @@ def archive_sha256(source):
 
 
 def export_pretrained(run_dir, *, evaluation, command, data_source, recipe=None, data_sha256=None, out_dir=None,
-                      name=None):
+                      name=None, extra=None):
     """Ship a finished run: its weights and a model card, into the package.
 
     The card says how to make the model again (``training.command``, the
@@ -60,6 +60,8 @@ def export_pretrained(run_dir, *, evaluation, command, data_source, recipe=None,
     name : str, optional
         The shipped name (files ``<name>.weights.h5`` and ``<name>.json``);
         default ``recipe.model``.
+    extra : dict, optional
+        More of the card (e.g. where a model's frozen parts come from).
 
     Returns
     -------
@@ -120,6 +122,7 @@ def export_pretrained(run_dir, *, evaluation, command, data_source, recipe=None,
         "history": {k: [e.get(k) for e in history["epochs"]] for k in ("loss", "val_loss", "learning_rate", "seconds")},
         "test_metrics": evaluation["test"],
         "identity_metrics": evaluation["identity"],
+        **(extra or {}),
     }
     files.atomic_write_json(out_dir / f"{name}.json", card)
     return card
