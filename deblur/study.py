@@ -274,7 +274,8 @@ def load_profile_data(profile, source=None):
     return out
 
 
-def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbose="auto", callbacks=(), model=None):
+def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbose="auto", callbacks=(), model=None,
+                workers=1):
     """Build the recipe's model and train it in its run folder (a rerun resumes it): a ``deblur.training.TrainedRun``.
 
     Parameters
@@ -293,6 +294,8 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbo
     model : keras.Model, optional
         A model to train instead of ``models.build(recipe.model, **recipe.build)`` (research candidates; build it with
         ``seed=Seeds(recipe.seed).init``).
+    workers : int, default 1
+        Threads preparing batches (:func:`deblur.training.train`).
     """
     from . import models, training  # Keras loads here, not with the protocol (``deblur --help`` stays fast)
 
@@ -302,4 +305,4 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbo
     if model_recipe.corruption != "fixed":
         x_train_corrupted = None
     return training.train(model, x_train, model_recipe, run_dir=run_dir, x_corrupted=x_train_corrupted,
-                          verbose=verbose, callbacks=callbacks)
+                          verbose=verbose, callbacks=callbacks, workers=workers)

@@ -114,6 +114,11 @@ def photo_crops(names=PHOTOS, size=CROP):
     return np.stack(crops)
 
 
+def _gate_init(seed, index):
+    """Glorot-uniform seeded per layer, as ``deblur.models``' builders do (unseeded for None)."""
+    return "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(seed=seed + index)
+
+
 def deblurnet_mix(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, gate=16, seed=None,
                   name="deblurnet_mix"):
     """Two DeblurNets and a gate that weighs them pixel by pixel: the study's expert where its corruption is.
@@ -145,8 +150,8 @@ def deblurnet_mix(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, g
     g = inputs
     for i in range(4):
         g = keras.layers.Conv2D(gate, 3, strides=2 if i < 3 else 1, padding="same", activation="relu",
-                          kernel_initializer=keras.initializers.GlorotUniform(None if seed is None else seed + 200 + i), name=f"gate_conv{i + 1}")(g)
-    g = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=keras.initializers.GlorotUniform(None if seed is None else seed + 204), name="gate")(g)
+                          kernel_initializer=_gate_init(seed, 200 + i), name=f"gate_conv{i + 1}")(g)
+    g = keras.layers.Conv2D(1, 1, activation="sigmoid", kernel_initializer=_gate_init(seed, 204), name="gate")(g)
     g = keras.layers.UpSampling2D(8, interpolation="bilinear", name="gate_upsampled")(g)
     gated = keras.layers.Multiply(name="gated")([g, keras.layers.Subtract(name="study_minus_photo")([study, photo])])
     return keras.Model(inputs, keras.layers.Add(name="restored")([photo, gated]), name=name)
@@ -167,7 +172,7 @@ def mix(args):
     for expert in ("study", "photo"):
         model.get_layer(expert).trainable = False
     x_train = study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"]
-    return training.train(model, x_train, gate_recipe(variant), run_dir=args.run_dir, verbose=2)
+    return study.train_model(gate_recipe(variant), x_train, run_dir=args.run_dir, model=model, verbose=2)
 
 
 def run_recipe(run_dir):
@@ -216,7 +221,7 @@ def bar_check(rows, method):
 def train(x_train, recipe, run_dir, *, workers=1, verbose=2):
     """Train (or resume) one photo DeblurNet; returns the TrainedRun."""
     model = models.deblurnet(seed=SEEDS.init, name=SHIPPED_NAME, **recipe.build)
-    return training.train(model, x_train, recipe, run_dir=run_dir, workers=workers, verbose=verbose)
+    return study.train_model(recipe, x_train, run_dir=run_dir, model=model, workers=workers, verbose=verbose)
 
 
 def ablate(args, command):

@@ -199,6 +199,7 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
                 child.kill()
             child.wait()
         relay.join(timeout=5)
+        children[0].stderr.close()
         for log in logs:
             log.close()
 
