@@ -7,24 +7,30 @@ a corruption that covers what people have: a share of images left sharp (no blur
 uniform in [0.3, 6), each with a noise level uniform in [0, 0.05]. A first model trained so (25 % sharp) left sharp
 CIFAR images alone but over-sharpened sharp photos (36.9 dB): a photo's edges spread over more pixels than a CIFAR
 image's, so it looks blurred. So a share of the clean images is also magnified (``Recipe.zoom_fraction``,
-``deblur.corruption.magnify``): sharp but soft, as photos are. The variants (:data:`VARIANTS`: sharp share,
-magnified share and range, batch) are chosen by an ablation at equal steps, scored on validation images only (200
-held out of the training split, and crops of two photographs that are not among the evaluation's), never the test
-set. The bar (``BAR``): on the extended grid (sigma 0, 0.25, 0.5 ... 6, noise 0, 0.01, 0.02, 0.05), on CIFAR test
-images and on crops of scikit-image's photographs, the mean per-image PSNR is never below min(input PSNR, 40 dB) - 0.3
-dB, it gains at least 2 dB where sigma >= 1.5, and inside the study's range its test MSE (all 10,000 test images, the
-cards' test corruption) is within 5 % of the shipped DeblurNet's. Writes ``reports/do_no_harm.json`` and
+``deblur.corruption.magnify``): sharp but soft, as photos are. The photo experts (:data:`VARIANTS`: sharp share,
+magnified share and range, batch) are compared at equal steps on validation images only (1,000 held out of the
+training split, and crops of two photographs that are not among the evaluation's), never the test set; a second
+round (:data:`ROUND2`) is recorded. The candidate to ship, :func:`deblurnet_mix`, weighs the shipped DeblurNet and
+the chosen photo expert pixel by pixel with a small gate trained with both frozen. The bar (``BAR``): on the
+extended grid (sigma 0, 0.25, 0.5 ... 6, noise 0, 0.01, 0.02, 0.05), on CIFAR test images and on crops of
+scikit-image's photographs, the mean per-image PSNR is never below min(input PSNR, 40 dB) - 0.3 dB, it gains at
+least 2 dB where sigma >= 1.5, and inside the study's range its test MSE (all 10,000 test images, the cards' test
+corruption) is within 5 % of the shipped DeblurNet's. Writes ``reports/do_no_harm.json`` and
 ``docs/figures/do_no_harm.png``.
 
-    python experiments/do_no_harm.py train --variant NAME --run-dir runs/do_no_harm/ablation/NAME   # each variant
-    python experiments/do_no_harm.py ablate --run-root runs/do_no_harm/ablation --data ../shared/data/cifar10-jpeg.tar.gz
+    bash experiments/gpu.sh run photo        # every variant at once on a GPU (5.4 min on an H200), or one by one:
+    python experiments/do_no_harm.py train --variant NAME --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/do_no_harm.py ablate --data ../shared/data/cifar10-jpeg.tar.gz     # --round 2 for ROUND2
+    python experiments/do_no_harm.py mix --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/do_no_harm.py evaluate --data ../shared/data/cifar10-jpeg.tar.gz
     python experiments/do_no_harm.py export --data ../shared/data/cifar10-jpeg.tar.gz
 
-``train`` trains (or resumes) one variant, by default the one the ablation's record chose, in
-``runs/do_no_harm/deblurnet_photo``; ``evaluate`` scores that run folder; ``export`` ships it
-(``deblur/weights/deblurnet_photo.*``) only if the record says it meets the bar. ``bash experiments/gpu.sh run photo``
-trains every variant at once on a GPU.
+``train`` trains (or resumes) one variant into ``runs/do_no_harm/ablation/VARIANT``; ``ablate`` scores them and
+picks the photo expert; ``mix`` trains the gate in ``runs/do_no_harm/deblurnet_photo``; ``evaluate`` scores that;
+``export`` ships it (``deblur/weights/deblurnet_photo.*``) only if the record says it meets the bar. Two GPU-trained
+photo experts are kept in ``experiments/do_no_harm_experts/`` (the chosen s40z50b64 and the 6-block s25z50b64k6:
+weights without optimizer state, with their config and history), so ``mix --run-root experiments/do_no_harm_experts
+--variant NAME`` needs no GPU.
 """
 
 from __future__ import annotations
