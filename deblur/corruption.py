@@ -232,7 +232,7 @@ def magnify(images, factors, positions):
     """
     factors = np.asarray(factors, dtype=np.float64).reshape(-1)
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    if not (len(factors) == len(positions) == len(images)) or np.any(~(factors >= 1)) or np.any(~np.isfinite(factors)):
+    if not (len(factors) == len(positions) == len(images) and np.all(np.isfinite(factors) & (factors >= 1))):
         raise ValueError(f"Need one factor >= 1 and one (row, column) position per image; got {len(factors)} factors "
                          f"and {len(positions)} positions for {len(images)} images.")
     rows = _cubic_resampling(images.shape[1], factors, np.clip(positions[:, 0], 0, 1))

@@ -310,7 +310,7 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     Parameters
     ----------
     name : str
-        A shipped model (:func:`deblur.pretrained.pretrained_names`), built as its card's architecture and recipe say.
+        A shipped model (:func:`deblur.pretrained.pretrained_names`), built as its card's architecture.
     input_shape : tuple, optional
         Passed to the builder; default is the builder's own (CAE 32x32x3, Win5-RB any size).
     verify : bool, default True
@@ -323,9 +323,7 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     """
     card = model_card(name)
     weights = weights_file(name, verify=verify)
-    kwargs = dict(card.get("recipe", {}).get("build", {}))
-    if input_shape is not None:
-        kwargs["input_shape"] = input_shape
+    kwargs = {} if input_shape is None else {"input_shape": input_shape}
     model = build(card["architecture"], **kwargs)
     model.load_weights(weights)
     return model

@@ -230,6 +230,30 @@ def train(x_train, recipe, run_dir, *, workers=1, verbose=2):
     return study.train_model(recipe, x_train, run_dir=run_dir, model=model, workers=workers, verbose=verbose)
 
 
+def validation_scorer(data_source):
+    """``score(model)``: its grids, bar misses and in-range ratio on the validation images (never the test set).
+
+    In range: the 1,000 images held out of the training split, the study's corruption (``Seeds.test_corruption``),
+    against the shipped DeblurNet; grids: :data:`N_CIFAR` of them and :func:`validation_photo_crops`.
+    """
+    x_train = study.load_profile_data(study.get_profile(PROFILE), data_source)["x_train"]
+    val = validation_images(x_train, photo_recipe("s25"), n=None)
+    val_corrupted, _ = corruption.corrupt(val, seed=SEEDS.test_corruption)
+    shipped_mse = metrics.evaluate(models.load_pretrained("deblurnet"), val_corrupted, val)["mse"]
+    images = {"cifar": val[:N_CIFAR], "photos": validation_photo_crops()}
+
+    def score(model):
+        grids = {k: grid_rows({"model": model}, x) for k, x in images.items()}
+        misses = [dict(m, images=k) for k, rows in grids.items() for m in bar_check(rows, "model")]
+        return {"inside_ratio": metrics.evaluate(model, val_corrupted, val)["mse"] / shipped_mse, "misses": misses,
+                "n_misses": len(misses),
+                "worst_harm_db": min([m["psnr"] - m["floor"] for m in misses if m["kind"] == "harm"], default=0.0),
+                "grids": grids}
+
+    score.n_validation = len(val)
+    return score
+
+
 def ablate(args, command):
     """Score each variant's finished run folder under ``--run-root`` on validation images; the record names one.
 
@@ -237,35 +261,23 @@ def ablate(args, command):
     the study's corruption, against the shipped DeblurNet); of those, the fewest bar misses on the validation grids
     (CIFAR and photographs), then the smallest worst harm, then the lowest in-range MSE.
     """
-    x_train = study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"]
-    val = validation_images(x_train, photo_recipe("s25"), n=None)
-    val_corrupted, _ = corruption.corrupt(val, seed=SEEDS.test_corruption)
-    shipped = models.load_pretrained("deblurnet")
-    shipped_mse = metrics.evaluate(shipped, val_corrupted, val)["mse"]
-    photos = validation_photo_crops()
+    score = validation_scorer(args.data)
     results = {}
     for variant in VARIANTS:
         run = training.load_run(Path(args.run_root) / variant)
         if not run.finished:
             raise SystemExit(f"error: {args.run_root}/{variant} is not finished ({run.steps:,} steps).")
-        grids = {"cifar": grid_rows({"model": run.model}, val[:N_CIFAR]), "photos": grid_rows({"model": run.model},
-                                                                                                photos)}
-        misses = [dict(m, images=k) for k, rows in grids.items() for m in bar_check(rows, "model")]
-        ratio = metrics.evaluate(run.model, val_corrupted, val)["mse"] / shipped_mse
         recipe = run_recipe(run.run_dir)
-        results[variant] = {"variant": variant, **VARIANTS[variant], "steps": run.steps,
-                            "images_seen": run.steps * recipe.batch_size,
-                            "train_seconds": sum(run.history["seconds"]), "inside_ratio": ratio,
-                            "misses": misses, "n_misses": len(misses),
-                            "worst_harm_db": min([m["psnr"] - m["floor"] for m in misses if m["kind"] == "harm"],
-                                                 default=0.0),
-                            "grids": grids, "recipe": recipe.as_dict()}
-        print(f"{variant}: {len(misses)} misses (worst harm {results[variant]['worst_harm_db']:.2f} dB), in-range "
-              f"{ratio:.3f}x the shipped DeblurNet", flush=True)
+        results[variant] = r = {"variant": variant, **VARIANTS[variant], "steps": run.steps,
+                                "images_seen": run.steps * recipe.batch_size,
+                                "train_seconds": sum(run.history["seconds"]), **score(run.model),
+                                "recipe": recipe.as_dict()}
+        print(f"{variant}: {r['n_misses']} misses (worst harm {r['worst_harm_db']:.2f} dB), in-range "
+              f"{r['inside_ratio']:.3f}x the shipped DeblurNet", flush=True)
     eligible = [r for r in results.values() if r["inside_ratio"] <= BAR["inside_mse_ratio"]] or list(results.values())
     chosen = min(eligible, key=lambda r: (r["n_misses"], -r["worst_harm_db"], r["inside_ratio"]))
-    record = {"variants": results, "chosen": chosen["variant"], "n_validation": len(val), "n_cifar_grid": N_CIFAR,
-              "validation_photos": list(VALIDATION_PHOTOS), "crop": CROP,
+    record = {"variants": results, "chosen": chosen["variant"], "n_validation": score.n_validation,
+              "n_cifar_grid": N_CIFAR, "validation_photos": list(VALIDATION_PHOTOS), "crop": CROP,
               "rule": "in-range MSE on the validation images within the bar's ratio of the shipped DeblurNet's; then "
                       "fewest bar misses on the validation grids (CIFAR and photographs), then the smallest worst "
                       "harm, then the lowest in-range MSE"}
@@ -275,26 +287,19 @@ def ablate(args, command):
 
 def ablate_round2(args, command):
     """The second round's run folders: how far each got; the finished ones scored as in :func:`ablate`."""
-    x_train = study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"]
-    val = validation_images(x_train, photo_recipe("s25"), n=None)
-    val_corrupted, _ = corruption.corrupt(val, seed=SEEDS.test_corruption)
-    shipped_mse = metrics.evaluate(models.load_pretrained("deblurnet"), val_corrupted, val)["mse"]
+    score = validation_scorer(args.data)
     results = {}
     for variant in ROUND2:
         run_dir = Path(args.run_root) / variant
         history = files.read_json(run_dir / training.HISTORY_FILE)
         recipe = run_recipe(run_dir)
+        steps_per_epoch = -(-history["data"]["n_train"] // recipe.batch_size)
         row = {"variant": variant, **ROUND2[variant], "epochs": len(history["epochs"]),
-               "steps": history.get("final_step") or len(history["epochs"]) * -(-history["data"]["n_train"] // recipe.batch_size),
+               "steps": history.get("final_step") or len(history["epochs"]) * steps_per_epoch,
                "finished": history.get("final_step") == recipe.steps, "final_loss": history["epochs"][-1]["loss"],
                "recipe": recipe.as_dict()}
         if row["finished"]:
-            model = training.load_run(run_dir).model
-            grids = {"cifar": grid_rows({"model": model}, val[:N_CIFAR]),
-                     "photos": grid_rows({"model": model}, validation_photo_crops())}
-            misses = [dict(m, images=k) for k, rows in grids.items() for m in bar_check(rows, "model")]
-            row.update(inside_ratio=metrics.evaluate(model, val_corrupted, val)["mse"] / shipped_mse, misses=misses,
-                       n_misses=len(misses), grids=grids)
+            row.update(score(training.load_run(run_dir).model))
         results[variant] = row
         print(variant, {k: row.get(k) for k in ("epochs", "finished", "final_loss", "inside_ratio", "n_misses")},
               flush=True)
