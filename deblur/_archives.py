@@ -70,9 +70,6 @@ class DataError(RuntimeError):
     __module__ = "deblur.data"  # its public home, which re-exports it
 
 
-# ----------------------------------------------------------------- messages
-
-
 def _short_reason(exc, limit=200):
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
@@ -101,21 +98,10 @@ def _is_image_name(name):
     return not _hidden(name) and PurePosixPath(name).suffix.lower() in _IMAGE_SUFFIXES
 
 
-# ------------------------------------------------------------------- arrays
-
-
 def _result(x_train, y_train, x_test, y_test):
-    def images(x):
-        return np.ascontiguousarray(x, dtype=np.uint8)
-
-    def labels(y):
-        # Keras returns (N, 1) uint8 labels; flat int64 is what indexing wants.
-        return np.asarray(y).reshape(-1).astype(np.int64)
-
-    return (images(x_train), labels(y_train)), (images(x_test), labels(y_test))
-
-
-# -------------------------------------------------------------- directories
+    """Both splits as contiguous uint8 images and flat int64 labels (Keras returns (N, 1) uint8 labels)."""
+    return tuple((np.ascontiguousarray(x, dtype=np.uint8), np.asarray(y).reshape(-1).astype(np.int64))
+                 for x, y in ((x_train, y_train), (x_test, y_test)))
 
 
 def _load_batch_dir(folder):
@@ -155,9 +141,6 @@ def _load_image_dir(root, where, *, progress):
                     )
             classes[class_dir.name] = [(e.name, Path(e.path), f"'{e.path}'") for e in entries]
     return _decode_tree(tree, where, progress=progress)
-
-
-# ----------------------------------------------------------------- archives
 
 
 class _BoundedTarInfo(tarfile.TarInfo):
@@ -303,8 +286,6 @@ def _load_archive(path, where, *, progress):
     return _decode_tree(tree, where, progress=progress)
 
 
-# ----------------------------------------------------------- pickle batches
-
 # What a CIFAR-10 batch pickle needs: numpy array reconstruction (numpy 1.x and 2.x names, protocols 2 to 5) and
 # _codecs.encode, which Python 3 uses for bytes under protocol 2. Nothing else can be built from the file.
 _PICKLE_ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
@@ -414,9 +395,6 @@ def _assemble_batches(blobs, where):
     y_train = np.concatenate([parsed[name][1] for name in _TRAIN_BATCHES])
     x_test, y_test = parsed[_TEST_BATCH]
     return _result(x_train, y_train, x_test, y_test)
-
-
-# ------------------------------------------------------------ image folders
 
 
 def _class_labels(names):

@@ -30,20 +30,22 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 # Keep stderr for our own messages: silence TensorFlow's C++ start-up logging (a user's own setting wins).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from . import images, machine, pretrained  # noqa: E402 - imports no Keras
-from .files import check_file_target, check_outputs, publish_all, staging_folder  # noqa: E402 - imports no Keras
-from .study import MODEL_NAMES  # noqa: E402 - after the logging setting; imports no Keras
+# After the logging setting; none of these imports Keras.
+from . import images, machine, pretrained, study  # noqa: E402
+from ._validation import quantise, to_float32  # noqa: E402
+from .corruption import corrupt  # noqa: E402
+from .data import DataError, source_path  # noqa: E402
+from .files import check_file_target, check_outputs, publish_all, staging_folder  # noqa: E402
+from .study import MODEL_NAMES  # noqa: E402
 
 
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
-
-
-# ---------------------------------------------------------- image outputs
 
 
 def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
@@ -64,9 +66,6 @@ def _output_paths(names, out_dir, inputs, *, extra_inputs=()):
     return targets
 
 
-# ----------------------------------------------------------------- models
-
-
 def import_keras():
     """Import Keras with TensorFlow's native start-up log kept off stderr (:func:`deblur.machine.quiet_startup`)."""
     if "keras" not in sys.modules:
@@ -79,55 +78,46 @@ def import_keras():
                 import tensorflow  # noqa: F401
 
 
+def _model_source(spec):
+    """What a model spec names and the files it reads: ``("shipped" | "run" | "file", paths)``; imports no Keras."""
+    shipped = pretrained.pretrained_names()
+    if spec in MODEL_NAMES or spec in shipped:
+        if spec not in shipped:
+            raise CLIError(f"{spec}: no shipped weights for this model")
+        return "shipped", [pretrained.PRETRAINED_DIR / f"{spec}.weights.h5", pretrained.PRETRAINED_DIR / f"{spec}.json"]
+    path = Path(spec)
+    if path.is_dir():
+        return "run", [path]
+    if path.is_file() and path.suffix == ".keras":
+        return "file", [path]
+    raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(shipped)}), "
+                   "a .keras file or a run folder (deblur restore --list-models)")
+
+
 def _load_model(spec):
     """A shipped name, a .keras file, or a run folder -> keras.Model (any input size)."""
+    kind, (path, *_) = _model_source(spec)
     import_keras()
     from . import models, training
+    from .inference import as_any_size_model
 
-    path = Path(spec)
-    if spec in models.MODELS or spec in pretrained.pretrained_names():
-        if spec not in pretrained.pretrained_names():
-            raise CLIError(f"{spec}: no shipped weights for this model")
-        from .inference import as_any_size_model
-
+    if kind == "shipped":
         return as_any_size_model(spec)
-    if path.is_dir():
+    if kind == "run":
         try:
             return training.load_run(path).model
         except FileNotFoundError as exc:
             raise CLIError(str(exc)) from None
-    if path.is_file() and path.suffix == ".keras":
-        try:
-            return models.load_model_file(path)
-        except models.ModelFileError as exc:
-            raise CLIError(str(exc)) from None
-        except Exception as exc:  # noqa: BLE001 - any load failure is a user-facing one-liner
-            unknown = re.search(r"Could not locate (?:class|function) '?([\w.]+)", str(exc))
-            if unknown:
-                raise CLIError(f"{path}: uses the custom object {unknown.group(1)!r}, unknown here; load it in "
-                               "Python after importing the code that registers it, or save it without") from None
-            raise CLIError(f"{path}: cannot load Keras model ({type(exc).__name__}: {str(exc)[:150]})") from None
-    raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(models.pretrained_names())}), "
-                   "a .keras file or a run folder")
-
-
-def _model_inputs(spec):
-    """The files a model spec reads (shipped weights and card, a .keras file, a run folder); imports no Keras."""
-    shipped = pretrained.pretrained_names()
-    if spec in MODEL_NAMES or spec in shipped:
-        return [pretrained.PRETRAINED_DIR / f"{spec}.weights.h5", pretrained.PRETRAINED_DIR / f"{spec}.json"]
-    path = Path(spec)
-    if not (path.is_dir() or (path.is_file() and path.suffix == ".keras")):
-        raise CLIError(f"{spec}: unknown model; give a shipped name ({', '.join(shipped)}), "
-                       "a .keras file or a run folder (deblur restore --list-models)")
-    return [path]
-
-
-def _data_input(source):
-    """The data path a command reads (``--data`` or ``$DEBLUR_DATA``), or None for the download."""
-    from .data import source_path
-
-    return source_path(source)
+    try:
+        return models.load_model_file(path)
+    except models.ModelFileError as exc:
+        raise CLIError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - any load failure is a user-facing one-liner
+        unknown = re.search(r"Could not locate (?:class|function) '?([\w.]+)", str(exc))
+        if unknown:
+            raise CLIError(f"{path}: uses the custom object {unknown.group(1)!r}, unknown here; load it in "
+                           "Python after importing the code that registers it, or save it without") from None
+        raise CLIError(f"{path}: cannot load Keras model ({type(exc).__name__}: {str(exc)[:150]})") from None
 
 
 def out_folder(path):
@@ -138,13 +128,7 @@ def out_folder(path):
     return path
 
 
-# ------------------------------------------------------------ subcommands
-
-
 def _cmd_corrupt(args):
-    from ._validation import quantise, to_float32
-    from .corruption import corrupt
-
     paths = images.find_images(args.images)
     targets = _output_paths([f"{p.stem}_corrupted.png" for p in paths], args.out, paths, extra_inputs=args.images)
     rng = np.random.default_rng(args.seed)
@@ -163,8 +147,6 @@ def _cmd_corrupt(args):
 
 def _cmd_restore(args):
     """Restore image by image (bounded memory); all or nothing: results are published once every image is done."""
-    from tqdm.auto import tqdm
-
     if args.list_models:
         print(list_models())
         return 0
@@ -176,7 +158,7 @@ def _cmd_restore(args):
     for path in paths:  # headers only: mode, size, the pixel limit
         images.check_image(path)
     targets = _output_paths([f"{p.stem}_restored.png" for p in paths], args.out, paths,
-                            extra_inputs=[*args.images, *_model_inputs(args.model)])
+                            extra_inputs=[*args.images, *_model_source(args.model)[1]])
     import_keras()  # only once the inputs are known to be good
     from .inference import restore
 
@@ -230,7 +212,7 @@ def list_models():
 def _cmd_export(args):
     from . import deploy
 
-    inputs = _model_inputs(args.model)
+    inputs = _model_source(args.model)[1]
     deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
     model = _load_model(args.model)
     path = deploy.export(model, args.out, format=args.format, inputs=inputs)
@@ -243,16 +225,12 @@ def _cmd_export(args):
 
 
 def _profile_arrays(profile_name, data_source, n_test=None):
-    from . import study
-
     overrides = {"n_test": n_test} if n_test else {}
     profile = study.get_profile(profile_name, **overrides)
     return profile, study.load_profile_data(profile, data_source)
 
 
 def _cmd_train(args):
-    from . import study
-
     if args.processes > 1:  # N cooperating copies of this command (deblur.training.distributed)
         from .training.distributed import launch
 
@@ -273,7 +251,7 @@ def _cmd_train(args):
     # The results folder holds runs/<model>, as in the notebook's scratch folder.
     results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name)
     run_dir = results_dir / "runs" / args.model
-    check_outputs([results_dir], [_data_input(args.data)])
+    check_outputs([results_dir], [source_path(args.data)])
     arrays = study.load_profile_data(profile, args.data)
     held = {"n_train": len(arrays["x_train"]), "n_test": len(arrays["x_test"])}
     for field, n in held.items():  # a profile asking for more than the data hold: the banner and a warning say so
@@ -318,7 +296,7 @@ def _cmd_evaluate(args):
     from . import metrics
 
     check_file_target(args.out, suffixes={".json"}, example="results.json")
-    check_outputs([args.out], [_data_input(args.data), *_model_inputs(args.model)])
+    check_outputs([args.out], [source_path(args.data), *_model_source(args.model)[1]])
     if Path(args.out).exists():
         raise CLIError(f"--out {args.out}: exists; choose another --out (a saved result is never overwritten)")
     profile, arrays = _profile_arrays(args.profile, args.data, args.n_test)
@@ -341,7 +319,7 @@ def _cmd_plot(args):
     run_dirs = [item.partition("=")[2] for item in args.run]
     names = [*(["mse_by_sigma.png"] if args.results else []),
              *(["loss_curves.png", "comparison.png"] if args.run else [])]
-    targets = _output_paths(names, args.out, [], extra_inputs=[_data_input(args.data), args.results,
+    targets = _output_paths(names, args.out, [], extra_inputs=[source_path(args.data), args.results,
                                                                *[d for d in run_dirs if d]])
     runs = {}
     for item in args.run:
@@ -381,9 +359,6 @@ def _plot_saved_results(path, target):
     plots.metric_by_group(saved["by_sigma"], metric="mse", log_scale=True, path=target)
 
 
-# ------------------------------------------------------------------ parser
-
-
 class Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line (argparse prints the usage block first)."""
 
@@ -395,8 +370,6 @@ DEBUG_HELP = "show the full traceback of an error"
 
 
 def build_parser():
-    from . import study
-
     parser = Parser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
                      "evaluate, plot and restore images.")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
@@ -535,8 +508,6 @@ def error_line(exc):
 
     ``OSError`` gets its path and a fix by ``errno``; an unexpected error type its type and a pointer to ``--debug``.
     """
-    from .data import DataError
-
     if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
         where = f"{exc.filename}: " if exc.filename else ""
         text = f"{where}{exc.strerror or exc}; {_OS_FIXES[exc.errno]}"

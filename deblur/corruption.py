@@ -160,40 +160,46 @@ def corrupt(images, seed=None, *, kernel_size=5, sigma_range=(1.0, 4.0), noise_s
     sigmas : ndarray of float64, shape (N,)
         The blur sigma used for each image (shape ``(1,)`` for one image).
     """
-    low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
+    settings = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std,
+                              sharp_fraction=sharp_fraction)
     single = np.ndim(images) == 3
     x = check_images(images[None] if single else images, name="images")
     rng = np.random.default_rng(seed)
-    sigmas, levels = draw_settings(rng, len(x), sigma_range=(low, high), noise_std=noise_std,
-                                   sharp_fraction=check_fraction(sharp_fraction))
+    sigmas, levels = draw_settings(rng, len(x), sigma_range=settings["sigma_range"], noise_std=noise_std,
+                                   sharp_fraction=settings["sharp_fraction"])
     out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=levels)
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
     return (out[0] if single else out), sigmas
 
 
-def check_settings(*, kernel_size, sigma_range, noise_std):
-    """Validate the corruption's settings (:func:`corrupt`, the training pipeline); return ``sigma_range`` as floats."""
+def check_settings(*, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, zoom_fraction=0.0,
+                   zoom_range=(1.0, 2.0)):
+    """Validate a corruption's settings; return them by name, ranges as tuples of floats.
+
+    The one home of these checks: :func:`corrupt`, :class:`deblur.recipe.Recipe` and the training pipelines.
+    ``noise_std`` is a number or a ``(low, high)`` range; ``zoom_range`` holds magnifications (>= 1).
+    """
     check_int(kernel_size, "kernel_size", odd=True)
     low, high = (float(v) for v in sigma_range)
     if not (0 <= low <= high) or not np.isfinite(high):
         raise ValueError(f"sigma_range must satisfy 0 <= low <= high (0: no blur); got {sigma_range}.")
-    check_noise(noise_std)
-    return low, high
-
-
-def check_noise(noise_std):
-    """Validate a noise level, or a ``(low, high)`` range of them; return it as a float or a tuple of floats."""
     if np.ndim(noise_std) == 0:
         # Images span [0, 1]: a standard deviation above 1 buries them (and near 1e39 overflows float32 to inf).
         if isinstance(noise_std, (str, bytes)) or not 0 <= noise_std <= 1:
             raise ValueError(f"noise_std must be in [0, 1] (the images span [0, 1]); got {noise_std}.")
-        return float(noise_std)
-    pair = tuple(float(v) for v in np.ravel(noise_std))
-    if len(pair) != 2 or not 0 <= pair[0] <= pair[1] <= 1:
-        raise ValueError(f"noise_std must be a number in [0, 1] or a range (low, high) with 0 <= low <= high <= 1; "
-                         f"got {noise_std}.")
-    return pair
+        noise = float(noise_std)
+    else:
+        noise = tuple(float(v) for v in np.ravel(noise_std))
+        if len(noise) != 2 or not 0 <= noise[0] <= noise[1] <= 1:
+            raise ValueError(f"noise_std must be a number in [0, 1] or a range (low, high) with 0 <= low <= high <= 1; "
+                             f"got {noise_std}.")
+    sharp = check_fraction(sharp_fraction)
+    zoom_low, zoom_high = (float(v) for v in zoom_range)
+    if not (1 <= zoom_low <= zoom_high and np.isfinite(zoom_high)):
+        raise ValueError(f"zoom_range must satisfy 1 <= low <= high (magnifications); got {zoom_range}.")
+    return {"kernel_size": int(kernel_size), "sigma_range": (low, high), "noise_std": noise, "sharp_fraction": sharp,
+            "zoom_fraction": check_fraction(zoom_fraction, name="zoom_fraction"), "zoom_range": (zoom_low, zoom_high)}
 
 
 def check_fraction(fraction, *, name="sharp_fraction"):
@@ -265,14 +271,6 @@ def draw_zoom(rng, n, *, zoom_fraction, zoom_range):
     return factors, rng.random((n, 2))
 
 
-def check_zoom(zoom_fraction, zoom_range):
-    """Validate a share of magnified images and the range of their factors; return both as floats."""
-    low, high = (float(v) for v in zoom_range)
-    if not (1 <= low <= high and np.isfinite(high)):
-        raise ValueError(f"zoom_range must satisfy 1 <= low <= high (magnifications); got {zoom_range}.")
-    return check_fraction(zoom_fraction, name="zoom_fraction"), (low, high)
-
-
 def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):
     """Each of ``n`` images' blur sigma and noise level, drawn in this order from ``rng``; settings checked.
 
@@ -289,7 +287,7 @@ def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):
 def noise_levels(noise_std, rng, n):
     """The noise level of each of ``n`` images: ``noise_std`` itself, or ``n`` draws from its range.
 
-    A number draws nothing from ``rng`` (the study's stream). Settings are assumed checked (:func:`check_noise`).
+    A number draws nothing from ``rng`` (the study's stream). Settings are assumed checked (:func:`check_settings`).
     """
     if np.ndim(noise_std) == 0:
         return float(noise_std)

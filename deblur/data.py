@@ -40,9 +40,6 @@ class DataNotFoundError(DataError, FileNotFoundError):
     """The data source path does not exist."""
 
 
-# -------------------------------------------------------------- public API
-
-
 def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     """Load CIFAR-10 as uint8 images and int64 labels.
 
@@ -97,17 +94,9 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
             raise _layout_error(where)
         if kind == "batches":
             return _load_batch_dir(root)
-        key_path = root
-
-        def loader():
-            return _load_image_dir(root, where, progress=progress)
-
+        key_path, loader = root, lambda: _load_image_dir(root, where, progress=progress)
     elif path.is_file():
-        key_path = path
-
-        def loader():
-            return _load_archive(path, where, progress=progress)
-
+        key_path, loader = path, lambda: _load_archive(path, where, progress=progress)
     else:
         raise DataError(f"CIFAR-10 source {where} is neither a file nor a directory. {_HOW_TO_SUPPLY}")
 
@@ -191,9 +180,6 @@ def describe_source(source=None):
     return f"archive '{path}' ({size_mb:.1f} MB{suffix})"
 
 
-# ------------------------------------------------------- source resolution
-
-
 def _resolve_source(source):
     """Return (path, origin): origin is the env var name, or None for ``source``."""
     if source is None:
@@ -214,9 +200,6 @@ def _where(path, origin):
     return f"'{path}' (from ${origin})" if origin else f"'{path}'"
 
 
-# ------------------------------------------------------- official download
-
-
 def _download_official():
     """Fetch CIFAR-10 through Keras; tests replace this function."""
     # Imported here so that only this path needs Keras and its backend.
@@ -230,15 +213,10 @@ def _load_official():
         (x_train, y_train), (x_test, y_test) = _download_official()
     except Exception as exc:
         # One message instead of Keras's nested urllib traceback.
-        raise DataError(
-            "The official CIFAR-10 download (keras.datasets.cifar10.load_data()) failed: "
-            f"{_short_reason(exc)}. If this machine is offline, supply the data locally instead. "
-            f"{_HOW_TO_SUPPLY}"
-        ) from None
+        raise DataError("The official CIFAR-10 download (keras.datasets.cifar10.load_data()) failed: "
+                        f"{_short_reason(exc)}. If this machine is offline, supply the data locally instead. "
+                        f"{_HOW_TO_SUPPLY}") from None
     return _result(x_train, y_train, x_test, y_test)
-
-
-# ------------------------------------------------------------- directories
 
 
 def _has_split_dirs(root):
@@ -256,9 +234,6 @@ def _dir_layout(path):
     if len(subdirs) == 1 and _has_split_dirs(subdirs[0]):
         return "images", subdirs[0]
     return None, None
-
-
-# ------------------------------------------------------------------- cache
 
 
 def _cache_root(cache_dir):
@@ -317,15 +292,11 @@ def _read_cache(file, key):
 
 def _write_cache(file, key, data):
     """Write the arrays atomically; a failure only costs the shortcut next time."""
-    (x_train, y_train), (x_test, y_test) = data
-
-    def save(tmp):
-        # Uncompressed: the point of the cache is speed (about 0.2 s to read).
-        np.savez(tmp, key=np.array(key), x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-
+    arrays = dict(zip(_CACHE_ARRAYS, (*data[0], *data[1])))
     try:
-        # A concurrent or interrupted run never sees a half-written cache.
-        files.atomic_save(file, save)
+        # Uncompressed: the point of the cache is speed (about 0.2 s to read). A concurrent or interrupted run never
+        # sees a half-written cache.
+        files.atomic_save(file, lambda tmp: np.savez(tmp, key=np.array(key), **arrays))
     except OSError as exc:
         warnings.warn(f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "
                       "decoded again next time. Pass a writable cache_dir=, or use_cache=False.", RuntimeWarning,

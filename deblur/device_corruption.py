@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from ._validation import check_int, to_float32
-from .corruption import check_fraction, check_settings, gaussian_kernels, separable_blur
+from .corruption import check_settings, gaussian_kernels, separable_blur
 
 __all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
 
@@ -64,15 +64,14 @@ class DeviceCorruption(keras.layers.Layer):
     def __init__(self, *, flips=False, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0,
                  **kwargs):
         super().__init__(**kwargs)
-        low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
+        settings = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std,
+                                  sharp_fraction=sharp_fraction)
         if np.ndim(noise_std) > 0:
             raise ValueError(f"A noise range {tuple(noise_std)} is drawn per image by corruption='fresh' only; "
                              "on the device noise_std is one number.")
         self.flips = bool(flips)
-        self.kernel_size = int(kernel_size)
-        self.sigma_range = (low, high)
-        self.noise_std = float(noise_std)
-        self.sharp_fraction = check_fraction(sharp_fraction)
+        for name in ("kernel_size", "sigma_range", "noise_std", "sharp_fraction"):
+            setattr(self, name, settings[name])
         self.seed_generator = keras.random.SeedGenerator(0)
 
     def draw(self, images, key):

@@ -46,9 +46,6 @@ class ImageError(ValueError):
     """An image file that cannot be read or an array that cannot be written; the message names the fix."""
 
 
-# ------------------------------------------------------------------ finding
-
-
 def find_images(paths):
     """The image files among ``paths`` (a list of ``pathlib.Path``): files as given, folders' images sorted by name.
 
@@ -85,9 +82,6 @@ def find_images(paths):
         else:
             raise FileNotFoundError(f"{path}: no such file or folder; check the path")
     return files
-
-
-# ------------------------------------------------------------------ reading
 
 
 def _sixteen_bit_colour(im, path):
@@ -238,9 +232,6 @@ def centre_crop(image, size):
     """The central ``size`` x ``size`` pixels of an image (H, W, ...); a side shorter than ``size`` is kept whole."""
     top, left = max(0, (image.shape[0] - size) // 2), max(0, (image.shape[1] - size) // 2)
     return image[top:top + size, left:left + size]
-
-
-# ------------------------------------------------------------------ writing
 
 
 def _check_array(image, alpha):

@@ -61,11 +61,9 @@ def as_any_size_model(model):
         clone.set_weights(model.get_weights())
         return clone
     except Exception:  # noqa: BLE001 - e.g. a subclassed model, which cannot be re-inputted
-        raise ValueError(
-            f"{model.name} was built for {fixed[0]}x{fixed[1]} inputs and cannot be rebuilt for other "
-            "sizes. Build it with input_shape=(None, None, 3), e.g. "
-            "deblur.models.load_pretrained(name, input_shape=(None, None, 3))."
-        ) from None
+        raise ValueError(f"{model.name} was built for {fixed[0]}x{fixed[1]} inputs and cannot be rebuilt for other "
+                         "sizes. Build it with input_shape=(None, None, 3), e.g. "
+                         "deblur.models.load_pretrained(name, input_shape=(None, None, 3)).") from None
 
 
 #: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple). On DeblurNet (TensorFlow,
@@ -90,36 +88,24 @@ def receptive_radius(model):
     """
     spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
     for depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[depth]:
-            op = node.operation
-            if isinstance(op, keras.layers.InputLayer):
-                continue
+        for node in model._nodes_by_depth[depth]:  # an input layer's node has no inputs
             known = [spans[id(t)] for t in node.input_tensors if id(t) in spans]
-            if not known:
-                continue
-            radius, step = max(r for r, _ in known), min(j for _, j in known)
-            radius, step = _widen(op, radius, step)
-            for t in node.outputs:
-                spans[id(t)] = (radius, step)
-    radius = max(spans[id(t)][0] for t in model.outputs)
-    return int(math.ceil(radius))
+            if known:
+                widened = _widen(node.operation, max(r for r, _ in known), min(j for _, j in known))
+                spans.update((id(t), widened) for t in node.outputs)
+    return int(math.ceil(max(spans[id(t)][0] for t in model.outputs)))
 
 
 #: Layers that act on each pixel alone (or merge aligned tensors): they do not widen the receptive field.
-_POINTWISE = (
-    keras.layers.InputLayer, keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU,
-    keras.layers.PReLU, keras.layers.ELU, keras.layers.BatchNormalization, keras.layers.Dropout,
-    keras.layers.Rescaling, keras.layers.Identity, keras.layers.Add, keras.layers.Subtract,
-    keras.layers.Multiply, keras.layers.Average, keras.layers.Maximum, keras.layers.Minimum,
-    keras.layers.Concatenate,
-)
+_POINTWISE = tuple(getattr(keras.layers, name) for name in (
+    "InputLayer", "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "BatchNormalization", "Dropout", "Rescaling",
+    "Identity", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"))
 
 
 def _widen(layer, radius, step):
     """(radius, step) after ``layer`` (see :func:`receptive_radius`)."""
     if isinstance(layer, keras.Model):
-        inner = receptive_radius(layer)
-        return radius + inner * step, step / size_multiple(layer) if size_multiple(layer) > 1 else step
+        return radius + receptive_radius(layer) * step, step / size_multiple(layer)
     kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
     if isinstance(layer, (keras.layers.Conv2DTranspose, keras.layers.UpSampling2D)):
         s = int(np.ravel(getattr(layer, "strides", None) or layer.size)[0])
@@ -128,10 +114,8 @@ def _widen(layer, radius, step):
         return radius + (k - 1 + s - 1) * step, step
     if kernel is None:
         if not isinstance(layer, _POINTWISE):  # global pooling, attention, resizing, a Lambda, ...
-            raise ValueError(
-                f"cannot bound how far layer {layer.name!r} ({type(layer).__name__}) sees, so tiles could "
-                "show seams; restore this model in one pass with tile=None."
-            )
+            raise ValueError(f"cannot bound how far layer {layer.name!r} ({type(layer).__name__}) sees, so tiles could "
+                             "show seams; restore this model in one pass with tile=None.")
         return radius, step
     k = int(np.ravel(kernel)[0])
     s = int(np.ravel(getattr(layer, "strides", 1) or 1)[0])
@@ -182,15 +166,10 @@ def tile_windows(height, width, *, tile, overlap, multiple=1):
     if tile < 1 or overlap < 0:
         raise ValueError(f"tile must be positive and overlap non-negative; got tile={tile}, overlap={overlap}.")
     tile = int(math.ceil(tile / multiple) * multiple)
-    rows = _axis_windows(height, tile, overlap)
-    cols = _axis_windows(width, tile, overlap)
-    out = []
-    for r0, r1, c0, c1 in rows:
-        for q0, q1, d0, d1 in cols:
-            out.append(((slice(r0, r0 + r1), slice(q0, q0 + q1)),
-                        (slice(c0, c1), slice(d0, d1)),
-                        (slice(c0 - r0, c1 - r0), slice(d0 - q0, d1 - q0))))
-    return out
+    return [((slice(r0, r0 + r1), slice(q0, q0 + q1)), (slice(c0, c1), slice(d0, d1)),
+             (slice(c0 - r0, c1 - r0), slice(d0 - q0, d1 - q0)))
+            for r0, r1, c0, c1 in _axis_windows(height, tile, overlap)
+            for q0, q1, d0, d1 in _axis_windows(width, tile, overlap)]
 
 
 def _axis_windows(length, tile, overlap):
@@ -361,26 +340,17 @@ def _to_batch(images):
         raise TypeError(f"images must be an array or the path of an image file; got {type(images).__name__}.")
     a = np.asarray(images)
     dtype, shape = a.dtype, a.shape
-    if a.ndim == 2:
-        x = a[None, :, :, None]
-    elif a.ndim == 3:
-        x = a[None]
-    elif a.ndim == 4:
-        x = a
-    else:
-        raise ValueError(
-            f"images must be (H, W), (H, W, C) or (N, H, W, C); got shape {shape}."
-        )
-    if x.shape[0] == 0 or x.shape[1] == 0 or x.shape[2] == 0:
+    if a.ndim not in (2, 3, 4):
+        raise ValueError(f"images must be (H, W), (H, W, C) or (N, H, W, C); got shape {shape}.")
+    x = a[None, :, :, None] if a.ndim == 2 else a[None] if a.ndim == 3 else a
+    if 0 in x.shape[:3]:
         raise ValueError(f"images is empty (shape {shape}).")
     if x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3, 4) and x.shape[-1] > 4:
         raise ValueError(f"images of shape {shape} look channels-first (C, H, W); deblur takes channels last: pass "
                          "np.moveaxis(images, -3, -1).")
     if x.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "
-            f"(shape {shape}). Drop an alpha channel with images[..., :3]."
-        )
+        raise ValueError(f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "
+                         f"(shape {shape}). Drop an alpha channel with images[..., :3].")
     if x.dtype.name in FULL_SCALE:  # converted to float pass by pass (a quarter or half of float32's memory)
         return x, (dtype, shape)
     # restore() never writes into x, so the caller's float32 array may be shared here.

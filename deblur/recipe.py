@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from ._validation import check_int
-from .corruption import check_fraction, check_noise, check_settings, check_zoom
+from .corruption import check_settings
 
 __all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
 
@@ -148,13 +148,10 @@ class Recipe:
 
     def __post_init__(self):
         # Ranges as tuples of floats (a JSON round trip gives lists), so that equal recipes compare equal.
-        low, high = check_settings(kernel_size=5, sigma_range=self.sigma_range, noise_std=self.noise_std)
-        object.__setattr__(self, "sigma_range", (low, high))
-        object.__setattr__(self, "noise_std", check_noise(self.noise_std))
-        object.__setattr__(self, "sharp_fraction", check_fraction(self.sharp_fraction))
-        zoom_fraction, zoom_range = check_zoom(self.zoom_fraction, self.zoom_range)
-        object.__setattr__(self, "zoom_fraction", zoom_fraction)
-        object.__setattr__(self, "zoom_range", zoom_range)
+        names = ("sigma_range", "noise_std", "sharp_fraction", "zoom_fraction", "zoom_range")
+        settings = check_settings(**{name: getattr(self, name) for name in names})
+        for name in names:
+            object.__setattr__(self, name, settings[name])
         self._check()
 
     def _check(self):

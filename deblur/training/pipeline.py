@@ -14,8 +14,7 @@ import keras
 import numpy as np
 
 from .._validation import check_images, check_int, to_float32
-from ..corruption import _corrupt_into, check_fraction, check_noise, check_settings, check_zoom, draw_settings, \
-    draw_zoom, magnify
+from ..corruption import _corrupt_into, check_settings, draw_settings, draw_zoom, magnify
 from .distributed import ProcessGroup
 
 __all__ = ["EpochBatches", "ImagePairs", "FreshCorruption", "DeviceBatches", "epoch_order", "batches_per_epoch",
@@ -174,14 +173,11 @@ class FreshCorruption(EpochBatches):
         clean = check_images(clean, name="clean")
         super().__init__(len(clean), batch_size=batch_size, seed=seed, epochs=epochs,
                          start_epoch=start_epoch, shuffle=shuffle, workers=workers, group=group)
-        low, high = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std)
+        vars(self).update(check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std,
+                                         sharp_fraction=sharp_fraction, zoom_fraction=zoom_fraction,
+                                         zoom_range=zoom_range))
         self.clean = clean
         self.flips = bool(flips)
-        self.kernel_size = int(kernel_size)
-        self.sigma_range = (low, high)
-        self.noise_std = check_noise(noise_std)
-        self.sharp_fraction = check_fraction(sharp_fraction)
-        self.zoom_fraction, self.zoom_range = check_zoom(zoom_fraction, zoom_range)
         self.sigma_input = bool(sigma_input)
 
     def batch(self, epoch, step):
