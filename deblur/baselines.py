@@ -128,10 +128,8 @@ def tune(name, corrupted, clean, sigmas=None):
         raise ValueError(f"Unknown baseline {name!r}; choose one of {sorted(BASELINES)}.") from None
     if param is None:
         return {}, {}
-    scores = {}
-    for value in grid:
-        args = (corrupted, sigmas) if needs_sigma else (corrupted,)
-        scores[value] = float(np.mean(per_image_mse(fn(*args, **{param: value}), clean)))
+    args = (corrupted, sigmas) if needs_sigma else (corrupted,)
+    scores = {value: float(np.mean(per_image_mse(fn(*args, **{param: value}), clean))) for value in grid}
     best = min(scores, key=scores.get)
     return {param: best}, scores
 

@@ -1,15 +1,9 @@
 """Load CIFAR-10 from the official download or from a local copy.
 
 :func:`load_cifar10` returns ``(x_train, y_train), (x_test, y_test)`` like ``keras.datasets.cifar10.load_data()``,
-except that the labels are flat int64 vectors. The data come from ``source=``, else the ``DEBLUR_DATA`` environment
-variable, else the official download. A path may be the official ``cifar-10-python.tar.gz`` (recognised by its member
-names, not its file name), its extracted folder, or an image-folder tree (PNG, JPEG, BMP, ...) as a directory or an
-archive, e.g. ``cifar10-jpeg/train/airplane/0001.jpg``. Every problem with the data raises :class:`DataError` with a
-message that says what is wrong and how to fix it.
-
-Decoding image files takes seconds, so archive and image-folder sources are cached as ``.npz``; an extracted
-``cifar-10-batches-py/`` folder is not (it reads as fast), and Keras caches the official download
-(``~/.keras/datasets``). The bounded readers of archives, pickles and image files live in :mod:`deblur._archives`.
+except that the labels are flat int64 vectors; every problem with the data raises :class:`DataError`, whose message
+says what is wrong and how to fix it. Archive and image-folder sources are cached as ``.npz`` (decoding takes
+seconds). The bounded readers of archives, pickles and image files live in :mod:`deblur._archives`.
 """
 
 from __future__ import annotations
@@ -55,9 +49,8 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
         Decoded-array cache folder. Default: ``$DEBLUR_CACHE`` if set, else ``$XDG_CACHE_HOME/deblur``, else
         ``~/.cache/deblur``.
     use_cache : bool, default True
-        Read and write the cache. Archives and image-folder directories are cached as ``cifar10-<key>.npz``, where the
-        key is the sha256 of the archive's bytes, or of the sorted (relative path, size, mtime) list of a directory's
-        files, so any change to the source gives a new entry. A cache file that cannot be read is ignored and rebuilt.
+        Read and write the cache, ``cifar10-<key>.npz``: the key is the sha256 of an archive's bytes or of a folder's
+        (path, size, mtime) list, so any change to the source gives a new entry. An unreadable cache file is rebuilt.
     progress : bool or None, default None
         A progress bar while decoding 1000+ image files; ``None``: where a person watches (not papermill, CI, a log).
 

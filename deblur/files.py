@@ -51,9 +51,8 @@ def check_file_target(path, *, suffixes=None, example="results.json"):
     """
     path = Path(path)
     if path.is_dir():
-        raise IsADirectoryError(
-            f"{path} is a folder; pass a file path inside it (e.g. {path / example}). Nothing was written."
-        )
+        raise IsADirectoryError(f"{path} is a folder; pass a file path inside it (e.g. {path / example}). Nothing "
+                                "was written.")
     if suffixes and path.suffix.lower() not in suffixes:
         raise ValueError(f"{path} has suffix {path.suffix!r}; use one of {sorted(suffixes)}. Nothing was written.")
     return path
@@ -96,23 +95,19 @@ def check_outputs(outputs, inputs=(), *, allow=()):
     for out in outputs:
         real = _real(out)
         if real in seen:
-            raise OutputConflictError(
-                f"{out}: two outputs of this call would be the same file ({seen[real]} and {out}); "
-                "give them distinct names. Nothing was written."
-            )
+            raise OutputConflictError(f"{out}: two outputs of this call would be the same file ({seen[real]} and "
+                                      f"{out}); give them distinct names. Nothing was written.")
         seen[real] = out
         if real in allowed:
             continue
         for given, real_in in real_inputs:
             if real == real_in or (out.exists() and given.exists() and os.path.samefile(out, given)):
                 how = "is" if os.path.abspath(out) == os.path.abspath(given) else "is the same file as"
-                raise OutputConflictError(
-                    f"{out} {how} the input {given}; choose another output path. Nothing was written."
-                )
+                raise OutputConflictError(f"{out} {how} the input {given}; choose another output path. Nothing "
+                                          "was written.")
             if real_in in real.parents:
-                raise OutputConflictError(
-                    f"{out} is inside the input {given}; choose an output outside it. Nothing was written."
-                )
+                raise OutputConflictError(f"{out} is inside the input {given}; choose an output outside it. Nothing "
+                                          "was written.")
     return outputs
 
 
@@ -157,8 +152,7 @@ def atomic_save(path, save, *, suffixes=None, example="file", exclusive=False):
 def publish_new(tmp, path):
     """Give the finished file ``tmp`` the name ``path`` if no file has it; ``FileExistsError`` (one line) otherwise.
 
-    ``os.link`` fails on an existing name, where ``os.replace`` would overwrite it: the check and the publication are
-    one step, so of two concurrent writers only one succeeds. (A file system without hard links refuses with EPERM.)
+    ``os.link`` checks and publishes in one step: of two concurrent writers only one succeeds.
     """
     try:
         os.link(tmp, path)
@@ -195,11 +189,8 @@ def _alive(pid):
 
 @contextlib.contextmanager
 def staging_folder(out_dir):
-    """A hidden folder inside ``out_dir`` where a call writes its results before :func:`publish_all` names them.
-
-    Removed at the end, with ``out_dir`` if this call made it and leaves it empty; a killed call's one is hidden,
-    so no later call reads it as an input.
-    """
+    """A hidden folder inside ``out_dir`` for a call's results until :func:`publish_all` names them; removed at the
+    end, with ``out_dir`` if this call made it and leaves it empty."""
     out_dir = Path(out_dir)
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)

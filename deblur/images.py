@@ -202,11 +202,8 @@ def _import_cv2(path):
 def _read_png16_colour(path, *, alpha, exif=None):
     """A 16-bit RGB (H, W, 3) or RGBA (H, W, 4) PNG or TIFF through OpenCV, EXIF orientation applied."""
     cv2 = _import_cv2(path)
-    if not alpha:  # OpenCV applies the PNG's EXIF orientation itself, unless told to ignore it
-        a = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-    else:
-        # IMREAD_UNCHANGED keeps the alpha channel but ignores EXIF orientation: turn the array here.
-        a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    # OpenCV applies a PNG's EXIF orientation itself; IMREAD_UNCHANGED keeps the alpha but not that: turned below.
+    a = cv2.imread(str(path), cv2.IMREAD_UNCHANGED if alpha else cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if a is None or a.dtype != np.uint16 or a.ndim != 3:
         raise ImageError(f"{path}: cannot read 16-bit colour image; check that it is a whole, uncorrupted file")
     a = a[..., [2, 1, 0, 3][: a.shape[-1]]]  # BGR(A) -> RGB(A)

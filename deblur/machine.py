@@ -1,9 +1,6 @@
 """Where code runs: :func:`machine_info` (the machine), :func:`frontend` (who watches), :func:`quiet_startup`.
 
-The notebook, the training code and the repository's records all note the machine a result came from. Progress
-display follows :func:`frontend`: Keras's bar or one line per epoch in :func:`deblur.training.train`, the tqdm bars of
-:func:`deblur.data.load_cifar10` and :func:`deblur.restore`, the sliders of :func:`deblur.interactive.explorer`.
-
+Every progress display (Keras's bar in training, tqdm bars, the notebook's sliders) follows :func:`frontend`.
 Importing this module does not import Keras; :func:`machine_info` does, when called.
 """
 
@@ -94,10 +91,8 @@ def quiet_startup():
         with machine.quiet_startup():
             from deblur import models, study
 
-    TensorFlow (2.19 to 2.21 at least) writes its start-up log from C++ to file descriptor 2 before any log level
-    applies (tensorflow/tensorflow#100442). Inside the block fd 2 goes to the null device (a Jupyter kernel's
-    ``sys.stderr`` is another one: warnings still show); ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the
-    process (a value already set wins).
+    TensorFlow writes that log from C++ to file descriptor 2 before any log level applies (tensorflow#100442):
+    inside the block fd 2 goes to the null device; ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the process.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:

@@ -81,11 +81,8 @@ def per_image_ssim(restored, clean, *, data_range=1.0):
 
 def per_image_metrics(restored, clean, *, data_range=1.0):
     """All of :data:`METRICS` per image: ``{name: ndarray of float64, shape (N,)}``."""
-    return {
-        "mse": per_image_mse(restored, clean),
-        "psnr": per_image_psnr(restored, clean, data_range=data_range),
-        "ssim": per_image_ssim(restored, clean, data_range=data_range),
-    }
+    return {"mse": per_image_mse(restored, clean), "psnr": per_image_psnr(restored, clean, data_range=data_range),
+            "ssim": per_image_ssim(restored, clean, data_range=data_range)}
 
 
 def mean_metrics(per_image):
@@ -375,18 +372,14 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
         raise ValueError(f"per_image_mse {mse.shape} and per_image_psnr {psnr.shape} must have the same shape.")
     options = dict(n_resamples=n_resamples, confidence=confidence)
     mse_low, mse_high = bootstrap_ci(mse, seed=seed, **options)
-    return {
-        "mse": float(mse.mean()),
-        "mse_ci": [mse_low, mse_high],
-        "mean_psnr": float(psnr.mean()),
-        "mean_psnr_ci": list(bootstrap_ci(psnr, seed=seed, **options)),
-        "psnr_of_mean_mse": psnr_from_mse(mse.mean(), data_range=data_range),
-        "psnr_of_mean_mse_ci": [psnr_from_mse(mse_high, data_range=data_range),
-                                psnr_from_mse(mse_low, data_range=data_range)],
-        "n_images": int(len(mse)),
-        "bootstrap": {"confidence": confidence, "n_resamples": int(n_resamples),
-                      "seed": seed if isinstance(seed, (int, np.integer)) else None, "method": "percentile"},
-    }
+    return {"mse": float(mse.mean()), "mse_ci": [mse_low, mse_high],
+            "mean_psnr": float(psnr.mean()), "mean_psnr_ci": list(bootstrap_ci(psnr, seed=seed, **options)),
+            "psnr_of_mean_mse": psnr_from_mse(mse.mean(), data_range=data_range),
+            "psnr_of_mean_mse_ci": [psnr_from_mse(mse_high, data_range=data_range),
+                                    psnr_from_mse(mse_low, data_range=data_range)],
+            "n_images": int(len(mse)),
+            "bootstrap": {"confidence": confidence, "n_resamples": int(n_resamples),
+                          "seed": seed if isinstance(seed, (int, np.integer)) else None, "method": "percentile"}}
 
 
 def format_ci_table(summaries):

@@ -71,16 +71,12 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
     for i, (name, image) in enumerate(images.items()):
         clean = to_float32(image)[None]
         corrupted, sigmas = corrupt(clean, seed=seed + i)
-        outputs = {
-            "identity": corrupted,
-            "wiener (oracle PSF)": wiener_oracle(corrupted, sigmas, balance=wiener_balance),
-        }
+        outputs = {"identity": corrupted,
+                   "wiener (oracle PSF)": wiener_oracle(corrupted, sigmas, balance=wiener_balance)}
         for model_name, model in models.items():
             outputs[model_name] = restore(model, corrupted)  # clipped to [0, 1] on the way out
-        scores[name] = {
-            method: {k: float(v[0]) for k, v in per_image_metrics(out, clean).items()}
-            for method, out in outputs.items()
-        }
+        scores[name] = {method: {k: float(v[0]) for k, v in per_image_metrics(out, clean).items()}
+                        for method, out in outputs.items()}
         scores[name]["sigma"] = float(sigmas[0])
         restorations[name] = {"corrupted": corrupted[0], "original": clean[0]}
         restorations[name].update({m: out[0] for m, out in outputs.items() if m != "identity"})

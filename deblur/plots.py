@@ -32,9 +32,8 @@ def save_figure(fig, path, *, dpi=150):
     dpi : int, default 150
     """
     formats = {f".{k}" for k in fig.canvas.get_supported_filetypes()} if fig is not None else None
-    return files.atomic_save(
-        path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"), suffixes=formats, example="figure.png"
-    )
+    return files.atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"), suffixes=formats,
+                             example="figure.png")
 
 
 def _finish(fig, path):
@@ -48,8 +47,7 @@ def _finish(fig, path):
 def _show(ax, image, title=None):
     ax.imshow(np.clip(image, 0.0, 1.0).squeeze(), cmap="gray" if image.shape[-1] == 1 else None,
               interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
     if title:
         ax.set_title(title, fontsize=8)
 
@@ -111,9 +109,7 @@ def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
             ax.axhline(baseline, color="gray", lw=1, ls=":", label="identity (do nothing)")
         if log_scale:
             ax.set_yscale("log")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("MSE loss")
+        ax.set(title=name, xlabel="epoch", ylabel="MSE loss")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.legend(fontsize=8)
     return _finish(fig, path)
@@ -138,17 +134,14 @@ def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
     for name, images in restorations.items():
         images = as_float_images(images, name=f"restorations[{name!r}]", check_range=False)
         if images.shape[0] < min(n, len(clean)) or images.shape[1:] != clean.shape[1:]:
-            raise ValueError(
-                f"restorations[{name!r}] has shape {images.shape}; expected images like clean {clean.shape}."
-            )
+            raise ValueError(f"restorations[{name!r}] has shape {images.shape}; expected images like clean "
+                             f"{clean.shape}.")
         rows[name] = images
     n = _pick(n, len(clean))
     fig, axes = plt.subplots(len(rows), n, figsize=(1.4 * n, 1.5 * len(rows)), squeeze=False)
     for r, (label, images) in enumerate(rows.items()):
         for i in range(n):
-            title = None
-            if label != "original":
-                title = f"MSE {np.mean((images[i] - clean[i]) ** 2):.4f}"
+            title = None if label == "original" else f"MSE {np.mean((images[i] - clean[i]) ** 2):.4f}"
             _show(axes[r, i], images[i], title)
         axes[r, 0].set_ylabel(label, fontsize=9)
     return _finish(fig, path)
@@ -206,8 +199,7 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
         ax.plot(range(len(groups)), [table[g][metric] for g in groups], "o-", label=name)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set(xlabel=xlabel, ylabel=METRIC_LABELS.get(metric, metric))
     if log_scale:
         ax.set_yscale("log")
     ax.legend(fontsize=8)

@@ -1,9 +1,7 @@
 """The study's protocol in one place: seeds, recipes, run sizes, data and the training call.
 
-Everything that makes a number in this project reproducible is defined here once, and the notebook, the command line
-(``deblur train``), ``tools/`` and ``experiments/`` all read it from here: :class:`Seeds` and :class:`Recipe` (from
-:mod:`deblur.recipe`), the study's recipe and ours (:data:`RECIPES`), the run sizes (:data:`PROFILES`), the data
-(:func:`load_profile_data`) and the training call (:func:`train_model`).
+The notebook, ``deblur train``, ``tools/`` and ``experiments/`` all read from here: the study's recipe and ours
+(:data:`RECIPES`), the run sizes (:data:`PROFILES`), the data (:func:`load_profile_data`) and :func:`train_model`.
 
 The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise, no clipping; MSE, Adam 1e-3, batch 32, 20
 epochs, 10 % validation; Win5-RB's learning rate times exp(-0.5) every epoch from epoch 5.
@@ -189,22 +187,18 @@ PROFILES = {
     "quick": Profile(
         name="quick", n_train=1200, n_test=1000,
         lengths={m: {"budget_seconds": QUICK_TRAIN_SECONDS[m]} for m in MODEL_NAMES},
-        note="Each model trains for a budget of seconds: the whole notebook in under 15 minutes on 2 CPU cores.",
-    ),
+        note="Each model trains for a budget of seconds: the whole notebook in under 15 minutes on 2 CPU cores."),
     "full": Profile(
         name="full", n_train=None, n_test=None, recipe="study", reduced=False,
         lengths={"cae": {"epochs": STUDY_EPOCHS}, "win5rb": {"epochs": STUDY_EPOCHS},
                  "deblurnet": dict(SHIPPED_DEBLURNET)},
-        note="The study's protocol (and DeblurNet as shipped). GPU work: on 2 CPU cores Win5-RB alone takes days.",
-    ),
+        note="The study's protocol (and DeblurNet as shipped). GPU work: on 2 CPU cores Win5-RB alone takes days."),
     "pretrained": Profile(
         name="pretrained", n_train=None, n_test=1000, reduced=False, train=False,
-        note="Loads the shipped, fully trained models: the study's comparison in minutes on a CPU.",
-    ),
+        note="Loads the shipped, fully trained models: the study's comparison in minutes on a CPU."),
     "tiny": Profile(
         name="tiny", n_train=200, n_test=100, lengths={m: {"epochs": 1} for m in MODEL_NAMES},
-        natural_images=("chelsea",), natural_crop=96, note="Smoke test of every step (a minute or two on a CPU).",
-    ),
+        natural_images=("chelsea",), natural_crop=96, note="Smoke test of every step (a minute or two on a CPU)."),
 }
 
 

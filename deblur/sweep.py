@@ -137,12 +137,8 @@ def describe_crossovers(rows):
         parts = []
         for noise_std, cell in by_noise.items():
             loses = sorted(cell["loses"])
-            if not loses:
-                where = "at every sigma"
-            elif not cell["beats"]:
-                where = "at no sigma"
-            else:
-                where = "except at sigma " + ", ".join(f"{s:g}" for s in loses)
+            where = ("at every sigma" if not loses else "at no sigma" if not cell["beats"]
+                     else "except at sigma " + ", ".join(f"{s:g}" for s in loses))
             parts.append(f"noise {noise_std:g}: {where}")
         lines.append(f"{method} beats doing nothing at " + "; ".join(parts) + ".")
     return lines

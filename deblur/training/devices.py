@@ -11,11 +11,9 @@ Wrap the building *and* the training of a model in :func:`data_parallel`::
         recipe = Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
         run = training.train(model, x_train, recipe, run_dir="runs/dp")
 
-Each batch is split evenly across the devices and the gradients averaged into one shared update: single-device
-training with the same global batch (up to summation order; on TensorFlow BatchNorm uses each device's own statistics).
-JAX uses ``keras.distribution.DataParallel``, TensorFlow ``tf.distribute.MirroredStrategy``; not PyTorch (use
-``torchrun``). To try it on a CPU, split it into virtual devices *before* the backend starts: on JAX set
-``XLA_FLAGS=--xla_force_host_platform_device_count=2``, on TensorFlow call :func:`split_cpu` first thing.
+Each batch is split evenly across the devices and the gradients averaged: single-device training with the same
+global batch (on TensorFlow BatchNorm uses each device's own statistics). JAX and TensorFlow only. On a CPU, split
+it into virtual devices first: on JAX ``XLA_FLAGS=--xla_force_host_platform_device_count=2``, else :func:`split_cpu`.
 """
 
 from __future__ import annotations

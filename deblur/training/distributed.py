@@ -1,16 +1,10 @@
 """One training run over several processes and hosts: Keras's data parallelism on JAX's distributed runtime.
 
-Every process runs the same command. Keras's environment variables say which process it is (the names of
-``keras.distribution.initialize``): ``KERAS_DISTRIBUTION_NUM_PROCESSES``, ``KERAS_DISTRIBUTION_PROCESS_ID`` and
-``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (the coordinator's ``host:port``, process 0's; a comma-separated list may follow).
-Under SLURM (``srun``), ``SLURM_NTASKS`` and ``SLURM_PROCID`` do, and JAX finds the coordinator itself.
-:func:`initialize` joins the group and spreads every model built afterwards over all devices of all processes
-(``keras.distribution.DataParallel``): each process feeds its shard of every global batch and the backend averages
-the gradients. :func:`deblur.study.train_model` and ``deblur train`` call it; ``deblur train --processes N`` starts N
-processes on this machine (:func:`launch`). See ``docs/distributed.md``.
-
-Only the JAX backend runs more than one process (TensorFlow's ``MultiWorkerMirroredStrategy`` is not wired in). This
-module imports Keras only in :func:`initialize`.
+Every process runs the same command; Keras's environment variables (:data:`ENV_VARS`; the coordinator is process 0's
+``host:port``) or SLURM's (``SLURM_NTASKS``, ``SLURM_PROCID``) say which process it is. :func:`initialize` joins the
+group and spreads every model built afterwards over all devices of all processes: each process feeds its shard of
+every global batch. ``deblur train --processes N`` starts N processes on this machine (:func:`launch`). JAX only; see
+``docs/distributed.md``. This module imports Keras only in :func:`initialize`.
 """
 
 from __future__ import annotations
@@ -133,11 +127,8 @@ def initialize(group=None):
 
 @contextlib.contextmanager
 def saving_alone():
-    """Save a model in one process of a group: Keras's distribution is off for the block.
-
-    Saving builds a throwaway optimizer, whose variables a distribution would create with a collective (an equality
-    check across processes) that the processes that do not save never join.
-    """
+    """Save a model in one process of a group: Keras's distribution is off for the block (saving builds an optimizer
+    whose variables a distribution creates with a collective that the other processes never join)."""
     if _current.count == 1:
         yield
         return
@@ -177,11 +168,7 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
         env = {**os.environ, "KERAS_BACKEND": "jax", ENV_VARS[0]: str(processes), ENV_VARS[1]: str(index),
                ENV_VARS[2]: address}
         share = cores[index::processes] if len(cores) >= processes else cores
-
-        def pin(share=share):
-            if share:
-                os.sched_setaffinity(0, share)
-
+        pin = (lambda share=share: os.sched_setaffinity(0, share)) if share else None
         command = [*(program or [sys.executable, "-m", "deblur"]), *argv]
         children.append(subprocess.Popen(command, env=env, preexec_fn=pin,
                                          stdout=None if index == 0 else subprocess.DEVNULL,
@@ -190,9 +177,7 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
     relay.start()
     try:
         failure = _wait(children, poll_seconds)
-        if failure is None:
-            return 0
-        return _report(failure, processes, logs)
+        return 0 if failure is None else _report(failure, processes, logs)
     finally:
         for child in children:  # none outlives the launcher (all are done after a success)
             if child.poll() is None:
@@ -205,11 +190,8 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
 
 
 def _relay(children):
-    """Copy process 0's stderr to ours, line by line, until another process has failed.
-
-    When a peer dies, process 0's next collective fails and it prints the backend's error; by then the peer has exited
-    (its sockets close as it does), so that line is dropped and the launcher's one line stays the only one.
-    """
+    """Copy process 0's stderr to ours, line by line, until another process has failed (then process 0 prints only
+    the backend's error about the dead peer, and the launcher's one line says it better)."""
     for line in children[0].stderr:
         if not any(c.poll() not in (None, 0) for c in children[1:]):
             sys.stderr.write(line.decode(errors="replace"))

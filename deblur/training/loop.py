@@ -52,9 +52,7 @@ def split_train_val(n, *, val_fraction=0.1, seed=0):
     """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}.")
-    n_val = int(round(n * val_fraction))
-    if val_fraction > 0 and n_val == 0:
-        n_val = 1
+    n_val = max(int(round(n * val_fraction)), 1 if val_fraction > 0 else 0)
     if n - n_val < 1:
         raise ValueError(f"{n} images are too few to hold out {n_val} for validation.")
     order = np.random.default_rng([seed, 0xD5]).permutation(n)
@@ -168,10 +166,8 @@ def _training_arrays(x_clean, x_corrupted, recipe):
     """The clean images and, for ``"fixed"`` corruption, their corrupted inputs (else None)."""
     if recipe.corruption != "fixed":
         if x_corrupted is not None:
-            raise ValueError(
-                f"x_corrupted is for corruption='fixed'; with corruption={recipe.corruption!r} every batch is "
-                "corrupted as it is drawn. Pass only x_clean."
-            )
+            raise ValueError(f"x_corrupted is for corruption='fixed'; with corruption={recipe.corruption!r} every "
+                             "batch is corrupted as it is drawn. Pass only x_clean.")
         return check_images(x_clean, name="x_clean"), None  # uint8 stays uint8: no float copy
     clean = as_float_images(x_clean, name="x_clean")
     if x_corrupted is None:
@@ -193,11 +189,8 @@ def _start_or_resume(model, run_dir, doc, recipe):
 
 
 def _fit_model(model, recipe):
-    """What ``fit`` trains: ``model``, or for ``"device"`` the wrapper that corrupts batches on the device.
-
-    The wrapper shares ``model``'s weights and optimizer (so ``model``'s checkpoints hold the whole training state) and
-    adds only the corruption's random-state variable, which every batch resets from its key.
-    """
+    """What ``fit`` trains: ``model``, or for ``"device"`` a wrapper sharing its weights and optimizer (so ``model``'s
+    checkpoints hold the whole state) that corrupts batches on the device."""
     if recipe.corruption != "device":
         return model
     wrapper = CorruptionTrainer(model, DeviceCorruption(flips=recipe.flips, **_corruption_settings(recipe)),
@@ -233,11 +226,8 @@ def _fit_epochs(length, doc, batches_per_epoch):
 
 
 def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, start_epoch, group):
-    """The training batches (fixed, fresh or device corruption; this process's shards) and the validation pairs.
-
-    In a group every process passes all validation pairs: the global validation set holds each pair once per process,
-    which leaves its mean loss as it is.
-    """
+    """The training batches (this process's shards) and the validation pairs: all of them in every process of a
+    group (each pair once per process leaves the mean loss as it is)."""
     seed = Seeds(recipe.seed).training
     common = dict(batch_size=recipe.batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch, group=group)
     settings = _corruption_settings(recipe)
@@ -281,11 +271,8 @@ class _EpochLine(keras.callbacks.Callback):
 
 
 def _validate_eagerly(model):
-    """Run ``fit``'s validation pass eagerly: one traced function per run, the training step.
-
-    TensorFlow counts every Keras model's train and test traces as traces of one function (shared Python code), so
-    a few short runs in one process would warn "triggered tf.function retracing". Validation (one small set) is eager.
-    """
+    """Run ``fit``'s validation eagerly: TensorFlow counts every model's train and test traces as one function's, so
+    a few short runs in one process would warn "triggered tf.function retracing"."""
     run_eagerly = model.run_eagerly
     model.run_eagerly = True
     try:

@@ -41,11 +41,8 @@ def batches_per_epoch(n, batch_size, processes=1):
 
 
 def batch_key(seed, epoch, step):
-    """The random key of batch ``step`` of epoch ``epoch``: two int32 from ``(seed, epoch, step)``.
-
-    ``default_rng([seed, epoch, step, 2]).integers(0, 2**31, 2)`` (:class:`FreshCorruption`'s stream ends in 1), from
-    which :class:`deblur.device_corruption.DeviceCorruption` draws a batch's flips, sigmas and noise.
-    """
+    """The random key (two int32) of batch ``step`` of epoch ``epoch``, from which
+    :class:`deblur.device_corruption.DeviceCorruption` draws the batch: ``default_rng([seed, epoch, step, 2])``."""
     return np.random.default_rng([int(seed), int(epoch), int(step), 2]).integers(0, 2**31, size=2).astype(np.int32)
 
 

@@ -82,10 +82,8 @@ class TrainedRun:
 
 @contextlib.contextmanager
 def run_lock(run_dir):
-    """Hold ``run_dir`` for this process while it trains; refuse if another live run holds it.
-
-    ``filelock`` makes the ``flock`` call on POSIX (the kernel drops the lock when its process ends, SIGKILL included,
-    so a killed run never blocks the next one) and locks on Windows too.
+    """Hold ``run_dir`` for this process while it trains; refuse if another live run holds it (a killed run's lock
+    is dropped by the kernel: ``filelock``).
 
     Raises
     ------
@@ -144,17 +142,13 @@ def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
                "keras_version": keras.__version__, "epochs": [], "checkpoint": None}
         if processes > 1:
             doc["processes"] = processes
-        if not write:
-            return doc
-        atomic_write_json(run_dir / HISTORY_FILE, doc)
-        atomic_write_json(run_dir / CONFIG_FILE, recipe.as_dict())
-        return doc
-    if not write:
-        return doc
-    # A run killed while saving leaves a temporary file behind, only clutter (saves are atomic); this run holds the
-    # folder's lock, so no live run is writing them.
-    for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json"):
-        for stale in run_dir.glob(pattern):
+        if write:
+            atomic_write_json(run_dir / HISTORY_FILE, doc)
+            atomic_write_json(run_dir / CONFIG_FILE, recipe.as_dict())
+    elif write:
+        # A run killed while saving leaves a temporary file behind, only clutter (saves are atomic); this run holds the
+        # folder's lock, so no live run is writing them.
+        for stale in (p for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json") for p in run_dir.glob(pattern)):
             stale.unlink(missing_ok=True)
     return doc
 
@@ -209,10 +203,9 @@ def checkpoint_path(run_dir, doc):
     """The checkpoint ``history.json`` names: a checkpoint file of this folder, else an error."""
     name = doc.get("checkpoint")
     if not isinstance(name, str) or not re.fullmatch(r"checkpoint-epoch\d{3,}\.keras", name):
-        raise RunMismatchError(
-            f"{Path(run_dir) / HISTORY_FILE} names {name!r} as its checkpoint, which is not a checkpoint file of "
-            "this run folder (checkpoint-epochNNN.keras); the folder was altered. Use a new run_dir."
-        )
+        raise RunMismatchError(f"{Path(run_dir) / HISTORY_FILE} names {name!r} as its checkpoint, which is not a "
+                               "checkpoint file of this run folder (checkpoint-epochNNN.keras); the folder was "
+                               "altered. Use a new run_dir.")
     return Path(run_dir) / name
 
 
@@ -273,10 +266,8 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        record = {"epoch": epoch + 1, "step": self.step, "seconds": round(time.perf_counter() - self._t0, 3)}
-        for key in ("loss", "val_loss", "learning_rate"):
-            if key in logs:
-                record[key] = float(logs[key])
+        record = {"epoch": epoch + 1, "step": self.step, "seconds": round(time.perf_counter() - self._t0, 3),
+                  **{key: float(logs[key]) for key in ("loss", "val_loss", "learning_rate") if key in logs}}
         name = f"checkpoint-epoch{epoch + 1:03d}.keras"
         previous = self.doc.get("checkpoint")
         if self.write:
@@ -315,10 +306,7 @@ def load_run(run_dir):
     run_dir = Path(run_dir)
     doc = read_json(run_dir / HISTORY_FILE) if (run_dir / HISTORY_FILE).is_file() else {}
     final = run_dir / FINAL_MODEL_FILE
-    if final.is_file():
-        path = final
-    elif doc.get("checkpoint"):
-        path = checkpoint_path(run_dir, doc)
-    else:
+    path = final if final.is_file() else checkpoint_path(run_dir, doc) if doc.get("checkpoint") else None
+    if path is None:
         raise FileNotFoundError(f"{run_dir} holds no trained model (no {FINAL_MODEL_FILE} or checkpoint).")
     return _trained_run(load_model_file(path), run_dir, doc, finished=path == final)

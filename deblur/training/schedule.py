@@ -62,10 +62,8 @@ def run_length(recipe):
 def _epoch_schedule(name, length):
     """``f(epoch, base_lr)``, or None where :class:`StepBudget` sets the rate per step (a cosine over steps)."""
     if name == "cosine":
-        if "epochs" not in length:
-            return None
-        epochs = length["epochs"]
-        return lambda epoch, base_lr: cosine_lr_schedule(epoch, base_lr, epochs=epochs)
+        epochs = length.get("epochs")
+        return None if epochs is None else lambda epoch, base_lr: cosine_lr_schedule(epoch, base_lr, epochs=epochs)
     return {"constant": constant_lr_schedule, "win5rb": win5rb_lr_schedule}[name]
 
 
