@@ -30,11 +30,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = (
-    "data", "corruption", "device_corruption", "images", "models", "pretrained", "recipe", "training", "study",
-    "metrics", "inference", "plots", "baselines", "sweep", "natural", "interactive", "deploy", "files", "machine",
-    "cli",
-)
+_SUBMODULES = ("data", "corruption", "device_corruption", "images", "models", "pretrained", "recipe", "training",
+               "study", "metrics", "inference", "plots", "baselines", "sweep", "natural", "interactive", "deploy",
+               "files", "machine", "cli")
 __all__ = [*_SUBMODULES, "restore"]
 
 

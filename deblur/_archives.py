@@ -1,9 +1,7 @@
 """The bounded readers behind :mod:`deblur.data`: tar and zip members, pickle batches, image files.
 
-Every read is bounded before it happens: a member's declared size is checked against a limit (at most ``limit + 1``
-bytes are read), a tar stream refuses oversized extended headers, a pickle batch only builds numpy arrays no larger
-than the file, and an archive may hold only so many image files and bytes; every problem raises :class:`DataError`.
-Private: :mod:`deblur.data` is the public loader and re-exports :class:`DataError`, :data:`CLASS_NAMES`, ``ENV_VAR``.
+Every read is bounded before it happens (member sizes, tar headers, the arrays a pickle builds, the number and bytes
+of image files); every problem raises :class:`DataError`. Private: :mod:`deblur.data` is the public loader.
 """
 
 from __future__ import annotations
@@ -135,10 +133,9 @@ def _load_image_dir(root, where, *, progress):
             entries = [e for e in os.scandir(class_dir) if e.is_file() and _is_image_name(e.name)]
             for entry in entries:
                 if entry.stat().st_size > _MAX_IMAGE_BYTES:
-                    raise DataError(
-                        f"'{entry.path}' is {entry.stat().st_size:,} bytes, more than the {_MAX_IMAGE_BYTES:,} "
-                        "a 32x32 image file can take: it is not a CIFAR-10 image. Remove it."
-                    )
+                    raise DataError(f"'{entry.path}' is {entry.stat().st_size:,} bytes, more than the "
+                                    f"{_MAX_IMAGE_BYTES:,} a 32x32 image file can take: it is not a CIFAR-10 image. "
+                                    "Remove it.")
             classes[class_dir.name] = [(e.name, Path(e.path), f"'{e.path}'") for e in entries]
     return _decode_tree(tree, where, progress=progress)
 
@@ -174,15 +171,12 @@ def _iter_zip(path):
     with zipfile.ZipFile(path) as archive:
         for count, info in enumerate(archive.infolist(), 1):
             _check_count(count)
-            if info.is_dir():
-                yield info.filename, True, 0, None
-                continue
 
             def read(limit, i=info):
                 with archive.open(i) as f:
                     return f.read(limit)
 
-            yield info.filename, False, info.file_size, read
+            yield info.filename, info.is_dir(), info.file_size, read
 
 
 def _check_count(count):
@@ -251,10 +245,8 @@ def _load_archive(path, where, *, progress):
                 if len(images) > _MAX_IMAGES or image_bytes > _MAX_IMAGE_TOTAL_BYTES:
                     too_many = (f"more than {_MAX_IMAGES:,} image files" if len(images) > _MAX_IMAGES
                                 else f"more than {_MAX_IMAGE_TOTAL_BYTES // 2**20} MiB of image files")
-                    raise DataError(
-                        f"{where} holds {too_many} (at member '{member}'); CIFAR-10 has 60,000 images of a few "
-                        "KB. It is not CIFAR-10 data (or is hostile): use the official archive."
-                    )
+                    raise DataError(f"{where} holds {too_many} (at member '{member}'); CIFAR-10 has 60,000 images "
+                                    "of a few KB. It is not CIFAR-10 data (or is hostile): use the official archive.")
     except DataError:
         raise
     except _TooLarge as exc:
@@ -344,9 +336,8 @@ class _BoundedArray:
         dtype = _plain_dtype(dtype)
         count = int(np.prod(shape, dtype=np.float64)) if np.ndim(shape) else int(shape)
         if count * dtype.itemsize > self.budget:
-            raise pickle.UnpicklingError(
-                f"an array of shape {tuple(np.atleast_1d(shape))} claims more bytes than the file's {self.budget:,}"
-            )
+            raise pickle.UnpicklingError(f"an array of shape {tuple(np.atleast_1d(shape))} claims more bytes than "
+                                         f"the file's {self.budget:,}")
         return np.ndarray(shape, dtype, *args, **kwargs)
 
 
@@ -357,17 +348,13 @@ def _parse_batch(data, where):
     except Exception as exc:  # damaged bytes fail in many ways inside pickle
         raise DataError(f"{where} is corrupt or truncated, or not a CIFAR-10 batch ({_short_reason(exc)}). "
                         "Re-download cifar-10-python.tar.gz.") from None
-    if isinstance(batch, dict):
-        # Python 2 pickles give bytes keys; tolerate str keys from hand-made batches.
-        x = batch.get(b"data", batch.get("data"))
-        y = batch.get(b"labels", batch.get("labels"))
-    else:
-        x = y = None
+    batch = batch if isinstance(batch, dict) else {}
+    # Python 2 pickles give bytes keys; tolerate str keys from hand-made batches.
+    x, y = batch.get(b"data", batch.get("data")), batch.get(b"labels", batch.get("labels"))
     if x is None or y is None:
         raise DataError(f"{where} is not a CIFAR-10 batch (expected a dict with b'data' and b'labels'). "
                         "Re-download cifar-10-python.tar.gz.")
-    x = np.asarray(x)
-    y = np.asarray(y)
+    x, y = np.asarray(x), np.asarray(y)
     n_pixels = 3 * _SIZE * _SIZE
     # numpy.ndarray(shape) may claim rows the file does not hold: they must be few enough and present in the file.
     if x.ndim >= 1 and (x.shape[0] > _MAX_BATCH_ROWS or x.nbytes + y.size > len(data)):
@@ -398,10 +385,8 @@ def _assemble_batches(blobs, where):
 
 
 def _class_labels(names):
-    names = set(names)
-    if names == set(CLASS_NAMES):
-        return {name: i for i, name in enumerate(CLASS_NAMES)}
-    return {name: i for i, name in enumerate(sorted(names))}
+    order = CLASS_NAMES if set(names) == set(CLASS_NAMES) else sorted(names)
+    return {name: i for i, name in enumerate(order)}
 
 
 def _decode_image(data, where):
@@ -413,8 +398,6 @@ def _decode_image(data, where):
                 raise DataError(f"{where} is {width}x{height} pixels; CIFAR-10 images must be {_SIZE}x{_SIZE}. "
                                 "Resize or remove it.")
             return np.asarray(image.convert("RGB"))
-    except DataError:
-        raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise DataError(f"{where} is not a readable image ({_short_reason(exc)}): it is corrupt or truncated. "
                         "Re-download the data, or replace or remove this file.") from None
@@ -430,10 +413,8 @@ def _decode_tree(tree, where, *, progress):
     if train_classes != test_classes:
         only_train = ", ".join(sorted(train_classes - test_classes)) or "-"
         only_test = ", ".join(sorted(test_classes - train_classes)) or "-"
-        raise DataError(
-            f"{where}: train/ and test/ must hold the same class folders "
-            f"(only in train/: {only_train}; only in test/: {only_test}). Add or remove class folders to match."
-        )
+        raise DataError(f"{where}: train/ and test/ must hold the same class folders (only in train/: {only_train}; "
+                        f"only in test/: {only_test}). Add or remove class folders to match.")
     empty = sorted(f"{split}/{cls}/" for split in _SPLITS for cls, items in tree[split].items() if not items)
     if empty:
         shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")

@@ -30,25 +30,11 @@ def quantise(y, dtype):
 
 
 def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.0):
-    """Validate an image batch and return it as float32 in [0, 1].
+    """Validate an image batch (``ndim`` axes, channels last; uint8 or finite float) and return it as float32.
 
-    Parameters
-    ----------
-    images : array_like, shape (N, H, W, C)
-        uint8 in [0, 255] (scaled by 1/255) or float.
-    name : str
-        Name used in error messages.
-    check_range : bool, default True
-        Require float input to lie in [0, 1]; pass False for corrupted images and network outputs.
-    ndim : int, default 4
-        Required number of dimensions.
-    slack : float, default 0.0
-        How far outside [0, 1] the range check lets float values go (:data:`NOISE_SLACK` for corrupted images).
-
-    Returns
-    -------
-    ndarray of float32
-        A new array unless the input already was float32 (never modified in place).
+    uint8 is scaled by 1/255. ``check_range``: float input must lie in [0, 1], give or take ``slack``
+    (:data:`NOISE_SLACK` for corrupted images; False for network outputs). ``name`` is the one error messages use.
+    The result is a new array unless the input already was float32 (never modified in place).
     """
     if isinstance(images, (str, bytes)) or images is None:
         raise TypeError(f"{name} must be an array of images; got {type(images).__name__}.")

@@ -1,8 +1,7 @@
 """Classical baselines from ``skimage.restoration``, for comparison with the networks.
 
-The deconvolution baselines are *oracles*: given each image's true blur sigma, which the networks never see. On 32x32
-images FFT methods suffer boundary effects, so every image is reflect-padded and cropped back. Each maps ``(N, H, W,
-C)`` float images (unclipped) to float32 restorations of the same shape, channel by channel (:data:`BASELINES`).
+The deconvolution baselines are *oracles*: given each image's true blur sigma, which the networks never see. Each
+maps float images (N, H, W, C), reflect-padded against FFT boundary effects, to float32 restorations channel by channel.
 """
 
 from __future__ import annotations

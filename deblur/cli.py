@@ -10,8 +10,7 @@ Subcommands::
     deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
 
 IMAGES are PNG/JPEG/TIFF/BMP files or folders of them (:mod:`deblur.images`). Problems print one line to stderr and
-exit with status 2; nothing is written half-way and no input is ever overwritten. Repository maintenance is
-``python tools/reproduce.py``.
+exit with status 2; nothing is written half-way and no input is ever overwritten.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian whose sigma is drawn uniformly from ``sigma_range``
 (as OpenCV's ``GaussianBlur``, reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and channel; no
-clipping, as in the study. The blur is vectorised over the batch (OpenCV is only a test reference) and written once:
-:mod:`deblur.device_corruption` runs it with ``xp=keras.ops``. This module does not import Keras.
+clipping, as in the study. :mod:`deblur.device_corruption` runs the same blur with ``xp=keras.ops``; this module does
+not import Keras.
 """
 
 from __future__ import annotations
@@ -110,6 +110,10 @@ def separable_blur(images, kernels, *, xp=np):
         ``numpy`` or ``keras.ops``.
     """
     half = kernels.shape[1] // 2
+    height, width = images.shape[1], images.shape[2]  # None for a traced dimension
+    if height is not None and width is not None and min(height, width) <= half:
+        raise ValueError(f"Images of {height}x{width} are too small for a {kernels.shape[1]}x{kernels.shape[1]} "
+                         "kernel with reflect-101 borders.")
     taps = [kernels[:, half + k, None, None, None] for k in range(half + 1)]  # (N, 1, 1, 1) each
     padded = xp.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
     rows = _symmetric_pass(padded, taps, half, axis=2)
@@ -213,9 +217,8 @@ def magnify(images, factors, positions):
     """Crops of images magnified by ``factors``, each the size of its image: softer "sharp" images, as photos are.
 
     A CIFAR image is sharp at its Nyquist limit; a photo's edges spread over more pixels. Magnifying a clean image
-    (Keys cubic interpolation with ``a = -0.75``, as ``cv2.resize(..., interpolation=cv2.INTER_CUBIC)``; edge pixels
-    repeated) and cropping it back to its size gives clean images with a photo's softness. Written as two small
-    matrices per image, so a batch is two batched matrix products.
+    (Keys cubic interpolation, ``a = -0.75``, as OpenCV's ``INTER_CUBIC``; edge pixels repeated) and cropping it back
+    gives it a photo's softness: two small matrices per image, so a batch is two batched matrix products.
 
     Parameters
     ----------
@@ -300,10 +303,6 @@ def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2, skip=0):
 
     ``skip``: images of the batch before ``x`` (other processes' shards), whose noise is drawn first and dropped.
     """
-    half = kernel_size // 2
-    if min(x.shape[1:3]) <= half:
-        raise ValueError(f"Images of {x.shape[1]}x{x.shape[2]} are too small for a {kernel_size}x{kernel_size} "
-                         "kernel with reflect-101 borders.")
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
     per_image = np.ndim(noise_std) > 0

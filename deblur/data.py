@@ -20,8 +20,8 @@ from ._archives import (_ALL_BATCHES, _BATCH_DIR, _HOW_TO_SUPPLY, _SIZE, _SPLITS
                         ENV_VAR, DataError, _hidden, _layout_error, _load_archive, _load_batch_dir, _load_image_dir,
                         _result, _short_reason)
 
-__all__ = ["CACHE_ENV_VAR", "CLASS_NAMES", "ENV_VAR", "DataError", "DataNotFoundError", "describe_source", "load_cifar10",
-           "source_path", "subset"]
+__all__ = ["CACHE_ENV_VAR", "CLASS_NAMES", "ENV_VAR", "DataError", "DataNotFoundError", "describe_source",
+           "load_cifar10", "source_path", "subset"]
 
 CACHE_ENV_VAR = "DEBLUR_CACHE"
 
@@ -40,11 +40,10 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     Parameters
     ----------
     source : str or os.PathLike, optional
-        Where to read the data: the official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/`` folder
-        (or a folder containing it), or an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` as a directory
-        or a ``.tar``, ``.tar.gz``/``.tgz`` or ``.zip`` archive (optionally under one top-level folder). When None, the
-        ``DEBLUR_DATA`` environment variable is used; when that is unset or empty too, the official download through
-        ``keras.datasets.cifar10.load_data()``.
+        The official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/`` folder (or a folder holding
+        it), or an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` as a folder or a ``.tar``,
+        ``.tar.gz``/``.tgz`` or ``.zip`` archive (optionally under one top-level folder). None: ``$DEBLUR_DATA``, else
+        the official download.
     cache_dir : str or os.PathLike, optional
         Decoded-array cache folder. Default: ``$DEBLUR_CACHE`` if set, else ``$XDG_CACHE_HOME/deblur``, else
         ``~/.cache/deblur``.
@@ -169,17 +168,14 @@ def describe_source(source=None):
         if kind == "images":
             return f"image-folder tree '{root}' (folder{suffix})"
         return f"'{path}' (folder with no CIFAR-10 layout{suffix})"
-    size_mb = path.stat().st_size / 1e6
-    return f"archive '{path}' ({size_mb:.1f} MB{suffix})"
+    return f"archive '{path}' ({path.stat().st_size / 1e6:.1f} MB{suffix})"
 
 
 def _resolve_source(source):
     """Return (path, origin): origin is the env var name, or None for ``source``."""
     if source is None:
         value = os.environ.get(ENV_VAR, "").strip()
-        if not value:
-            return None, None
-        return Path(value).expanduser(), ENV_VAR
+        return (Path(value).expanduser(), ENV_VAR) if value else (None, None)
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path (str or os.PathLike) or None; got {type(source).__name__}.")
     text = os.fsdecode(os.fspath(source))
@@ -287,8 +283,7 @@ def _write_cache(file, key, data):
     """Write the arrays atomically; a failure only costs the shortcut next time."""
     arrays = dict(zip(_CACHE_ARRAYS, (*data[0], *data[1])))
     try:
-        # Uncompressed: the point of the cache is speed (about 0.2 s to read). A concurrent or interrupted run never
-        # sees a half-written cache.
+        # Uncompressed: the point of the cache is speed (about 0.2 s to read).
         files.atomic_save(file, lambda tmp: np.savez(tmp, key=np.array(key), **arrays))
     except OSError as exc:
         warnings.warn(f"Could not write the CIFAR-10 cache '{file}' ({_short_reason(exc)}); the data will be "

@@ -1,8 +1,7 @@
 """Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel); the tests run the exported files.
 
-Keras 3's ``Model.export`` does the conversion; this module adds the project's rules: the output is checked against
-the inputs, never overwrites anything, and appears whole or not at all. The exported models keep height, width and
-batch free (the CAE's multiples of 4, DeblurNet's of 2) and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
+Keras 3's ``Model.export`` converts; the output never overwrites an input or anything else and appears whole or not
+at all. Exported models keep height, width and batch free and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
 Keras model (no padding, clipping or tiling: that is :func:`deblur.restore`'s)::
 
     deblur export --model deblurnet --format onnx --out deblurnet.onnx

@@ -1,13 +1,10 @@
 """The study's corruption as Keras operations, run on the device that trains.
 
-The same corruption as :mod:`deblur.corruption` (whose kernel and blur code run here with ``xp=keras.ops``), inside
-the compiled training step on any backend: a batch travels to the accelerator as clean uint8 images and is flipped,
-blurred and made noisy there (``train(..., corruption="device")``). This module imports Keras.
-
-Every draw of :class:`DeviceCorruption` is a pure function of the batch's key, derived from ``(seed, epoch, step)``
-(:func:`deblur.training.pipeline.batch_key`), so a resumed run sees exactly the batches of an uninterrupted one without
-checkpointing any random state. Keras 3.15's ``keras.random`` takes an int or a ``SeedGenerator`` as seed, not a
-tensor, so the layer assigns the key to its ``SeedGenerator``'s state inside the step (a traced assignment).
+:mod:`deblur.corruption`'s kernel and blur code run here with ``xp=keras.ops`` inside the compiled training step: a
+batch travels to the accelerator as clean uint8 images and is flipped, blurred and made noisy there
+(``corruption="device"``). Every draw is a pure function of the batch's key
+(:func:`deblur.training.pipeline.batch_key`), assigned to the layer's ``SeedGenerator`` state inside the step, so a
+resumed run sees the same batches.
 """
 
 from __future__ import annotations
@@ -37,11 +34,6 @@ def blur_ops(images, sigmas, *, kernel_size=5):
     images = to_float32(ops.convert_to_tensor(images), xp=ops)
     if len(images.shape) != 4:
         raise ValueError(f"images must have shape (N, H, W, C); got {tuple(images.shape)}.")
-    half = kernel_size // 2
-    height, width = images.shape[1], images.shape[2]
-    if height is not None and width is not None and min(height, width) <= half:
-        raise ValueError(f"Images of {height}x{width} are too small for a {kernel_size}x{kernel_size} kernel with "
-                         "reflect-101 borders.")
     return separable_blur(images, gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size), xp=ops)
 
 

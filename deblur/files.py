@@ -1,8 +1,7 @@
 """Files the package writes, written one way: whole or not at all, never over an input.
 
-- **Atomic writes** (``atomic_*``: a temporary file in the same folder, then ``os.replace``). With ``exclusive=True``
-  (every result a command publishes) the file is published with ``os.link``, which fails if the name exists: of two
-  commands writing one result, the later gets ``FileExistsError`` and the first keeps its file.
+- **Atomic writes** (``atomic_*``: a temporary file in the same folder, then ``os.replace``; with ``exclusive=True``,
+  for every result a command publishes, ``os.link``: of two writers of one result, the later gets ``FileExistsError``).
 - **The output rule.** :func:`check_outputs` refuses an output that is, is inside, or links to an input of the same
   call, before anything is written; :func:`check_file_target` refuses a folder or a wrong suffix.
 """
@@ -70,8 +69,8 @@ def _real(path):
 def check_outputs(outputs, inputs=(), *, allow=()):
     """Refuse outputs that would overwrite an input of the same call, or each other; return them as Paths.
 
-    An output is refused when, with symlinks followed, it *is* an input, is the same file under another name (a hard
-    link), or lies *inside* an input (a data folder, a run folder, an archive); two outputs may not be the same path.
+    With symlinks followed, an output may not *be* an input (or a hard link to one), lie *inside* one (a data or run
+    folder, an archive) or repeat another output.
 
     Parameters
     ----------

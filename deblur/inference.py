@@ -55,9 +55,8 @@ def as_any_size_model(model):
     if all(d is None for d in fixed):
         return model
     try:
-        clone = keras.models.clone_model(
-            model, input_tensors=keras.Input((None, None, model.input_shape[-1]), name="corrupted")
-        )
+        any_size = keras.Input((None, None, model.input_shape[-1]), name="corrupted")
+        clone = keras.models.clone_model(model, input_tensors=any_size)
         clone.set_weights(model.get_weights())
         return clone
     except Exception:  # noqa: BLE001 - e.g. a subclassed model, which cannot be re-inputted
@@ -66,9 +65,8 @@ def as_any_size_model(model):
                          "deblur.models.load_pretrained(name, input_shape=(None, None, 3)).") from None
 
 
-#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple). On DeblurNet (TensorFlow,
-#: CPU) a pass over one 364x364 window (core plus overlap) peaks about 0.3 GB above the 0.7 GB of an imported
-#: TensorFlow, two 428x428 windows about 0.8 GB; the smaller tile costs about 5 % more arithmetic in overlaps.
+#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple). On DeblurNet (CPU) a
+#: pass over one 364x364 window (core plus overlap) peaks about 0.3 GB above an imported TensorFlow.
 TILE = 320
 
 #: Pixels (overlap included) per forward pass of a tiled restoration: one default window (DeblurNet: 364x364).
@@ -79,12 +77,9 @@ def receptive_radius(model):
     """How far (in input pixels) an output pixel can see: a bound computed from the architecture.
 
     Walks the graph from the input, adding for each layer with a spatial kernel ``(k - 1) / 2`` steps (odd kernel,
-    "same" padding, stride 1) or ``k - 1 + s - 1`` steps (even, strided or valid; upsampling and transposed convolutions
-    in output steps), a step being the layer's input spacing in image pixels. Pointwise layers take the widest of their
-    inputs. Exact for stacks of odd "same" convolutions (Win5-RB: 12), a little generous across strided layers.
-
-    Returns an int: changing one input pixel of the functional ``model`` changes no output pixel farther away (either
-    axis).
+    "same" padding, stride 1) or ``k - 1 + s - 1`` steps (otherwise), a step being the layer's input spacing in image
+    pixels. Exact for stacks of odd "same" convolutions (Win5-RB: 12), a little generous across strided layers.
+    Returns an int: changing one input pixel changes no output pixel farther away (either axis).
     """
     spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
     for depth in sorted(model._nodes_by_depth, reverse=True):
@@ -138,10 +133,9 @@ def tile_overlap(model):
 def tile_windows(height, width, *, tile, overlap, multiple=1):
     """Where the tiles of a ``height`` x ``width`` image lie: what each one reads and what it keeps.
 
-    Every tile reads a window of ``tile + 2 * overlap`` (or the whole axis if shorter), shifted inside the image at its
-    borders, and keeps a core of at most ``tile`` pixels at least ``overlap`` inside the window (or at the image's
-    border). With ``overlap`` at least the receptive radius the kept pixels equal a whole-image pass: no seams. Windows
-    start at multiples of ``multiple``, so strided layers see the same grid as on the whole image.
+    Every tile reads a window of ``tile + 2 * overlap`` (or the whole axis), shifted inside the image at its borders,
+    and keeps a core of at most ``tile`` pixels ``overlap`` inside it: with ``overlap`` at least the receptive radius,
+    no seams. Windows start at multiples of ``multiple``, so strided layers see the whole image's grid.
 
     Parameters
     ----------
@@ -184,12 +178,10 @@ def _axis_windows(length, tile, overlap):
 def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=False):
     """Restore one image or a batch with a trained model, large images tile by tile.
 
-    Images of any size are reflect-padded up to the model's :func:`size_multiple` and cropped back. An image larger
-    than ``tile`` plus twice :func:`tile_overlap` is restored in overlapping tiles, several per pass, keeping each
-    tile's core: the result equals a whole-image pass (to about 1e-6) while the network's memory stays bounded, and a
-    uint8 image is converted to float tile by tile. A fixed-size functional model (the CAE's 32x32) is first rebuilt
-    for any size (:func:`as_any_size_model`; call it once yourself to reuse it). Grayscale is restored as three
-    identical channels and averaged back to one.
+    Images are reflect-padded to the model's :func:`size_multiple` and cropped back. One larger than ``tile`` plus twice
+    :func:`tile_overlap` is restored in overlapping tiles: the result equals a whole-image pass (to about 1e-6) in
+    bounded memory. A fixed-size model (the CAE's 32x32) is first rebuilt for any size (:func:`as_any_size_model`;
+    call it once yourself to reuse it). Grayscale is restored as three identical channels and averaged back to one.
 
     Parameters
     ----------
@@ -215,15 +207,13 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
     Returns
     -------
     ndarray
-        Same shape and dtype as ``images``, clipped to the input's range ([0, 255] for uint8, [0, 65535] for uint16,
-        [0, 1] for float) only at this final step. For a path: the image as read, ``(H, W)`` or ``(H, W, 3)``, uint8 or
-        uint16, without its alpha channel.
+        Same shape and dtype as ``images``, clipped to the input's range only at this final step. For a path: the image
+        as read (``(H, W)`` or ``(H, W, 3)``, uint8 or uint16), without its alpha channel.
 
     Raises
     ------
     ValueError
-        Wrong number of dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, or floats far outside
-        [0, 1].
+        Wrong dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, or floats far outside [0, 1].
     deblur.images.ImageError
         A path that is not an image file this package reads (a ``ValueError``).
     """
@@ -295,8 +285,7 @@ def _run_plan(model, x, plan, *, out_dtype, bar):
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
     out = np.empty((n, h, w, c), dtype=out_dtype or np.float32)
-    # Many passes of one shape (tiles): Keras's compiled predict step, traced once, runs a pass in about
-    # two thirds of the time of an eager call (DeblurNet, 364x364, CPU); a pass or two: eager, no tracing.
+    # Many passes of one shape (tiles): a compiled predict step, traced once, is a third faster than eager calls.
     compiled = len(plan) > 2
     for jobs in plan:
         batch = np.stack([x[i][window] for i, window, _, _ in jobs])

@@ -1,9 +1,7 @@
 """Try the corruption and the restorers by hand: one image, one blur, every method side by side.
 
-- :func:`compare` is the pure part: the study's corruption at any sigma (also outside the training range 1..4),
-  restored with the true-PSF Wiener filter and every shipped network, each scored against the clean image.
-- :func:`explorer` wraps it in ipywidgets sliders; without an interactive kernel (a script, papermill, CI) it draws one
-  static figure at the default settings instead of waiting for input.
+:func:`compare` corrupts at any sigma and restores with the true-PSF Wiener filter and every shipped network;
+:func:`explorer` wraps it in ipywidgets sliders (without a live kernel: one static figure).
 """
 
 from __future__ import annotations

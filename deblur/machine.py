@@ -15,12 +15,7 @@ __all__ = ["machine_info", "frontend", "quiet_startup"]
 
 
 def machine_info():
-    """Where a run happened: CPU (and whether it has AVX-512), cores, Python, Keras, backend, accelerators.
-
-    Returns
-    -------
-    dict
-    """
+    """Where a run happened (a dict): CPU and whether it has AVX-512, cores, Python, Keras, backend, accelerators."""
     info = {"platform": platform.platform(), **_cpu(), "cpu_count": os.cpu_count(),
             "python": platform.python_version()}
     try:
@@ -68,9 +63,7 @@ def _cpu():
 def frontend():
     """Who watches this process's output: ``"jupyter"``, ``"terminal"`` or ``None`` (papermill, CI, a pipe or file).
 
-    ``"jupyter"``: a kernel a person's frontend drives; headless executors (papermill, nbclient, ``nbconvert
-    --execute``) send every cell with ``allow_stdin`` false (ipykernel's private flag). ``"terminal"``: no kernel, and
-    stdout is a terminal.
+    ``"jupyter"``: a kernel a person's frontend drives (headless executors send cells with ``allow_stdin`` false).
     """
     if "papermill" in sys.modules or os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
         return None

@@ -168,10 +168,9 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
 
 
 def save_results(results, path, *, exclusive=False):
-    """Write a results dict (numbers, arrays, nested dicts) as JSON to ``path``, atomically, folders created.
+    """Write a results dict (numbers, arrays, nested dicts) as JSON to ``path``, atomically; returns the ``Path``.
 
     ``exclusive=True`` refuses (``FileExistsError``) if ``path`` exists when the file is published, never replacing it.
-    Returns the ``pathlib.Path``.
     """
     atomic_write_json(path, results, exclusive=exclusive)
     return Path(path)

@@ -1,7 +1,7 @@
 """Model builders: the study's CAE and Win5-RB, and our DeblurNet.
 
-Each builder returns a named functional ``keras.Model`` (Keras 3's backend-agnostic API only) mapping a corrupted
-image, float32 in about [0, 1] of shape ``(height, width, 3)``, to a restored image of the same shape.
+Each builder returns a named functional ``keras.Model`` (backend-agnostic Keras 3) mapping a corrupted float32 image
+``(height, width, 3)`` in about [0, 1] to a restored image of the same shape.
 
 - :func:`cae` and :func:`win5rb`: the study's networks with its defaults; ``bn_momentum`` and ``identity_init`` are
   the fixes our CPU recipe uses (see :data:`deblur.study.RECIPES`).
@@ -27,9 +27,7 @@ __all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "load_model_file", "
 
 def _kernel_init(seed, index):
     """Glorot-uniform (Keras's default) seeded per layer, leaving Keras's global state alone; unseeded for None."""
-    if seed is None:
-        return "glorot_uniform"
-    return keras.initializers.GlorotUniform(seed=seed + index)
+    return "glorot_uniform" if seed is None else keras.initializers.GlorotUniform(seed=seed + index)
 
 
 def _conv_bn_relu(x, filters, kernel_size, *, name, seed, index, bn_momentum=0.99):
@@ -53,8 +51,8 @@ def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
     seed : int or None, default None
         Seed for the convolution kernels' initializers; ``None`` is unseeded.
     bn_momentum : float, default 0.99
-        Of the BatchNorm moving statistics (the study's). 0.99 leaves them near their initial values for a few
-        hundred steps (0.99 ** 100 = 0.37), so a briefly trained CAE is evaluated wrongly; our short recipe uses 0.9.
+        Of the BatchNorm moving statistics (the study's); it leaves them near their initial values for a few hundred
+        steps, so our short recipe uses 0.9.
     name : str, default "cae"
 
     Returns
@@ -90,9 +88,8 @@ def win5rb(input_shape=(None, None, 3), *, seed=None, identity_init=False, bn_mo
         ``(height, width, 3)``; ``None`` leaves a dimension free.
     seed : int or None, default None
     identity_init : bool, default False
-        Start the residual BatchNorm's gamma at 0 instead of 1, so the untrained network is the identity. With the
-        study's gamma = 1 it adds unit-variance noise to its input (test MSE about 1), which a short run spends its
-        steps undoing. Same architecture and parameter count either way.
+        Start the residual BatchNorm's gamma at 0 instead of 1, so the untrained network is the identity (with the
+        study's 1 it adds unit-variance noise to its input, which a short run spends its steps undoing).
     bn_momentum : float, default 0.99
         As in :func:`cae`.
     name : str, default "win5rb"
@@ -149,10 +146,9 @@ def deblurnet_nonblind(input_shape=(None, None, 3), *, width=64, blocks=4, head=
                        sigma_range=(1.0, 4.0), seed=None, name="deblurnet_nonblind"):
     """DeblurNet told each image's blur sigma (FiLM conditioning).
 
-    A second input, sigma, is mapped linearly so that ``sigma_range`` becomes [-1, 1], then through ``hidden`` ReLUs
-    to a scale and a shift of each residual block's first convolution (before its ReLU): ``y * scale + shift``,
-    starting at 1 and 0 so the untrained network is the identity (chosen in ``reports/nonblind.json``). Train with
-    ``deblur.training.train(..., sigma_input=True)``; predict with ``deblur.metrics.predict(..., sigmas=...)``.
+    A second input, sigma (``sigma_range`` mapped to [-1, 1]), goes through ``hidden`` ReLUs to a scale and a shift
+    of each residual block's first convolution, starting at 1 and 0 (the untrained network is the identity). Train
+    with ``Recipe(sigma_input=True)``; predict with ``deblur.metrics.predict(..., sigmas=...)``.
 
     Parameters
     ----------
@@ -221,11 +217,9 @@ MODELS = {"cae": cae, "win5rb": win5rb, "deblurnet": deblurnet}
 
 def build(name, **kwargs):
     """Build a model from :data:`MODELS` by name (``"cae"``, ``"win5rb"`` or ``"deblurnet"``)."""
-    try:
-        builder = MODELS[name]
-    except KeyError:
-        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.") from None
-    return builder(**kwargs)
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(MODELS)}.")
+    return MODELS[name](**kwargs)
 
 
 def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
@@ -238,8 +232,7 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
     Parameters
     ----------
     model : keras.Model
-        A functional model (one input); it is run once on an image of zeros. Nested models (e.g. the experts of
-        ``experiments/do_no_harm.py``'s mixture) are counted as models that take the input image.
+        A functional model (one input); it is run once on an image of zeros. Nested models count as taking the image.
     image_shape : tuple of int, default (32, 32, 3)
         Per pixel, the count does not depend on the size as long as it divides evenly through the model's strides.
 

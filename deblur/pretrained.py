@@ -1,8 +1,7 @@
 """The shipped models: their weights files and model cards, without Keras.
 
-Each shipped model has ``deblur/weights/<name>.weights.h5`` and its model card ``<name>.json`` (how it was trained, on
-what, on which machine, what it scores). :func:`deblur.models.load_pretrained` loads them; this module only finds and
-checks the files, so the command line can name them before Keras loads.
+Each shipped model has ``deblur/weights/<name>.weights.h5`` and a model card ``<name>.json`` (how it was trained, on
+what and which machine, what it scores). :func:`deblur.models.load_pretrained` loads them; this module finds them.
 """
 
 from __future__ import annotations
@@ -73,8 +72,7 @@ def weights_file(name, *, verify=True):
     if verify:
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         if digest != card["weights_sha256"]:
-            raise PretrainedWeightsError(
-                f"{weights} has sha256 {digest}, but its model card says {card['weights_sha256']}: the file is "
-                "corrupt or was replaced. Reinstall the package or restore the file from git."
-            )
+            raise PretrainedWeightsError(f"{weights} has sha256 {digest}, but its model card says "
+                                         f"{card['weights_sha256']}: the file is corrupt or was replaced. Reinstall "
+                                         "the package or restore the file from git.")
     return weights

@@ -1,8 +1,7 @@
 """The configuration of a training run: one :class:`Recipe`, and the :class:`Seeds` it derives.
 
-A recipe says everything about *how* a model is trained. :func:`deblur.training.train` writes it as it is to the run
-folder's ``config.json`` (:meth:`Recipe.as_dict`); :meth:`Recipe.from_dict` reads it back, so a run folder or a model
-card names the exact recipe that made it. Importing this module does not import Keras.
+A recipe says everything about *how* a model is trained; a run folder's ``config.json`` and a model card hold it
+(:meth:`Recipe.as_dict`, :meth:`Recipe.from_dict`). Importing this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -31,10 +30,7 @@ def _derived(offset, doc):
 
 @dataclass(frozen=True)
 class Seeds:
-    """Every seed of a run, derived from one base seed.
-
-    Streams that share a value draw from generators keyed differently (the split, the shuffle of each epoch and the
-    fresh corruption of each batch derive their own keys from ``training``), so none repeats another's numbers.
+    """Every seed of a run, derived from one base seed; streams that share a value (``training``) derive their own keys.
 
     Attributes
     ----------
@@ -95,8 +91,7 @@ class Recipe:
         Random fraction of the images held out for validation, in [0, 1).
     corruption : {"fixed", "fresh", "device"}
         ``"fixed"``: the study's, every training image corrupted once (``Seeds(seed).train_corruption``); ``"fresh"``:
-        every batch corrupted anew as it is drawn (numpy, on the CPU); ``"device"``: the same anew, inside the training
-        step on the device that trains.
+        every batch corrupted anew as it is drawn (on the CPU); ``"device"``: the same, inside the training step.
     flips : bool
         Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
     epochs, steps : int or None
@@ -206,7 +201,7 @@ class Recipe:
     @classmethod
     def from_dict(cls, d):
         """The recipe :meth:`as_dict` wrote; an unknown field is an error that names it."""
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"Unknown recipe field(s) {sorted(unknown)}; valid: {sorted(f.name for f in fields(cls))}.")
+        valid = {f.name for f in fields(cls)}
+        if set(d) - valid:
+            raise ValueError(f"Unknown recipe field(s) {sorted(set(d) - valid)}; valid: {sorted(valid)}.")
         return cls(**d)

@@ -40,11 +40,9 @@ _OURS = dict(lr_schedule="cosine", corruption="fresh", flips=True)
 #: not in the study, always trains with ours).
 RECIPES = {
     "study": {"cae": Recipe("cae"), "win5rb": Recipe("win5rb", lr_schedule="win5rb")},
-    "ours": {
-        "cae": Recipe("cae", build={"bn_momentum": 0.9}, **_OURS),
-        "win5rb": Recipe("win5rb", build={"identity_init": True, "bn_momentum": 0.9}, **_OURS),
-        "deblurnet": Recipe("deblurnet", **_OURS),
-    },
+    "ours": {"cae": Recipe("cae", build={"bn_momentum": 0.9}, **_OURS),
+             "win5rb": Recipe("win5rb", build={"identity_init": True, "bn_momentum": 0.9}, **_OURS),
+             "deblurnet": Recipe("deblurnet", **_OURS)},
 }
 
 
@@ -84,8 +82,7 @@ def nonblind_recipe(model_recipe, *, replay=None):
     return _fresh_variant(model_recipe, "A non-blind recipe", replay, sigma_input=True)
 
 
-# The wide-range DeblurNet's corruption (issue 13; experiments/wide_range.py): blur sigma uniform
-# in [0.5, 6) and a noise level uniform in [0, 0.05] per image, around the study's [1, 4) and 0.02.
+# The wide-range corruption: blur sigma in [0.5, 6) and a noise level in [0, 0.05] per image, both uniform.
 WIDE_SIGMA_RANGE = (0.5, 6.0)
 WIDE_NOISE_RANGE = (0.0, 0.05)
 
@@ -176,8 +173,7 @@ class Profile:
 
 
 #: Training seconds per model of the quick profile (the notebook's ``TRAIN_SECONDS`` replaces them): the quick
-#: notebook ends in under 12 minutes on our slower 2-core CPU (AMD EPYC without AVX-512; a step of 32 images takes
-#: about 1 s CAE, 4 s Win5-RB, 0.45 s DeblurNet). The CAE needs the most steps to beat doing nothing.
+#: notebook ends in under 12 minutes on a 2-core CPU. The CAE needs the most steps to beat doing nothing.
 QUICK_TRAIN_SECONDS = {"cae": 140, "win5rb": 80, "deblurnet": 60}
 
 #: How the shipped DeblurNet was trained: our recipe, 19,823 steps of 32 images (30 CPU minutes), 49,000 images.
@@ -286,8 +282,7 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbo
         Keras's progress display.
     callbacks : sequence of keras.callbacks.Callback
     model : keras.Model, optional
-        A model to train instead of ``models.build(recipe.model, **recipe.build)`` (research candidates; build it with
-        ``seed=Seeds(recipe.seed).init``).
+        A model to train instead of the recipe's own (build it with ``seed=Seeds(recipe.seed).init``).
     workers : int, default 1
         Threads preparing batches (:func:`deblur.training.train`).
     """

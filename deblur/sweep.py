@@ -1,8 +1,7 @@
 """Degradation sweep: every method over a grid of blur strengths and noise levels.
 
-The study trains and tests on one corruption (sigma ~ U[1, 4), noise 0.02); :func:`degradation_sweep` scores methods
-outside it, one fixed sigma and noise level per setting, every method on the *same* images (one seed everywhere, so
-noise differs between levels only by scale). The oracle baselines get the true sigma, the networks nothing.
+:func:`degradation_sweep` scores methods outside the study's corruption, one fixed sigma and noise level per setting,
+every method on the *same* images (one seed everywhere). The oracle baselines get the true sigma, the networks nothing.
 :func:`crossovers` says where each method stops beating doing nothing; :func:`deblur.plots.sweep_panels` draws it.
 """
 

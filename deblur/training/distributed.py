@@ -157,9 +157,8 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
     """Run ``python -m deblur ARGV`` (or ``program + ARGV``) as cooperating processes here; their exit status.
 
     Each process gets Keras's environment variables (coordinator on 127.0.0.1), ``KERAS_BACKEND=jax`` and an equal
-    share of the CPU cores; the rest of the environment is passed on (``JAX_PLATFORMS=cpu`` keeps JAX off the GPUs).
-    Process 0 prints; the others are quiet. When one fails, the others are stopped at once and one line says which
-    failed and how to continue (a user error the process printed itself, exit status 2, is not repeated).
+    share of the CPU cores. Process 0 prints; the others are quiet. When one fails, the others are stopped at once and
+    one line says which failed and how to continue.
     """
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     address = f"127.0.0.1:{_free_port()}"

@@ -82,7 +82,7 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
         Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
     verbose : "auto", 0, 1 or 2, default "auto"
         Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch; ``"auto"``: a bar where a person watches
-        (:func:`deblur.machine.frontend`), else one line per epoch (papermill, CI, a log file).
+        (:func:`deblur.machine.frontend`), else one line per epoch.
     callbacks : sequence of keras.callbacks.Callback
         With ``corruption="device"`` they see the training wrapper as ``self.model``.
 

@@ -1,9 +1,8 @@
 """Training input pipeline that corrupts every batch as it is drawn.
 
-The study corrupts the whole data set once and keeps float64 copies in memory (about 2.9 GB for CIFAR-10);
-:class:`FreshCorruption` keeps the clean images as they came (uint8: 150 MB for 50,000) and corrupts each batch when
-Keras asks for it. Everything random is a pure function of ``(seed, epoch, batch)``, so a resumed run sees exactly the
-batches an uninterrupted one would. The classes are ``keras.utils.PyDataset`` subclasses.
+:class:`FreshCorruption` keeps the clean images as they came (uint8: 150 MB for CIFAR-10's 50,000) and corrupts each
+batch when Keras asks for it. Everything random is a pure function of ``(seed, epoch, batch)``, so a resumed run sees
+exactly the batches an uninterrupted one would. The classes are ``keras.utils.PyDataset`` subclasses.
 """
 
 from __future__ import annotations
@@ -29,11 +28,8 @@ def epoch_order(n, *, seed, epoch, shuffle=True):
 
 
 def batches_per_epoch(n, batch_size, processes=1):
-    """Batches of an epoch of ``n`` images, and the images they hold: all, but for a group of processes.
-
-    The last, partial batch of a group keeps a multiple of ``processes`` images (each process an equal shard): at
-    most ``processes - 1`` images of the epoch's order are left out, and none when they split evenly.
-    """
+    """Batches of an epoch of ``n`` images, and the images they hold: all, but for a group of processes, whose last
+    batch keeps a multiple of ``processes`` images (at most ``processes - 1`` of the epoch's order are left out)."""
     used = n - (n % batch_size) % processes
     if used < 1:
         raise ValueError(f"{n} images are too few for {processes} processes.")
@@ -49,10 +45,9 @@ def batch_key(seed, epoch, step):
 class EpochBatches(keras.utils.PyDataset):
     """Batches of an image set over epochs ``start_epoch .. epochs - 1``, back to back.
 
-    Item ``i`` is batch ``i % batches_per_epoch`` of epoch ``start_epoch + i // batches_per_epoch``, and batch ``b``
-    of epoch ``e`` holds the images at ``epoch_order(n, seed=seed, epoch=e)[b * batch_size : (b + 1) * batch_size]``,
-    sorted. Subclasses implement ``batch(epoch, step)``. Train with ``steps_per_epoch=batches_per_epoch`` and
-    ``shuffle=False``.
+    Batch ``b`` of epoch ``e`` holds the images at ``epoch_order(n, seed=seed, epoch=e)[b * batch_size : (b + 1) *
+    batch_size]``, sorted. Subclasses implement ``batch(epoch, step)``. Train with
+    ``steps_per_epoch=batches_per_epoch`` and ``shuffle=False``.
 
     Parameters
     ----------
@@ -153,15 +148,13 @@ class FreshCorruption(EpochBatches):
         The corruption, as in :func:`deblur.corruption.corrupt`.
     zoom_fraction, zoom_range : default 0.0, (1.0, 2.0)
         Share of clean images magnified (:func:`deblur.corruption.magnify`) by a factor in ``zoom_range`` before
-        they are corrupted; the pair's target is the magnified image. Drawn after the corruption's settings, only if
-        the share is > 0.
+        they are corrupted (drawn last, only if the share is > 0); the pair's target is the magnified image.
     sigma_input : bool, default False
         Serve ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as the input, for a model told the blur (the same
         draws as without).
     group : ProcessGroup, optional
-        As for :class:`EpochBatches`. Every process draws the whole batch's random numbers (a few per image, and
-        the noise) and flips, blurs and adds noise to its shard only, so the shards of all processes are exactly the
-        batch one process would serve.
+        As for :class:`EpochBatches`. Every process draws the whole batch's random numbers and corrupts its shard
+        only, so the shards of all processes are exactly the batch one process would serve.
     """
 
     def __init__(self, clean, *, batch_size=32, seed=0, epochs=1, start_epoch=0, flips=False, shuffle=True,
@@ -178,13 +171,8 @@ class FreshCorruption(EpochBatches):
         self.sigma_input = bool(sigma_input)
 
     def batch(self, epoch, step):
-        """The (corrupted, clean) pair of batch ``step`` of epoch ``epoch``.
-
-        Returns
-        -------
-        corrupted, clean : ndarray of float32, shape (B, H, W, C)
-            With ``sigma_input``, ``corrupted`` is ``{"corrupted": ..., "sigma": float32 (B, 1)}``.
-        """
+        """The (corrupted, clean) float32 pair of batch ``step`` of epoch ``epoch``; with ``sigma_input``, ``corrupted``
+        is ``{"corrupted": ..., "sigma": float32 (B, 1)}``."""
         idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
         start, stop = self.group.shard(len(idx))  # draws for the whole batch, pixels for this shard

@@ -66,8 +66,7 @@ class TrainedRun:
     steps : int
         Training steps done.
     length : dict
-        For a step count or time budget: ``steps``, ``hold_steps``, ``budget_seconds`` (replay: ``Recipe(steps=,
-        hold_steps=)``).
+        For a step count or time budget: ``steps``, ``hold_steps``, ``budget_seconds`` (to replay the run).
     finished : bool
         False when a callback stopped training before its length: the run folder holds a checkpoint to resume from.
     """
@@ -116,24 +115,10 @@ def run_lock(run_dir):
 
 
 def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
-    """Start the run folder, or check that it holds this very run; return its history document.
+    """Start the run folder, or check that it holds this very run (:func:`check_resumable`); return its history.
 
-    Parameters
-    ----------
-    run_dir : pathlib.Path
-    recipe : Recipe
-    data : dict
-        The training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``).
-    model_name : str
-    processes : int, default 1
-        Processes training the run together (:mod:`deblur.training.distributed`); a resume needs as many.
-    write : bool, default True
-        False in processes other than process 0: the same document, nothing written.
-
-    Raises
-    ------
-    RunMismatchError
-        The folder holds a run of another recipe or other data, or was altered.
+    ``data`` is the training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``); ``processes``
+    train the run together (a resume needs as many); ``write=False`` (processes other than 0) writes nothing.
     """
     doc = check_resumable(run_dir, recipe, data, processes=processes)
     if doc is None:
@@ -146,22 +131,16 @@ def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
             atomic_write_json(run_dir / HISTORY_FILE, doc)
             atomic_write_json(run_dir / CONFIG_FILE, recipe.as_dict())
     elif write:
-        # A run killed while saving leaves a temporary file behind, only clutter (saves are atomic); this run holds the
-        # folder's lock, so no live run is writing them.
+        # Temporary files of a run killed while saving: only clutter, and this run holds the folder's lock.
         for stale in (p for pattern in (".*.tmp", ".*.tmp.keras", ".*.tmp.json") for p in run_dir.glob(pattern)):
             stale.unlink(missing_ok=True)
     return doc
 
 
 def check_resumable(run_dir, recipe, data, *, processes=1):
-    """The history of the run ``run_dir`` holds, None if it holds none; reads only.
+    """The history of the run ``run_dir`` holds, None if it holds none; reads only (so a refused run writes nothing).
 
-    :func:`deblur.training.train` calls it before taking the run lock too, so a refused run writes not even the lock.
-
-    Raises
-    ------
-    RunMismatchError
-        The folder holds a run of another recipe or other data, or was altered.
+    ``RunMismatchError`` if the folder holds a run of another recipe or other data, or was altered.
     """
     config_path, history_path = Path(run_dir) / CONFIG_FILE, Path(run_dir) / HISTORY_FILE
     if not config_path.exists():
@@ -297,12 +276,7 @@ def load_history(run_dir):
 
 
 def load_run(run_dir):
-    """Load the model and history of a run folder, without training: ``model.keras`` if complete, else the checkpoint.
-
-    Returns
-    -------
-    TrainedRun
-    """
+    """The :class:`TrainedRun` of a run folder, without training: ``model.keras`` if complete, else the checkpoint."""
     run_dir = Path(run_dir)
     doc = read_json(run_dir / HISTORY_FILE) if (run_dir / HISTORY_FILE).is_file() else {}
     final = run_dir / FINAL_MODEL_FILE

@@ -83,10 +83,9 @@ def schedule_callbacks(recipe, length, doc, *, start_step):
 class StepBudget(keras.callbacks.Callback):
     """Stop at a step count, or after about ``budget_seconds``; optionally a cosine per step.
 
-    The rate of step ``k`` (over the whole run) is the base rate for ``k < hold_steps``, then ``base * (1 + cos(pi *
-    (k - hold) / (steps - hold))) / 2``. A time budget holds the base rate for its first tenth while measuring speed
-    (time inside training steps only), then fixes ``hold_steps`` (steps done) and ``steps`` (what fits in the rest),
-    recorded in ``history.json`` (``length``): training again with them replays that run exactly on any machine.
+    The rate of step ``k`` is the base rate for ``k < hold_steps``, then ``base * (1 + cos(pi * (k - hold) / (steps -
+    hold))) / 2``. A time budget holds the base rate for its first tenth while measuring speed, then fixes
+    ``hold_steps`` and ``steps`` in ``history.json`` (``length``): training again with them replays the run exactly.
 
     Parameters
     ----------
