@@ -1,4 +1,5 @@
-"""Where code runs: :func:`machine_info` (the machine), :func:`frontend` (who watches), :func:`quiet_startup`.
+"""Where code runs: :func:`machine_info` (the machine), :func:`frontend` (who watches), :func:`quiet_startup`,
+:func:`resolve_precision` (float32, or bfloat16 where the CPU computes it natively).
 
 Every progress display (Keras's bar in training, tqdm bars, the notebook's sliders) follows :func:`frontend`.
 Importing this module does not import Keras; :func:`machine_info` does, when called.
@@ -11,7 +12,10 @@ import os
 import platform
 import sys
 
-__all__ = ["machine_info", "frontend", "quiet_startup"]
+__all__ = ["machine_info", "frontend", "quiet_startup", "PRECISIONS", "bfloat16_native", "resolve_precision"]
+
+#: What ``precision=`` accepts (training recipes, :func:`deblur.restore`, ``deblur restore --precision``).
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 def machine_info():
@@ -48,16 +52,51 @@ def _accelerators(backend):
     return []
 
 
-def _cpu():
-    """``processor`` (the CPU model) and ``avx512`` (from /proc/cpuinfo's flags; None where there is no such file)."""
+def bfloat16_native():
+    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX): where ``precision="auto"`` means bfloat16.
+
+    Elsewhere (most laptops, every CPU without AVX-512) bfloat16 is emulated and slower than float32.
+    """
+    flags = _cpu_fields().get("flags", "").split()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision="auto"):
+    """``"float32"`` or ``"bfloat16"``: what ``precision`` means on this machine.
+
+    ``"auto"`` is bfloat16 (Keras's ``mixed_bfloat16``: float32 weights, bfloat16 arithmetic) on a CPU that computes it
+    natively (:func:`bfloat16_native`) when no accelerator is in use, float32 otherwise.
+
+    >>> resolve_precision("float32")
+    'float32'
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {list(PRECISIONS)}; got {precision!r}.")
+    if precision != "auto":
+        return precision
+    if not bfloat16_native():
+        return "float32"
+    import keras  # only here: importing this module does not import Keras
+
+    return "float32" if _accelerators(keras.backend.backend()) else "bfloat16"
+
+
+def _cpu_fields():
+    """/proc/cpuinfo's first processor as a dict (empty where there is no such file)."""
     try:  # Linux; elsewhere the CPU model comes from platform.processor()
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in f if ":" in line)}
+            return {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in f if ":" in line)}
     except OSError:
-        fields = {}
+        return {}
+
+
+def _cpu():
+    """``processor`` (the CPU model), ``avx512`` and ``bfloat16`` (from /proc/cpuinfo's flags; None without it)."""
+    fields = _cpu_fields()
     flags = fields.get("flags")
     return {"processor": fields.get("model name") or platform.processor() or "unknown",
-            "avx512": None if flags is None else "avx512f" in flags.split()}
+            "avx512": None if flags is None else "avx512f" in flags.split(),
+            "bfloat16": None if flags is None else bfloat16_native()}
 
 
 def frontend():

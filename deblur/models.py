@@ -11,6 +11,7 @@ Each builder returns a named functional ``keras.Model`` (backend-agnostic Keras 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import zipfile
@@ -19,10 +20,12 @@ import keras
 from keras import layers
 
 from ._validation import check_int
+from .machine import resolve_precision
 from .pretrained import PRETRAINED_DIR, PretrainedWeightsError, model_card, pretrained_names, weights_file
 
 __all__ = ["cae", "win5rb", "deblurnet", "MODELS", "build", "load_model_file", "ModelFileError", "conv_flops_per_pixel",
-           "gflops_per_image", "load_pretrained", "model_card", "pretrained_names", "PretrainedWeightsError"]
+           "gflops_per_image", "load_pretrained", "model_card", "pretrained_names", "PretrainedWeightsError",
+           "set_precision", "computing_in"]
 
 
 def _kernel_init(seed, index):
@@ -320,6 +323,62 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     model = build(card["architecture"], **kwargs)
     model.load_weights(weights)
     return model
+
+
+def set_precision(model, precision="auto"):
+    """Compute ``model`` in float32 or bfloat16 from now on, in place; return the precision it had.
+
+    bfloat16 is Keras's ``mixed_bfloat16`` policy: weights stay float32, each layer computes in bfloat16, except the
+    model's last layer (the residual add or sigmoid that makes the output), which stays float32, as do the losses.
+    Nested models are set too. The model is not rebuilt: its weights, optimizer and compiled state stay.
+
+    Parameters
+    ----------
+    model : keras.Model
+    precision : {"auto", "float32", "bfloat16"}, default "auto"
+        ``"auto"``: bfloat16 where the CPU computes it natively (:func:`deblur.machine.resolve_precision`).
+
+    Returns
+    -------
+    str
+        ``"float32"`` or ``"bfloat16"``: the precision before the call.
+
+    Examples
+    --------
+    >>> model = deblurnet()
+    >>> set_precision(model, "bfloat16")
+    'float32'
+    >>> model.layers[1].compute_dtype, model.layers[-1].compute_dtype
+    ('bfloat16', 'float32')
+    """
+    after = resolve_precision(precision)
+    inner = [layer for layer in _all_layers(model) if layer is not model.layers[-1]]
+    before = "bfloat16" if any(layer.compute_dtype == "bfloat16" for layer in inner) else "float32"
+    for layer in inner:
+        layer.dtype_policy = "mixed_bfloat16" if after == "bfloat16" else "float32"
+    if after != before:
+        model.predict_function = None  # traced at the old precision
+    return before
+
+
+@contextlib.contextmanager
+def computing_in(model, precision):
+    """Inside the block ``model`` computes in ``precision`` (:func:`set_precision`); then as before.
+
+    ``with computing_in(model, "float32"): model.save(path)`` saves a file that loads as float32 anywhere.
+    """
+    before = set_precision(model, precision)
+    try:
+        yield model
+    finally:
+        set_precision(model, before)
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
 
 
 class ModelFileError(ValueError):

@@ -74,7 +74,7 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
         outputs = {"identity": corrupted,
                    "wiener (oracle PSF)": wiener_oracle(corrupted, sigmas, balance=wiener_balance)}
         for model_name, model in models.items():
-            outputs[model_name] = restore(model, corrupted)  # clipped to [0, 1] on the way out
+            outputs[model_name] = restore(model, corrupted, precision="float32")  # clipped to [0, 1] on the way out
         scores[name] = {method: {k: float(v[0]) for k, v in per_image_metrics(out, clean).items()}
                         for method, out in outputs.items()}
         scores[name]["sigma"] = float(sigmas[0])

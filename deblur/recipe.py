@@ -12,6 +12,7 @@ import numpy as np
 
 from ._validation import check_int
 from .corruption import check_settings
+from .machine import PRECISIONS
 
 __all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
 
@@ -81,6 +82,13 @@ class Recipe:
         Builder keyword arguments (e.g. ``{"bn_momentum": 0.9}``).
     learning_rate : float
         Adam's base learning rate.
+    beta_2 : float
+        Adam's second-moment decay (NAFNet trains with 0.9).
+    weight_decay : float
+        Decoupled weight decay (Keras's, as AdamW's); 0: plain Adam.
+    ema_momentum : float or None
+        Keep an exponential moving average of the weights with this momentum (e.g. 0.999) and end the run with it
+        (Keras's ``use_ema``); None: the last weights.
     lr_schedule : {"constant", "win5rb", "cosine"}
         ``"win5rb"``: the study's, times ``exp(-0.5)`` per epoch from epoch 5. ``"cosine"`` decays per epoch over
         ``epochs``, or per step over a step count or time budget.
@@ -115,6 +123,9 @@ class Recipe:
         photos are (:func:`deblur.corruption.magnify`); the target is the magnified image.
     zoom_range : (float, float)
         Their magnification, uniform in ``[low, high)``, ``low >= 1``.
+    precision : {"auto", "float32", "bfloat16"}
+        Of the training arithmetic (:func:`deblur.models.set_precision`): ``"auto"`` is bfloat16 on a CPU that
+        computes it natively, float32 elsewhere; the run's history records which. Saved models compute in float32.
     seed : int
         The base of the run's :class:`Seeds`: initialisation, split, shuffle and corruption.
     """
@@ -122,6 +133,9 @@ class Recipe:
     model: str
     build: dict = field(default_factory=dict)
     learning_rate: float = 1e-3
+    beta_2: float = 0.999
+    weight_decay: float = 0.0
+    ema_momentum: float | None = None
     lr_schedule: str = "constant"
     loss: str = "mse"
     batch_size: int = 32
@@ -139,6 +153,7 @@ class Recipe:
     sharp_fraction: float = 0.0
     zoom_fraction: float = 0.0
     zoom_range: tuple = (1.0, 2.0)
+    precision: str = "auto"
     seed: int = 0
 
     def __post_init__(self):
@@ -166,6 +181,14 @@ class Recipe:
             raise ValueError(f"validation_split must be in [0, 1); got {self.validation_split}.")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"Unknown lr_schedule {self.lr_schedule!r}; choose one of {list(LR_SCHEDULES)}.")
+        for name in ("beta_2", "ema_momentum"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 1:
+                raise ValueError(f"{name} must be in (0, 1); got {value!r}.")
+        if not (np.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0; got {self.weight_decay!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}; got {self.precision!r}.")
         if self.corruption not in CORRUPTIONS:
             raise ValueError(f"corruption must be one of {list(CORRUPTIONS)}; got {self.corruption!r}.")
         if self.flips and self.corruption == "fixed":

@@ -99,7 +99,7 @@ def main(argv=None):
         recipe = CONFIGS[name] if not args.epochs else replace(CONFIGS[name], epochs=args.epochs)
         model = BUILDERS[recipe.model](seed=profile.seeds.init, **recipe.build)
         print(f"== {name}: {model.count_params():,} parameters, {recipe}")
-        run = study.train_model(recipe, arrays["x_train"], arrays["x_train_corrupted"],
+        run = study.train_model(replace(recipe, precision="float32"), arrays["x_train"], arrays["x_train_corrupted"],
                                 run_dir=study.SCRATCH_DIR / "ablation" / Path(args.out).stem / name,
                                 verbose=2, model=model)
         gflops = models.gflops_per_image(run.model)

@@ -169,7 +169,8 @@ def main(argv=None):
                   val=validation_set(x_pool, recipe, args.seed), test=test, batch_size=recipe.batch_size)
     model = BUILDERS[recipe.model](seed=study.Seeds(args.seed).init, **recipe.build)
     print(f"== {args.config}: {model.count_params():,} parameters, {recipe}")
-    run = study.train_model(recipe, x_pool, run_dir=study.SCRATCH_DIR / "cpu_budget" / key.replace("@", "-"),
+    run = study.train_model(replace(recipe, precision="float32"), x_pool,
+                            run_dir=study.SCRATCH_DIR / "cpu_budget" / key.replace("@", "-"),
                             verbose=2, callbacks=[curve], model=model)
     final = metrics.evaluate(run.model, *test)
     if not curve.points or curve.train_s == 0:

@@ -178,7 +178,8 @@ def mix(args):
     for expert in ("study", "photo"):
         model.get_layer(expert).trainable = False
     x_train = study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"]
-    return study.train_model(gate_recipe(variant), x_train, run_dir=args.run_dir, model=model, verbose=2)
+    return study.train_model(replace(gate_recipe(variant), precision="float32"), x_train, run_dir=args.run_dir,
+                             model=model, verbose=2)
 
 
 def run_recipe(run_dir):
@@ -227,7 +228,8 @@ def bar_check(rows, method):
 def train(x_train, recipe, run_dir, *, workers=1, verbose=2):
     """Train (or resume) one photo DeblurNet; returns the TrainedRun."""
     model = models.deblurnet(seed=SEEDS.init, name=SHIPPED_NAME, **recipe.build)
-    return study.train_model(recipe, x_train, run_dir=run_dir, model=model, workers=workers, verbose=verbose)
+    return study.train_model(replace(recipe, precision="float32"), x_train, run_dir=run_dir, model=model,
+                             workers=workers, verbose=verbose)
 
 
 def validation_scorer(data_source):

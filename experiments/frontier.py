@@ -36,6 +36,7 @@ what ``tests/test_frontier.py`` runs)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -143,7 +144,8 @@ def main(argv=None):
                           steps=steps, seed=SEED)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     start = time.perf_counter()
-    run = study.train_model(recipe, data["x_train"], run_dir=run_dir, verbose=verbose, model=model)
+    run = study.train_model(dataclasses.replace(recipe, precision="float32"), data["x_train"], run_dir=run_dir,
+                            verbose=verbose, model=model)
     wall = time.perf_counter() - start
     test = metrics.evaluate(run.model, data["x_test_corrupted"], data["x_test"])
     identity = metrics.evaluate(None, data["x_test_corrupted"], data["x_test"])

@@ -146,7 +146,8 @@ def train_variant(variant, x_train, *, run_dir, steps=None, verbose="auto"):
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}.")
     model = None if variant == "blind" else deblurnet_nonblind(variant, seed=SEEDS.init)
-    return study.train_model(variant_recipe(variant, steps=steps), x_train, run_dir=run_dir, model=model, verbose=verbose)
+    return study.train_model(replace(variant_recipe(variant, steps=steps), precision="float32"), x_train,
+                             run_dir=run_dir, model=model, verbose=verbose)
 
 
 def restore(model, corrupted, sigmas=None, *, batch_size=BATCH_SIZE):

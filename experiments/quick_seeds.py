@@ -23,6 +23,7 @@ training, plus evaluation); ``--budget`` trains for the time budgets instead.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -147,7 +148,7 @@ def main(argv=None):
         profile = study.get_profile(args.profile, seed=seed, lengths=lengths)
         arrays = study.load_profile_data(profile, args.data)
         for name in args.models:
-            model_recipe = profile.recipe_for(name)
+            model_recipe = dataclasses.replace(profile.recipe_for(name), precision="float32")
             run = study.train_model(model_recipe, arrays["x_train"], arrays["x_train_corrupted"],
                                     run_dir=Path(args.run_root) / f"seed{seed}" / name, verbose=2)
             result = metrics.evaluate(run.model, c_test, x_test)

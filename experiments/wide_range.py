@@ -61,7 +61,7 @@ def wide_recipe():
 
 def train(x_train, *, run_dir=RUN_DIR, recipe=None, verbose=2):
     """Train (or resume) the wide-range DeblurNet; returns the TrainedRun."""
-    return study.train_model(recipe or wide_recipe(), x_train, run_dir=run_dir,
+    return study.train_model(replace(recipe or wide_recipe(), precision="float32"), x_train, run_dir=run_dir,
                              model=models.deblurnet(seed=SEEDS.init, name="deblurnet_wide"), verbose=verbose)
 
 

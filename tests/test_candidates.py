@@ -25,10 +25,10 @@ def candidates():
 
 def test_candidates_is_research_not_library(candidates):
     assert Path(candidates.__file__).resolve() == EXPERIMENTS / "candidates.py"
-    assert sorted(candidates.CANDIDATES) == ["nafunet", "plain_resnet"]
+    assert sorted(candidates.CANDIDATES) == ["deblurnet_gated", "nafunet", "plain_resnet"]
 
 
-@pytest.mark.parametrize("name", ["nafunet", "plain_resnet"])
+@pytest.mark.parametrize("name", ["nafunet", "plain_resnet", "deblurnet_gated"])
 def test_identity_at_initialisation_on_odd_sizes(candidates, name):
     model = candidates.CANDIDATES[name](seed=0)
     x = np.random.default_rng(0).random((2, 12, 20, 3), dtype=np.float32)
@@ -46,3 +46,13 @@ def test_nafunet_is_cheaper_and_round_trips(candidates, tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6)
     with pytest.raises(ValueError, match="multiples of 4"):
         candidates.nafunet(input_shape=(30, 30, 3))
+
+
+def test_gated_deblurnet_changes_only_the_block(candidates):
+    model = candidates.deblurnet_gated(seed=0)
+    assert model.count_params() == 356_867
+    assert models.gflops_per_image(model) == pytest.approx(0.15691776, rel=1e-9)  # DeblurNet's 0.1629
+    reference = models.deblurnet(seed=0)
+    for name in ("head", "down", "up", "correction"):
+        assert [w.shape for w in model.get_layer(name).weights] == [w.shape for w in reference.get_layer(name).weights]
+    assert len([layer for layer in model.layers if layer.name.endswith("_gate1")]) == 11

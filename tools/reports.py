@@ -795,9 +795,16 @@ def _perf_time_to_quality(report):
     return lines
 
 
-def _camera_rows(report):
-    recs = sorted(report["records"].values(), key=lambda r: (-r["megapixels"], r["model"] != "deblurnet", r["model"]))
-    return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | {r['restore_seconds']:.1f} | "
+def _camera_rows(report, compact=False):
+    recs = report["records"].values()
+    if compact:  # the default model as deblur restore runs it: bfloat16 where the CPU has it natively
+        recs = [r for r in recs if r["model"] == "deblurnet" and r.get("precision", "float32") == (
+            "bfloat16" if r["machine"].get("bfloat16") else "float32")]
+    recs = sorted(recs, key=lambda r: (not r["machine"].get("avx512"), -r["megapixels"],
+                                                              r["model"] != "deblurnet", r["model"],
+                                                              r.get("precision", "float32")))
+    return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | "
+            f"{r.get('precision', 'float32')} | {r['tile']} | {r['restore_seconds']:.2f} | "
             f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])}, "
             f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'}"
             f"{_load_note(r)} |" for r in recs]
@@ -809,18 +816,22 @@ def _load_note(record):
     return f", load average {load:.1f}" if load is not None else ""
 
 
-def render_camera_table(report):
-    """``deblur restore`` at camera size: seconds and peak RSS per model (``reports/bench_camera.json``)."""
+def render_camera_table(report, *, compact=False):
+    """``deblur restore`` at camera size: seconds and peak RSS per model (``reports/bench_camera.json``).
+
+    ``compact``: the default model only, in the precision ``deblur restore`` picks on each CPU (the README's).
+    """
     recs = report["records"]
     if not recs:
         return _none_yet("the camera-size benchmark", "python bench/camera.py")
-    first = next(iter(recs.values()))
+    first = max(recs.values(), key=lambda r: r["date"])  # the latest run's target and note
     return "\n".join([
-        "| model | image | restore s (model loaded) | command s (start-up included) | peak RSS (GB) | CPU |",
-        "|---|---|---|---|---|---|",
-        *_camera_rows(report),
+        "| model | image | precision | tile | restore s (model loaded) | command s (start-up included) | "
+        "peak RSS (GB) | CPU |",
+        "|---|---|---|---|---|---|---|---|",
+        *_camera_rows(report, compact),
         "",
-        f"Tiled restoration (`deblur restore`, tiles of {first.get('tile', 384)} pixels plus the receptive field); "
+        "Tiled restoration (`deblur restore`, tiles of the given core size plus the receptive field); "
         f"importing TensorFlow alone peaks at {first['import_only_peak_rss_mb'] / 1024:.2f} GB. Target: "
         f"{first['target']}. Before: {first['before']}. {_date(first)}; `{report['command']}`.",
         *([f"Note: {first['note']}"] if first.get("note") else []),
@@ -1236,6 +1247,79 @@ def render_distributed_table(report):
     return "\n".join(lines)
 
 
+def render_bfloat16_table(report):
+    """bfloat16 against float32 on one CPU, per CPU type measured (``reports/bench_bfloat16.json``)."""
+    recs = report["records"]
+    if not recs:
+        return _none_yet("bfloat16 against float32", "python bench/bfloat16.py --data PATH")
+    lines = []
+    for cpu in sorted({key.rsplit("/", 1)[1] for key in recs}):
+        def get(key, cpu=cpu):
+            return recs.get(f"{key}/{cpu}")
+
+        train = [get(f"train_images_per_s/{p}") for p in ("float32", "bfloat16")]
+        rows = ["| measurement | float32 | bfloat16 | bfloat16 / float32 |", "|---|---|---|---|"]
+        if all(train):
+            a, b = (r["train_images_per_s"] for r in train)
+            rows.append(f"| training, images/s (DeblurNet, batch 32 of 32x32) | {a:,.0f} | {b:,.0f} | {b / a:.2f}x |")
+        tiles = sorted({r["tile"] for k, r in recs.items() if k.startswith("restore_") and k.endswith(cpu)})
+        for tile in tiles:
+            pair = [get(f"restore_megapixels_per_s/{p}/tile{tile}") for p in ("float32", "bfloat16")]
+            if all(pair):
+                a, b = (r["seconds"] for r in pair)
+                rows.append(f"| restore 1024x1024, s (shipped DeblurNet, tile {tile}) | {a:.2f} | {b:.2f} | "
+                            f"{a / b:.2f}x faster |")
+        acc = get("accuracy_after_same_steps")
+        if acc:
+            a, b = acc["float32"], acc["bfloat16"]
+            ci = [f"[{r['ci95']['mse_ci'][0]:.5f}, {r['ci95']['mse_ci'][1]:.5f}]" for r in (a, b)]
+            rows.append(f"| test MSE after {a['steps']:,} steps ({acc['test_images']:,} images, evaluated in float32) "
+                        f"| {a['test_mse']:.5f} {ci[0]} | {b['test_mse']:.5f} {ci[1]} | "
+                        f"{acc['mse_ratio_bfloat16_to_float32']:.4f} ({'meets' if acc['meets_bar'] else 'misses'} "
+                        f"the bar, {acc['bar']}) |")
+        agree = get("shipped_agreement") or {}
+        agreement = ", ".join(f"{MODEL_LABELS.get(n, n)} {r['psnr_bfloat16_vs_float32_db']:.1f} dB (test MSE "
+                              f"{r['test_mse']['float32']:.5f} -> {r['test_mse']['bfloat16']:.5f})"
+                              for n, r in sorted(agree.items()) if isinstance(r, dict) and "test_mse" in r)
+        first = next(r for k, r in recs.items() if k.endswith(cpu))
+        commands = " and ".join(sorted({f"`{r['command']}`" for k, r in recs.items() if k.endswith(cpu)}))
+        lines += [*rows, "", f"Shipped models' bfloat16 outputs against their float32 outputs on 1,000 corrupted "
+                  f"test images (PSNR between the two): {agreement or '–'}. Measured with {commands} on "
+                  f"{describe_machine(first['machine'])} ({'with' if cpu == 'avx512' else 'without'} AVX-512"
+                  f"{', native bfloat16' if first['machine'].get('bfloat16') else ''}){_load_note(first)}, "
+                  f"{_date(first)}.", ""]
+    return "\n".join(lines[:-1])
+
+
+#: What each candidate of ``experiments/block_ablation.py`` changes.
+_BLOCK_ABLATION_CHANGES = {"deblurnet": "nothing (the shipped DeblurNet's recipe)",
+                           "gated": "NAFNet-style gated blocks in the same trunk (11 blocks)",
+                           "ema": "weight moving average, momentum 0.999",
+                           "adamw": "AdamW: beta_2 0.9, weight decay 1e-3"}
+
+
+def render_block_ablation_table(report):
+    """Issue 25's ablation at equal CPU time (``reports/block_ablation.json``)."""
+    recs = report["records"]
+    if not recs:
+        return _none_yet("the equal-CPU-time ablation", "python experiments/block_ablation.py --data PATH")
+    best = min(recs.values(), key=lambda r: r["validation_mse"])
+    rows = ["| candidate | changes | training images/s | images seen | GFLOP/image | validation MSE (2,000) | "
+            "test MSE (10,000) [95 % CI] | CPU prediction, images/s |", "|---|---|---|---|---|---|---|---|"]
+    for name, r in recs.items():
+        mark = "**" if r is best else ""
+        rows.append(f"| {mark}{name}{mark} | {_BLOCK_ABLATION_CHANGES.get(name, '?')} | "
+                    f"{r['measured_train_images_per_s']:,.0f} | {r['images_seen']:,} | {r['gflops_per_image']:.3f} | "
+                    f"{mark}{r['validation_mse']:.5f}{mark} | {r['test_mse']:.5f} [{r['test_mse_ci95'][0]:.5f}, "
+                    f"{r['test_mse_ci95'][1]:.5f}] | {r['predict_images_per_s_float32']:,.0f} |")
+    first = next(iter(recs.values()))
+    return "\n".join(rows + ["", f"Each candidate trained for {first['budget_minutes']:g} minutes of this CPU at its "
+                              f"measured speed (training in {first['training_precision']}, evaluation in float32); "
+                              f"chosen by validation MSE (bold). Measured with `{report['command']}` on "
+                              f"{describe_machine(first['machine'])} ("
+                              f"{'with' if first['machine'].get('avx512') else 'without'} AVX-512), {_date(first)}."])
+
+
 def generated_blocks(root="."):
     """Every generated block: ``{markdown path: {block name: text}}``.
 
@@ -1251,7 +1335,7 @@ def generated_blocks(root="."):
     results = _records("results", root)
     return {
         README: {"results-table": render_headline_table(results),
-                 "camera-table": render_camera_table(load_report("bench_camera", root))},
+                 "camera-table": render_camera_table(load_report("bench_camera", root), compact=True)},
         RESULTS_DOC: {
             "results-full": render_results_table(results),
             "baselines-table": render_baselines_table(load_report("baselines", root)),
@@ -1269,6 +1353,8 @@ def generated_blocks(root="."):
             "nonblind-table": render_nonblind_table(load_report("nonblind", root)),
             "wide-range-table": render_wide_range_table(load_report("wide_range", root)),
             "do-no-harm-table": render_do_no_harm_table(load_report("do_no_harm", root)),
+            "bfloat16-table": render_bfloat16_table(load_report("bench_bfloat16", root)),
+            "block-ablation-table": render_block_ablation_table(load_report("block_ablation", root)),
         },
         DISTRIBUTED_DOC: {"distributed-table": render_distributed_table(load_report("bench_distributed", root))},
     }

@@ -18,6 +18,7 @@ Errors print one line to stderr and exit with status 2, like ``python -m deblur`
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -78,7 +79,8 @@ def _model(name, profile, arrays, out_dir, args):
     if not profile.train:
         card = models.model_card(name)
         return models.load_pretrained(name), f"shipped weights ({card['protocol']['description']})"
-    model_recipe = profile.recipe_for(name)
+    # Records train in float32, so that their numbers do not depend on the CPU type (bfloat16 is for users' runs).
+    model_recipe = dataclasses.replace(profile.recipe_for(name), precision="float32")
     callbacks = [stop_after(args.time_limit)] if args.time_limit else []
     run = study.train_model(model_recipe, arrays["x_train"], arrays["x_train_corrupted"],
                             run_dir=out_dir / "runs" / name, verbose=2, callbacks=callbacks)

@@ -19,15 +19,15 @@ import numpy as np
 from .._validation import as_float_images, check_images, check_int, check_same_shape
 from ..corruption import corrupt
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
-from ..machine import frontend
-from ..models import load_model_file
+from ..machine import frontend, resolve_precision
+from ..models import load_model_file, set_precision
 from ..recipe import Recipe, Seeds
 from . import distributed
 from .pipeline import DeviceBatches, FreshCorruption, ImagePairs, batches_per_epoch as epoch_batches
 from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
 from .schedule import run_length, schedule_callbacks
 
-__all__ = ["train", "split_train_val"]
+__all__ = ["train", "split_train_val", "make_optimizer"]
 
 
 def split_train_val(n, *, val_fraction=0.1, seed=0):
@@ -113,6 +113,7 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
     with run_lock(run_dir) if group.is_chief else contextlib.nullcontext():
         doc = open_run(run_dir, recipe, data, model.name, processes=group.count, write=group.is_chief)
         model = _start_or_resume(model, run_dir, doc, recipe)
+        doc["precision"] = resolve_precision(recipe.precision)  # this session's; each epoch's record names it
         batches_per_epoch = epoch_batches(len(train_idx), recipe.batch_size, group.count)[0]
         length = _resume_length(run_length(recipe), doc)
         if not _finished(length, doc):
@@ -121,8 +122,12 @@ def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbo
                                             start_epoch=len(doc["epochs"]), group=group)
             fit_callbacks = [*schedule_callbacks(recipe, length, doc, start_step=steps_done(doc)),
                              RunCheckpoint(run_dir, doc, saved_model=model, write=group.is_chief), *callbacks]
-            _fit(_fit_model(model, recipe), dataset, validation, callbacks=fit_callbacks,
-                 verbose=verbose if group.is_chief else 0)
+            set_precision(model, doc["precision"])
+            try:
+                _fit(_fit_model(model, recipe), dataset, validation, callbacks=fit_callbacks,
+                     verbose=verbose if group.is_chief else 0)
+            finally:  # the trained model computes in float32, as evaluation does on every CPU
+                set_precision(model, "float32")
             length = _resume_length(length, doc)  # a budget has fixed its step count by now
         return save_final(model, run_dir, doc, finished=_finished(length, doc), write=group.is_chief)
 
@@ -181,11 +186,19 @@ def _start_or_resume(model, run_dir, doc, recipe):
     """The model to train: the run's last checkpoint, or ``model`` compiled afresh."""
     if doc["epochs"]:
         return load_model_file(checkpoint_path(run_dir, doc))
-    optimizer = keras.optimizers.Adam(recipe.learning_rate, global_clipnorm=recipe.global_clipnorm)
+    optimizer = make_optimizer(recipe)
     model.compile(optimizer=optimizer, loss=recipe.loss)
     # Built here, not in the first training step: on TensorFlow a variable made while tracing costs a second trace.
     optimizer.build(model.trainable_variables)
     return model
+
+
+def make_optimizer(recipe):
+    """The recipe's optimizer: Adam (AdamW with a weight decay), with a weight average if it asks for one."""
+    ema = recipe.ema_momentum is not None
+    return keras.optimizers.Adam(recipe.learning_rate, beta_2=recipe.beta_2, weight_decay=recipe.weight_decay or None,
+                                 global_clipnorm=recipe.global_clipnorm, use_ema=ema,
+                                 ema_momentum=recipe.ema_momentum if ema else 0.99)
 
 
 def _fit_model(model, recipe):

@@ -27,7 +27,7 @@ import filelock
 import keras
 
 from ..files import atomic_save, atomic_write_json, atomic_write_text, read_json
-from ..models import load_model_file
+from ..models import computing_in, load_model_file
 from ..recipe import Recipe
 from .distributed import saving_alone
 
@@ -201,7 +201,8 @@ def history_lists(doc):
 
 def save_model(model, path):
     # The temporary name keeps the .keras suffix that Keras insists on.
-    with saving_alone():  # process 0 of a group saves alone
+    # Saved as float32, whatever the training arithmetic: the file computes alike on every CPU.
+    with saving_alone(), computing_in(model, "float32"):  # process 0 of a group saves alone
         atomic_save(path, model.save, suffixes={".keras"}, example="model.keras")
 
 
@@ -246,6 +247,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         record = {"epoch": epoch + 1, "step": self.step, "seconds": round(time.perf_counter() - self._t0, 3),
+                  "precision": self.doc.get("precision", "float32"),
                   **{key: float(logs[key]) for key in ("loss", "val_loss", "learning_rate") if key in logs}}
         name = f"checkpoint-epoch{epoch + 1:03d}.keras"
         previous = self.doc.get("checkpoint")
