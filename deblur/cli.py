@@ -276,7 +276,7 @@ def _cmd_train(args):
 #: ``--precision`` of ``train`` and ``restore``.
 PRECISION_OPTION = dict(default="auto", choices=machine.PRECISIONS,
                         help="arithmetic: auto (default) is bfloat16 where the CPU computes it natively (AVX-512 BF16 "
-                             "or AMX; about 1.5x as fast), float32 elsewhere")
+                             "or AMX: faster there), float32 elsewhere")
 
 
 def _positive_int(text):
