@@ -9,7 +9,8 @@ Candidates (:data:`CANDIDATES`), each changing one thing in the shipped DeblurNe
 - ``gated``: NAFNet-style gated blocks in the same half-resolution trunk (``candidates.deblurnet_gated``, 11 blocks:
   DeblurNet's FLOPs);
 - ``ema``: the weights' moving average (momentum 0.999) at the end;
-- ``adamw``: NAFNet's optimizer settings (beta_2 0.9, decoupled weight decay 1e-3).
+- ``adamw``: NAFNet's optimizer settings (beta_2 0.9, decoupled weight decay 1e-3);
+- ``wide``: scale, DeblurNet's trunk at 96 channels instead of 64 (2.2x the FLOPs, so fewer images in the budget).
 
 **Equal CPU time, whatever else runs.** Each candidate's training speed is measured first, all candidates
 interleaved in this process (twice each, 40 steps after a warm-up), and its budget of ``--minutes`` becomes a step
@@ -60,6 +61,7 @@ CANDIDATES = {
     "gated": (replace(_REFERENCE, model="deblurnet_gated"), candidates.deblurnet_gated),
     "ema": (replace(_REFERENCE, ema_momentum=0.999), models.deblurnet),
     "adamw": (replace(_REFERENCE, beta_2=0.9, weight_decay=1e-3), models.deblurnet),
+    "wide": (replace(_REFERENCE, build={"width": 96}), models.deblurnet),
 }
 
 

@@ -1295,7 +1295,8 @@ def render_bfloat16_table(report):
 _BLOCK_ABLATION_CHANGES = {"deblurnet": "nothing (the shipped DeblurNet's recipe)",
                            "gated": "NAFNet-style gated blocks in the same trunk (11 blocks)",
                            "ema": "weight moving average, momentum 0.999",
-                           "adamw": "AdamW: beta_2 0.9, weight decay 1e-3"}
+                           "adamw": "AdamW: beta_2 0.9, weight decay 1e-3",
+                           "wide": "a wider trunk: 96 channels (was 64)"}
 
 
 def render_block_ablation_table(report):
