@@ -1314,9 +1314,10 @@ def render_block_ablation_table(report):
                     f"{mark}{r['validation_mse']:.5f}{mark} | {r['test_mse']:.5f} [{r['test_mse_ci95'][0]:.5f}, "
                     f"{r['test_mse_ci95'][1]:.5f}] | {r['predict_images_per_s_float32']:,.0f} |")
     first = next(iter(recs.values()))
+    commands = " and ".join(sorted({f"`{r['command']}`" for r in recs.values()}))
     return "\n".join(rows + ["", f"Each candidate trained for {first['budget_minutes']:g} minutes of this CPU at its "
                               f"measured speed (training in {first['training_precision']}, evaluation in float32); "
-                              f"chosen by validation MSE (bold). Measured with `{report['command']}` on "
+                              f"chosen by validation MSE (bold). Measured with {commands} on "
                               f"{describe_machine(first['machine'])} ("
                               f"{'with' if first['machine'].get('avx512') else 'without'} AVX-512), {_date(first)}."])
 
