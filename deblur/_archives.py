@@ -81,12 +81,6 @@ def _layout_error(where):
                      f"{_HOW_TO_SUPPLY}")
 
 
-def _corrupt_error(where, member, exc):
-    inside = f" while reading member '{member}'" if member else ""
-    return DataError(f"{where} is corrupt or truncated ({_short_reason(exc)}{inside}). "
-                     "Re-download it, or re-create the archive.")
-
-
 def _hidden(name):
     # Skip dot files and macOS archive debris (__MACOSX/, ._name, .DS_Store).
     return name.startswith(".") or name == "__MACOSX"
@@ -211,11 +205,6 @@ def _too_large_error(where, member, exc):
                      "it is not CIFAR-10 data (or is hostile). Remove it or use the official archive.")
 
 
-def _member_parts(name):
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    return tuple(p for p in parts if p not in ("", ".", "/"))
-
-
 def _load_archive(path, where, *, progress):
     batches = {}  # batch name -> (where, bytes)
     images = []  # (prefix, split, class, file name, bytes, where)
@@ -225,7 +214,7 @@ def _load_archive(path, where, *, progress):
     iterate = _iter_zip if zipfile.is_zipfile(path) else _iter_tar
     try:
         for member, is_dir, size, read in iterate(path):
-            parts = _member_parts(member)
+            parts = tuple(p for p in PurePosixPath(member.replace("\\", "/")).parts if p not in ("", ".", "/"))
             if not parts or any(_hidden(p) for p in parts):
                 continue
             if is_dir:
@@ -257,7 +246,9 @@ def _load_archive(path, where, *, progress):
             raise DataError(f"{where} is not a readable .tar, .tar.gz/.tgz or .zip archive "
                             f"({_short_reason(exc)}): it is corrupt or truncated, or not a CIFAR-10 source. "
                             f"Re-download it if it should be one. {_HOW_TO_SUPPLY}") from None
-        raise _corrupt_error(where, member, exc) from None
+        inside = f" while reading member '{member}'" if member else ""
+        raise DataError(f"{where} is corrupt or truncated ({_short_reason(exc)}{inside}). "
+                        "Re-download it, or re-create the archive.") from None
 
     if batches:
         return _assemble_batches(batches, where)
@@ -378,15 +369,8 @@ def _assemble_batches(blobs, where):
         raise DataError(f"{where} holds CIFAR-10 batches but lacks {', '.join(missing)}: it is incomplete. "
                         "Re-download cifar-10-python.tar.gz (it holds data_batch_1..5 and test_batch).")
     parsed = {name: _parse_batch(blobs[name][1], blobs[name][0]) for name in _ALL_BATCHES}
-    x_train = np.concatenate([parsed[name][0] for name in _TRAIN_BATCHES])
-    y_train = np.concatenate([parsed[name][1] for name in _TRAIN_BATCHES])
-    x_test, y_test = parsed[_TEST_BATCH]
-    return _result(x_train, y_train, x_test, y_test)
-
-
-def _class_labels(names):
-    order = CLASS_NAMES if set(names) == set(CLASS_NAMES) else sorted(names)
-    return {name: i for i, name in enumerate(order)}
+    x_train, y_train = (np.concatenate(arrays) for arrays in zip(*(parsed[name] for name in _TRAIN_BATCHES)))
+    return _result(x_train, y_train, *parsed[_TEST_BATCH])
 
 
 def _decode_image(data, where):
@@ -421,7 +405,8 @@ def _decode_tree(tree, where, *, progress):
         raise DataError(f"{where} has class folders with no images: {shown}. "
                         f"Add image files ({', '.join(sorted(_IMAGE_SUFFIXES))}) or remove the empty folders.")
 
-    labels = _class_labels(train_classes)
+    order = CLASS_NAMES if train_classes == set(CLASS_NAMES) else sorted(train_classes)
+    labels = {name: i for i, name in enumerate(order)}
     total = sum(len(items) for split in _SPLITS for items in tree[split].values())
     arrays = {}
     with tqdm(total=total, desc="Decoding CIFAR-10 images", unit="img",

@@ -12,10 +12,7 @@ NOISE_SLACK = 0.25
 
 
 def to_float32(images, *, xp=np):
-    """Images as float32 (always a new array), integers times the reciprocal of their full scale; validates nothing.
-
-    The package's one conversion, on numpy arrays or, with ``xp=keras.ops``, on tensors inside a traced step.
-    """
+    """Images as a new float32 array (or, with ``xp=keras.ops``, tensor), integers scaled to [0, 1]; unvalidated."""
     scale = FULL_SCALE.get(getattr(images.dtype, "name", str(images.dtype)))
     x = np.astype(np.asarray(images), np.float32) if xp is np else xp.cast(images, "float32")
     return x if scale is None else x * (1.0 / scale)
@@ -23,18 +20,15 @@ def to_float32(images, *, xp=np):
 
 def quantise(y, dtype):
     """Float images (about [0, 1]) as ``dtype``, clipped to its range: :func:`to_float32` undone."""
-    if np.dtype(dtype).name in FULL_SCALE:
-        scale = FULL_SCALE[np.dtype(dtype).name]
-        return np.clip(np.rint(y * scale), 0, scale).astype(dtype)
-    return np.clip(y, 0.0, 1.0).astype(dtype)
+    scale = FULL_SCALE.get(np.dtype(dtype).name)
+    return (np.clip(y, 0.0, 1.0) if scale is None else np.clip(np.rint(y * scale), 0, scale)).astype(dtype)
 
 
 def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.0):
     """Validate an image batch (``ndim`` axes, channels last; uint8 or finite float) and return it as float32.
 
-    uint8 is scaled by 1/255. ``check_range``: float input must lie in [0, 1], give or take ``slack``
-    (:data:`NOISE_SLACK` for corrupted images; False for network outputs). ``name`` is the one error messages use.
-    The result is a new array unless the input already was float32 (never modified in place).
+    uint8 is scaled by 1/255; float32 input is returned as it is, never modified. ``check_range``: float input must lie
+    in [0, 1], give or take ``slack`` (:data:`NOISE_SLACK` for corrupted images). Error messages call it ``name``.
     """
     if isinstance(images, (str, bytes)) or images is None:
         raise TypeError(f"{name} must be an array of images; got {type(images).__name__}.")

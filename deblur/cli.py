@@ -1,6 +1,6 @@
-"""Command line: ``python -m deblur`` (also installed as ``deblur``).
-
-Subcommands::
+"""Command line: ``python -m deblur`` (also installed as ``deblur``). Problems print one line to stderr and exit with
+status 2; nothing is written half-way and no input is ever overwritten. Subcommands (IMAGES: PNG/JPEG/TIFF/BMP files
+or folders of them, :mod:`deblur.images`)::
 
     deblur corrupt  IMAGES... --out DIR [--seed N]          blur + noise, the study's way
     deblur train    --model cae --profile quick [--seconds S | --steps N | --epochs E] [--data P]
@@ -8,9 +8,6 @@ Subcommands::
     deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
     deblur restore  IMAGES... [--model deblurnet|cae|win5rb|model.keras] --out DIR [--quiet]
     deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
-
-IMAGES are PNG/JPEG/TIFF/BMP files or folders of them (:mod:`deblur.images`). Problems print one line to stderr and
-exit with status 2; nothing is written half-way and no input is ever overwritten.
 """
 
 from __future__ import annotations
@@ -19,9 +16,9 @@ import argparse
 import dataclasses
 import errno
 import importlib.util
+import json
 import os
 import re
-import shlex
 import sys
 import time
 import traceback
@@ -215,23 +212,22 @@ def list_models():
 
 def _cmd_export(args):
     from . import deploy
+    from .inference import size_multiple
 
     inputs = _model_source(args.model)[1]
     deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
     model = _load_model(args.model)
     path = deploy.export(model, args.out, format=args.format, inputs=inputs)
-    from .inference import size_multiple
-
     multiple = size_multiple(model)
     print(f"wrote {path} ({args.format}; input float32 (batch, height, width, 3) in [0, 1], any size"
           f"{f', height and width multiples of {multiple}' if multiple > 1 else ''})")
     return 0
 
 
-def _profile_arrays(profile_name, data_source, n_test=None):
-    overrides = {"n_test": n_test} if n_test else {}
-    profile = study.get_profile(profile_name, **overrides)
-    return profile, study.load_profile_data(profile, data_source)
+def _profile_arrays(args):
+    """The profile ``--profile`` and ``--n-test`` name, and its data from ``--data``."""
+    profile = study.get_profile(args.profile, **({"n_test": args.n_test} if args.n_test else {}))
+    return profile, study.load_profile_data(profile, args.data)
 
 
 def _cmd_train(args):
@@ -252,9 +248,8 @@ def _cmd_train(args):
     profile = study.get_profile(args.profile, **overrides)
     if not profile.train:
         raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
-    # The results folder holds runs/<model>, as in the notebook's scratch folder.
     results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name)
-    run_dir = results_dir / "runs" / args.model
+    run_dir = results_dir / "runs" / args.model  # as in the notebook's scratch folder
     check_outputs([results_dir], [source_path(args.data)])
     arrays = study.load_profile_data(profile, args.data)
     held = {"n_train": len(arrays["x_train"]), "n_test": len(arrays["x_test"])}
@@ -293,12 +288,9 @@ def _without_option(argv, option):
     """``argv`` without ``option VALUE`` and ``option=VALUE``."""
     out, skip = [], False
     for arg in argv:
-        if skip or arg.startswith(option + "="):
-            skip = False
-            continue
-        skip = arg == option
-        if not skip:
+        if not skip and arg != option and not arg.startswith(option + "="):
             out.append(arg)
+        skip = arg == option and not skip  # the next argument is its value
     return out
 
 
@@ -309,7 +301,7 @@ def _cmd_evaluate(args):
     check_outputs([args.out], [source_path(args.data), *_model_source(args.model)[1]])
     if Path(args.out).exists():
         raise CLIError(f"--out {args.out}: exists; choose another --out (a saved result is never overwritten)")
-    profile, arrays = _profile_arrays(args.profile, args.data, args.n_test)
+    profile, arrays = _profile_arrays(args)
     model = _load_model(args.model)
     result = {"model": args.model, "profile": profile.name}
     for key, scored in (("identity", None), ("model_metrics", model)):
@@ -340,10 +332,17 @@ def _cmd_plot(args):
             raise CLIError(f"{folder}: not a training run folder (no history.json)")
         runs[name] = folder
     with staging_folder(args.out) as staging:
-        if args.results:
-            _plot_saved_results(args.results, staging / "mse_by_sigma.png")
+        if args.results:  # the per-sigma figure, redrawn from a notebook results.json (no model needed)
+            path = Path(args.results)
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise CLIError(f"{path}: cannot read results JSON ({exc})") from None
+            if "by_sigma" not in saved:
+                raise CLIError(f"{path}: holds no per-sigma results (expected a notebook results.json)")
+            plots.metric_by_group(saved["by_sigma"], metric="mse", log_scale=True, path=staging / "mse_by_sigma.png")
         if runs:
-            _, arrays = _profile_arrays(args.profile, args.data, args.n_test)
+            _, arrays = _profile_arrays(args)
             import_keras()
             identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])["mse"]
             plots.figures_from_runs(runs, arrays["x_test"], arrays["x_test_corrupted"], out_dir=staging,
@@ -351,22 +350,6 @@ def _cmd_plot(args):
         for target in publish_all((staging / t.name, t) for t in targets):
             print("wrote", target)
     return 0
-
-
-def _plot_saved_results(path, target):
-    """Redraw the per-sigma figure from a notebook results.json (no model needed)."""
-    import json
-
-    from . import plots
-
-    path = Path(path)
-    try:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"{path}: cannot read results JSON ({exc})") from None
-    if "by_sigma" not in saved:
-        raise CLIError(f"{path}: holds no per-sigma results (expected a notebook results.json)")
-    plots.metric_by_group(saved["by_sigma"], metric="mse", log_scale=True, path=target)
 
 
 class Parser(argparse.ArgumentParser):
@@ -380,8 +363,7 @@ DEBUG_HELP = "show the full traceback of an error"
 
 
 def build_parser():
-    parser = Parser(prog="deblur", description="CIFAR-10 deblurring: corrupt, train, "
-                     "evaluate, plot and restore images.")
+    parser = Parser("deblur", description="CIFAR-10 deblurring: corrupt, train, evaluate, plot and restore images.")
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -429,8 +411,7 @@ def build_parser():
 
     p = sub.add_parser("restore", help="restore images of any size with a model (PNG out, bit depth kept)")
     p.add_argument("images", nargs="*", help="PNG/JPEG/TIFF/BMP files or folders")
-    model_help = (f"shipped name ({pretrained.DEFAULT_MODEL}, the default; see --list-models), .keras file or run "
-                  "folder")
+    model_help = f"shipped name ({pretrained.DEFAULT_MODEL}, the default; see --list-models), .keras file or run folder"
     p.add_argument("--model", default=pretrained.DEFAULT_MODEL, help=model_help)
     p.add_argument("--list-models", action="store_true", help="list the shipped models, what each is for, and exit")
     p.add_argument("--out", default=None, help="output folder (inputs and existing files are never overwritten)")
@@ -457,7 +438,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    args.command_line = "python -m deblur " + " ".join(shlex.quote(a) for a in argv)
     return run_command(args.func, args, name=f"deblur {args.command}")
 
 

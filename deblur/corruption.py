@@ -1,9 +1,6 @@
-"""The study's corruption: Gaussian blur with a random sigma, then Gaussian noise.
+"""The study's corruption (:func:`corrupt`): Gaussian blur with a random sigma, as OpenCV's, then Gaussian noise.
 
-Per image: blur with a ``kernel_size`` x ``kernel_size`` Gaussian whose sigma is drawn uniformly from ``sigma_range``
-(as OpenCV's ``GaussianBlur``, reflect-101 border), then add ``noise_std * N(0, 1)`` per pixel and channel; no
-clipping, as in the study. :mod:`deblur.device_corruption` runs the same blur with ``xp=keras.ops``; this module does
-not import Keras.
+:mod:`deblur.device_corruption` runs the same blur with ``xp=keras.ops``; this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -216,9 +213,8 @@ def check_fraction(fraction, *, name="sharp_fraction"):
 def magnify(images, factors, positions):
     """Crops of images magnified by ``factors``, each the size of its image: softer "sharp" images, as photos are.
 
-    A CIFAR image is sharp at its Nyquist limit; a photo's edges spread over more pixels. Magnifying a clean image
-    (Keys cubic interpolation, ``a = -0.75``, as OpenCV's ``INTER_CUBIC``; edge pixels repeated) and cropping it back
-    gives it a photo's softness: two small matrices per image, so a batch is two batched matrix products.
+    A CIFAR image is sharp at its Nyquist limit; a photo's edges spread over more pixels. Keys cubic interpolation
+    (``a = -0.75``, OpenCV's ``INTER_CUBIC``; edges repeated) as two small matrices per image: batched products.
 
     Parameters
     ----------
@@ -294,8 +290,7 @@ def noise_levels(noise_std, rng, n):
     """
     if np.ndim(noise_std) == 0:
         return float(noise_std)
-    low, high = noise_std
-    return rng.uniform(low, high, size=n)
+    return rng.uniform(*noise_std, size=n)
 
 
 def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2, skip=0):

@@ -1,9 +1,7 @@
-"""Load CIFAR-10 from the official download or from a local copy.
+"""Load CIFAR-10 from the official download or from a local copy (:func:`load_cifar10`), cached as ``.npz``.
 
-:func:`load_cifar10` returns ``(x_train, y_train), (x_test, y_test)`` like ``keras.datasets.cifar10.load_data()``,
-except that the labels are flat int64 vectors; every problem with the data raises :class:`DataError`, whose message
-says what is wrong and how to fix it. Archive and image-folder sources are cached as ``.npz`` (decoding takes
-seconds). The bounded readers of archives, pickles and image files live in :mod:`deblur._archives`.
+Every problem with the data raises :class:`DataError`, whose message says what is wrong and how to fix it. The bounded
+readers of archives, pickles and image files live in :mod:`deblur._archives`.
 """
 
 from __future__ import annotations
@@ -25,8 +23,7 @@ __all__ = ["CACHE_ENV_VAR", "CLASS_NAMES", "ENV_VAR", "DataError", "DataNotFound
 
 CACHE_ENV_VAR = "DEBLUR_CACHE"
 
-# Part of every cache key: bump it when the decoded arrays could change for the same source bytes (decoding, ordering
-# or labelling rules).
+# Part of every cache key: bump it when new decoding, ordering or labelling rules change a source's arrays.
 _CACHE_FORMAT = b"deblur-cifar10-cache-v1"
 
 
@@ -75,7 +72,7 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     path, origin = _resolve_source(source)
     if path is None:
         return _load_official()
-    where = _where(path, origin)
+    where = f"'{path}' (from ${origin})" if origin else f"'{path}'"
     if not path.exists():
         raise DataNotFoundError(f"CIFAR-10 source {where} does not exist. {_HOW_TO_SUPPLY}")
     progress = machine.frontend() is not None if progress is None else progress
@@ -179,19 +176,13 @@ def _resolve_source(source):
     if not isinstance(source, (str, os.PathLike)):
         raise TypeError(f"source must be a path (str or os.PathLike) or None; got {type(source).__name__}.")
     text = os.fsdecode(os.fspath(source))
-    if not text.strip():
-        # Path("") is the current directory, which is never what was meant.
+    if not text.strip():  # Path("") is the current directory, which is never what was meant
         raise ValueError("source must be a non-empty path or None.")
     return Path(text).expanduser(), None
 
 
-def _where(path, origin):
-    return f"'{path}' (from ${origin})" if origin else f"'{path}'"
-
-
 def _download_official():
-    """Fetch CIFAR-10 through Keras; tests replace this function."""
-    # Imported here so that only this path needs Keras and its backend.
+    """Fetch CIFAR-10 through Keras (only this path needs Keras and its backend); tests replace this function."""
     import keras
 
     return keras.datasets.cifar10.load_data()
@@ -200,8 +191,7 @@ def _download_official():
 def _load_official():
     try:
         (x_train, y_train), (x_test, y_test) = _download_official()
-    except Exception as exc:
-        # One message instead of Keras's nested urllib traceback.
+    except Exception as exc:  # one message instead of Keras's nested urllib traceback
         raise DataError("The official CIFAR-10 download (keras.datasets.cifar10.load_data()) failed: "
                         f"{_short_reason(exc)}. If this machine is offline, supply the data locally instead. "
                         f"{_HOW_TO_SUPPLY}") from None

@@ -1,10 +1,9 @@
-"""The study's corruption as Keras operations, run on the device that trains.
+"""The study's corruption as Keras operations, inside the compiled training step (``corruption="device"``).
 
-:mod:`deblur.corruption`'s kernel and blur code run here with ``xp=keras.ops`` inside the compiled training step: a
-batch travels to the accelerator as clean uint8 images and is flipped, blurred and made noisy there
-(``corruption="device"``). Every draw is a pure function of the batch's key
-(:func:`deblur.training.pipeline.batch_key`), assigned to the layer's ``SeedGenerator`` state inside the step, so a
-resumed run sees the same batches.
+A batch travels to the accelerator as clean uint8 images and is flipped, blurred (:mod:`deblur.corruption`'s code
+with ``xp=keras.ops``) and made noisy there. Every draw is a pure function of the batch's key
+(:func:`deblur.training.pipeline.batch_key`), assigned to the layer's ``SeedGenerator`` inside the step, so a resumed
+run sees the same batches.
 """
 
 from __future__ import annotations
@@ -21,8 +20,7 @@ __all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTr
 
 def gaussian_kernels_ops(sigmas, kernel_size=5):
     """Normalised 1-D Gaussian kernels (float32, ``keras.ops``) of sigmas (N,), > 0, unchecked: this runs traced."""
-    sigmas = ops.cast(ops.reshape(sigmas, (-1, 1)), "float32")
-    return gaussian_kernels(sigmas, kernel_size, dtype="float32", xp=ops)
+    return gaussian_kernels(ops.cast(ops.reshape(sigmas, (-1, 1)), "float32"), kernel_size, dtype="float32", xp=ops)
 
 
 def blur_ops(images, sigmas, *, kernel_size=5):

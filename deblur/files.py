@@ -1,9 +1,8 @@
 """Files the package writes, written one way: whole or not at all, never over an input.
 
-- **Atomic writes** (``atomic_*``: a temporary file in the same folder, then ``os.replace``; with ``exclusive=True``,
-  for every result a command publishes, ``os.link``: of two writers of one result, the later gets ``FileExistsError``).
-- **The output rule.** :func:`check_outputs` refuses an output that is, is inside, or links to an input of the same
-  call, before anything is written; :func:`check_file_target` refuses a folder or a wrong suffix.
+Atomic writes (``atomic_*``): a temporary file in the same folder, then ``os.replace``, or with ``exclusive=True``
+(every result a command publishes) ``os.link``: of two writers of one result, the later gets ``FileExistsError``. The
+output rule: :func:`check_outputs` and :func:`check_file_target`, before anything is written.
 """
 
 from __future__ import annotations
@@ -28,10 +27,8 @@ def to_jsonable(value):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()  # a numpy scalar's is a Python scalar
     if isinstance(value, Path):
         return str(value)
     return value
@@ -87,9 +84,8 @@ def check_outputs(outputs, inputs=(), *, allow=()):
         Naming the output, the input it clashes with, and the fix.
     """
     outputs = [Path(o) for o in outputs]
-    inputs = [Path(i) for i in inputs if i is not None]
     allowed = {_real(a) for a in allow}
-    real_inputs = [(i, _real(i)) for i in inputs]
+    real_inputs = [(Path(i), _real(i)) for i in inputs if i is not None]
     seen = {}
     for out in outputs:
         real = _real(out)

@@ -1,8 +1,7 @@
 """Read and write image files: PNG, JPEG, TIFF and BMP, 8 or 16 bits, the pixels as they are.
 
 Pillow reads everything but 16-bit colour PNGs (it truncates them to 8 bits): those go through OpenCV (``pip install
-deblur[images]``), imported only then. Every refusal is an :class:`ImageError` (a ``ValueError``) with a one-line
-message that names the file and the fix::
+deblur[images]``), imported only then. Every refusal is an :class:`ImageError` that names the file and the fix::
 
     >>> from deblur import images
     >>> image, alpha = images.read_image("photo.jpg")  # doctest: +SKIP
@@ -307,7 +306,7 @@ def write_png(path, image, alpha=None, metadata=None):
     Raises
     ------
     FileExistsError
-        ``path`` exists (nothing is overwritten).
+        ``path`` exists, or a racing writer published it first (nothing is overwritten).
     ImageError
         As in :func:`encode_png`.
     ValueError, IsADirectoryError
@@ -319,5 +318,4 @@ def write_png(path, image, alpha=None, metadata=None):
     if path.exists() or path.is_symlink():
         raise FileExistsError(f"{path} already exists (images are never overwritten); remove it or choose "
                               "another path. Nothing was written.")
-    # Exclusive: of two writers racing for ``path``, the later gets FileExistsError.
     return atomic_write_bytes(path, encode_png(image, alpha, metadata), exclusive=True)

@@ -25,13 +25,9 @@ def size_multiple(model):
 
     4 for the CAE (two poolings), 2 for DeblurNet, 1 for Win5-RB.
     """
-    multiple = 1
-    for layer in model.layers:
-        strides = getattr(layer, "strides", None)
-        if isinstance(layer, keras.layers.Conv2DTranspose) or strides is None:
-            continue
-        multiple *= int(strides[0]) if np.ndim(strides) else int(strides)
-    return multiple
+    strides = [layer.strides for layer in model.layers
+               if getattr(layer, "strides", None) is not None and not isinstance(layer, keras.layers.Conv2DTranspose)]
+    return math.prod(int(np.ravel(s)[0]) for s in strides)
 
 
 def as_any_size_model(model):
@@ -65,9 +61,8 @@ def as_any_size_model(model):
                          "deblur.models.load_pretrained(name, input_shape=(None, None, 3)).") from None
 
 
-#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple), chosen by measurement
-#: (``bench/bfloat16.py``; DeblurNet, TensorFlow, 2-core AVX-512 CPU): 1024x1024 in 0.62 s with 512 against 1.02 s
-#: with 320 (bfloat16; float32: 1.02 against 1.74 s), and 4000x3000 peaking at 1.03-1.08 GB against 1.00 GB.
+#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple): in ``bench/bfloat16.py``
+#: (DeblurNet, 2-core AVX-512 CPU) 1024x1024 took 0.62 s against 320's 1.02 s; 4000x3000 peaked at 1.08 GB (320: 1.00).
 TILE = 512
 
 #: Pixels (overlap included) per forward pass of a tiled restoration: one default window (DeblurNet: 556x556), more
@@ -76,12 +71,10 @@ TILE_PIXELS_PER_PASS = 320_000
 
 
 def receptive_radius(model):
-    """How far (in input pixels) an output pixel can see: a bound computed from the architecture.
-
-    Walks the graph from the input, adding for each layer with a spatial kernel ``(k - 1) / 2`` steps (odd kernel,
-    "same" padding, stride 1) or ``k - 1 + s - 1`` steps (otherwise), a step being the layer's input spacing in image
-    pixels. Exact for stacks of odd "same" convolutions (Win5-RB: 12), a little generous across strided layers.
-    Returns an int: changing one input pixel changes no output pixel farther away (either axis).
+    """How far (an int, in input pixels) an output pixel can see: changing one input pixel changes no output pixel
+    farther away on either axis. Walks the graph from the input, adding ``(k - 1) / 2`` steps for an odd "same" kernel
+    of stride 1, else ``k - 1 + s - 1`` (a step: the layer's input spacing in pixels). Exact for stacks of odd "same"
+    convolutions (Win5-RB: 12), a little generous across strided layers.
     """
     spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
     for depth in sorted(model._nodes_by_depth, reverse=True):
@@ -246,7 +239,7 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
                 view = np.ascontiguousarray(_dihedral(x, k, flip))
                 out += _dihedral_inverse(_run_plan(model, view, plan, out_dtype=None, bar=bar), k, flip)
             out = quantise(out / np.float32(len(views)), x.dtype)
-    return _from_batch(out, layout)
+    return out.astype(layout[0], copy=False).reshape(layout[1])  # the input's dtype and shape
 
 
 #: The 8 flips and rotations of the square (the dihedral group D4): ``(quarter turns, mirror first)``.
@@ -316,8 +309,7 @@ def _forward(model, batch, dtype, *, compiled=False):
     xf = to_float32(batch)
     if gray:
         xf = np.repeat(xf, 3, axis=-1)
-    y = model.predict_on_batch(xf) if compiled else model(xf, training=False)
-    y = keras.ops.convert_to_numpy(y)
+    y = keras.ops.convert_to_numpy(model.predict_on_batch(xf) if compiled else model(xf, training=False))
     if y.shape != xf.shape:  # a model that does not fit would be broadcast or cropped into a wrong image
         raise ValueError(f"model {model.name} returned shape {tuple(y.shape[1:])} for an input of "
                          f"{tuple(xf.shape[1:])}; a restoration model must return its input's shape. Nothing was "
@@ -350,8 +342,3 @@ def _to_batch(images):
         return x, (dtype, shape)
     # restore() never writes into x, so the caller's float32 array may be shared here.
     return as_float_images(x, name="images", slack=NOISE_SLACK), (dtype, shape)
-
-
-def _from_batch(out, layout):
-    dtype, shape = layout
-    return out.astype(dtype, copy=False).reshape(shape)

@@ -50,8 +50,7 @@ def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_bal
     if clean.ndim != 3 or clean.shape[-1] != 3:
         raise ValueError(f"image must be one RGB image (H, W, 3); got shape {clean.shape}.")
     clean = to_float32(clean)  # uint8 scaled to [0, 1], or float as float32
-    noisy, _ = corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)
-    noisy = np.clip(noisy, 0.0, 1.0)
+    noisy = np.clip(corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)[0], 0.0, 1.0)
     if models is None:
         models = {name: name for name in model_zoo.pretrained_names()}
     pad = min(8, min(clean.shape[:2]) - 1)

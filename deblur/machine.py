@@ -1,8 +1,6 @@
-"""Where code runs: :func:`machine_info` (the machine), :func:`frontend` (who watches), :func:`quiet_startup`,
-:func:`resolve_precision` (float32, or bfloat16 where the CPU computes it natively).
+"""Where code runs: the machine, who watches (every progress display follows :func:`frontend`), the precision.
 
-Every progress display (Keras's bar in training, tqdm bars, the notebook's sliders) follows :func:`frontend`.
-Importing this module does not import Keras; :func:`machine_info` does, when called.
+Importing this module does not import Keras; :func:`machine_info` and :func:`resolve_precision` do, when called.
 """
 
 from __future__ import annotations
@@ -20,16 +18,15 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 def machine_info():
     """Where a run happened (a dict): CPU and whether it has AVX-512, cores, Python, Keras, backend, accelerators."""
-    info = {"platform": platform.platform(), **_cpu(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version()}
-    try:
-        import keras
-    except ImportError:  # pragma: no cover - keras is a dependency
-        return info
-    info["keras"] = keras.__version__
-    info["backend"] = keras.backend.backend()
-    info["devices"] = _accelerators(info["backend"])
-    return info
+    import keras
+
+    fields, backend = _cpu_fields(), keras.backend.backend()
+    flags = fields.get("flags")  # None without /proc/cpuinfo: unknown
+    return {"platform": platform.platform(), "processor": fields.get("model name") or platform.processor() or "unknown",
+            "avx512": None if flags is None else "avx512f" in flags.split(),
+            "bfloat16": None if flags is None else bfloat16_native(), "cpu_count": os.cpu_count(),
+            "python": platform.python_version(), "keras": keras.__version__, "backend": backend,
+            "devices": _accelerators(backend)}
 
 
 def _accelerators(backend):
@@ -57,8 +54,7 @@ def bfloat16_native():
 
     Elsewhere (most laptops, every CPU without AVX-512) bfloat16 is emulated and slower than float32.
     """
-    flags = _cpu_fields().get("flags", "").split()
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool({"avx512_bf16", "amx_bf16"} & set(_cpu_fields().get("flags", "").split()))
 
 
 def resolve_precision(precision="auto"):
@@ -90,15 +86,6 @@ def _cpu_fields():
         return {}
 
 
-def _cpu():
-    """``processor`` (the CPU model), ``avx512`` and ``bfloat16`` (from /proc/cpuinfo's flags; None without it)."""
-    fields = _cpu_fields()
-    flags = fields.get("flags")
-    return {"processor": fields.get("model name") or platform.processor() or "unknown",
-            "avx512": None if flags is None else "avx512f" in flags.split(),
-            "bfloat16": None if flags is None else bfloat16_native()}
-
-
 def frontend():
     """Who watches this process's output: ``"jupyter"``, ``"terminal"`` or ``None`` (papermill, CI, a pipe or file).
 
@@ -110,21 +97,16 @@ def frontend():
     kernel = getattr(shell, "kernel", None)
     if kernel is not None:
         return "jupyter" if getattr(kernel, "_allow_stdin", True) else None
-    stream = sys.stdout
-    return "terminal" if stream is not None and hasattr(stream, "isatty") and stream.isatty() else None
+    return "terminal" if getattr(sys.stdout, "isatty", lambda: False)() else None
 
 
 @contextlib.contextmanager
 def quiet_startup():
     """Import the Keras backend inside this block to keep TensorFlow's native start-up log out of the output.
 
-    ::
-
-        with machine.quiet_startup():
-            from deblur import models, study
-
-    TensorFlow writes that log from C++ to file descriptor 2 before any log level applies (tensorflow#100442):
-    inside the block fd 2 goes to the null device; ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the process.
+    E.g. ``with machine.quiet_startup(): from deblur import models``. TensorFlow writes that log from C++ to file
+    descriptor 2 before any log level applies (tensorflow#100442): inside the block fd 2 goes to the null device;
+    ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the process.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:

@@ -92,12 +92,10 @@ def mean_metrics(per_image):
     ----------
     per_image : dict of str -> array_like, shape (N,)
     """
-    out = {name: float(np.mean(values)) for name, values in per_image.items()}
     lengths = {len(v) for v in per_image.values()}
     if len(lengths) != 1:
         raise ValueError("All per-image metric arrays must have the same length.")
-    out["n_images"] = lengths.pop()
-    return out
+    return {**{name: float(np.mean(values)) for name, values in per_image.items()}, "n_images": lengths.pop()}
 
 
 def predict(model, images, *, batch_size=256, sigmas=None):
@@ -121,8 +119,7 @@ def predict(model, images, *, batch_size=256, sigmas=None):
         sigmas = np.asarray(sigmas, dtype=np.float32).reshape(-1)
         if sigmas.shape != (len(x),) or not np.all(np.isfinite(sigmas)):
             raise ValueError(f"sigmas must be {len(x)} finite numbers, one per image; got shape {sigmas.shape}.")
-    # Called batch by batch, not through ``model.predict``: predict traces a tf.function per model (costing more than it
-    # saves here), and TensorFlow counts those as retraces of one function ("triggered tf.function retracing").
+    # Batch by batch, not model.predict: that traces a tf.function per model, which TensorFlow reports as retracing.
     call = (lambda batch: model(batch, training=False)) if hasattr(model, "predict") else model
     batches = [{"corrupted": x[i : i + batch_size], "sigma": sigmas[i : i + batch_size, None]} if sigmas is not None
                else x[i : i + batch_size] for i in range(0, len(x), batch_size)]
@@ -235,9 +232,8 @@ def grouped_metrics(per_image, groups, *, labels=None):
         raise ValueError(f"groups has {len(groups)} entries, the metrics {sorted(lengths)}.")
     out = {}
     for g in np.unique(groups):
-        mask = groups == g
         name = labels[int(g)] if labels is not None else str(int(g))
-        out[name] = mean_metrics({k: np.asarray(v)[mask] for k, v in per_image.items()})
+        out[name] = mean_metrics({k: np.asarray(v)[groups == g] for k, v in per_image.items()})
     return out
 
 
@@ -283,10 +279,9 @@ def format_grouped(tables, *, metric="mse", group_header="group"):
     methods = list(tables)
     if not methods:
         raise ValueError("tables is empty.")
-    groups = list(tables[methods[0]])
     spec = ".5f" if metric == "mse" else ".3f"
     lines = [f"| {group_header} | images | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
-    for g in groups:
+    for g in tables[methods[0]]:
         cells = [format(tables[m][g][metric], spec) if g in tables[m] else "–" for m in methods]
         lines.append(f"| {g} | {tables[methods[0]][g]['n_images']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

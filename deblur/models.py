@@ -1,12 +1,7 @@
-"""Model builders: the study's CAE and Win5-RB, and our DeblurNet.
+"""Model builders (the study's CAE and Win5-RB, our DeblurNet), their FLOPs, precision, and the shipped weights.
 
 Each builder returns a named functional ``keras.Model`` (backend-agnostic Keras 3) mapping a corrupted float32 image
 ``(height, width, 3)`` in about [0, 1] to a restored image of the same shape.
-
-- :func:`cae` and :func:`win5rb`: the study's networks with its defaults; ``bn_momentum`` and ``identity_init`` are
-  the fixes our CPU recipe uses (see :data:`deblur.study.RECIPES`).
-- :func:`deblurnet` (and :func:`deblurnet_nonblind`, told the blur): ours, 16x fewer FLOPs than Win5-RB.
-- :func:`conv_flops_per_pixel` and :func:`gflops_per_image`: the "GFLOP per image" figures of this project.
 """
 
 from __future__ import annotations
@@ -138,8 +133,7 @@ def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=
         Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32 (input + correction, unbounded). 313,667
         parameters with the defaults.
     """
-    _check_input_shape(input_shape, multiple=2, model=name, residual=True)
-    _check_counts(name, width=width, blocks=blocks, head=head)
+    _check_input_shape(input_shape, multiple=2, model=name, residual=True, width=width, blocks=blocks, head=head)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     outputs = _deblurnet_graph(inputs, inputs, width=width, blocks=blocks, head=head, seed=seed)
     return keras.Model(inputs, outputs, name=name)
@@ -170,8 +164,7 @@ def deblurnet_nonblind(input_shape=(None, None, 3), *, width=64, blocks=4, head=
         Inputs ``{"corrupted": (batch, H, W, 3), "sigma": (batch, 1)}``, output ``(batch, H, W, 3)``. 330,627
         parameters with the defaults (313,667 of DeblurNet, 16,960 of the conditioning).
     """
-    _check_input_shape(input_shape, multiple=2, model=name)
-    _check_counts(name, hidden=hidden)
+    _check_input_shape(input_shape, multiple=2, model=name, hidden=hidden)
     low, high = (float(v) for v in sigma_range)
     if not 0 < low < high:
         raise ValueError(f"{name}: sigma_range must satisfy 0 < low < high; got {sigma_range}.")
@@ -255,15 +248,11 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
     for layer, out in zip(convs, outputs):
         kh, kw = layer.kernel_size
         oh, ow, cout = out.shape[1:]
-        if isinstance(layer, layers.Conv2DTranspose):
-            cin = layer.kernel.shape[-1]  # kernel: (kh, kw, out, in)
-            macs = kh * kw * cin * cout * (oh // layer.strides[0]) * (ow // layer.strides[1])
-        elif isinstance(layer, layers.DepthwiseConv2D):
-            macs = kh * kw * cout * oh * ow
-        else:
-            cin = layer.kernel.shape[-2]  # per group
-            macs = kh * kw * cin * cout * oh * ow
-        total += 2 * macs
+        if isinstance(layer, layers.Conv2DTranspose):  # kernel (kh, kw, out, in), applied per input pixel
+            macs = layer.kernel.shape[-1] * cout * (oh // layer.strides[0]) * (ow // layer.strides[1])
+        else:  # kernel (kh, kw, in per group, out); depthwise: one input channel per output channel
+            macs = (1 if isinstance(layer, layers.DepthwiseConv2D) else layer.kernel.shape[-2]) * cout * oh * ow
+        total += 2 * kh * kw * macs
     return nested + total / (image_shape[0] * image_shape[1])
 
 
@@ -276,16 +265,11 @@ def gflops_per_image(model, size=32):
     size : int, default 32
         Height and width of the image (the channels are the model's); at 32, DeblurNet 0.163, Win5-RB 2.61.
     """
-    channels = model.inputs[0].shape[-1]
-    return conv_flops_per_pixel(model, (size, size, channels)) * size * size / 1e9
+    return conv_flops_per_pixel(model, (size, size, model.inputs[0].shape[-1])) * size * size / 1e9
 
 
-def _check_counts(model, **counts):
-    for label, value in counts.items():
-        check_int(value, f"{model}: {label}")
-
-
-def _check_input_shape(input_shape, *, multiple, model, residual=False):
+def _check_input_shape(input_shape, *, multiple, model, residual=False, **counts):
+    """Refuse an input shape the model cannot take, then any of ``counts`` (layer sizes) that is not a positive int."""
     shape = tuple(input_shape)
     if len(shape) != 3:
         raise ValueError(f"{model}: input_shape must be (height, width, channels); got {shape}.")
@@ -298,6 +282,8 @@ def _check_input_shape(input_shape, *, multiple, model, residual=False):
     if residual and shape[2] != 3:
         raise ValueError(f"{model} adds its input to its 3-channel output, so input_shape must end in 3 channels; "
                          f"got {shape}.")
+    for label, value in counts.items():
+        check_int(value, f"{model}: {label}")
 
 
 def load_pretrained(name, *, input_shape=None, verify=True):
@@ -317,10 +303,8 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     PretrainedWeightsError
         Unknown name, missing file, or a checksum that does not match.
     """
-    card = model_card(name)
-    weights = weights_file(name, verify=verify)
-    kwargs = {} if input_shape is None else {"input_shape": input_shape}
-    model = build(card["architecture"], **kwargs)
+    weights = weights_file(name, verify=verify)  # an unknown name or a bad file is refused first
+    model = build(model_card(name)["architecture"], **({} if input_shape is None else {"input_shape": input_shape}))
     model.load_weights(weights)
     return model
 

@@ -65,8 +65,7 @@ def benchmark(images, models, *, seed=0, wiener_balance=0.01):
     restorations : dict of str -> dict of str -> ndarray
         Image name -> ``corrupted``, ``original`` and every method's output (float in [0, 1] for display).
     """
-    # Load shipped weights / rebuild fixed-size models once, not once per image.
-    models = {name: as_any_size_model(model) for name, model in models.items()}
+    models = {name: as_any_size_model(model) for name, model in models.items()}  # loaded once, not per image
     scores, restorations = {}, {}
     for i, (name, image) in enumerate(images.items()):
         clean = to_float32(image)[None]

@@ -168,10 +168,9 @@ def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None
     runs = {name: load_run(d) for name, d in run_dirs.items()}
     k = _pick(n, len(clean))
     restorations = {name: predict(run.model, corrupted[:k]) for name, run in runs.items()}
-    fig = loss_curves({name: run.history for name, run in runs.items()}, baseline=baseline, path=paths["loss_curves"])
-    plt.close(fig)
-    fig = comparison_grid(clean[:k], corrupted[:k], restorations, n=k, path=paths["comparison"])
-    plt.close(fig)
+    plt.close(loss_curves({name: run.history for name, run in runs.items()}, baseline=baseline,
+                          path=paths["loss_curves"]))
+    plt.close(comparison_grid(clean[:k], corrupted[:k], restorations, n=k, path=paths["comparison"]))
     return paths
 
 
@@ -197,8 +196,7 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
     for name, table in tables.items():
         groups = list(table)
         ax.plot(range(len(groups)), [table[g][metric] for g in groups], "o-", label=name)
-    ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(range(len(groups)), groups, rotation=30, ha="right", fontsize=8)
     ax.set(xlabel=xlabel, ylabel=METRIC_LABELS.get(metric, metric))
     if log_scale:
         ax.set_yscale("log")

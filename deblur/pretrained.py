@@ -19,7 +19,6 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
 #: The models of the study and ours, in the order tables list them (a test checks it equals ``models.MODELS``).
 MODEL_NAMES = ("cae", "win5rb", "deblurnet")
 
-
 #: The shipped model ``deblur restore`` (and the library, where a model is not named) uses.
 DEFAULT_MODEL = "deblurnet"
 

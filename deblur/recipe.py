@@ -214,12 +214,7 @@ class Recipe:
 
     def as_dict(self):
         """Every field, JSON-ready: what ``config.json`` and a model card's ``recipe`` hold."""
-        d = asdict(self)
-        d["sigma_range"] = list(self.sigma_range)
-        d["zoom_range"] = list(self.zoom_range)
-        if np.ndim(self.noise_std) > 0:
-            d["noise_std"] = list(self.noise_std)
-        return d
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}  # the ranges as lists
 
     @classmethod
     def from_dict(cls, d):

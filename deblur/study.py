@@ -1,7 +1,5 @@
-"""The study's protocol in one place: seeds, recipes, run sizes, data and the training call.
-
-The notebook, ``deblur train``, ``tools/`` and ``experiments/`` all read from here: the study's recipe and ours
-(:data:`RECIPES`), the run sizes (:data:`PROFILES`), the data (:func:`load_profile_data`) and :func:`train_model`.
+"""The study's protocol in one place, for the notebook, ``deblur train``, ``tools/`` and ``experiments/``: the study's
+recipe and ours (:data:`RECIPES`), run sizes (:data:`PROFILES`), data (:func:`load_profile_data`), :func:`train_model`.
 
 The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise, no clipping; MSE, Adam 1e-3, batch 32, 20
 epochs, 10 % validation; Win5-RB's learning rate times exp(-0.5) every epoch from epoch 5.
@@ -30,7 +28,6 @@ SCRATCH_DIR = Path("runs")
 #: Test MSE reported by the original study, on the *official* CIFAR-10 arrays (not the JPEG stand-in): not directly
 #: comparable with numbers measured here.
 STUDY_REPORTED = {"cae": {"mse": 0.00282}, "win5rb": {"mse": 0.00226}}
-
 
 #: Our fixes to the study's recipe (docs/research.md, ``reports/cpu_ablation.json``): corrupt every batch anew with
 #: random flips, cosine learning-rate decay, Win5-RB started as the identity, BatchNorm momentum 0.9 (not 0.99).
@@ -99,15 +96,10 @@ def wide_recipe(model_recipe, *, replay=None):
 def _fresh_variant(model_recipe, what, replay, **changes):
     if model_recipe.corruption != "fresh":
         raise ValueError(f"{what} needs corruption='fresh'; {model_recipe.model}'s is {model_recipe.corruption!r}.")
-    return replace(model_recipe, **changes, **_replay_changes(replay))
-
-
-def _replay_changes(replay):
-    """The recipe changes that make a run take the steps (and hold) another run recorded."""
-    if replay and replay.get("steps"):
-        return {"epochs": None, "budget_seconds": None, "steps": int(replay["steps"]),
-                "hold_steps": int(replay.get("hold_steps", 0))}
-    return {}
+    if replay and replay.get("steps"):  # take the steps (and hold) the other run recorded
+        changes.update(epochs=None, budget_seconds=None, steps=int(replay["steps"]),
+                       hold_steps=int(replay.get("hold_steps", 0)))
+    return replace(model_recipe, **changes)
 
 
 @dataclass(frozen=True)
@@ -258,9 +250,8 @@ def load_profile_data(profile, source=None):
     out = {"x_test": x_test, "y_test": y_test}
     out["x_test_corrupted"], out["sigma_test"] = corruption.corrupt(x_test, seed=seeds.test_corruption)
     if profile.train:
-        x_train, _ = data.subset(x_train, y_train, profile.n_train, seed=seeds.train_subset)
-        out["x_train"] = x_train
-        out["x_train_corrupted"], _ = corruption.corrupt(x_train, seed=seeds.train_corruption)
+        out["x_train"], _ = data.subset(x_train, y_train, profile.n_train, seed=seeds.train_subset)
+        out["x_train_corrupted"], _ = corruption.corrupt(out["x_train"], seed=seeds.train_corruption)
     return out
 
 

@@ -36,8 +36,7 @@ def corrupt_setting(clean, *, sigma, noise_std, seed):
     seed : int or numpy.random.Generator
         The noise's seed.
     """
-    sigma = float(sigma)
-    return corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=float(noise_std))[0]
+    return corruption.corrupt(clean, seed=seed, sigma_range=(float(sigma),) * 2, noise_std=float(noise_std))[0]
 
 
 def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):

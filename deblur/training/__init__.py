@@ -3,17 +3,13 @@
 ::
 
     from deblur import models, training
-    from deblur.recipe import Recipe
 
-    recipe = Recipe("deblurnet", corruption="fresh", flips=True, lr_schedule="cosine", budget_seconds=120)
+    recipe = training.Recipe("deblurnet", corruption="fresh", flips=True, lr_schedule="cosine", budget_seconds=120)
     run = training.train(models.build("deblurnet", seed=0), x_train, recipe, run_dir="runs/mine")
 
-- :mod:`deblur.training.loop`        :func:`train`, the stages of a run
-- :mod:`deblur.training.run_folder`  what a run writes, resume, the run lock, :func:`load_run`
-- :mod:`deblur.training.schedule`    learning-rate schedules, step counts and time budgets
-- :mod:`deblur.training.pipeline`    training batches, corrupted afresh as they are drawn
-- :mod:`deblur.training.devices`     data-parallel training over the devices of one machine
-- :mod:`deblur.training.distributed` one run over several processes and hosts (JAX)
+Submodules: ``loop`` (:func:`train`), ``run_folder`` (what a run writes, resume, the lock), ``schedule`` (learning
+rates, steps, time budgets), ``pipeline`` (batches corrupted as drawn), ``devices`` (data parallelism on one machine),
+``distributed`` (one run over several processes and hosts, JAX).
 """
 
 from ..recipe import Recipe, Seeds

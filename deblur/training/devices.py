@@ -3,12 +3,11 @@
 Wrap the building *and* the training of a model in :func:`data_parallel`::
 
     from deblur import models, training
-    from deblur.recipe import Recipe
     from deblur.training import devices
 
     with devices.data_parallel() as replicas:
         model = models.build("deblurnet", seed=0)
-        recipe = Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
+        recipe = training.Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
         run = training.train(model, x_train, recipe, run_dir="runs/dp")
 
 Each batch is split evenly across the devices and the gradients averaged: single-device training with the same

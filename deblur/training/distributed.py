@@ -1,9 +1,8 @@
 """One training run over several processes and hosts: Keras's data parallelism on JAX's distributed runtime.
 
 Every process runs the same command; Keras's environment variables (:data:`ENV_VARS`; the coordinator is process 0's
-``host:port``) or SLURM's (``SLURM_NTASKS``, ``SLURM_PROCID``) say which process it is. :func:`initialize` joins the
-group and spreads every model built afterwards over all devices of all processes: each process feeds its shard of
-every global batch. ``deblur train --processes N`` starts N processes on this machine (:func:`launch`). JAX only; see
+``host:port``) or SLURM's (``SLURM_NTASKS``, ``SLURM_PROCID``) say which process it is; each feeds its shard of every
+global batch. ``deblur train --processes N`` starts N processes on this machine (:func:`launch`). JAX only; see
 ``docs/distributed.md``. This module imports Keras only in :func:`initialize`.
 """
 
@@ -147,12 +146,6 @@ def current():
     return _current
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(argv, processes, *, program=None, poll_seconds=0.2):
     """Run ``python -m deblur ARGV`` (or ``program + ARGV``) as cooperating processes here; their exit status.
 
@@ -161,7 +154,9 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
     one line says which failed and how to continue.
     """
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    address = f"127.0.0.1:{_free_port()}"
+    with socket.socket() as s:  # a free port for the coordinator
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
     children, logs = [], [tempfile.TemporaryFile() for _ in range(processes)]  # a pipe could fill and block
     for index in range(processes):
         env = {**os.environ, "KERAS_BACKEND": "jax", ENV_VARS[0]: str(processes), ENV_VARS[1]: str(index),

@@ -1,8 +1,7 @@
 """``train(model, x_clean, recipe, *, run_dir)``: one model, one recipe, one run folder.
 
 :func:`train` reads as its stages: check the inputs, prepare the arrays, open or resume the run folder, build the data
-sets, fit, save the final model. Shuffling and every fresh corruption are pure functions of ``(seed, epoch, step)``
-(:mod:`deblur.training.pipeline`), so a resumed run sees the batches an uninterrupted run would.
+sets (:mod:`deblur.training.pipeline`: a resumed run sees the batches an uninterrupted one would), fit, save the model.
 """
 
 from __future__ import annotations
@@ -33,8 +32,7 @@ __all__ = ["train", "split_train_val", "make_optimizer"]
 def split_train_val(n, *, val_fraction=0.1, seed=0):
     """Shuffled train/validation index split.
 
-    The study used Keras's ``validation_split=0.1``, which takes the *last* 10 % of the arrays. The stand-in data are
-    ordered by class, so we shuffle first: the validation set is a random 10 %.
+    Not Keras's ``validation_split`` (the study's), which takes the *last* 10 %: the stand-in data are ordered by class.
 
     Parameters
     ----------

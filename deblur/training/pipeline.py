@@ -67,14 +67,12 @@ class EpochBatches(keras.utils.PyDataset):
 
     def __init__(self, n, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, workers=1, group=None):
         super().__init__(workers=workers, use_multiprocessing=False)
-        check_int(batch_size, "batch_size")
-        check_int(epochs, "epochs")
+        self.batch_size = check_int(batch_size, "batch_size")
+        self.epochs = check_int(epochs, "epochs")
         if not 0 <= start_epoch <= epochs:
             raise ValueError(f"start_epoch must be in [0, epochs]; got {start_epoch}.")
         self.n = int(n)
-        self.batch_size = int(batch_size)
         self.seed = int(seed)
-        self.epochs = int(epochs)
         self.start_epoch = int(start_epoch)
         self.shuffle = bool(shuffle)
         self.group = group or ProcessGroup()
@@ -122,8 +120,7 @@ class ImagePairs(EpochBatches):
         if len(inputs) != len(targets):
             raise ValueError("inputs and targets must have the same length.")
         super().__init__(len(inputs), **kwargs)
-        self.inputs = inputs
-        self.targets = targets
+        self.inputs, self.targets = inputs, targets
 
     def batch(self, epoch, step):
         idx = self.local(self.indices(epoch, step))

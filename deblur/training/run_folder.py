@@ -200,7 +200,6 @@ def history_lists(doc):
 
 
 def save_model(model, path):
-    # The temporary name keeps the .keras suffix that Keras insists on.
     # Saved as float32, whatever the training arithmetic: the file computes alike on every CPU.
     with saving_alone(), computing_in(model, "float32"):  # process 0 of a group saves alone
         atomic_save(path, model.save, suffixes={".keras"}, example="model.keras")
