@@ -292,7 +292,8 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     Parameters
     ----------
     name : str
-        A shipped model (:func:`deblur.pretrained.pretrained_names`), built as its card's architecture.
+        A shipped model (:func:`deblur.pretrained.pretrained_names`), built as its card's architecture and builder
+        arguments (``recipe.build``).
     input_shape : tuple, optional
         Passed to the builder; default is the builder's own (CAE 32x32x3, Win5-RB any size).
     verify : bool, default True
@@ -304,7 +305,9 @@ def load_pretrained(name, *, input_shape=None, verify=True):
         Unknown name, missing file, or a checksum that does not match.
     """
     weights = weights_file(name, verify=verify)  # an unknown name or a bad file is refused first
-    model = build(model_card(name)["architecture"], **({} if input_shape is None else {"input_shape": input_shape}))
+    card = model_card(name)
+    model = build(card["architecture"], **card["recipe"]["build"],
+                  **({} if input_shape is None else {"input_shape": input_shape}))
     model.load_weights(weights)
     return model
 

@@ -14,7 +14,7 @@ import numpy as np
 from . import baselines, corruption, metrics, models
 
 __all__ = ["SIGMAS", "NOISE_LEVELS", "IDENTITY", "corrupt_setting", "model_methods", "degradation_sweep", "crossovers",
-           "describe_crossovers"]
+           "describe_crossovers", "format_table"]
 
 #: Blur sigmas of the default grid, from below to beyond the study's [1, 4).
 SIGMAS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0)
@@ -140,3 +140,22 @@ def describe_crossovers(rows):
             parts.append(f"noise {noise_std:g}: {where}")
         lines.append(f"{method} beats doing nothing at " + "; ".join(parts) + ".")
     return lines
+
+
+def format_table(rows, *, metric="psnr"):
+    """:func:`degradation_sweep` rows as a Markdown table: one line per (noise, sigma) setting, one column per method.
+
+    Parameters
+    ----------
+    rows : list of dict
+    metric : {"psnr", "mse"}, default "psnr"
+        PSNR in dB (the mean of per-image values; ``inf`` for an unchanged sharp image), MSE with 5 decimals.
+    """
+    cells, methods = {}, list(dict.fromkeys(r["method"] for r in rows))
+    for r in rows:
+        cells.setdefault((r["noise_std"], r["sigma"]), {})[r["method"]] = r[metric]
+    fmt = "{:.2f}" if metric == "psnr" else "{:.5f}"
+    lines = ["| noise | sigma | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    lines += [f"| {noise:g} | {sigma:g} | " + " | ".join(fmt.format(cell[m]) for m in methods) + " |"
+              for (noise, sigma), cell in cells.items()]
+    return "\n".join(lines)

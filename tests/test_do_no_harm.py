@@ -30,6 +30,20 @@ def test_the_photo_recipes_are_the_shipped_deblurnets_on_the_photo_corruption():
     assert (gate.model, gate.steps, gate.batch_size, gate.zoom_fraction) == ("deblurnet_mix", 1500, 32, 0.5)
 
 
+def test_round3_adds_photo_crops_none_of_the_evaluations_to_the_pool():
+    assert not set(do_no_harm.TRAINING_PHOTOS) & {*do_no_harm.PHOTOS, *do_no_harm.VALIDATION_PHOTOS}
+    patches = do_no_harm.training_photo_patches(40, seed=0)
+    assert patches.shape == (40, 32, 32, 3) and patches.dtype == np.uint8 and patches.std() > 10
+    assert np.array_equal(patches, do_no_harm.training_photo_patches(40, seed=0))
+    x = np.zeros((80, 32, 32, 3), np.uint8)
+    pool = do_no_harm.training_pool(x, "s25z25p20k8")
+    assert len(pool) == 100 and pool[80:].any() and not pool[:80].any()  # a fifth of the pool is photo crops
+    assert do_no_harm.training_pool(x, "s25") is x
+    recipe = do_no_harm.photo_recipe("s25z25p20k8")
+    assert (recipe.build, recipe.precision, recipe.steps, recipe.sharp_fraction) == ({"blocks": 8}, "auto", 19_823, 0.25)
+    assert do_no_harm.shipped_recipe("s25z25p20k8") == recipe
+
+
 def _rows(identity, model, *, sigma, noise=0.0):
     return [{"method": "identity", "sigma": sigma, "noise_std": noise, "psnr": identity},
             {"method": "m", "sigma": sigma, "noise_std": noise, "psnr": model}]

@@ -76,3 +76,12 @@ def test_bad_arguments(clean):
         sweep.degradation_sweep({}, clean, sigmas=(-1.0,), seed=0)
     with pytest.raises(TypeError):
         sweep.degradation_sweep({}, clean, sigmas=(1.0,), noise_levels=(0.0,))  # the seed is required
+
+
+def test_format_table_has_a_line_per_setting_and_a_column_per_method(rows):
+    table = sweep.format_table(rows).splitlines()
+    assert table[0] == "| noise | sigma | identity | wiener (oracle PSF) | halve |"
+    assert len(table) == 2 + len(SIGMAS) * len(NOISE)
+    first = next(r for r in rows if r["method"] == "halve" and r["sigma"] == SIGMAS[0] and r["noise_std"] == NOISE[0])
+    assert table[2].startswith("| 0 | 0.5 | ") and table[2].endswith(f" | {first['psnr']:.2f} |")
+    assert sweep.format_table(rows, metric="mse").splitlines()[2].endswith(f" | {first['mse']:.5f} |")
