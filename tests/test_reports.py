@@ -273,3 +273,20 @@ def test_reproduce_pretrained_rewrites_report_and_readme(tmp_path, monkeypatch, 
     assert {r["profile"] for r in recs.values()} == {"pretrained", "full", reports.SHIPPED_OURS}
     readme = (tmp_path / "README.md").read_text()
     assert reports.render_headline_table(recs) in readme and "| win5rb |" in readme
+
+
+def test_quick_recipe_table_bolds_each_models_choice_and_says_whether_it_beats_doing_nothing():
+    row = {"mse": 0.005, "validation_mse": 0.0051, "steps": 467}
+    record = {"identity": {"mse": 0.00668}, "recorded_steps": {"cae": {"steps": 122, "hold_steps": 8}},
+              "screen": {"cae/lr0.001/b32": {**row, "model": "cae", "learning_rate": 1e-3, "batch_size": 32,
+                                             "validation_mse": 0.0077, "steps": 122},
+                         "cae/lr0.001/b8": {**row, "model": "cae", "learning_rate": 1e-3, "batch_size": 8}},
+              "check": {"cae": {"learning_rate": 1e-3, "batch_size": 8, "steps": 467, "per_seed_mse": [0.005, 0.007],
+                                "mse": {"mean": 0.006, "std": 0.001}, "beats_identity_every_seed": False}},
+              "check_seeds": [0, 1], "rule": "r", "command": "c", "machine": {}, "date": "2026-12-05 00:00 UTC"}
+    table = reports.render_quick_recipe_table({"records": {"quick_recipe": record}})
+    assert "| CAE | 0.001 | 8 | 467 | **0.00510** | 0.00500 |" in table
+    assert "| CAE | 0.001 | 32 | 122 | 0.00770 | 0.00500 |" in table
+    assert "| CAE, lr 0.001, batch 8 (467 steps) | 0.00500 | 0.00700 | 0.00600 ± 0.00100 | **no** |" in table
+    assert "none yet" in reports.render_quick_recipe_table({"records": {}}).lower() or "python experiments" in (
+        reports.render_quick_recipe_table({"records": {}}))

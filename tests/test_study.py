@@ -64,6 +64,8 @@ def test_recipes_keep_the_study_unchanged_and_ours_separate():
         r = quick.recipe_for(name)
         assert (r.lr_schedule, r.corruption, r.flips) == ("cosine", "fresh", True)
         assert r.budget_seconds == study.QUICK_TRAIN_SECONDS[name] and r.epochs is None and r.steps is None
+        assert r.batch_size == 8  # reports/quick_recipe.json: batches of 32 left the CAE worse than doing nothing
+    assert (quick.recipe_for("win5rb").learning_rate, quick.recipe_for("cae").learning_rate) == (3e-3, 1e-3)
     assert "REDUCED RUN" in quick.banner() and "budget" in quick.banner()
     assert "REDUCED" not in full.banner()
 

@@ -872,6 +872,48 @@ def render_performance(root=".", *, figure="figures/bench_summary.png"):
 # ------------------------------------------------------------ seeds
 
 
+def render_quick_recipe_table(report):
+    """The quick profile's recipe search at the slower CPU's budgets: the screen and the three-seed check (Markdown).
+
+    Parameters
+    ----------
+    report : dict
+        ``reports/quick_recipe.json`` (``experiments/quick_recipe.py``).
+
+    Returns
+    -------
+    str
+    """
+    r = report["records"].get("quick_recipe")
+    if not r:
+        return _none_yet("the quick recipe search", "python experiments/quick_recipe.py --data PATH")
+    lines = ["| model | learning rate | batch | steps | validation MSE (seed 0) | test MSE (seed 0) |",
+             "|---|---|---|---|---|---|"]
+    for row in r["screen"].values():
+        chosen = r["check"][row["model"]]
+        bold = "**" if (row["learning_rate"], row["batch_size"]) == (chosen["learning_rate"],
+                                                                     chosen["batch_size"]) else ""
+        lines.append(f"| {MODEL_LABELS.get(row['model'], row['model'])} | {row['learning_rate']:g} | "
+                     f"{row['batch_size']} | {row['steps']} | {bold}{row['validation_mse']:.5f}{bold} | "
+                     f"{row['mse']:.5f} |")
+    seeds = r["check_seeds"]
+    lines += ["", "| chosen | " + " | ".join(f"seed {s}: test MSE" for s in seeds)
+              + " | mean ± sd | beats doing nothing on every seed |", "|---|" + "---|" * (len(seeds) + 2),
+              f"| {IDENTITY} | " + " | ".join(f"{r['identity']['mse']:.5f}" for _ in seeds)
+              + f" | {r['identity']['mse']:.5f} | – |"]
+    for model, c in r["check"].items():
+        lines.append(f"| {MODEL_LABELS.get(model, model)}, lr {c['learning_rate']:g}, batch {c['batch_size']} "
+                     f"({c['steps']} steps) | " + " | ".join(f"{m:.5f}" for m in c["per_seed_mse"])
+                     + f" | {c['mse']['mean']:.5f} ± {c['mse']['std']:.5f} | "
+                     f"{'yes' if c['beats_identity_every_seed'] else '**no**'} |")
+    steps = ", ".join(f"{MODEL_LABELS.get(m, m)} {v['steps']}" for m, v in r["recorded_steps"].items())
+    lines += ["", f"Budgets: the images the quick profile's time budgets reached at batch 32 on the CPU without "
+              f"AVX-512 (steps of 32: {steps}; `reports/results.json`), as steps at each batch size. Chosen by "
+              f"validation MSE (bold; {r['rule']}). `{r['command']}` on {describe_machine(r['machine'])}, "
+              f"{_date(r)}."]
+    return "\n".join(lines)
+
+
 def render_quick_seeds_table(report, *, figure="figures/quick_seeds.png"):
     """The quick profile repeated over seeds: each seed's test MSE, and the mean and spread (Markdown).
 
@@ -1342,6 +1384,7 @@ def generated_blocks(root="."):
             "results-full": render_results_table(results),
             "baselines-table": render_baselines_table(load_report("baselines", root)),
             "quick-seeds-table": render_quick_seeds_table(load_report("quick_seeds", root)),
+            "quick-recipe-table": render_quick_recipe_table(load_report("quick_recipe", root)),
             "ensemble-table": render_ensemble_table(load_report("ensemble", root)),
         },
         RESEARCH_DOC: {
