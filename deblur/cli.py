@@ -159,6 +159,7 @@ def _cmd_restore(args):
     from .inference import restore
 
     model = _load_model(args.model)
+    guard = _model_source(args.model)[0] == "shipped" and pretrained.model_card(args.model).get("restore_guard")
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
     staged, skipped = [], []
     with staging_folder(args.out) as staging:
@@ -173,7 +174,7 @@ def _cmd_restore(args):
                 continue
             start = time.perf_counter()
             out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble,
-                          precision=args.precision)
+                          precision=args.precision, guard=guard or None)  # do no harm: the card's guard
             seconds = time.perf_counter() - start  # the restoration, not the PNG writing
             images.write_png(staging / target.name, out, alpha, images.read_metadata(path))
             staged.append((staging / target.name, target))
@@ -190,14 +191,12 @@ def _cmd_restore(args):
 
 def describe_change(before, after):
     """How much a restoration changed an image, in words a person can act on: the PSNR between input and output."""
-    scale = float(np.iinfo(before.dtype).max) if before.dtype.kind == "u" else 1.0
-    # By bands of 256 rows: float64 copies of a whole 12 MP photo would add about 0.9 GB to the peak memory.
-    squares = sum(float(np.sum((after[i:i + 256].astype(np.float64) - before[i:i + 256]) ** 2))
-                  for i in range(0, len(before), 256))
-    mse = squares / before.size / scale ** 2
-    if mse == 0:
+    from .inference import change_rms  # Keras is loaded by then (restore); `deblur --help` stays fast
+
+    rms = change_rms(before[None], after[None])[0]
+    if rms == 0:
         return "output identical to the input"
-    psnr = 10 * np.log10(1.0 / mse)
+    psnr = -20 * np.log10(rms)
     how = ("left almost as it was (sharp input?)" if psnr >= 40 else "lightly sharpened" if psnr >= 30
            else "strongly changed: compare with the input; a sharp photo needs no restoring")
     return f"output vs input {psnr:.1f} dB PSNR, {how}"
@@ -275,13 +274,9 @@ PRECISION_OPTION = dict(default="auto", choices=machine.PRECISIONS,
 
 
 def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
+    if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
+    return int(text)
 
 
 def _without_option(argv, option):

@@ -16,8 +16,8 @@ from . import machine, models
 from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, quantise, to_float32
 from .images import read_image
 
-__all__ = ["restore", "as_any_size_model", "size_multiple", "receptive_radius", "tile_overlap", "tile_windows",
-           "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
+__all__ = ["restore", "guard_changes", "change_rms", "as_any_size_model", "size_multiple", "receptive_radius",
+           "tile_overlap", "tile_windows", "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
 
 
 def size_multiple(model):
@@ -170,7 +170,8 @@ def _axis_windows(length, tile, overlap):
             for start in range(0, length, tile)]
 
 
-def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=False, precision="auto"):
+def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=False, precision="auto",
+            guard="auto"):
     """Restore one image or a batch with a trained model, large images tile by tile.
 
     Images are reflect-padded to the model's :func:`size_multiple` and cropped back. One larger than ``tile`` plus twice
@@ -202,6 +203,8 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
         Of the arithmetic (:func:`deblur.models.computing_in`): ``"auto"`` is bfloat16 on a CPU that computes it
         natively (about 1.6x as fast; outputs within about 57 dB PSNR of float32's), float32 elsewhere. The model is
         left as it was.
+    guard : "auto", None or (float, float), default "auto"
+        ``(low, high)`` of :func:`guard_changes`; ``"auto"``: a shipped model's (by name) card's ``restore_guard``.
 
     Returns
     -------
@@ -219,6 +222,8 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
     if isinstance(images, (str, os.PathLike)):
         images, _ = read_image(images)
     x, layout = _to_batch(images)
+    if guard == "auto":
+        guard = models.model_card(model).get("restore_guard") if isinstance(model, str) else None
     model = as_any_size_model(model)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
@@ -239,7 +244,32 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
                 view = np.ascontiguousarray(_dihedral(x, k, flip))
                 out += _dihedral_inverse(_run_plan(model, view, plan, out_dtype=None, bar=bar), k, flip)
             out = quantise(out / np.float32(len(views)), x.dtype)
+    out = out if guard is None else guard_changes(x, out, *guard)
     return out.astype(layout[0], copy=False).reshape(layout[1])  # the input's dtype and shape
+
+
+def change_rms(images, restored, *, rows=256):
+    """Root mean square of each image's change ``restored - images`` ((N, H, ...), one dtype) on the [0, 1] scale,
+    float64 (N,); by bands of ``rows`` rows (float copies of a whole 12 MP photo would add about 0.9 GB of memory)."""
+    squares = np.zeros(len(images))
+    for i, r in ((i, r) for i in range(len(images)) for r in range(0, images.shape[1], rows)):
+        change = to_float32(restored[i, r:r + rows]) - to_float32(images[i, r:r + rows])
+        squares[i] += float(np.sum(np.square(change, dtype=np.float64)))
+    return np.sqrt(squares / images[0].size)
+
+
+def guard_changes(images, restored, low, high, *, rows=256):
+    """Do no harm: ``images + g * (restored - images)``, ``g = clip((rms - low) / (high - low), 0, 1)`` per image
+    (``rms``: :func:`change_rms`; ``0 <= low < high``): a small change to a sharp photo is more likely harm than
+    repair (``docs/research.md``, do no harm). Returns ``restored`` itself where every ``g`` is 1."""
+    if not 0 <= low < high:
+        raise ValueError(f"guard needs 0 <= low < high; got {low!r}, {high!r}.")
+    gains = np.clip((change_rms(images, restored, rows=rows) - low) / (high - low), 0.0, 1.0)
+    out = restored if np.all(gains == 1) else restored.copy()
+    for i, r in ((i, r) for i in np.flatnonzero(gains < 1) for r in range(0, images.shape[1], rows)):
+        x = to_float32(images[i, r:r + rows])
+        out[i, r:r + rows] = quantise(x + np.float32(gains[i]) * (to_float32(restored[i, r:r + rows]) - x), out.dtype)
+    return out
 
 
 #: The 8 flips and rotations of the square (the dihedral group D4): ``(quarter turns, mirror first)``.

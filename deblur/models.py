@@ -306,8 +306,8 @@ def load_pretrained(name, *, input_shape=None, verify=True):
     """
     weights = weights_file(name, verify=verify)  # an unknown name or a bad file is refused first
     card = model_card(name)
-    model = build(card["architecture"], **card["recipe"]["build"],
-                  **({} if input_shape is None else {"input_shape": input_shape}))
+    model = MODELS[card["architecture"]](**card["recipe"]["build"], name=name,
+                                         **({} if input_shape is None else {"input_shape": input_shape}))
     model.load_weights(weights)
     return model
 

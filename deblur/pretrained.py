@@ -20,12 +20,12 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAMES = ("cae", "win5rb", "deblurnet")
 
 #: The shipped model ``deblur restore`` (and the library, where a model is not named) uses.
-DEFAULT_MODEL = "deblurnet"
+DEFAULT_MODEL = "deblurnet_photo"
 
 #: What each shipped model is for, in a line (``deblur restore --list-models``).
 PURPOSES = {
-    "deblurnet_photo": "photos as people have them: sharp, or blur sigma 0.3-6, noise 0-0.05; leaves sharp images "
-                       "alone",
+    "deblurnet_photo": "photos as people have them: sharp, soft or blurred (sigma 0.3-6), noise 0-0.05; leaves a "
+                       "sharp photo alone (docs/research.md, do no harm)",
     "deblurnet": "ours, for the study's corruption (blur sigma 1-4, noise 0.02): best there; over-sharpens sharp "
                  "photos",
     "win5rb": "the study's Win5-RB (Liu et al. 2017), the study's corruption only; slow on large images",

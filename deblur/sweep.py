@@ -143,14 +143,8 @@ def describe_crossovers(rows):
 
 
 def format_table(rows, *, metric="psnr"):
-    """:func:`degradation_sweep` rows as a Markdown table: one line per (noise, sigma) setting, one column per method.
-
-    Parameters
-    ----------
-    rows : list of dict
-    metric : {"psnr", "mse"}, default "psnr"
-        PSNR in dB (the mean of per-image values; ``inf`` for an unchanged sharp image), MSE with 5 decimals.
-    """
+    """:func:`degradation_sweep` rows as Markdown: a line per (noise, sigma), a column per method; ``metric`` "psnr"
+    (dB, ``inf`` for an unchanged sharp image) or "mse"."""
     cells, methods = {}, list(dict.fromkeys(r["method"] for r in rows))
     for r in rows:
         cells.setdefault((r["noise_std"], r["sigma"]), {})[r["method"]] = r[metric]

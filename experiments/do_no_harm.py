@@ -45,7 +45,7 @@ import keras
 import numpy as np
 from skimage import data as skdata, transform
 
-from deblur import corruption, data, files, metrics, models, natural, plots, study, sweep, training
+from deblur import corruption, data, files, inference, metrics, models, natural, plots, study, sweep, training
 from deblur.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +86,9 @@ ROUND2 = {
 ROUND3 = {
     "s25z25p20k8": dict(share=0.25, zoom=0.25, photos=0.2, build={"blocks": 8}, precision="auto"),
 }
+#: Candidate do-no-harm guards ``(low, high)`` of :func:`deblur.inference.guard_changes` for the third round: an
+#: image's change is kept in full above an RMS of ``high`` (on the [0, 1] scale), not at all below ``low``.
+GUARDS = ((0.01, 0.02), (0.012, 0.025), (0.01, 0.03), (0.015, 0.03))
 #: Photographs whose crops may join the training pool (:func:`training_photo_patches`): bundled with scikit-image,
 #: none of the evaluation's (:data:`PHOTOS`) nor of model choice (:data:`VALIDATION_PHOTOS`); grey ones as RGB.
 TRAINING_PHOTOS = ("camera", "coins", "moon", "brick", "grass", "gravel", "cell", "motorcycle_left",
@@ -240,17 +243,16 @@ def validation_photo_crops(size=CROP):
     return np.stack([crop for photo in photos for crop in (photo[:size, :size], photo[-size:, -size:])])
 
 
-def validation_images(x_train, recipe, n=N_CIFAR):
-    """``n`` of the recipe's validation images: held out of its training, never the test set."""
-    _, val_idx = training.split_train_val(len(x_train), val_fraction=recipe.validation_split,
-                                          seed=study.Seeds(recipe.seed).training)
-    return x_train[val_idx[:n]]
+def predictor(model, guard=None):
+    """``f(corrupted) -> restored``: :func:`deblur.restore` in float32, with ``guard`` (``(low, high)`` or None)."""
+    return lambda c: inference.restore(model, c, batch_size=64, progress=False, precision="float32", guard=guard)
 
 
 def grid_rows(models_by_name, images, *, seed=SEEDS.sweep_corruption):
-    """The extended grid (:data:`GRID`) on ``images``: identity and each model, mean per-image PSNR."""
-    methods = {name: (lambda c, s, m=model: metrics.predict(m, c, batch_size=64)) for name, model in
-               models_by_name.items()}
+    """The extended grid (:data:`GRID`) on ``images``: identity and each model (a Keras model or a
+    :func:`predictor`), mean per-image PSNR."""
+    methods = {name: (lambda c, s, f=(model if callable(model) and not isinstance(model, keras.Model)
+                                      else predictor(model)): f(c)) for name, model in models_by_name.items()}
     return sweep.degradation_sweep(methods, images, **GRID, seed=seed)
 
 
@@ -278,22 +280,27 @@ def train(x_train, recipe, run_dir, *, workers=1, verbose=2):
     return study.train_model(recipe, x_train, run_dir=run_dir, model=model, workers=workers, verbose=verbose)
 
 
-def validation_scorer(data_source):
+def validation_scorer(data_source, variant="s25"):
     """``score(model)``: its grids, bar misses and in-range ratio on the validation images (never the test set).
 
-    In range: the 1,000 images held out of the training split, the study's corruption (``Seeds.test_corruption``),
-    against the shipped DeblurNet; grids: :data:`N_CIFAR` of them and :func:`validation_photo_crops`.
+    In range: the CIFAR images ``variant``'s run held out of its training pool (1,000 for the first two rounds), the
+    study's corruption (``Seeds.test_corruption``), against the shipped DeblurNet; grids: :data:`N_CIFAR` of them and
+    :func:`validation_photo_crops`.
     """
     x_train = study.load_profile_data(study.get_profile(PROFILE), data_source)["x_train"]
-    val = validation_images(x_train, photo_recipe("s25"), n=None)
+    pool = training_pool(x_train, variant)
+    _, val_idx = training.split_train_val(len(pool), val_fraction=photo_recipe(variant).validation_split,
+                                          seed=study.Seeds(photo_recipe(variant).seed).training)
+    val = x_train[val_idx[val_idx < len(x_train)]]
     val_corrupted, _ = corruption.corrupt(val, seed=SEEDS.test_corruption)
-    shipped_mse = metrics.evaluate(models.load_pretrained("deblurnet"), val_corrupted, val)["mse"]
+    shipped_mse = metrics.evaluate(None, predictor(models.load_pretrained("deblurnet"))(val_corrupted), val)["mse"]
     images = {"cifar": val[:N_CIFAR], "photos": validation_photo_crops()}
 
-    def score(model):
-        grids = {k: grid_rows({"model": model}, x) for k, x in images.items()}
+    def score(model, guard=None):
+        grids = {k: grid_rows({"model": predictor(model, guard)}, x) for k, x in images.items()}
         misses = [dict(m, images=k) for k, rows in grids.items() for m in bar_check(rows, "model")]
-        return {"inside_ratio": metrics.evaluate(model, val_corrupted, val)["mse"] / shipped_mse, "misses": misses,
+        inside = metrics.evaluate(None, predictor(model, guard)(val_corrupted), val)["mse"]
+        return {"inside_ratio": inside / shipped_mse, "misses": misses,
                 "n_misses": len(misses),
                 "worst_harm_db": min([m["psnr"] - m["floor"] for m in misses if m["kind"] == "harm"], default=0.0),
                 "grids": grids}
@@ -355,6 +362,35 @@ def ablate_round2(args, command):
                           command=command)
 
 
+def choose_guard(args, command):
+    """Score :data:`GUARDS` on the validation images with the third round's model; the record names the strongest
+    guard that keeps the validation grids free of bar misses and the in-range MSE within the bar's ratio."""
+    variant = next(iter(ROUND3))
+    run = training.load_run(args.run_dir)
+    score = validation_scorer(args.data, variant)
+    results = {}
+    for guard in (None, *GUARDS):
+        found = score(run.model, guard)
+        results[str(guard)] = {"guard": guard, **{k: found[k] for k in ("inside_ratio", "misses", "n_misses")}}
+        print(f"guard {guard}: {found['n_misses']} misses, in-range {found['inside_ratio']:.3f}x", flush=True)
+    passing = [g for g in GUARDS if not results[str(g)]["n_misses"]
+               and results[str(g)]["inside_ratio"] <= BAR["inside_mse_ratio"]]
+    chosen = max(passing, key=lambda g: (g[1], g[0])) if passing else None
+    record = {"variant": variant, "run_dir": str(args.run_dir), "candidates": results, "chosen": chosen,
+              "n_validation": score.n_validation, "validation_photos": list(VALIDATION_PHOTOS),
+              "rule": "the strongest guard (highest high, then low) with no bar miss on the validation grids and the "
+                      "in-range validation MSE within the bar's ratio of the shipped DeblurNet's"}
+    records.update_report(args.out, {"guard": record}, about=ABOUT, command=command)
+    print(f"chosen guard: {chosen}")
+
+
+def chosen_guard(path):
+    record = records.read_report(path)["records"].get("guard")
+    if not record or not record.get("chosen"):
+        raise SystemExit(f"error: {path} has no chosen guard; run `python experiments/do_no_harm.py guard` first.")
+    return tuple(record["chosen"])
+
+
 def evaluation_key(variant):
     """Where a variant's evaluation goes in the record: the third round's beside the earlier mixture's."""
     return "evaluation_round3" if variant in ROUND3 else "evaluation"
@@ -376,11 +412,12 @@ def evaluate(args, command):
     run = training.load_run(args.run_dir)
     if not run.finished:
         raise SystemExit(f"error: {args.run_dir} is not finished ({run.steps:,} steps); run train first.")
-    networks = {"deblurnet": models.load_pretrained("deblurnet"), SHIPPED_NAME: run.model}
+    guard = chosen_guard(args.out) if variant in ROUND3 else None
+    networks = {"deblurnet": predictor(models.load_pretrained("deblurnet")), SHIPPED_NAME: predictor(run.model, guard)}
     clean, corrupted = arrays["x_test"], arrays["x_test_corrupted"]
     inside = {"identity": metrics.evaluate(None, corrupted, clean, per_image=True)}
-    for name, model in networks.items():
-        inside[name] = metrics.evaluate(model, corrupted, clean, per_image=True)
+    for name, restore_fn in networks.items():
+        inside[name] = metrics.evaluate(None, restore_fn(corrupted), clean, per_image=True)
     blind_mse = np.asarray(inside["deblurnet"]["per_image"]["mse"])
     for name, result in inside.items():
         per_image = result.pop("per_image")
@@ -399,7 +436,7 @@ def evaluate(args, command):
     if recipe != shipped_recipe(variant):
         raise SystemExit(f"error: {args.run_dir} was not trained as variant {variant} "
                          f"({'`train`' if variant in ROUND3 else '`mix`'}).")
-    record = {"inside": inside, "grids": grids, "verdict": verdict, "bar": BAR, "variant": variant,
+    record = {"inside": inside, "grids": grids, "verdict": verdict, "bar": BAR, "variant": variant, "guard": guard,
               "recipe": recipe.as_dict(), "steps": run.steps,
               "images_seen": run.steps * recipe.batch_size, "train_seconds": sum(run.history["seconds"]),
               "n_cifar": N_CIFAR, "photos": list(PHOTOS), "crop": CROP, "run_dir": str(args.run_dir),
@@ -436,7 +473,8 @@ def export(args):
             evaluation={"test": record["inside"][SHIPPED_NAME], "identity": record["inside"]["identity"]},
             data_source=data.describe_source(args.data), data_sha256=sha, out_dir=weights_dir,
             extra={"training_photos": {"share_of_pool": ROUND3[variant]["photos"], "photos": list(TRAINING_PHOTOS),
-                                       "how": "random 32x32 crops, half at full size, half at half size"}})
+                                       "how": "random 32x32 crops, half at full size, half at half size"},
+                   "restore_guard": list(record["guard"])})
         print(f"exported {SHIPPED_NAME}: deblur/weights/{card['weights_file']} and its model card")
         return
     ablation = records.read_report(args.out)["records"]["ablation"]["variants"][variant]
@@ -462,6 +500,7 @@ def main(argv=None):
     mix_parser = sub.add_parser("mix", help="the shipped model: both experts and the gate, trained on the photo "
                                             "corruption with the experts frozen")
     evaluate_parser = sub.add_parser("evaluate", help="inside the range and on the extended grid; record, figure")
+    guard_parser = sub.add_parser("guard", help="choose the third round's do-no-harm guard on validation images")
     export_parser = sub.add_parser("export", help="ship it with its model card, if the record says it meets the bar")
     for p in (ablate_parser, mix_parser):
         p.add_argument("--run-root", type=Path, default=RUN_ROOT / "ablation",
@@ -470,11 +509,11 @@ def main(argv=None):
     train_parser.add_argument("--workers", type=int, default=1, help="threads preparing batches (default 1)")
     evaluate_parser.add_argument("--figure", default=FIGURE)
     export_parser.add_argument("--weights-dir", type=Path, default=None, help="default: the package's deblur/weights")
-    for p in (ablate_parser, train_parser, mix_parser, evaluate_parser, export_parser):
+    for p in (ablate_parser, train_parser, mix_parser, evaluate_parser, export_parser, guard_parser):
         p.add_argument("--data", default=None)
         p.add_argument("--out", default=OUT, help="the record")
     train_parser.add_argument("--run-dir", type=Path, default=None, help="default: runs/do_no_harm/ablation/VARIANT")
-    for p in (mix_parser, evaluate_parser, export_parser):
+    for p in (mix_parser, evaluate_parser, export_parser, guard_parser):
         p.add_argument("--run-dir", type=Path, default=RUN_ROOT / SHIPPED_NAME)
     for p in (train_parser, mix_parser, evaluate_parser):
         p.add_argument("--variant", choices=sorted(ALL_VARIANTS), default=None,
@@ -489,6 +528,9 @@ def main(argv=None):
         x_train = study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"]
         train(training_pool(x_train, variant), photo_recipe(variant, steps=args.steps),
               args.run_dir or RUN_ROOT / "ablation" / variant, workers=args.workers)
+    elif args.command == "guard":
+        files.check_outputs([args.out], [args.data, args.run_dir], allow=(args.out,))
+        choose_guard(args, command)
     elif args.command == "mix":
         mix(args)
     elif args.command == "evaluate":

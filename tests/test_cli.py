@@ -268,9 +268,21 @@ def test_cli_model_names_match_the_model_table():
 def test_model_cards_name_commands_that_exist():
     import shlex
 
+    from deblur.recipe import Recipe
+
     parser = _load_reproduce().build_parser()
     for name in models.pretrained_names():
-        command = models.model_card(name)["training"]["command"]
+        card = models.model_card(name)
+        command = card["training"]["command"]
+        if name == "deblurnet_photo":  # experiments/do_no_harm.py trains it: the variant's recipe is the card's
+            spec = importlib.util.spec_from_file_location("do_no_harm", ROOT / "experiments" / "do_no_harm.py")
+            do_no_harm = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(do_no_harm)
+            words = shlex.split(command)
+            assert words[:3] == ["python", "experiments/do_no_harm.py", "train"], command
+            variant = words[words.index("--variant") + 1]
+            assert do_no_harm.photo_recipe(variant) == Recipe.from_dict(card["recipe"])
+            continue
         assert command.startswith("python tools/reproduce.py "), command
         parsed = parser.parse_args(shlex.split(command)[2:])  # parses: the options exist
         assert name in parsed.models and parsed.export

@@ -87,7 +87,8 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
     folder = tmp_path / "runs" / "tiny"
     summary = json.loads((folder / "results.json").read_text())
     assert set(summary["results"]) == {
-        "identity", "cae", "win5rb", "deblurnet", "cae (shipped)", "win5rb (shipped)", "deblurnet (shipped)"
+        "identity", "cae", "win5rb", "deblurnet", "cae (shipped)", "win5rb (shipped)", "deblurnet (shipped)",
+        "deblurnet_photo (shipped)"
     }
     for result in summary["results"].values():
         assert result["n_images"] == 8 and result["mse"] > 0

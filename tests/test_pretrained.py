@@ -10,12 +10,13 @@ import pytest
 from deblur import corruption, data, metrics, models, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
+COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667, "deblurnet_photo": 609_091}
 STUDY = ("cae", "win5rb")
 
 
-def test_all_three_models_ship():
-    assert models.pretrained_names() == ["cae", "deblurnet", "win5rb"]
+def test_the_study_models_and_the_photo_deblurnet_ship():
+    assert models.pretrained_names() == ["cae", "deblurnet", "deblurnet_photo", "win5rb"]
+    assert pretrained.DEFAULT_MODEL == "deblurnet_photo" and set(pretrained.PURPOSES) == set(models.pretrained_names())
 
 
 @pytest.mark.parametrize("name", sorted(COUNTS))
@@ -26,7 +27,7 @@ def test_weights_load_into_exact_architecture_and_match_card(name):
     model = models.load_pretrained(name)
     assert model.name == name and model.count_params() == COUNTS[name] == card["parameters"]
     # The loaded weights are the trained ones, not a fresh initialisation.
-    fresh = models.build(name)
+    fresh = models.build(card["architecture"], **card["recipe"]["build"])
     assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), fresh.get_weights()))
 
 
