@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deblur import cli, models, training
+from deblur import cli, models, pretrained, training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,8 +117,6 @@ def _png_header(width, height):
 def test_restore_keeps_bit_depth_channels_alpha_and_orientation(tmp_path, capsys):
     import cv2
 
-    from deblur import inference
-
     rng = np.random.default_rng(1)
     src = tmp_path / "in"
     src.mkdir()
@@ -134,7 +132,7 @@ def test_restore_keeps_bit_depth_channels_alpha_and_orientation(tmp_path, capsys
     Image.fromarray(rotated).save(src / "rotated.png", exif=exif)
     code, out, err = run(capsys, "restore", str(src), "--out", str(tmp_path / "r"), "--quiet")
     assert code == 0 and err == ""
-    model = inference.as_any_size_model("deblurnet")  # the default model
+    model = pretrained.DEFAULT_MODEL  # by name: restore applies its card's guard, as the command line does
     got = cv2.imread(str(tmp_path / "r" / "rgb16_restored.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
     assert got.dtype == np.uint16 and got.shape == rgb16.shape
     assert np.array_equal(got, deblur_restore(model, rgb16))
