@@ -113,7 +113,8 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     images : dict of str -> ndarray, optional
         Images to choose from; default :func:`example_images`.
     models : dict, optional
-        As in :func:`compare` (default: every shipped network, loaded once).
+        As in :func:`compare` (default: every shipped network by name, restored as ``deblur restore`` does, the
+        default model's do-no-harm guard included; loaded at each redraw).
     sigma, noise_std, seed
         The starting settings (and those of the static figure).
     interactive : bool or None, default None
@@ -125,8 +126,6 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
         The widget box, or the static figure when not interactive.
     """
     images = example_images() if images is None else images
-    if models is None:  # loaded once, not on every slider move
-        models = {name: inference.as_any_size_model(name) for name in model_zoo.pretrained_names()}
     first = next(iter(images))
     if not (machine.frontend() == "jupyter" if interactive is None else interactive):  # a person in a live kernel
         return _figure(compare(images[first], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
