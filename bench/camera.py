@@ -6,8 +6,9 @@ Runs ``python -m deblur restore PHOTO --model M --out DIR --quiet`` in a
 fresh process per case and reads that process's peak resident memory
 (``ru_maxrss`` from ``os.wait4``), its wall time (start-up, TensorFlow import
 and model loading included) and the restore time it prints (the model
-already loaded). Cases: the default model (DeblurNet) on a 4000x3000 RGB
-PNG and on 1024x1024; the CAE and Win5-RB on 1024x1024 only by default
+already loaded). Cases: the default model of ``deblur restore``
+(``pretrained.DEFAULT_MODEL``, its do-no-harm guard included) on a 4000x3000
+RGB PNG and on 1024x1024; DeblurNet, the CAE and Win5-RB on 1024x1024 only
 (on a slow 2-core CPU, Win5-RB needs about 10 minutes for 12 MP: add
 ``--all-camera`` to measure every model at camera size). A process that only
 imports ``deblur.inference`` (TensorFlow, Keras) gives the memory floor.
@@ -73,12 +74,14 @@ def main(argv=None):
     from tools import records
     from deblur import machine
     from deblur.inference import TILE
+    from deblur.pretrained import DEFAULT_MODEL
 
     # deblur restore's precision "auto" is bfloat16 on a CPU with native bfloat16, float32 elsewhere; "float32"
     # beside it on such a CPU.
     precisions = ["auto", "float32"] if machine.bfloat16_native() else ["auto"]
     cases = [(model, w, h, p) for p in precisions for model, w, h in
-             [("deblurnet", 4000, 3000), ("deblurnet", 1024, 1024), ("cae", 1024, 1024), ("win5rb", 1024, 1024)]]
+             [(DEFAULT_MODEL, 4000, 3000), (DEFAULT_MODEL, 1024, 1024), ("deblurnet", 1024, 1024),
+              ("cae", 1024, 1024), ("win5rb", 1024, 1024)]]
     if args.all_camera:
         cases += [("cae", 4000, 3000, "auto"), ("win5rb", 4000, 3000, "auto")]
     cpu = "avx512" if machine.machine_info()["avx512"] else "no-avx512"
@@ -100,7 +103,7 @@ def main(argv=None):
             seconds, peak_mb, stdout = _run(cmd)
             restore_s = float(re.search(r"restored in ([0-9.]+) s", stdout).group(1))
             key = f"{model}/{width}x{height}/{machine.resolve_precision(precision)}/{cpu}"
-            results[key] = {"model": model, "width": width, "height": height, "megapixels": width * height / 1e6,
+            results[key] = {"model": model, "default_model": model == DEFAULT_MODEL, "width": width, "height": height, "megapixels": width * height / 1e6,
                             "precision": machine.resolve_precision(precision), "cpu_type": cpu,
                             "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb, "tile": TILE,
                             "import_only_peak_rss_mb": floor_mb, "target": TARGET, "before": BEFORE,

@@ -156,10 +156,10 @@ def _cmd_restore(args):
     targets = _output_paths([f"{p.stem}_restored.png" for p in paths], args.out, paths,
                             extra_inputs=[*args.images, *_model_source(args.model)[1]])
     import_keras()  # only once the inputs are known to be good
-    from .inference import restore
+    from .inference import restore, shipped_guard
 
     model = _load_model(args.model)
-    guard = _model_source(args.model)[0] == "shipped" and pretrained.model_card(args.model).get("restore_guard")
+    guard = shipped_guard(args.model) if _model_source(args.model)[0] == "shipped" else None  # do no harm
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
     staged, skipped = [], []
     with staging_folder(args.out) as staging:
@@ -174,7 +174,7 @@ def _cmd_restore(args):
                 continue
             start = time.perf_counter()
             out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble,
-                          precision=args.precision, guard=guard or None)  # do no harm: the card's guard
+                          precision=args.precision, guard=guard)
             seconds = time.perf_counter() - start  # the restoration, not the PNG writing
             images.write_png(staging / target.name, out, alpha, images.read_metadata(path))
             staged.append((staging / target.name, target))

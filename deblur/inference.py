@@ -13,11 +13,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import machine, models
-from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, quantise, to_float32
+from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, check_int, quantise, to_float32
 from .images import read_image
 
-__all__ = ["restore", "guard_changes", "change_rms", "as_any_size_model", "size_multiple", "receptive_radius",
-           "tile_overlap", "tile_windows", "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
+__all__ = ["restore", "guard_changes", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
+           "receptive_radius", "tile_overlap", "tile_windows", "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
 
 
 def size_multiple(model):
@@ -223,12 +223,9 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
         images, _ = read_image(images)
     x, layout = _to_batch(images)
     if guard == "auto":
-        guard = models.model_card(model).get("restore_guard") if isinstance(model, str) else None
+        guard = shipped_guard(model)
     model = as_any_size_model(model)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
-    if tile is not None and (not isinstance(tile, (int, np.integer)) or tile < 1):
-        raise ValueError(f"tile must be a positive integer or None; got {tile!r}.")
+    batch_size, tile = check_int(batch_size, "batch_size"), tile if tile is None else check_int(tile, "tile (or None)")
     if not isinstance(ensemble, (bool, np.bool_)):
         raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
     views = DIHEDRAL if ensemble else DIHEDRAL[:1]
@@ -246,6 +243,12 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
             out = quantise(out / np.float32(len(views)), x.dtype)
     out = out if guard is None else guard_changes(x, out, *guard)
     return out.astype(layout[0], copy=False).reshape(layout[1])  # the input's dtype and shape
+
+
+def shipped_guard(model):
+    """A shipped model's (by name) do-no-harm guard ``(low, high)`` from its card, else None (``guard="auto"``)."""
+    guard = models.model_card(model).get("restore_guard") if isinstance(model, str) else None
+    return None if guard is None else tuple(guard)
 
 
 def change_rms(images, restored, *, rows=256):

@@ -12,7 +12,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .files import atomic_write_json
-from ._validation import NOISE_SLACK, as_float_images, check_same_shape
+from ._validation import NOISE_SLACK, as_float_images, check_int, check_same_shape
 
 __all__ = ["per_image_mse", "per_image_psnr", "per_image_ssim", "per_image_metrics", "mean_metrics", "predict",
            "evaluate", "save_results", "METRICS", "format_table", "grouped_metrics", "sigma_bins", "format_grouped",
@@ -314,8 +314,7 @@ def bootstrap_ci(per_image_values, *, seed, statistic=np.mean, n_resamples=CI_RE
                          "bootstrap the MSE instead and convert with psnr_from_mse.")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
-    if not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be a positive integer; got {n_resamples!r}.")
+    check_int(n_resamples, "n_resamples")
     result = bootstrap((values,), statistic, n_resamples=int(n_resamples), confidence_level=confidence,
                        method="percentile", rng=np.random.default_rng(seed), vectorized=True)
     return float(result.confidence_interval.low), float(result.confidence_interval.high)

@@ -11,6 +11,8 @@ Candidates (:data:`CANDIDATES`), each changing one thing in the shipped DeblurNe
 - ``ema``: the weights' moving average (momentum 0.999) at the end;
 - ``adamw``: NAFNet's optimizer settings (beta_2 0.9, decoupled weight decay 1e-3);
 - ``wide``: scale, DeblurNet's trunk at 96 channels instead of 64 (2.2x the FLOPs, so fewer images in the budget).
+- ``two_scale``: the trunk's middle 2 blocks at quarter resolution, twice the channels
+  (``candidates.deblurnet_two_scale``, 1.05x DeblurNet's FLOPs).
 
 **Equal CPU time, whatever else runs.** Each candidate's training speed is measured first, all candidates
 interleaved in this process (twice each, 40 steps after a warm-up), and its budget of ``--minutes`` becomes a step
@@ -62,6 +64,7 @@ CANDIDATES = {
     "ema": (replace(_REFERENCE, ema_momentum=0.999), models.deblurnet),
     "adamw": (replace(_REFERENCE, beta_2=0.9, weight_decay=1e-3), models.deblurnet),
     "wide": (replace(_REFERENCE, build={"width": 96}), models.deblurnet),
+    "two_scale": (replace(_REFERENCE, model="deblurnet_two_scale"), candidates.deblurnet_two_scale),
 }
 
 
@@ -149,6 +152,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.minutes <= 0:
         parser.error("--minutes must be positive")
+    files.check_outputs([args.out, args.run_root], [args.data], allow=(args.out,))  # never into the data
     command = records.command_line(argv, prog="python experiments/block_ablation.py")
 
     # Measured once and kept beside the runs: a resumed run needs the step count it started with.

@@ -108,6 +108,7 @@ def main(argv=None):
     parser.add_argument("--out", default=OUT)
     parser.add_argument("--run-root", default=str(RUN_ROOT))
     args = parser.parse_args(argv)
+    files.check_outputs([args.out, args.run_root], [args.data], allow=(args.out,))  # never into the data
     command = records.command_line(argv, prog="python experiments/quick_recipe.py")
     recorded = quick_seeds.recorded_steps(quick_seeds.STEPS_FROM, "quick")
     data = study.load_profile_data(study.get_profile("quick", seed=quick_seeds.TEST_SEED), args.data)

@@ -26,7 +26,7 @@ def test_each_candidate_changes_one_thing_from_deblurnet(ablation):
     changed = {name: {k for k, v in recipe.as_dict().items() if reference[k] != v}
                for name, (recipe, _) in ablation.CANDIDATES.items()}
     assert changed == {"deblurnet": set(), "gated": {"model"}, "ema": {"ema_momentum"},
-                       "adamw": {"beta_2", "weight_decay"}, "wide": {"build"}}
+                       "adamw": {"beta_2", "weight_decay"}, "wide": {"build"}, "two_scale": {"model"}}
 
 
 def test_speeds_then_a_scored_run_on_a_small_pool(ablation, tmp_path):

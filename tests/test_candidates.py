@@ -25,10 +25,10 @@ def candidates():
 
 def test_candidates_is_research_not_library(candidates):
     assert Path(candidates.__file__).resolve() == EXPERIMENTS / "candidates.py"
-    assert sorted(candidates.CANDIDATES) == ["deblurnet_gated", "nafunet", "plain_resnet"]
+    assert sorted(candidates.CANDIDATES) == ["deblurnet_gated", "deblurnet_two_scale", "nafunet", "plain_resnet"]
 
 
-@pytest.mark.parametrize("name", ["nafunet", "plain_resnet", "deblurnet_gated"])
+@pytest.mark.parametrize("name", ["nafunet", "plain_resnet", "deblurnet_gated", "deblurnet_two_scale"])
 def test_identity_at_initialisation_on_odd_sizes(candidates, name):
     model = candidates.CANDIDATES[name](seed=0)
     x = np.random.default_rng(0).random((2, 12, 20, 3), dtype=np.float32)
@@ -56,3 +56,16 @@ def test_gated_deblurnet_changes_only_the_block(candidates):
     for name in ("head", "down", "up", "correction"):
         assert [w.shape for w in model.get_layer(name).weights] == [w.shape for w in reference.get_layer(name).weights]
     assert len([layer for layer in model.layers if layer.name.endswith("_gate1")]) == 11
+
+
+def test_two_scale_deblurnet_changes_only_the_trunk(candidates):
+    model = candidates.deblurnet_two_scale(seed=0)
+    assert model.count_params() == 822_019
+    assert models.gflops_per_image(model) == pytest.approx(0.171311104, rel=1e-9)  # DeblurNet's 0.1629
+    reference = models.deblurnet(seed=0)
+    for name in ("head", "down", "up", "correction", "block1_conv1", "block4_conv2"):
+        assert [w.shape for w in model.get_layer(name).weights] == [w.shape for w in reference.get_layer(name).weights]
+    assert model.get_layer("block2_conv1").kernel.shape == (3, 3, 128, 128)  # quarter resolution, 2x the channels
+    x = np.zeros((1, 32, 32, 3), np.float32)
+    assert model.get_layer("block2_add").output.shape[1:] == (None, None, 128)
+    assert model(x).shape == (1, 32, 32, 3)

@@ -48,6 +48,13 @@ def test_guard_changes_keeps_large_changes_and_drops_small_ones():
         inference.guard_changes(x, y, 0.03, 0.01)
 
 
+def test_the_guard_comes_from_the_card_of_a_shipped_name_only():
+    card = pretrained.model_card(pretrained.DEFAULT_MODEL)
+    assert inference.shipped_guard(pretrained.DEFAULT_MODEL) == tuple(card["restore_guard"])
+    assert "restore_guard" not in pretrained.model_card("deblurnet") and inference.shipped_guard("deblurnet") is None
+    assert inference.shipped_guard(object()) is None  # a model object: no card, no guard
+
+
 def test_deblur_restore_uses_the_default_and_says_it_left_a_sharp_photo_alone(sharp_crop, tmp_path, capsys):
     Image.fromarray(sharp_crop).save(tmp_path / "sharp.png")
     code = cli.main(["restore", str(tmp_path / "sharp.png"), "--out", str(tmp_path / "out"), "--quiet",

@@ -90,6 +90,10 @@ def test_bad_model_and_batch_size(win5rb):
         deblur.restore("unet", np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="batch_size"):
         deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer; got True"):
+        deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), batch_size=True)
+    with pytest.raises(ValueError, match=r"tile \(or None\) must be a positive integer; got 0"):
+        deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), tile=0)
 
 
 # ------------------------------------------------------------------ tiling

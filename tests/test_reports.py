@@ -290,3 +290,18 @@ def test_quick_recipe_table_bolds_each_models_choice_and_says_whether_it_beats_d
     assert "| CAE, lr 0.001, batch 8 (467 steps) | 0.00500 | 0.00700 | 0.00600 ± 0.00100 | **no** |" in table
     assert "none yet" in reports.render_quick_recipe_table({"records": {}}).lower() or "python experiments" in (
         reports.render_quick_recipe_table({"records": {}}))
+
+
+def test_cpu_model_table_gives_ratios_and_says_whether_the_bar_was_met(tmp_path):
+    empty = records.read_report(tmp_path / "missing.json")
+    assert "--out reports/cpu_model.json" in reports.render_cpu_model_table(empty)
+    run = {**_provenance(), "budget_minutes": 150, "train_seconds_recorded": 9300.0, "training_precision": "bfloat16",
+           "images_seen": 2_733_280, "gflops_per_image": 0.3559, "test_mse_ci95": [0.00195, 0.00199],
+           "predict_images_per_s_float32": 522.6, "measured_train_images_per_s": 303.7}
+    results = {"full/win5rb": {"mse": 0.0022}, f"{reports.SHIPPED_OURS}/deblurnet": {"mse": 0.0021}}
+    missed = reports.render_cpu_model_table({"records": {"wide": {**run, "test_mse": 0.00198}}}, results)
+    row = next(line for line in missed.splitlines() if line.startswith("| wide"))
+    assert "0.00198 [0.00195, 0.00199] | 0.900 | 0.943 |" in row and row.endswith("| **missed** |")
+    assert "150 min, 155 min wall, bfloat16" in row and "2,733,280" in row
+    met = reports.render_cpu_model_table({"records": {"wide": {**run, "test_mse": 0.0019}}}, results)
+    assert met.splitlines()[2].endswith("| **met** |")
