@@ -159,7 +159,7 @@ def _cmd_restore(args):
     from .inference import restore, shipped_guard
 
     model = _load_model(args.model)
-    guard = shipped_guard(args.model) if _model_source(args.model)[0] == "shipped" else None  # do no harm
+    guard = shipped_guard(args.model)  # do no harm: a shipped model's card's guard (None for a file or run folder)
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
     staged, skipped = [], []
     with staging_folder(args.out) as staging:

@@ -222,8 +222,7 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
     if isinstance(images, (str, os.PathLike)):
         images, _ = read_image(images)
     x, layout = _to_batch(images)
-    if guard == "auto":
-        guard = shipped_guard(model)
+    guard = shipped_guard(model) if guard == "auto" else guard
     model = as_any_size_model(model)
     batch_size, tile = check_int(batch_size, "batch_size"), tile if tile is None else check_int(tile, "tile (or None)")
     if not isinstance(ensemble, (bool, np.bool_)):
@@ -247,8 +246,8 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
 
 def shipped_guard(model):
     """A shipped model's (by name) do-no-harm guard ``(low, high)`` from its card, else None (``guard="auto"``)."""
-    guard = models.model_card(model).get("restore_guard") if isinstance(model, str) else None
-    return None if guard is None else tuple(guard)
+    card = models.model_card(model) if isinstance(model, str) and model in models.pretrained_names() else {}
+    return tuple(card["restore_guard"]) if "restore_guard" in card else None
 
 
 def change_rms(images, restored, *, rows=256):

@@ -151,6 +151,11 @@ def _cpu(machine):
     return f"{machine.get('processor', '?')}, {machine.get('cpu_count', '?')} cores, Keras {machine.get('keras', '?')}"
 
 
+def _avx512(machine):
+    """"with AVX-512" or "without AVX-512": the CPU type beside every CPU timing."""
+    return f"{'with' if (machine or {}).get('avx512') else 'without'} AVX-512"
+
+
 def _none_yet(what, command):
     return f"No records yet for {what}: run `{command}`."
 
@@ -380,9 +385,8 @@ def render_headline_table(recs):
                       "another test set of this size, not training's randomness.")
     if quick:
         q = next(iter(quick.values()))
-        cpu = f"{'with' if q['machine'].get('avx512') else 'without'} AVX-512" if q.get("machine") else "–"
         lines[-1] += (f" Quick profile: a reduced CPU run (seconds of training: its numbers depend on the CPU), "
-                      f"{q['n_images']:,} test images, `{q['command']}` ({cpu}, {_date(q)}).")
+                      f"{q['n_images']:,} test images, `{q['command']}` ({_avx512(q.get('machine'))}, {_date(q)}).")
     if study:
         lines[-1] += " The study measured on the official CIFAR-10 arrays, not this JPEG stand-in."
     return "\n".join(lines)
@@ -574,7 +578,7 @@ def _target_quick_beats_identity(results):
     identity = quick.pop(IDENTITY)
     measured = ", ".join(f"{MODEL_LABELS.get(m, m)} {v:.5f} ({v / identity:.2f}x)" for m, v in sorted(quick.items()))
     first = next(r for r in results.values() if r["profile"] == "quick")
-    measured += f" ({'with' if (first.get('machine') or {}).get('avx512') else 'without'} AVX-512, {_date(first)})"
+    measured += f" ({_avx512(first.get('machine'))}, {_date(first)})"
     return ("quick profile: every model it trains beats identity", f"< identity ({identity:.5f})", measured,
             _yes(all(v < identity for v in quick.values())))
 
@@ -582,9 +586,8 @@ def _target_quick_beats_identity(results):
 def _target_quick_deblurnet(results, baselines):
     q = results["quick/deblurnet"]["mse"]
     wiener = baselines["wiener"]["mse"]
-    cpu = "with" if (results["quick/deblurnet"].get("machine") or {}).get("avx512") else "without"
     return ("quick profile: DeblurNet <= 0.0030, below the Wiener oracle", "<= 0.0030",
-            f"{q:.5f} (Wiener, oracle PSF: {wiener:.5f}; {cpu} AVX-512)", _yes(q <= 0.0030 and q < wiener))
+            f"{q:.5f} (Wiener, oracle PSF: {wiener:.5f}; {_avx512(results['quick/deblurnet'].get('machine'))})", _yes(q <= 0.0030 and q < wiener))
 
 
 def _target_compute(results, budget):
@@ -1310,7 +1313,7 @@ def render_distributed_table(report):
               f"{r['batch_size'] // many['processes']}), {r['steps']} timed steps after a warm-up; the all-reduce is "
               f"one `psum` of a float32 buffer as large as the gradient over JAX's CPU collectives (gloo, TCP on "
               f"127.0.0.1). Measured with `{r['command']}` on {describe_machine({**r['machine'], 'backend': r['backend']})}"
-              f" ({'with' if r['machine'].get('avx512') else 'without'} AVX-512), {_date(r)}."]
+              f" ({_avx512(r['machine'])}), {_date(r)}."]
     return "\n".join(lines)
 
 
@@ -1387,7 +1390,7 @@ def render_block_ablation_table(report):
                               f"measured speed (training in {first['training_precision']}, evaluation in float32); "
                               f"chosen by validation MSE (bold). Measured with {commands} on "
                               f"{describe_machine(first['machine'])} ("
-                              f"{'with' if first['machine'].get('avx512') else 'without'} AVX-512), {_date(first)}."])
+                              f"{_avx512(first['machine'])}), {_date(first)}."])
 
 
 #: Issue 25's bar for a model trained in 150 minutes of the 2-core CPU: test MSE at most 0.00190 (0.855x the shipped
@@ -1420,7 +1423,7 @@ def render_cpu_model_table(report, results=None):
     return "\n".join(rows + ["", f"Budget in steps: the minutes at the speed measured before training "
                               f"({first['measured_train_images_per_s']:,.0f} images/s); evaluation in float32. "
                               f"Measured with `{first['command']}` on {describe_machine(first['machine'])} "
-                              f"({'with' if first['machine'].get('avx512') else 'without'} AVX-512), {_date(first)}."])
+                              f"({_avx512(first['machine'])}), {_date(first)}."])
 
 
 def generated_blocks(root="."):
