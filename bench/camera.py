@@ -73,7 +73,7 @@ def main(argv=None):
 
     from tools import records
     from deblur import machine
-    from deblur.inference import TILE
+    from deblur.inference import as_any_size_model, auto_tile
     from deblur.pretrained import DEFAULT_MODEL
 
     # deblur restore's precision "auto" is bfloat16 on a CPU with native bfloat16, float32 elsewhere; "float32"
@@ -105,7 +105,8 @@ def main(argv=None):
             key = f"{model}/{width}x{height}/{machine.resolve_precision(precision)}/{cpu}"
             results[key] = {"model": model, "default_model": model == DEFAULT_MODEL, "width": width, "height": height, "megapixels": width * height / 1e6,
                             "precision": machine.resolve_precision(precision), "cpu_type": cpu,
-                            "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb, "tile": TILE,
+                            "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb,
+                            "tile": auto_tile(as_any_size_model(model)),  # restore's "auto" for this model
                             "import_only_peak_rss_mb": floor_mb, "target": TARGET, "before": BEFORE,
                             "load_average": round(max(load_before, os.getloadavg()[0]), 2),
                             "restore_command": "python -m deblur restore PHOTO --model "

@@ -282,8 +282,7 @@ class _BatchUnpickler(pickle.Unpickler):
 
     The allowed callables come wrapped: ``_codecs.encode`` only turns a latin-1 ``str`` into bytes (``hex`` would
     double its input, nested without bound); ``numpy.dtype`` never makes an object dtype; ``numpy.ndarray(shape,
-    dtype)`` may not claim more bytes than the file holds. ``_reconstruct``'s arrays carry their data in the file.
-    """
+    dtype)`` may not claim more bytes than the file holds. ``_reconstruct``'s arrays carry their data in the file."""
 
     def __init__(self, file, *, budget, **kwargs):
         super().__init__(file, **kwargs)

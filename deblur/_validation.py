@@ -28,8 +28,7 @@ def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.
     """Validate an image batch (``ndim`` axes, channels last; uint8 or finite float) and return it as float32.
 
     uint8 is scaled by 1/255; float32 input is returned as it is, never modified. ``check_range``: float input must lie
-    in [0, 1], give or take ``slack`` (:data:`NOISE_SLACK` for corrupted images). Error messages call it ``name``.
-    """
+    in [0, 1], give or take ``slack`` (:data:`NOISE_SLACK` for corrupted images). Error messages call it ``name``."""
     if isinstance(images, (str, bytes)) or images is None:
         raise TypeError(f"{name} must be an array of images; got {type(images).__name__}.")
     x = np.asarray(images)

@@ -178,7 +178,7 @@ def _cmd_restore(args):
             seconds = time.perf_counter() - start  # the restoration, not the PNG writing
             images.write_png(staging / target.name, out, alpha, images.read_metadata(path))
             staged.append((staging / target.name, target))
-            bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {seconds:.1f} s; "
+            bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {seconds:.2f} s; "
                       f"{describe_change(image, out)}", file=sys.stdout)
         for target in publish_all(staged):
             print("wrote", target)
@@ -493,8 +493,7 @@ _OS_FIXES = {
 def error_line(exc):
     """One line that says what went wrong and, where known, how to fix it.
 
-    ``OSError`` gets its path and a fix by ``errno``; an unexpected error type its type and a pointer to ``--debug``.
-    """
+    ``OSError`` gets its path and a fix by ``errno``; an unexpected error type its type and a pointer to ``--debug``."""
     if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
         where = f"{exc.filename}: " if exc.filename else ""
         text = f"{where}{exc.strerror or exc}; {_OS_FIXES[exc.errno]}"

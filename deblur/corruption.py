@@ -179,8 +179,7 @@ def check_settings(*, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sha
     """Validate a corruption's settings; return them by name, ranges as tuples of floats.
 
     The one home of these checks: :func:`corrupt`, :class:`deblur.recipe.Recipe` and the training pipelines.
-    ``noise_std`` is a number or a ``(low, high)`` range; ``zoom_range`` holds magnifications (>= 1).
-    """
+    ``noise_std`` is a number or a ``(low, high)`` range; ``zoom_range`` holds magnifications (>= 1)."""
     check_int(kernel_size, "kernel_size", odd=True)
     low, high = (float(v) for v in sigma_range)
     if not (0 <= low <= high) or not np.isfinite(high):
@@ -274,8 +273,7 @@ def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):
     """Each of ``n`` images' blur sigma and noise level, drawn in this order from ``rng``; settings checked.
 
     Sigmas uniform in ``sigma_range``; noise levels as :func:`noise_levels`; then, only if ``sharp_fraction > 0``,
-    which images stay sharp (sigma 0). The one home of these draws: :func:`corrupt` and the training pipeline.
-    """
+    which images stay sharp (sigma 0). The one home of these draws: :func:`corrupt` and the training pipeline."""
     sigmas = rng.uniform(*sigma_range, size=n)
     levels = noise_levels(noise_std, rng, n)
     if sharp_fraction > 0:
@@ -286,8 +284,7 @@ def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):
 def noise_levels(noise_std, rng, n):
     """The noise level of each of ``n`` images: ``noise_std`` itself, or ``n`` draws from its range.
 
-    A number draws nothing from ``rng`` (the study's stream). Settings are assumed checked (:func:`check_settings`).
-    """
+    A number draws nothing from ``rng`` (the study's stream). Settings are assumed checked (:func:`check_settings`)."""
     if np.ndim(noise_std) == 0:
         return float(noise_std)
     return rng.uniform(*noise_std, size=n)
@@ -296,8 +293,7 @@ def noise_levels(noise_std, rng, n):
 def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2, skip=0):
     """Blur (thread pool) and add noise (one level, or one per image, drawn in order from ``rng``); unchecked.
 
-    ``skip``: images of the batch before ``x`` (other processes' shards), whose noise is drawn first and dropped.
-    """
+    ``skip``: images of the batch before ``x`` (other processes' shards), whose noise is drawn first and dropped."""
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
     per_image = np.ndim(noise_std) > 0

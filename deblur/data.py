@@ -134,8 +134,7 @@ def subset(x, y, n, *, seed=0):
 def source_path(source=None):
     """The local path :func:`load_cifar10` would read (``source`` or ``$DEBLUR_DATA``), or None.
 
-    None means the official download. The path is not checked for existence.
-    """
+    None means the official download. The path is not checked for existence."""
     return _resolve_source(source)[0]
 
 

@@ -26,8 +26,7 @@ def gaussian_kernels_ops(sigmas, kernel_size=5):
 def blur_ops(images, sigmas, *, kernel_size=5):
     """Blur each image with its own Gaussian, reflect-101 borders, in ``keras.ops``.
 
-    The device twin of :func:`deblur.corruption.gaussian_blur`: tensors or arrays in, a float32 backend tensor out.
-    """
+    The device twin of :func:`deblur.corruption.gaussian_blur`: tensors or arrays in, a float32 backend tensor out."""
     check_int(kernel_size, "kernel_size", odd=True)
     images = to_float32(ops.convert_to_tensor(images), xp=ops)
     if len(images.shape) != 4:

@@ -147,8 +147,7 @@ def atomic_save(path, save, *, suffixes=None, example="file", exclusive=False):
 def publish_new(tmp, path):
     """Give the finished file ``tmp`` the name ``path`` if no file has it; ``FileExistsError`` (one line) otherwise.
 
-    ``os.link`` checks and publishes in one step: of two concurrent writers only one succeeds.
-    """
+    ``os.link`` checks and publishes in one step: of two concurrent writers only one succeeds."""
     try:
         os.link(tmp, path)
     except FileExistsError:

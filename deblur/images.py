@@ -119,8 +119,7 @@ def _open_image(path):
 def read_metadata(path):
     """The colour metadata :func:`write_png` keeps: ``{"icc_profile": bytes, "gamma": float}``, each if present.
 
-    Pillow reads embedded ICC profiles from PNG, JPEG and TIFF files and a PNG's gAMA chunk.
-    """
+    Pillow reads embedded ICC profiles from PNG, JPEG and TIFF files and a PNG's gAMA chunk."""
     with _open_image(path) as im:
         return {key: im.info[key] for key in ("icc_profile", "gamma") if im.info.get(key)}
 

@@ -17,14 +17,13 @@ from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, check_int, qu
 from .images import read_image
 
 __all__ = ["restore", "guard_changes", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
-           "receptive_radius", "tile_overlap", "tile_windows", "TILE", "TILE_PIXELS_PER_PASS", "DIHEDRAL"]
+           "receptive_radius", "tile_overlap", "auto_tile", "tile_windows", "PASS_BUDGET", "DIHEDRAL"]
 
 
 def size_multiple(model):
     """The number (int) a model's input height and width must be a multiple of: the product of its strides.
 
-    4 for the CAE (two poolings), 2 for DeblurNet, 1 for Win5-RB.
-    """
+    4 for the CAE (two poolings), 2 for DeblurNet, 1 for Win5-RB."""
     strides = [layer.strides for layer in model.layers
                if getattr(layer, "strides", None) is not None and not isinstance(layer, keras.layers.Conv2DTranspose)]
     return math.prod(int(np.ravel(s)[0]) for s in strides)
@@ -61,29 +60,31 @@ def as_any_size_model(model):
                          "deblur.models.load_pretrained(name, input_shape=(None, None, 3)).") from None
 
 
-#: Default core size of a tile, in pixels (a multiple of every shipped model's size multiple): in ``bench/bfloat16.py``
-#: (DeblurNet, 2-core AVX-512 CPU) 1024x1024 took 0.62 s against 320's 1.02 s; 4000x3000 peaked at 1.08 GB (320: 1.00).
-TILE = 512
-
-#: Pixels (overlap included) per forward pass of a tiled restoration: one default window (DeblurNet: 556x556), more
-#: of smaller tiles.
-TILE_PIXELS_PER_PASS = 320_000
+#: What one forward pass may hold: its pixels (tiles and margins) times the values per pixel of the model's widest
+#: layer output (:func:`auto_tile`). ``bench/camera.py`` (2-core AVX-512 CPU, bfloat16): deblurnet_photo restores
+#: 1024x1024 in one pass (33.6 M) in 1.20 s at a peak of 1.09 GB, against 1.30 s and 0.91 GB in 4 tiles of 512.
+PASS_BUDGET = 36_000_000
 
 
 def receptive_radius(model):
     """How far (an int, in input pixels) an output pixel can see: changing one input pixel changes no output pixel
     farther away on either axis. Walks the graph from the input, adding ``(k - 1) / 2`` steps for an odd "same" kernel
     of stride 1, else ``k - 1 + s - 1`` (a step: the layer's input spacing in pixels). Exact for stacks of odd "same"
-    convolutions (Win5-RB: 12), a little generous across strided layers.
-    """
-    spans = {id(t): (0.0, 1.0) for t in model.inputs}  # tensor -> (radius, step) in input pixels
+    convolutions (Win5-RB: 12), a little generous across strided layers."""
+    spans = _spans(model)
+    return int(math.ceil(max(spans[id(t)][1] for t in model.outputs)))
+
+
+def _spans(model):
+    """``{id(tensor): (tensor, radius, step)}`` for every tensor of ``model`` (radius and step in input pixels)."""
+    spans = {id(t): (t, 0.0, 1.0) for t in model.inputs}
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:  # an input layer's node has no inputs
-            known = [spans[id(t)] for t in node.input_tensors if id(t) in spans]
+            known = [spans[id(t)][1:] for t in node.input_tensors if id(t) in spans]
             if known:
                 widened = _widen(node.operation, max(r for r, _ in known), min(j for _, j in known))
-                spans.update((id(t), widened) for t in node.outputs)
-    return int(math.ceil(max(spans[id(t)][0] for t in model.outputs)))
+                spans.update((id(t), (t, *widened)) for t in node.outputs)
+    return spans
 
 
 #: Layers that act on each pixel alone (or merge aligned tensors): they do not widen the receptive field.
@@ -119,18 +120,31 @@ def _widen(layer, radius, step):
 def tile_overlap(model):
     """The margin (int) each tile gets on every side: the receptive radius, rounded up to the size multiple.
 
-    DeblurNet 22, Win5-RB 12, CAE 24 (their radii 22, 12 and 22).
-    """
+    DeblurNet 22, Win5-RB 12, CAE 24 (their radii 22, 12 and 22)."""
     multiple = size_multiple(model)
     return int(math.ceil(receptive_radius(model) / multiple) * multiple)
+
+
+def auto_tile(model):
+    """The largest tile core (an int, a multiple of :func:`size_multiple`) whose window fits one pass
+    (:data:`PASS_BUDGET`): deblurnet_photo 984, DeblurNet 1016, Win5-RB 506, CAE 480."""
+    multiple = size_multiple(model)
+    return max(multiple, (math.isqrt(_pass_pixels(model)) - 2 * tile_overlap(model)) // multiple * multiple)
+
+
+def _pass_pixels(model):
+    """Pixels one pass may hold: :data:`PASS_BUDGET` over the most values a layer's output holds per input pixel (its
+    channels over its stride squared: 32 for DeblurNet's full-resolution head, 128 for Win5-RB)."""
+    return int(PASS_BUDGET / max(t.shape[-1] / step ** 2 for t, _, step in _spans(model).values()))
 
 
 def tile_windows(height, width, *, tile, overlap, multiple=1):
     """Where the tiles of a ``height`` x ``width`` image lie: what each one reads and what it keeps.
 
-    Every tile reads a window of ``tile + 2 * overlap`` (or the whole axis), shifted inside the image at its borders,
-    and keeps a core of at most ``tile`` pixels ``overlap`` inside it: with ``overlap`` at least the receptive radius,
-    no seams. Windows start at multiples of ``multiple``, so strided layers see the whole image's grid.
+    An axis longer than ``tile + 2 * overlap`` is cut into the fewest cores of at most ``tile`` pixels, of equal size
+    (but the last). Every tile reads its core and ``overlap`` on each side, the window shifted inside the image at its
+    borders: with ``overlap`` at least the receptive radius, no seams. Windows start at multiples of ``multiple``, so
+    strided layers see the whole image's grid.
 
     Parameters
     ----------
@@ -157,20 +171,21 @@ def tile_windows(height, width, *, tile, overlap, multiple=1):
     tile = int(math.ceil(tile / multiple) * multiple)
     return [((slice(r0, r0 + r1), slice(q0, q0 + q1)), (slice(c0, c1), slice(d0, d1)),
              (slice(c0 - r0, c1 - r0), slice(d0 - q0, d1 - q0)))
-            for r0, r1, c0, c1 in _axis_windows(height, tile, overlap)
-            for q0, q1, d0, d1 in _axis_windows(width, tile, overlap)]
+            for r0, r1, c0, c1 in _axis_windows(height, tile, overlap, multiple)
+            for q0, q1, d0, d1 in _axis_windows(width, tile, overlap, multiple)]
 
 
-def _axis_windows(length, tile, overlap):
+def _axis_windows(length, tile, overlap, multiple):
     """(window start, window size, core start, core stop) along one axis."""
-    size = min(length, tile + 2 * overlap)
-    if size == length:
+    if length <= tile + 2 * overlap:
         return [(0, length, 0, length)]
-    return [(min(max(start - overlap, 0), length - size), size, start, min(start + tile, length))
-            for start in range(0, length, tile)]
+    core = math.ceil(length / math.ceil(length / tile) / multiple) * multiple  # equal cores: no window mostly margin
+    size = core + 2 * overlap
+    return [(min(max(start - overlap, 0), length - size), size, start, min(start + core, length))
+            for start in range(0, length, core)]
 
 
-def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=False, precision="auto",
+def restore(model, images, *, batch_size=16, tile="auto", progress=None, ensemble=False, precision="auto",
             guard="auto"):
     """Restore one image or a batch with a trained model, large images tile by tile.
 
@@ -190,9 +205,10 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
         Not modified. Or an image file's path, read with :func:`deblur.images.read_image` (bit depth kept, EXIF
         orientation applied); its alpha channel is neither restored nor returned.
     batch_size : int, default 16
-        Images (or tiles) per forward pass; tiles are also capped at :data:`TILE_PIXELS_PER_PASS` pixels per pass.
-    tile : int or None, default 512
-        Core size of a tile; ``None`` never tiles (memory grows with the image: about 1.3 KB per pixel for DeblurNet).
+        Images (or tiles) per forward pass; tiles are also capped at :data:`PASS_BUDGET`.
+    tile : int, "auto" or None, default "auto"
+        Largest core size of a tile; ``"auto"``: the model's :func:`auto_tile`; ``None`` never tiles (memory grows
+        with the image).
     progress : bool or None, default None
         Show a progress bar (tqdm, on stderr); ``None`` shows one when there is more than one forward pass and a person
         watches (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
@@ -224,7 +240,8 @@ def restore(model, images, *, batch_size=16, tile=TILE, progress=None, ensemble=
     x, layout = _to_batch(images)
     guard = shipped_guard(model) if guard == "auto" else guard
     model = as_any_size_model(model)
-    batch_size, tile = check_int(batch_size, "batch_size"), tile if tile is None else check_int(tile, "tile (or None)")
+    batch_size = check_int(batch_size, "batch_size")
+    tile = auto_tile(model) if tile == "auto" else tile if tile is None else check_int(tile, 'tile ("auto" or None)')
     if not isinstance(ensemble, (bool, np.bool_)):
         raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
     views = DIHEDRAL if ensemble else DIHEDRAL[:1]
@@ -297,12 +314,12 @@ def _plan(model, shape, *, batch_size, tile):
     multiple = size_multiple(model)
     ph, pw = (-h) % multiple, (-w) % multiple
     overlap = tile_overlap(model) if tile is not None else 0
-    if tile is None or max(h + ph, w + pw) <= tile + 2 * overlap:
-        return [[(i, (slice(None), slice(None)), (slice(0, h), slice(0, w)), (slice(0, h), slice(0, w)))
-                 for i in range(start, min(start + batch_size, n))] for start in range(0, n, batch_size)]
-    windows = tile_windows(h + ph, w + pw, tile=tile, overlap=overlap, multiple=multiple)
-    win_h, win_w = windows[0][0][0].stop - windows[0][0][0].start, windows[0][0][1].stop - windows[0][0][1].start
-    per_pass = max(1, min(batch_size, TILE_PIXELS_PER_PASS // (win_h * win_w)))
+    if tile is None or max(h + ph, w + pw) <= tile + 2 * overlap:  # whole images, as many a pass as fit
+        windows, (win_h, win_w) = [((slice(None), slice(None)), *[(slice(0, h), slice(0, w))] * 2)], (h + ph, w + pw)
+    else:
+        windows = tile_windows(h + ph, w + pw, tile=tile, overlap=overlap, multiple=multiple)
+        win_h, win_w = windows[0][0][0].stop - windows[0][0][0].start, windows[0][0][1].stop - windows[0][0][1].start
+    per_pass = batch_size if tile is None else max(1, min(batch_size, _pass_pixels(model) // (win_h * win_w)))
     jobs = [(i, *_crop_core(wnd, core, kept, h, w)) for i in range(n) for wnd, core, kept in windows]
     return [jobs[k:k + per_pass] for k in range(0, len(jobs), per_pass)]
 
@@ -316,8 +333,9 @@ def _run_plan(model, x, plan, *, out_dtype, bar):
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
     out = np.empty((n, h, w, c), dtype=out_dtype or np.float32)
-    # Many passes of one shape (tiles): a compiled predict step, traced once, is a third faster than eager calls.
-    compiled = len(plan) > 2
+    # A compiled predict step (traced once per shape, about 0.2 s) is a third faster than eager calls over many passes,
+    # and frees each layer's output once used, where an eager pass holds them all (about twice the peak memory).
+    compiled = len(plan) > 2 or x.shape[1] * x.shape[2] >= 1 << 18
     for jobs in plan:
         batch = np.stack([x[i][window] for i, window, _, _ in jobs])
         y = _forward(model, batch, out_dtype, compiled=compiled)

@@ -52,8 +52,7 @@ def _accelerators(backend):
 def bfloat16_native():
     """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX): where ``precision="auto"`` means bfloat16.
 
-    Elsewhere (most laptops, every CPU without AVX-512) bfloat16 is emulated and slower than float32.
-    """
+    Elsewhere (most laptops, every CPU without AVX-512) bfloat16 is emulated and slower than float32."""
     return bool({"avx512_bf16", "amx_bf16"} & set(_cpu_fields().get("flags", "").split()))
 
 
@@ -89,8 +88,7 @@ def _cpu_fields():
 def frontend():
     """Who watches this process's output: ``"jupyter"``, ``"terminal"`` or ``None`` (papermill, CI, a pipe or file).
 
-    ``"jupyter"``: a kernel a person's frontend drives (headless executors send cells with ``allow_stdin`` false).
-    """
+    ``"jupyter"``: a kernel a person's frontend drives (headless executors send cells with ``allow_stdin`` false)."""
     if "papermill" in sys.modules or os.environ.get("PAPERMILL_EXECUTION") or os.environ.get("CI"):
         return None
     shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
@@ -106,8 +104,7 @@ def quiet_startup():
 
     E.g. ``with machine.quiet_startup(): from deblur import models``. TensorFlow writes that log from C++ to file
     descriptor 2 before any log level applies (tensorflow#100442): inside the block fd 2 goes to the null device;
-    ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the process.
-    """
+    ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         if sys.stderr is not None:

@@ -352,8 +352,7 @@ def set_precision(model, precision="auto"):
 def computing_in(model, precision):
     """Inside the block ``model`` computes in ``precision`` (:func:`set_precision`); then as before.
 
-    ``with computing_in(model, "float32"): model.save(path)`` saves a file that loads as float32 anywhere.
-    """
+    ``with computing_in(model, "float32"): model.save(path)`` saves a file that loads as float32 anywhere."""
     before = set_precision(model, precision)
     try:
         yield model

@@ -47,8 +47,7 @@ def recipe(name, model, **changes):
     """The :class:`Recipe` ``name`` (``"study"`` or ``"ours"``) for ``model``, with fields changed.
 
     A model the named recipe does not cover (DeblurNet under ``"study"``) gets ours. Setting one length (``epochs``,
-    ``steps`` or ``budget_seconds``) clears the others.
-    """
+    ``steps`` or ``budget_seconds``) clears the others."""
     if name not in RECIPES:
         raise ValueError(f"Unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
     base = RECIPES[name].get(model) or RECIPES["ours"].get(model)
@@ -87,8 +86,7 @@ WIDE_NOISE_RANGE = (0.0, 0.05)
 def wide_recipe(model_recipe, *, replay=None):
     """``model_recipe`` on the wide corruption (:data:`WIDE_SIGMA_RANGE`, :data:`WIDE_NOISE_RANGE`).
 
-    ``replay`` as in :func:`nonblind_recipe`.
-    """
+    ``replay`` as in :func:`nonblind_recipe`."""
     return _fresh_variant(model_recipe, "A wide-range recipe", replay, sigma_range=WIDE_SIGMA_RANGE,
                           noise_std=WIDE_NOISE_RANGE)
 

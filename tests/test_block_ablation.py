@@ -40,3 +40,18 @@ def test_speeds_then_a_scored_run_on_a_small_pool(ablation, tmp_path):
     assert found["steps"] == 3 and found["images_seen"] == 96 and found["validation_images"] == 4
     assert found["recipe"]["ema_momentum"] == 0.999 and found["test_images"] == 8
     assert np.isfinite(found["validation_mse"]) and found["predict_images_per_s_float32"] > 0
+    assert found["test_mse_flips_averaged"] != found["test_mse"] and np.isfinite(found["test_mse_flips_averaged"])
+
+
+def test_flips_averaged_undoes_each_flip(ablation):
+    import keras
+
+    inputs = keras.Input((None, None, 3))
+    shifted = keras.Model(inputs, keras.layers.ZeroPadding2D(((1, 0), (0, 0)))(inputs)[:, :-1])  # one row down
+    x = np.random.default_rng(0).random((2, 8, 6, 3)).astype(np.float32)
+    averaged = ablation.flips_averaged(shifted)(x)
+    assert averaged.shape == x.shape
+    # Upright and mirrored views move the image down, the upside-down ones up: half of each, undone.
+    down, up = np.zeros_like(x), np.zeros_like(x)
+    down[:, 1:], up[:, :-1] = x[:, :-1], x[:, 1:]
+    np.testing.assert_allclose(averaged, (down + up) / 2, atol=1e-6)

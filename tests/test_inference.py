@@ -92,7 +92,7 @@ def test_bad_model_and_batch_size(win5rb):
         deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), batch_size=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer; got True"):
         deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), batch_size=True)
-    with pytest.raises(ValueError, match=r"tile \(or None\) must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match=r'tile \("auto" or None\) must be a positive integer; got 0'):
         deblur.restore(win5rb, np.zeros((8, 8, 3), np.uint8), tile=0)
 
 
@@ -127,8 +127,8 @@ def test_tiled_restoration_equals_one_pass(name):
 
 def test_tiles_cover_the_image_once_with_equal_windows():
     windows = inference.tile_windows(3000, 4000, tile=384, overlap=22, multiple=2)
-    assert len(windows) == 8 * 11
-    assert {(w[0].stop - w[0].start, w[1].stop - w[1].start) for w, _, _ in windows} == {(428, 428)}
+    assert len(windows) == 8 * 11  # the fewest cores of at most 384, of equal size: 376 and 364 (multiples of 2)
+    assert {(w[0].stop - w[0].start, w[1].stop - w[1].start) for w, _, _ in windows} == {(376 + 44, 364 + 44)}
     cover = np.zeros((3000, 4000), np.int8)
     for window, core, kept in windows:
         cover[core] += 1
@@ -141,19 +141,46 @@ def test_tiles_cover_the_image_once_with_equal_windows():
 
 
 def test_memory_per_pass_does_not_grow_with_the_image(monkeypatch):
-    model = models.deblurnet(seed=0, width=8, blocks=1, head=8)
+    model = models.deblurnet(seed=0, width=8, blocks=1, head=8)  # widest output: the head, 8 values per pixel
+    monkeypatch.setattr(inference, "PASS_BUDGET", 2_000_000)  # 250,000 pixels a pass: tiles of 500 less the margins
+    assert inference._pass_pixels(model) == 250_000 and inference.auto_tile(model) == 500 - 2 * inference.tile_overlap(model)
     seen = []
     forward = inference._forward
     monkeypatch.setattr(inference, "_forward",
                         lambda m, batch, dtype, **kw: seen.append(batch.shape) or forward(m, batch, dtype, **kw))
-    peaks = {}
     for size in (1100, 2300):  # both tiled
         seen.clear()
         out = deblur.restore(model, np.zeros((size, size, 3), np.uint8), progress=False)
         assert out.shape == (size, size, 3)
-        peaks[size] = max(n * h * w for n, h, w, _ in seen)
-    assert peaks[1100] == peaks[2300] <= inference.TILE_PIXELS_PER_PASS
-    assert len(seen) > 1  # several passes of several tiles
+        assert max(n * h * w for n, h, w, _ in seen) <= 250_000 and len(seen) >= (size / 500) ** 2
+    small = deblur.restore(model, np.zeros((1100, 1100, 3), np.uint8), tile=100, progress=False)
+    assert small.shape == (1100, 1100, 3) and max(n for n, *_ in seen) > 1  # small tiles share a pass
+    seen.clear()
+    deblur.restore(model, np.zeros((6, 300, 300, 3), np.uint8), progress=False)  # whole images: 2 a pass
+    assert [n for n, *_ in seen] == [2, 2, 2]
+
+
+@pytest.mark.parametrize("name, widest, tile", [("deblurnet", 32, 1016), ("deblurnet_photo", 32, 984),
+                                                ("win5rb", 128, 506), ("cae", 128, 480)])
+def test_auto_tile_fits_the_pass_budget(name, widest, tile):
+    model = inference.as_any_size_model(name)
+    assert inference._pass_pixels(model) == inference.PASS_BUDGET // widest
+    assert inference.auto_tile(model) == tile and tile % inference.size_multiple(model) == 0
+    window = tile + 2 * inference.tile_overlap(model)
+    assert window ** 2 * widest <= inference.PASS_BUDGET < (window + inference.size_multiple(model)) ** 2 * widest
+    if widest == 32:  # a 1024x1024 photo in one DeblurNet pass
+        assert len(inference._plan(model, (1, 1024, 1024, 3), batch_size=16, tile=tile)) == 1
+
+
+def test_a_large_single_pass_is_compiled(monkeypatch):
+    model = models.deblurnet(seed=0, width=8, blocks=1, head=8)
+    calls = []
+    forward = inference._forward
+    monkeypatch.setattr(inference, "_forward", lambda m, batch, dtype, **kw: calls.append((batch.shape[1:3], kw))
+                        or forward(m, batch, dtype, **kw))
+    deblur.restore(model, np.zeros((64, 64, 3), np.uint8))
+    deblur.restore(model, np.zeros((512, 512, 3), np.uint8))  # an eager pass would hold every layer's output
+    assert calls == [((64, 64), {"compiled": False}), ((512, 512), {"compiled": True})]
 
 
 def test_a_layer_of_unknown_reach_refuses_tiling():

@@ -29,8 +29,7 @@ __all__ = ["data_parallel", "list_devices", "split_cpu"]
 def list_devices():
     """The devices :func:`data_parallel` would use, accelerators if any, else CPUs: backend device names (str).
 
-    E.g. ``["cuda:0", "cuda:1"]`` (JAX) or ``["/device:GPU:0"]`` (TensorFlow).
-    """
+    E.g. ``["cuda:0", "cuda:1"]`` (JAX) or ``["/device:GPU:0"]`` (TensorFlow)."""
     backend = keras.backend.backend()
     if backend == "jax":
         return list(keras.distribution.list_devices())

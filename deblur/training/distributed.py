@@ -151,8 +151,7 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
 
     Each process gets Keras's environment variables (coordinator on 127.0.0.1), ``KERAS_BACKEND=jax`` and an equal
     share of the CPU cores. Process 0 prints; the others are quiet. When one fails, the others are stopped at once and
-    one line says which failed and how to continue.
-    """
+    one line says which failed and how to continue."""
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     with socket.socket() as s:  # a free port for the coordinator
         s.bind(("127.0.0.1", 0))

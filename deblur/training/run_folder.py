@@ -118,8 +118,7 @@ def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
     """Start the run folder, or check that it holds this very run (:func:`check_resumable`); return its history.
 
     ``data`` is the training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``); ``processes``
-    train the run together (a resume needs as many); ``write=False`` (processes other than 0) writes nothing.
-    """
+    train the run together (a resume needs as many); ``write=False`` (processes other than 0) writes nothing."""
     doc = check_resumable(run_dir, recipe, data, processes=processes)
     if doc is None:
         # History first: a folder with a config.json always has its history.json.
@@ -140,8 +139,7 @@ def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
 def check_resumable(run_dir, recipe, data, *, processes=1):
     """The history of the run ``run_dir`` holds, None if it holds none; reads only (so a refused run writes nothing).
 
-    ``RunMismatchError`` if the folder holds a run of another recipe or other data, or was altered.
-    """
+    ``RunMismatchError`` if the folder holds a run of another recipe or other data, or was altered."""
     config_path, history_path = Path(run_dir) / CONFIG_FILE, Path(run_dir) / HISTORY_FILE
     if not config_path.exists():
         return None
@@ -225,8 +223,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer, then the history that names it, every epoch.
 
     ``saved_model``: the model to save, when ``fit`` trains a wrapper of it (default: the model ``fit`` trains);
-    ``write=False`` (processes other than process 0) keeps the history in memory only.
-    """
+    ``write=False`` (processes other than process 0) keeps the history in memory only."""
 
     def __init__(self, run_dir, history_doc, *, saved_model=None, write=True):
         super().__init__()
