@@ -37,7 +37,7 @@ ABOUT = ("Benchmark: bfloat16 (mixed_bfloat16) against float32 on one CPU: train
          "test MSE after the same steps, shipped models' output agreement. Regenerate with: python bench/bfloat16.py")
 PRECISIONS = ("float32", "bfloat16")
 BAR = 0.01  # bfloat16's test MSE at most 1 % above float32's
-TILES = (256, 320, 384, 512)  # core sizes of deblur.restore's tiles tried (default: deblur.inference.TILE)
+TILES = (256, 320, 384, 512)  # core sizes of deblur.restore's tiles tried (chose the default before auto_tile)
 
 
 def train_speed(precision, *, repeats=5, steps=30, seed=0):

@@ -75,15 +75,22 @@ def receptive_radius(model):
     return int(math.ceil(max(spans[id(t)][1] for t in model.outputs)))
 
 
-def _spans(model):
-    """``{id(tensor): (tensor, radius, step)}`` for every tensor of ``model`` (radius and step in input pixels)."""
-    spans = {id(t): (t, 0.0, 1.0) for t in model.inputs}
+def _spans(model, radius=0.0, step=1.0):
+    """``{id(tensor): (tensor, radius, step)}`` for every tensor of ``model``, nested models' own included (radius and
+    step in pixels of the outermost input, where ``model``'s inputs have ``radius`` and ``step``)."""
+    spans = {id(t): (t, radius, step) for t in model.inputs}
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:  # an input layer's node has no inputs
             known = [spans[id(t)][1:] for t in node.input_tensors if id(t) in spans]
-            if known:
-                widened = _widen(node.operation, max(r for r, _ in known), min(j for _, j in known))
-                spans.update((id(t), (t, *widened)) for t in node.outputs)
+            if not known:
+                continue
+            r, j = max(r for r, _ in known), min(j for _, j in known)
+            if isinstance(node.operation, keras.Model):  # a model as a layer: walk inside it
+                inner = _spans(node.operation, r, j)
+                spans.update(inner)
+                spans.update((id(t), (t, *inner[id(o)][1:])) for t, o in zip(node.outputs, node.operation.outputs))
+            else:
+                spans.update((id(t), (t, *_widen(node.operation, r, j))) for t in node.outputs)
     return spans
 
 
@@ -95,8 +102,6 @@ _POINTWISE = tuple(getattr(keras.layers, name) for name in (
 
 def _widen(layer, radius, step):
     """(radius, step) after ``layer`` (see :func:`receptive_radius`)."""
-    if isinstance(layer, keras.Model):
-        return radius + receptive_radius(layer) * step, step / size_multiple(layer)
     kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
     if isinstance(layer, (keras.layers.Conv2DTranspose, keras.layers.UpSampling2D)):
         s = int(np.ravel(getattr(layer, "strides", None) or layer.size)[0])
@@ -128,8 +133,8 @@ def tile_overlap(model):
 def auto_tile(model):
     """The largest tile core (an int, a multiple of :func:`size_multiple`) whose window fits one pass
     (:data:`PASS_BUDGET`): deblurnet_photo 984, DeblurNet 1016, Win5-RB 506, CAE 480."""
-    multiple = size_multiple(model)
-    return max(multiple, (math.isqrt(_pass_pixels(model)) - 2 * tile_overlap(model)) // multiple * multiple)
+    multiple, overlap = size_multiple(model), tile_overlap(model)  # cores of at least twice the margin, whatever fits
+    return max(multiple, 2 * overlap, (math.isqrt(_pass_pixels(model)) - 2 * overlap) // multiple * multiple)
 
 
 def _pass_pixels(model):
@@ -151,7 +156,7 @@ def tile_windows(height, width, *, tile, overlap, multiple=1):
     height, width : int
         The image's size, multiples of ``multiple``.
     tile : int
-        Core size; rounded up to a multiple of ``multiple``.
+        Largest core size; rounded up to a multiple of ``multiple``.
     overlap : int
         Margin on every side, a multiple of ``multiple``.
     multiple : int, default 1
@@ -205,7 +210,7 @@ def restore(model, images, *, batch_size=16, tile="auto", progress=None, ensembl
         Not modified. Or an image file's path, read with :func:`deblur.images.read_image` (bit depth kept, EXIF
         orientation applied); its alpha channel is neither restored nor returned.
     batch_size : int, default 16
-        Images (or tiles) per forward pass; tiles are also capped at :data:`PASS_BUDGET`.
+        Images (or tiles) per forward pass, also capped at :data:`PASS_BUDGET` (unless ``tile`` is None).
     tile : int, "auto" or None, default "auto"
         Largest core size of a tile; ``"auto"``: the model's :func:`auto_tile`; ``None`` never tiles (memory grows
         with the image).
@@ -241,7 +246,8 @@ def restore(model, images, *, batch_size=16, tile="auto", progress=None, ensembl
     guard = shipped_guard(model) if guard == "auto" else guard
     model = as_any_size_model(model)
     batch_size = check_int(batch_size, "batch_size")
-    tile = auto_tile(model) if tile == "auto" else tile if tile is None else check_int(tile, 'tile ("auto" or None)')
+    if tile is not None:
+        tile = auto_tile(model) if str(tile) == "auto" else check_int(tile, 'tile, if not "auto" or None,')
     if not isinstance(ensemble, (bool, np.bool_)):
         raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
     views = DIHEDRAL if ensemble else DIHEDRAL[:1]
@@ -333,12 +339,10 @@ def _run_plan(model, x, plan, *, out_dtype, bar):
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"
         x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode=mode)
     out = np.empty((n, h, w, c), dtype=out_dtype or np.float32)
-    # A compiled predict step (traced once per shape, about 0.2 s) is a third faster than eager calls over many passes,
-    # and frees each layer's output once used, where an eager pass holds them all (about twice the peak memory).
-    compiled = len(plan) > 2 or x.shape[1] * x.shape[2] >= 1 << 18
+    # Compiled (traced once a shape, ~0.2 s): a third faster over many passes; frees each layer's output once used.
     for jobs in plan:
         batch = np.stack([x[i][window] for i, window, _, _ in jobs])
-        y = _forward(model, batch, out_dtype, compiled=compiled)
+        y = _forward(model, batch, out_dtype, compiled=len(plan) > 2 or batch[..., 0].size >= 1 << 18)
         for (i, _, core, kept), restored in zip(jobs, y):
             out[i][core] = restored[kept]
         bar.update(1)

@@ -305,3 +305,11 @@ def test_cpu_model_table_gives_ratios_and_says_whether_the_bar_was_met(tmp_path)
     assert "150 min, 155 min wall, bfloat16" in row and "2,733,280" in row
     met = reports.render_cpu_model_table({"records": {"wide": {**run, "test_mse": 0.0019}}}, results)
     assert met.splitlines()[2].endswith("| **met** |")
+    flips = {**run, "test_mse": 0.00197, "test_mse_flips_averaged": 0.00193,
+             "test_mse_flips_averaged_ci95": [0.00191, 0.00195], "command": "python two.py"}
+    both = reports.render_cpu_model_table({"records": {"wide": {**run, "test_mse": 0.00198}, "two_scale": flips}},
+                                          results)
+    row = next(line for line in both.splitlines() if line.startswith("| two_scale"))
+    assert "| 0.00193 [0.00191, 0.00195] |" in row and row.endswith("| **missed** |")  # the bar is on the plain MSE
+    assert "| – |" in next(line for line in both.splitlines() if line.startswith("| wide"))
+    assert "wide: `" in both and "two_scale: `python two.py`" in both

@@ -843,7 +843,8 @@ def render_camera_table(report, *, compact=False):
         "|---|---|---|---|---|---|---|---|",
         *_camera_rows(report, compact),
         "",
-        "Tiled restoration (`deblur restore`, tiles of at most the given core size plus the receptive field); "
+        "Tiled restoration (`deblur restore`; tile: the model's `auto_tile`, the largest core, each tile read with "
+        "its receptive field around it: an image no larger than both is one pass); "
         f"importing TensorFlow alone peaks at {first['import_only_peak_rss_mb'] / 1024:.2f} GB. Target: "
         f"{first['target']}. Before: {first['before']}. {_date(first)}; `{report['command']}`.",
         *([f"Note: {first['note']}"] if first.get("note") else []),
@@ -1409,14 +1410,15 @@ def render_cpu_model_table(report, results=None):
                          "--candidates wide --run-root runs/cpu_model --out reports/cpu_model.json")
     win5rb, ours = ((results or {}).get(k, {}).get("mse") for k in ("full/win5rb", f"{SHIPPED_OURS}/deblurnet"))
     rows = ["| run | training (this CPU) | images seen | GFLOP/image | test MSE (10,000) [95 % CI] | x shipped Win5-RB | "
-            "x shipped DeblurNet | test MSE, 4 flips averaged | CPU prediction, images/s | bar (test MSE <= 0.00190) |",
+            "x shipped DeblurNet | test MSE, 4 flips averaged | CPU prediction, images/s | "
+            "bar (test MSE <= 0.00190) |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in recs.items():
         ratio = [f"{r['test_mse'] / m:.3f}" if m else "–" for m in (win5rb, ours)]
         verdict = "**met**" if r["test_mse"] <= CPU_MODEL_BAR else "**missed**"
         flips = r.get("test_mse_flips_averaged")  # recorded since the two-scale run
         flips = f"{flips:.5f} [{r['test_mse_flips_averaged_ci95'][0]:.5f}, " \
-                f"{r['test_mse_flips_averaged_ci95'][1]:.5f}]" if flips else "–"
+                f"{r['test_mse_flips_averaged_ci95'][1]:.5f}]" if flips is not None else "–"
         rows.append(f"| {name}: {_BLOCK_ABLATION_CHANGES.get(name, '?')} | {r['budget_minutes']:g} min, "
                     f"{r['train_seconds_recorded'] / 60:.0f} min wall, {r['training_precision']} | "
                     f"{r['images_seen']:,} | {r['gflops_per_image']:.3f} | {r['test_mse']:.5f} "
