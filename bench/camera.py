@@ -65,6 +65,16 @@ def _run(cmd):
         return seconds, usage.ru_maxrss / 1024, out.read()
 
 
+def _tiles(inference, name, width, height):
+    """``{"tile": restore's auto tile for the model, "windows": the passes' windows for this image}``."""
+    model = inference.as_any_size_model(name)
+    tile, overlap, multiple = inference.auto_tile(model), inference.tile_overlap(model), inference.size_multiple(model)
+    h, w = (-(-n // multiple) * multiple for n in (height, width))  # padded to the size multiple, as restore does
+    whole = max(h, w) <= tile + 2 * overlap
+    return {"tile": tile, "windows": 1 if whole else len(inference.tile_windows(h, w, tile=tile, overlap=overlap,
+                                                                                  multiple=multiple))}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--all-camera", action="store_true", help="every model at 4000x3000 (slow)")
@@ -73,7 +83,7 @@ def main(argv=None):
 
     from tools import records
     from deblur import machine
-    from deblur.inference import as_any_size_model, auto_tile
+    from deblur import inference
     from deblur.pretrained import DEFAULT_MODEL
 
     # deblur restore's precision "auto" is bfloat16 on a CPU with native bfloat16, float32 elsewhere; "float32"
@@ -106,7 +116,7 @@ def main(argv=None):
             results[key] = {"model": model, "default_model": model == DEFAULT_MODEL, "width": width, "height": height, "megapixels": width * height / 1e6,
                             "precision": machine.resolve_precision(precision), "cpu_type": cpu,
                             "command_seconds": seconds, "restore_seconds": restore_s, "peak_rss_mb": peak_mb,
-                            "tile": auto_tile(as_any_size_model(model)),  # restore's "auto" for this model
+                            **_tiles(inference, model, width, height),
                             "import_only_peak_rss_mb": floor_mb, "target": TARGET, "before": BEFORE,
                             "load_average": round(max(load_before, os.getloadavg()[0]), 2),
                             "restore_command": "python -m deblur restore PHOTO --model "

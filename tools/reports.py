@@ -816,10 +816,16 @@ def _camera_rows(report, compact=False):
                                                               r["model"] != "deblurnet", r["model"],
                                                               r.get("precision", "float32")))
     return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | "
-            f"{r.get('precision', 'float32')} | {r['tile']} | {r['restore_seconds']:.2f} | "
+            f"{r.get('precision', 'float32')} | {r['tile']}{_windows(r)} | {r['restore_seconds']:.2f} | "
             f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])}, "
             f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'}"
             f"{_load_note(r)} |" for r in recs]
+
+
+def _windows(record):
+    """", 20 windows" or ", one pass" where the benchmark recorded how restore cut the image (since 2026-12-05)."""
+    n = record.get("windows")
+    return "" if n is None else ", one pass" if n == 1 else f", {n} windows"
 
 
 def _load_note(record):
