@@ -61,9 +61,9 @@ def as_any_size_model(model):
 
 
 #: What one forward pass may hold: its pixels (tiles and margins) times the values per pixel of the model's widest
-#: layer output (:func:`auto_tile`). ``bench/camera.py`` (2-core AVX-512 CPU, bfloat16): deblurnet_photo restores
-#: 1024x1024 in one pass (33.6 M) in 1.20 s at a peak of 1.09 GB, against 1.30 s and 0.91 GB in 4 tiles of 512.
-PASS_BUDGET = 36_000_000
+#: layer output (:func:`auto_tile`): the CAE's window at its former tile of 512 (128 values, margins of 24), so no model
+#: gets smaller tiles than before; a 1024x1024 photo is one DeblurNet pass (``bench/camera.py``, ``docs/research.md``).
+PASS_BUDGET = 128 * 560 ** 2
 
 
 def receptive_radius(model):
@@ -132,7 +132,7 @@ def tile_overlap(model):
 
 def auto_tile(model):
     """The largest tile core (an int, a multiple of :func:`size_multiple`) whose window fits one pass
-    (:data:`PASS_BUDGET`): deblurnet_photo 984, DeblurNet 1016, Win5-RB 506, CAE 480."""
+    (:data:`PASS_BUDGET`): deblurnet_photo 1044, DeblurNet 1076, Win5-RB 536, CAE 512."""
     multiple, overlap = size_multiple(model), tile_overlap(model)  # cores of at least twice the margin, whatever fits
     return max(multiple, 2 * overlap, (math.isqrt(_pass_pixels(model)) - 2 * overlap) // multiple * multiple)
 

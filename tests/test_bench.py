@@ -129,11 +129,13 @@ def test_camera_benchmark_records_how_restore_cuts_each_image():
     from deblur import inference
 
     camera = _load("camera")
-    assert camera._tiles(inference, "deblurnet_photo", 1024, 1024) == {"tile": 984, "windows": 1}  # one pass
-    assert camera._tiles(inference, "deblurnet_photo", 4000, 3000) == {"tile": 984, "windows": 5 * 4}
-    assert camera._tiles(inference, "cae", 1021, 1023) == {"tile": 480, "windows": 3 * 3}  # padded to 1024
+    assert camera._tiles(inference, "deblurnet_photo", 1024, 1024) == {"tile": 1044, "windows": 1}  # one pass
+    assert camera._tiles(inference, "deblurnet_photo", 4000, 3000) == {"tile": 1044, "windows": 4 * 3}
+    assert camera._tiles(inference, "cae", 1021, 1023) == {"tile": 512, "windows": 2 * 2}  # padded to 1024
     row = {"model": "deblurnet_photo", "width": 4000, "height": 3000, "megapixels": 12.0, "precision": "bfloat16",
            "restore_seconds": 12.0, "command_seconds": 19.0, "peak_rss_mb": 1160, "date": "2026-12-05 05:00 UTC",
            "machine": {"processor": "cpu", "cpu_count": 2, "avx512": True}, "tile": 984}
-    rows = reports._camera_rows({"records": {"a": {**row, "windows": 20}, "b": {**row, "windows": 1}, "c": row}})
-    assert [r.split(" | ")[3] for r in rows] == ["984, 20 windows", "984, one pass", "984"]
+    rows = reports._camera_rows({"records": {"a": {**row, "windows": 20}, "b": {**row, "windows": 1}, "c": row,
+                                             "d": {**row, "restore_seconds_runs": [1.2, 11.0, 12.0]}}})
+    assert [r.split(" | ")[3] for r in rows] == ["984, 20 windows", "984, one pass", "984", "984"]
+    assert [r.split(" | ")[4] for r in rows] == ["12.00", "12.00", "12.00", "12.00 (1.20-12.00)"]

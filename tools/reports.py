@@ -816,10 +816,17 @@ def _camera_rows(report, compact=False):
                                                               r["model"] != "deblurnet", r["model"],
                                                               r.get("precision", "float32")))
     return [f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['width']}x{r['height']} | "
-            f"{r.get('precision', 'float32')} | {r['tile']}{_windows(r)} | {r['restore_seconds']:.2f} | "
+            f"{r.get('precision', 'float32')} | {r['tile']}{_windows(r)} | {_spread(r)} | "
             f"{r['command_seconds']:.1f} | {r['peak_rss_mb'] / 1024:.2f} | {_cpu(r['machine'])}, "
             f"{'AVX-512' if r['machine'].get('avx512') else 'no AVX-512'}"
             f"{_load_note(r)} |" for r in recs]
+
+
+def _spread(record):
+    """Restore seconds: "1.10 (1.00-1.20)", the median of the recorded runs and their range, or the one run's."""
+    runs = record.get("restore_seconds_runs", [])
+    spread = f" ({min(runs):.2f}-{max(runs):.2f})" if len(runs) > 1 else ""
+    return f"{record['restore_seconds']:.2f}{spread}"
 
 
 def _windows(record):
@@ -844,7 +851,8 @@ def render_camera_table(report, *, compact=False):
         return _none_yet("the camera-size benchmark", "python bench/camera.py")
     first = max(recs.values(), key=lambda r: r["date"])  # the latest run's target and note
     return "\n".join([
-        "| model | image | precision | tile | restore s (model loaded) | command s (start-up included) | "
+        "| model | image | precision | tile | restore s (model loaded; median and range of runs) | "
+        "command s (start-up included) | "
         "peak RSS (GB) | CPU |",
         "|---|---|---|---|---|---|---|---|",
         *_camera_rows(report, compact),
