@@ -156,9 +156,11 @@ def _cmd_restore(args):
     targets = _output_paths([f"{p.stem}_restored.png" for p in paths], args.out, paths,
                             extra_inputs=[*args.images, *_model_source(args.model)[1]])
     import_keras()  # only once the inputs are known to be good
-    from .inference import restore, shipped_guard
+    from .inference import as_any_size_model, restore, shipped_guard
+    from .models import set_precision
 
-    model = _load_model(args.model)
+    model = as_any_size_model(_load_model(args.model))
+    set_precision(model, args.precision)  # once, not per image: a change of precision retraces the model (~0.15 s)
     guard = shipped_guard(args.model)  # do no harm: a shipped model's card's guard (None for a file or run folder)
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
     staged, skipped = [], []

@@ -1,8 +1,7 @@
 """Load CIFAR-10 from the official download or from a local copy (:func:`load_cifar10`), cached as ``.npz``.
 
 Every problem with the data raises :class:`DataError`, whose message says what is wrong and how to fix it. The bounded
-readers of archives, pickles and image files live in :mod:`deblur._archives`.
-"""
+readers of archives, pickles and image files live in :mod:`deblur._archives`."""
 
 from __future__ import annotations
 

@@ -3,8 +3,7 @@
 A batch travels to the accelerator as clean uint8 images and is flipped, blurred (:mod:`deblur.corruption`'s code
 with ``xp=keras.ops``) and made noisy there. Every draw is a pure function of the batch's key
 (:func:`deblur.training.pipeline.batch_key`), assigned to the layer's ``SeedGenerator`` inside the step, so a resumed
-run sees the same batches.
-"""
+run sees the same batches."""
 
 from __future__ import annotations
 

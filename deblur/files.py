@@ -2,8 +2,7 @@
 
 Atomic writes (``atomic_*``): a temporary file in the same folder, then ``os.replace``, or with ``exclusive=True``
 (every result a command publishes) ``os.link``: of two writers of one result, the later gets ``FileExistsError``. The
-output rule: :func:`check_outputs` and :func:`check_file_target`, before anything is written.
-"""
+output rule: :func:`check_outputs` and :func:`check_file_target`, before anything is written."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """Restore any image with a trained model: any size, uint8 or float, gray or RGB, an array or a file.
 
-:func:`restore` is exported as ``deblur.restore``.
-"""
+:func:`restore` is exported as ``deblur.restore``."""
 
 from __future__ import annotations
 

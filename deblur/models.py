@@ -1,8 +1,7 @@
 """Model builders (the study's CAE and Win5-RB, our DeblurNet), their FLOPs, precision, and the shipped weights.
 
 Each builder returns a named functional ``keras.Model`` (backend-agnostic Keras 3) mapping a corrupted float32 image
-``(height, width, 3)`` in about [0, 1] to a restored image of the same shape.
-"""
+``(height, width, 3)`` in about [0, 1] to a restored image of the same shape."""
 
 from __future__ import annotations
 

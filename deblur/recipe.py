@@ -93,7 +93,7 @@ class Recipe:
         ``"win5rb"``: the study's, times ``exp(-0.5)`` per epoch from epoch 5. ``"cosine"`` decays per epoch over
         ``epochs``, or per step over a step count or time budget.
     loss : str
-        A Keras loss name.
+        A Keras loss name, or a registered one's (``"package>name"``, :func:`deblur.training.make_loss`).
     batch_size : int
     validation_split : float
         Random fraction of the images held out for validation, in [0, 1).

@@ -13,6 +13,8 @@ Candidates (:data:`CANDIDATES`), each changing one thing in the shipped DeblurNe
 - ``wide``: scale, DeblurNet's trunk at 96 channels instead of 64 (2.2x the FLOPs, so fewer images in the budget).
 - ``two_scale``: the trunk's middle 2 blocks at quarter resolution, twice the channels
   (``candidates.deblurnet_two_scale``, 1.05x DeblurNet's FLOPs).
+- ``charbonnier``: the Charbonnier loss (a smooth L1) for the first 80 % of the steps, then MSE
+  (:func:`charbonnier_then_mse`, switched by :class:`SwitchToMSE`).
 
 **Equal CPU time, whatever else runs.** Each candidate's training speed is measured first, all candidates
 interleaved in this process (twice each, 40 steps after a warm-up), and its budget of ``--minutes`` becomes a step
@@ -37,6 +39,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from deblur import corruption, data, files, machine, metrics, models, study, training
@@ -58,6 +61,33 @@ N_VALIDATION = 2000
 SEED = 0
 
 _REFERENCE = study.recipe("ours", "deblurnet", seed=SEED)
+CHARBONNIER_EPSILON = 1e-3  # as in MPRNet and many restoration papers
+MSE_FROM = 0.8  # the fraction of the steps after which charbonnier_then_mse is the MSE
+#: The weight of the MSE in :func:`charbonnier_then_mse` (the rest is Charbonnier's): 0, then 1 (:class:`SwitchToMSE`).
+MSE_WEIGHT = keras.Variable(0.0, trainable=False, name="mse_weight")
+
+
+@keras.saving.register_keras_serializable(package="block_ablation")
+def charbonnier_then_mse(y_true, y_pred):
+    """Per image, ``mean(sqrt(d**2 + eps**2))`` (Charbonnier) while :data:`MSE_WEIGHT` is 0, ``mean(d**2)`` once it
+    is 1, ``d = y_pred - y_true``. Registered, so a recipe names it (``"block_ablation>charbonnier_then_mse"``) and a
+    checkpoint compiled with it loads here."""
+    d = keras.ops.cast(y_pred, "float32") - keras.ops.cast(y_true, "float32")
+    charbonnier = keras.ops.mean(keras.ops.sqrt(keras.ops.square(d) + CHARBONNIER_EPSILON ** 2), axis=(1, 2, 3))
+    return MSE_WEIGHT * keras.ops.mean(keras.ops.square(d), axis=(1, 2, 3)) + (1.0 - MSE_WEIGHT) * charbonnier
+
+
+class SwitchToMSE(keras.callbacks.Callback):
+    """Sets :data:`MSE_WEIGHT` from the optimizer's step before each batch: 0 before ``at_step``, 1 from it (a resumed
+    run included). Unlike a new ``compile``, it keeps the optimizer's moments and the traced training step."""
+
+    def __init__(self, at_step):
+        super().__init__()
+        self.at_step = at_step
+
+    def on_train_batch_begin(self, batch, logs=None):
+        MSE_WEIGHT.assign(1.0 if int(self.model.optimizer.iterations) >= self.at_step else 0.0)
+
 #: Candidate name -> (recipe without a length, builder).
 CANDIDATES = {
     "deblurnet": (_REFERENCE, models.deblurnet),
@@ -66,6 +96,7 @@ CANDIDATES = {
     "adamw": (replace(_REFERENCE, beta_2=0.9, weight_decay=1e-3), models.deblurnet),
     "wide": (replace(_REFERENCE, build={"width": 96}), models.deblurnet),
     "two_scale": (replace(_REFERENCE, model="deblurnet_two_scale"), candidates.deblurnet_two_scale),
+    "charbonnier": (replace(_REFERENCE, loss="block_ablation>charbonnier_then_mse"), models.deblurnet),
 }
 
 
@@ -85,7 +116,7 @@ def training_speeds(names, *, steps=40, rounds=2, batch_size=32):
         recipe = CANDIDATES[name][0]
         model = build(name)
         models.set_precision(model, recipe.precision)
-        model.compile(optimizer=training.make_optimizer(recipe), loss=recipe.loss)
+        model.compile(optimizer=training.make_optimizer(recipe), loss=training.make_loss(recipe))
         for _ in range(5):
             model.train_on_batch(noisy, clean)
         compiled[name] = model
@@ -136,7 +167,9 @@ def run_candidate(name, steps, x_pool, test, run_root):
     """Train ``name`` for ``steps`` (or resume it) and score it: the record's measurements."""
     recipe = replace(CANDIDATES[name][0], steps=steps)
     start = time.perf_counter()
-    run = study.train_model(recipe, x_pool, run_dir=Path(run_root) / name, model=build(name), verbose=2)
+    switch = [SwitchToMSE(int(MSE_FROM * steps))] if recipe.loss.endswith("charbonnier_then_mse") else []
+    run = study.train_model(recipe, x_pool, run_dir=Path(run_root) / name, model=build(name), verbose=2,
+                            callbacks=switch)
     wall = time.perf_counter() - start
     if not run.finished:
         raise SystemExit(f"{name} stopped before {steps} steps; run the same command again to resume")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from deblur import cli, models, pretrained, training
+from deblur import cli, machine, models, pretrained, training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,6 +87,21 @@ def test_restore_shipped_model_keeps_sizes_and_never_overwrites(tmp_path, image_
     code, _, err = run(capsys, "restore", str(clash), "--model", "win5rb", "--out", str(clash))
     assert code == 2 and ("is the input" in err or "inside the input" in err) and len(err.strip().splitlines()) == 1
     assert (clash / "x_restored.png").read_bytes() == before
+
+
+def test_restore_sets_the_precision_once_for_all_images(tmp_path, image_dir, capsys, monkeypatch):
+    changes, set_precision = [], models.set_precision
+
+    def counting(model, precision="auto"):
+        before = set_precision(model, precision)
+        changes.extend([(before, precision)] if before != machine.resolve_precision(precision) else [])
+        return before
+
+    monkeypatch.setattr(models, "set_precision", counting)
+    code, _, _ = run(capsys, "restore", str(image_dir / "a.png"), str(image_dir / "c.jpg"), "--model", "deblurnet",
+                     "--precision", "bfloat16", "--out", str(tmp_path / "r"))
+    # Each change of precision makes Keras retrace the model (~0.15 s a photo): one change, not two per image.
+    assert code == 0 and changes == [("float32", "bfloat16")]
 
 
 def test_restore_lists_the_shipped_models_with_what_each_is_for(capsys):

@@ -3,8 +3,7 @@
 Every process runs the same command; Keras's environment variables (:data:`ENV_VARS`; the coordinator is process 0's
 ``host:port``) or SLURM's (``SLURM_NTASKS``, ``SLURM_PROCID``) say which process it is; each feeds its shard of every
 global batch. ``deblur train --processes N`` starts N processes on this machine (:func:`launch`). JAX only; see
-``docs/distributed.md``. This module imports Keras only in :func:`initialize`.
-"""
+``docs/distributed.md``. This module imports Keras only in :func:`initialize`."""
 
 from __future__ import annotations
 

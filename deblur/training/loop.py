@@ -26,7 +26,7 @@ from .pipeline import DeviceBatches, FreshCorruption, ImagePairs, batches_per_ep
 from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
 from .schedule import run_length, schedule_callbacks
 
-__all__ = ["train", "split_train_val", "make_optimizer"]
+__all__ = ["train", "split_train_val", "make_optimizer", "make_loss"]
 
 
 def split_train_val(n, *, val_fraction=0.1, seed=0):
@@ -185,7 +185,7 @@ def _start_or_resume(model, run_dir, doc, recipe):
     if doc["epochs"]:
         return load_model_file(checkpoint_path(run_dir, doc))
     optimizer = make_optimizer(recipe)
-    model.compile(optimizer=optimizer, loss=recipe.loss)
+    model.compile(optimizer=optimizer, loss=make_loss(recipe))
     # Built here, not in the first training step: on TensorFlow a variable made while tracing costs a second trace.
     optimizer.build(model.trainable_variables)
     return model
@@ -199,6 +199,11 @@ def make_optimizer(recipe):
                                  ema_momentum=recipe.ema_momentum if ema else 0.99)
 
 
+def make_loss(recipe):
+    """The recipe's loss: a Keras loss name, or a loss registered with ``keras.saving.register_keras_serializable``."""
+    return keras.saving.get_registered_object(recipe.loss) or recipe.loss
+
+
 def _fit_model(model, recipe):
     """What ``fit`` trains: ``model``, or for ``"device"`` a wrapper sharing its weights and optimizer (so ``model``'s
     checkpoints hold the whole state) that corrupts batches on the device."""
@@ -206,7 +211,7 @@ def _fit_model(model, recipe):
         return model
     wrapper = CorruptionTrainer(model, DeviceCorruption(flips=recipe.flips, **_corruption_settings(recipe)),
                                 name=f"{model.name}_device_corruption")
-    wrapper.compile(optimizer=model.optimizer, loss=recipe.loss)
+    wrapper.compile(optimizer=model.optimizer, loss=make_loss(recipe))
     return wrapper
 
 

@@ -2,8 +2,7 @@
 
 :class:`FreshCorruption` keeps the clean images as they came (uint8: 150 MB for CIFAR-10's 50,000) and corrupts each
 batch when Keras asks for it. Everything random is a pure function of ``(seed, epoch, batch)``, so a resumed run sees
-exactly the batches an uninterrupted one would. The classes are ``keras.utils.PyDataset`` subclasses.
-"""
+exactly the batches an uninterrupted one would. The classes are ``keras.utils.PyDataset`` subclasses."""
 
 from __future__ import annotations
 
