@@ -69,13 +69,11 @@ def _run(cmd):
 
 
 def _tiles(inference, name, width, height):
-    """``{"tile": restore's auto tile for the model, "windows": the passes' windows for this image}``."""
+    """``{"tile": restore's auto tile for the model, "windows": the windows restore cuts this image into}``."""
     model = inference.as_any_size_model(name)
-    tile, overlap, multiple = inference.auto_tile(model), inference.tile_overlap(model), inference.size_multiple(model)
-    h, w = (-(-n // multiple) * multiple for n in (height, width))  # padded to the size multiple, as restore does
-    whole = max(h, w) <= tile + 2 * overlap
-    return {"tile": tile, "windows": 1 if whole else len(inference.tile_windows(h, w, tile=tile, overlap=overlap,
-                                                                                  multiple=multiple))}
+    tile = inference.auto_tile(model)
+    # restore's own plan, one window a pass (private, read here so that the record says what restore does)
+    return {"tile": tile, "windows": len(inference._plan(model, (1, height, width, 3), batch_size=1, tile=tile))}
 
 
 def main(argv=None):

@@ -167,7 +167,7 @@ def run_candidate(name, steps, x_pool, test, run_root):
     """Train ``name`` for ``steps`` (or resume it) and score it: the record's measurements."""
     recipe = replace(CANDIDATES[name][0], steps=steps)
     start = time.perf_counter()
-    switch = [SwitchToMSE(int(MSE_FROM * steps))] if recipe.loss.endswith("charbonnier_then_mse") else []
+    switch = [SwitchToMSE(int(MSE_FROM * steps))] if training.make_loss(recipe) is charbonnier_then_mse else []
     run = study.train_model(recipe, x_pool, run_dir=Path(run_root) / name, model=build(name), verbose=2,
                             callbacks=switch)
     wall = time.perf_counter() - start
