@@ -1,17 +1,17 @@
 """deblur: restore images corrupted by Gaussian blur and noise (CIFAR-10, and your own photos).
 
 ``deblur.restore(model, images)`` restores any image, any size (:mod:`deblur.inference`); ``python -m deblur`` is the
-command line (:mod:`deblur.cli`). One job per submodule, each named in its docstring: data, corruption (numpy) and
-device_corruption (``keras.ops``), images (files), models and pretrained (the shipped weights), recipe, training and
-study (the protocol), metrics, plots, baselines, sweep, natural, interactive, deploy (ONNX, LiteRT), files (atomic
-writes, the output rule), machine. They load on first use (PEP 562), so ``import deblur`` does not import Keras.
+command line (:mod:`deblur.cli`). One job per submodule, each named in its docstring: data, corruption (numpy: the
+study's) and device_corruption (``keras.ops``), degradations (the study's and real blur, one object each), images
+(files), models and pretrained (the shipped weights), recipe, training and study (the protocol), metrics, plots,
+baselines, sweep, natural, interactive, deploy (ONNX, LiteRT), files (atomic writes, the output rule), machine. They load on first use (PEP 562), so ``import deblur`` does not import Keras.
 """
 
 import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "corruption", "device_corruption", "images", "models", "pretrained", "recipe", "training",
+_SUBMODULES = ("data", "corruption", "device_corruption", "degradations", "images", "models", "pretrained", "recipe", "training",
                "study", "metrics", "inference", "plots", "baselines", "sweep", "natural", "interactive", "deploy",
                "files", "machine", "cli")
 __all__ = [*_SUBMODULES, "restore"]

@@ -25,9 +25,13 @@ def gaussian_psf(sigma, kernel_size=5):
     return np.outer(k, k)
 
 
-def _per_image(corrupted, sigmas, restore_channel, *, pad):
+def _per_image(corrupted, sigmas, restore_channel, *, pad, psf=None):
     x = as_float_images(corrupted, name="corrupted", check_range=False)
-    if sigmas is not None:
+    if psf is not None:
+        psf = np.asarray(psf, np.float64)
+        if psf.ndim != 2 or not np.isfinite(psf).all() or psf.sum() <= 0:
+            raise ValueError(f"psf must be one finite 2-D kernel with a positive sum; got shape {psf.shape}.")
+    elif sigmas is not None:
         sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
         if len(sigmas) != len(x):
             raise ValueError(f"Need one sigma per image: {len(sigmas)} sigmas for {len(x)} images.")
@@ -36,28 +40,33 @@ def _per_image(corrupted, sigmas, restore_channel, *, pad):
     out = np.empty_like(x)
     h, w = x.shape[1:3]
     for i, image in enumerate(x):
-        psf = gaussian_psf(sigmas[i]) if sigmas is not None else None
+        kernel = psf if psf is not None else gaussian_psf(sigmas[i]) if sigmas is not None else None
         padded = np.pad(image.astype(np.float64), ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
         for c in range(x.shape[-1]):
-            out[i, ..., c] = restore_channel(padded[..., c], psf)[pad : pad + h, pad : pad + w]
+            out[i, ..., c] = restore_channel(padded[..., c], kernel)[pad : pad + h, pad : pad + w]
     return out
 
 
-def wiener_oracle(corrupted, sigmas, *, balance=0.01, pad=8):
-    """Wiener deconvolution with each image's true PSF (``skimage.restoration.wiener``).
+def wiener_oracle(corrupted, sigmas=None, *, psf=None, balance=0.01, pad=8):
+    """Wiener deconvolution with each image's true PSF (``skimage.restoration.wiener``): the study's Gaussian of each
+    image's sigma, or one ``psf`` for all (any blur family: :func:`deblur.degradations.family_kernel`).
 
     Parameters
     ----------
     corrupted : ndarray, shape (N, H, W, C)
         Corrupted images (float, unclipped).
     sigmas : array_like, shape (N,)
-        True blur sigma of each image (the oracle).
+        True blur sigma of each image (the oracle); or None with ``psf``.
+    psf : ndarray, shape (K, K), optional
+        The true kernel of every image.
     balance : float, default 0.01
         Regularisation: trade-off between data fit and smoothness.
     pad : int, default 8
         Reflect padding on each side before the FFT (0 disables it).
     """
-    return _per_image(corrupted, sigmas, lambda ch, psf: wiener(ch, psf, balance, clip=False), pad=pad)
+    if (sigmas is None) == (psf is None):
+        raise ValueError("Give the true blur once: sigmas (the study's Gaussian per image) or psf (one kernel).")
+    return _per_image(corrupted, sigmas, lambda ch, k: wiener(ch, k, balance, clip=False), pad=pad, psf=psf)
 
 
 def richardson_lucy_oracle(corrupted, sigmas, *, num_iter=10, pad=8):

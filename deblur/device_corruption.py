@@ -14,7 +14,7 @@ from keras import ops
 from ._validation import check_int, to_float32
 from .corruption import check_settings, gaussian_kernels, separable_blur
 
-__all__ = ["blur_ops", "gaussian_kernels_ops", "DeviceCorruption", "CorruptionTrainer"]
+__all__ = ["blur_ops", "gaussian_kernels_ops", "convolve_ops", "DeviceCorruption", "CorruptionTrainer"]
 
 
 def gaussian_kernels_ops(sigmas, kernel_size=5):
@@ -31,6 +31,32 @@ def blur_ops(images, sigmas, *, kernel_size=5):
     if len(images.shape) != 4:
         raise ValueError(f"images must have shape (N, H, W, C); got {tuple(images.shape)}.")
     return separable_blur(images, gaussian_kernels_ops(ops.convert_to_tensor(sigmas), kernel_size), xp=ops)
+
+
+def convolve_ops(images, kernels):
+    """Convolve each image with its own kernel, reflect-101 borders, in ``keras.ops``: one depthwise convolution.
+
+    The device twin of :func:`deblur.degradations.convolve` (kernels drawn on the CPU travel with the batch): the
+    batch's images become the channels of one image, each convolved with its own (flipped: Keras correlates) kernel.
+
+    Parameters
+    ----------
+    images : tensor or array, shape (N, H, W, C), float
+    kernels : tensor or array, shape (N, K, K), K odd
+    """
+    images = to_float32(ops.convert_to_tensor(images), xp=ops)
+    kernels = ops.cast(ops.convert_to_tensor(kernels), "float32")
+    n, height, width, channels = images.shape
+    size = kernels.shape[1]
+    half = size // 2
+    if min(height, width) <= half:
+        raise ValueError(f"Images of {height}x{width} are too small for a {size}x{size} kernel with reflect-101 borders.")
+    padded = ops.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
+    stacked = ops.reshape(ops.transpose(padded, (1, 2, 0, 3)), (1, height + 2 * half, width + 2 * half, n * channels))
+    flipped = ops.flip(ops.flip(kernels, axis=1), axis=2)                                   # (N, K, K)
+    depthwise = ops.repeat(ops.transpose(flipped, (1, 2, 0)), channels, axis=2)[..., None]  # (K, K, N * C, 1)
+    out = ops.depthwise_conv(stacked, depthwise, strides=1, padding="valid")               # (1, H, W, N * C)
+    return ops.transpose(ops.reshape(out, (height, width, n, channels)), (2, 0, 1, 3))
 
 
 class DeviceCorruption(keras.layers.Layer):

@@ -1,14 +1,15 @@
 """Try the corruption and the restorers by hand: one image, one blur, every method side by side.
 
-:func:`compare` corrupts at any sigma and restores with the true-PSF Wiener filter and every shipped network;
-:func:`explorer` wraps it in ipywidgets sliders (without a live kernel: one static figure).
+:func:`compare` corrupts with any blur family (the study's Gaussian, camera shake, motion, defocus, an untruncated
+Gaussian) at any strength and restores with the true-PSF Wiener filter and every shipped network; :func:`explorer`
+wraps it in ipywidgets sliders (without a live kernel: one static figure).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import baselines, corruption, data, inference, machine, metrics
+from . import baselines, data, degradations, inference, machine, metrics, sweep
 from . import models as model_zoo
 from ._validation import to_float32
 from .natural import NATURAL_IMAGES, load_natural_images
@@ -19,7 +20,7 @@ __all__ = ["compare", "example_images", "explorer", "MAX_SIDE"]
 MAX_SIDE = 256
 
 
-def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_balance=0.01):
+def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_balance=0.01, family="study", angle=0.0):
     """Corrupt ``image`` at one setting and restore it with the Wiener oracle and each model.
 
     Parameters
@@ -27,15 +28,20 @@ def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_bal
     image : ndarray, shape (H, W, 3)
         uint8 in [0, 255] or float in [0, 1]; at least 3x3.
     sigma : float, default 2.0
-        Blur sigma (the study draws it from [1, 4); any positive value works).
+        Blur strength: the study's sigma (it draws it from [1, 4); any positive value works), or in pixels the shake's
+        extent, the motion's length, the defocus radius or the untruncated Gaussian's sigma.
     noise_std : float, default 0.02
         Standard deviation of the added noise (0: blur only).
     models : dict of str -> keras.Model or str, or None
         Restorers by label; ``None`` uses every shipped network (:func:`deblur.models.pretrained_names`).
     seed : int, default 0
-        Seed of the noise: the corrupted image is ``corrupt(image, seed=seed, sigma_range=(sigma, sigma), ...)[0]``.
+        Seed of the noise (and of a shake's path): the corrupted image is
+        :func:`deblur.sweep.corrupt_setting` ``(image, sigma=sigma, noise_std=noise_std, seed=seed, family=family)``.
     wiener_balance : float, default 0.01
         Regularisation of the Wiener filter (tuned on CIFAR validation images).
+    family : {"study", "shake", "motion", "defocus", "gaussian", "none"}, default "study"
+    angle : float, default 0
+        Degrees, for motion.
 
     Returns
     -------
@@ -44,18 +50,21 @@ def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_bal
         float32 (H, W, 3) in [0, 1], "mse": float, "psnr": float}`` (the clean image scores 0 and inf). The corrupted
         image is clipped to [0, 1] for display and scoring, as a saved photo would be.
     """
-    if not np.isfinite(sigma) or sigma <= 0:
+    if not np.isfinite(sigma) or sigma <= 0 and family == "study":
         raise ValueError(f"sigma must be positive; got {sigma}.")
     clean = np.asarray(image)
     if clean.ndim != 3 or clean.shape[-1] != 3:
         raise ValueError(f"image must be one RGB image (H, W, 3); got shape {clean.shape}.")
     clean = to_float32(clean)  # uint8 scaled to [0, 1], or float as float32
-    noisy = np.clip(corruption.corrupt(clean, seed=seed, sigma_range=(sigma, sigma), noise_std=noise_std)[0], 0.0, 1.0)
+    noisy = np.clip(sweep.corrupt_setting(clean[None], sigma=sigma, noise_std=noise_std, seed=seed, family=family,
+                                          angle=angle)[0], 0.0, 1.0)
+    blur = ({"sigmas": [sigma]} if family == "study"
+            else {"psf": degradations.family_kernel(family, sigma, angle=angle, seed=seed)})
     if models is None:
         models = {name: name for name in model_zoo.pretrained_names()}
     pad = min(8, min(clean.shape[:2]) - 1)
     outputs = {"clean": clean, "corrupted": noisy,
-               "wiener (true PSF)": np.clip(baselines.wiener_oracle(noisy[None], [sigma], balance=wiener_balance,
+               "wiener (true PSF)": np.clip(baselines.wiener_oracle(noisy[None], **blur, balance=wiener_balance,
                                                                     pad=pad)[0], 0, 1)}
     for label, model in models.items():
         outputs[label] = inference.restore(model, noisy, progress=False)
@@ -92,7 +101,7 @@ def example_images(*, n_cifar=3, data_source=None):
     return images
 
 
-def _figure(result, *, sigma, noise_std):
+def _figure(result, *, sigma, noise_std, family="study", angle=0.0):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(result), figsize=(2.6 * len(result), 3.0), squeeze=False)
@@ -100,13 +109,16 @@ def _figure(result, *, sigma, noise_std):
         ax.imshow(r["image"], interpolation="nearest")
         ax.set_title(label if label == "clean" else f"{label}\nMSE {r['mse']:.5f}, {r['psnr']:.2f} dB", fontsize=8)
         ax.axis("off")
-    fig.suptitle(f"blur sigma {sigma:g}, noise std {noise_std:g}", fontsize=9)
+    blur = f"blur sigma {sigma:g}" if family == "study" else f"{family} blur, strength {sigma:g} px, angle {angle:g}"
+    fig.suptitle(f"{blur}, noise std {noise_std:g}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None):
-    """Sliders for blur sigma (0.5..6) and noise, and a choice of image; every method side by side.
+def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None, family="study",
+             angle=0.0):
+    """Sliders for the blur (family, strength 0.5..25 px, angle) and noise, and a choice of image; every method side by
+    side.
 
     Parameters
     ----------
@@ -115,8 +127,8 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     models : dict, optional
         As in :func:`compare` (default: every shipped network by name, restored as ``deblur restore`` does, the
         default model's do-no-harm guard included; loaded at each redraw).
-    sigma, noise_std, seed
-        The starting settings (and those of the static figure).
+    sigma, noise_std, seed, family, angle
+        The starting settings (and those of the static figure), as in :func:`compare`.
     interactive : bool or None, default None
         ``None`` detects a live Jupyter kernel; ``False`` forces the static figure (headless runs, papermill).
 
@@ -128,23 +140,26 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
     images = example_images() if images is None else images
     first = next(iter(images))
     if not (machine.frontend() == "jupyter" if interactive is None else interactive):  # a person in a live kernel
-        return _figure(compare(images[first], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
-                       sigma=sigma, noise_std=noise_std)
+        setting = dict(sigma=sigma, noise_std=noise_std, family=family, angle=angle)
+        return _figure(compare(images[first], models=models, seed=seed, **setting), **setting)
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     out = widgets.Output()
 
-    def draw(image, sigma, noise_std):
+    def draw(image, family, sigma, angle, noise_std):
         with out:
             out.clear_output(wait=True)
-            _figure(compare(images[image], sigma=sigma, noise_std=noise_std, models=models, seed=seed),
-                    sigma=sigma, noise_std=noise_std)
+            setting = dict(sigma=sigma, noise_std=noise_std, family=family, angle=angle)
+            _figure(compare(images[image], models=models, seed=seed, **setting), **setting)
             plt.show()
 
     controls = {
         "image": widgets.Dropdown(options=list(images), value=first, description="image"),
-        "sigma": widgets.FloatSlider(value=sigma, min=0.5, max=6.0, step=0.25, description="blur sigma",
+        "family": widgets.Dropdown(options=["study", *degradations.FAMILIES], value=family, description="blur"),
+        "sigma": widgets.FloatSlider(value=sigma, min=0.5, max=25.0, step=0.25, description="strength (px)",
+                                     continuous_update=False),
+        "angle": widgets.FloatSlider(value=angle, min=0.0, max=180.0, step=5.0, description="angle (deg)",
                                      continuous_update=False),
         "noise_std": widgets.FloatSlider(value=noise_std, min=0.0, max=0.1, step=0.005, description="noise std",
                                          readout_format=".3f", continuous_update=False),

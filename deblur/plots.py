@@ -17,7 +17,7 @@ from .metrics import predict
 from .training import load_run
 from ._validation import as_float_images, check_int
 
-__all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "sweep_panels",
+__all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "sweep_panels", "family_bars",
            "image_rows", "figures_from_runs", "save_figure"]
 
 
@@ -237,6 +237,39 @@ def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noi
     axes[0][0].set_ylabel({"mse": "test MSE", "psnr": "mean PSNR (dB)",
                            "psnr_of_mean_mse": "PSNR of the mean MSE (dB)"}[metric])
     axes[0][-1].legend(fontsize=7)
+    return _finish(fig, path)
+
+
+def family_bars(methods, *, rows, baseline="identity", path=None):
+    """PSNR gain over doing nothing per blur family: a group of bars per family, a bar per method, with intervals.
+
+    Parameters
+    ----------
+    methods : dict of str -> dict
+        Method -> row (family) -> ``{"psnr": dB, "psnr_ci95": [low, high]}`` (``experiments/real_blur.py``'s record);
+        holds ``baseline``.
+    rows : sequence of str
+        The families to draw, in order.
+    baseline : str, default "identity"
+    path : str or os.PathLike, optional
+    """
+    if baseline not in methods:
+        raise ValueError(f"methods must hold the baseline {baseline!r}; got {list(methods)}.")
+    others = [m for m in methods if m != baseline]
+    if not others or not rows:
+        raise ValueError("Need at least one method beside the baseline and one row.")
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) * (1 + len(others) / 4)), 3.6))
+    width = 0.8 / len(others)
+    for i, name in enumerate(others):
+        gains = np.array([methods[name][r]["psnr"] - methods[baseline][r]["psnr"] for r in rows])
+        spread = np.array([methods[name][r]["psnr_ci95"] for r in rows]) - np.array(
+            [methods[name][r]["psnr"] for r in rows])[:, None]
+        ax.bar(np.arange(len(rows)) + (i - (len(others) - 1) / 2) * width, gains, width, label=name,
+               yerr=np.abs(spread.T), capsize=2, hatch="//" if "realistic" in name else None)
+    ax.axhline(0, color="k", linewidth=0.8)
+    ax.set_xticks(range(len(rows)), rows)
+    ax.set(ylabel=f"PSNR gain over {baseline} (dB)")
+    ax.legend(fontsize=7, ncol=2)
     return _finish(fig, path)
 
 

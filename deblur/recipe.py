@@ -6,12 +6,12 @@ A recipe says everything about *how* a model is trained; a run folder's ``config
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from ._validation import check_int
-from .corruption import check_settings
+from .degradations import Realistic, Study, degradation_from_dict
 from .machine import PRECISIONS
 
 __all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
@@ -22,6 +22,8 @@ CORRUPTIONS = ("fixed", "fresh", "device")
 LR_SCHEDULES = ("constant", "win5rb", "cosine")
 #: The study's length, used when a recipe sets none.
 STUDY_EPOCHS = 20
+#: Fields that records written before ``Recipe.degradation`` held flat (now :class:`deblur.degradations.Study`'s).
+LEGACY_DEGRADATION_FIELDS = ("sigma_range", "noise_std", "sharp_fraction", "zoom_fraction", "zoom_range")
 
 
 def _derived(offset, doc):
@@ -50,6 +52,7 @@ class Seeds:
     bootstrap = _derived(30, "The resampling behind a confidence interval (:func:`deblur.metrics.bootstrap_ci`).")
     sweep_corruption = _derived(40, "The noise of a degradation sweep (:func:`deblur.sweep.degradation_sweep`).")
     estimator_training = _derived(50, "A learned blur estimator's data and init (``experiments/blur_estimator.py``).")
+    realistic_test = _derived(60, "The realistic degradation of the test images (:func:`deblur.study.realistic_test`).")
 
     @property
     def validation_corruption(self):
@@ -63,7 +66,7 @@ class Seeds:
     def as_dict(self):
         """The seeds by name, as the model cards record them."""
         names = ("train_subset", "init", "training", "test_subset", "train_corruption",
-                 "test_corruption", "validation_corruption")
+                 "test_corruption", "validation_corruption")  # the cards' keys: realistic_test is the study's own
         return {"base": self.base, **{n: getattr(self, n) for n in names}}
 
 
@@ -111,18 +114,12 @@ class Recipe:
     global_clipnorm : float or None
         Clip the gradients to this global norm (None: the study's, no clipping).
     sigma_input : bool
-        Feed each image's blur sigma to a non-blind model (``"fresh"`` only; inputs ``corrupted`` and ``sigma``).
-    sigma_range : (float, float)
-        Blur sigmas of the training corruption, uniform in ``[low, high)``.
-    noise_std : float or (float, float)
-        Its noise level, or a range drawn per image (not ``"device"``).
-    sharp_fraction : float
-        Share of training images left unblurred (sigma 0), in [0, 1].
-    zoom_fraction : float
-        Share of clean training images magnified before they are corrupted (``"fresh"`` only): sharp but soft, as
-        photos are (:func:`deblur.corruption.magnify`); the target is the magnified image.
-    zoom_range : (float, float)
-        Their magnification, uniform in ``[low, high)``, ``low >= 1``.
+        Feed each image's blur sigma to a non-blind model (``"fresh"`` and a ``Study`` degradation only; inputs
+        ``corrupted`` and ``sigma``).
+    degradation : deblur.degradations.Study or deblur.degradations.Realistic
+        How the clean training images become inputs: the study's Gaussian (``Study()``, the default; wider ranges,
+        sharp and magnified shares as its fields) or the realistic family (``Realistic(...)``: camera shake, motion,
+        defocus, Gaussians, noise, JPEG; on the CPU, ``"fresh"`` or ``"fixed"``).
     precision : {"auto", "float32", "bfloat16"}
         Of the training arithmetic (:func:`deblur.models.set_precision`): ``"auto"`` is bfloat16 on a CPU that
         computes it natively, float32 elsewhere; the run's history records which. Saved models compute in float32.
@@ -148,21 +145,35 @@ class Recipe:
     budget_seconds: float | None = None
     global_clipnorm: float | None = None
     sigma_input: bool = False
-    sigma_range: tuple = (1.0, 4.0)
-    noise_std: float | tuple = 0.02
-    sharp_fraction: float = 0.0
-    zoom_fraction: float = 0.0
-    zoom_range: tuple = (1.0, 2.0)
+    degradation: Study | Realistic = field(default_factory=Study)
     precision: str = "auto"
     seed: int = 0
 
     def __post_init__(self):
-        # Ranges as tuples of floats (a JSON round trip gives lists), so that equal recipes compare equal.
-        names = ("sigma_range", "noise_std", "sharp_fraction", "zoom_fraction", "zoom_range")
-        settings = check_settings(**{name: getattr(self, name) for name in names})
-        for name in names:
-            object.__setattr__(self, name, settings[name])
+        if isinstance(self.degradation, dict):  # a JSON round trip
+            object.__setattr__(self, "degradation", degradation_from_dict(self.degradation))
+        if not isinstance(self.degradation, (Study, Realistic)):
+            raise ValueError(f"degradation must be a deblur.degradations.Study or Realistic; got "
+                             f"{type(self.degradation).__name__}.")
         self._check()
+        self._check_degradation()
+
+    def _check_degradation(self):
+        d = self.degradation
+        if isinstance(d, Realistic):
+            if self.corruption == "device" or self.sigma_input:
+                raise ValueError("A Realistic degradation is drawn on the CPU (JPEG has no keras.ops codec) and has "
+                                 "no single sigma: use corruption='fresh' or 'fixed', sigma_input=False.")
+            return
+        if self.sigma_input and self.corruption != "fresh":
+            raise ValueError(f"sigma_input=True needs corruption='fresh' (it feeds the sigmas it draws); "
+                             f"got corruption={self.corruption!r}.")
+        if d.zoom_fraction > 0 and self.corruption != "fresh":
+            raise ValueError(f"zoom_fraction > 0 needs corruption='fresh' (it magnifies the clean images as batches "
+                             f"are drawn); got corruption={self.corruption!r}.")
+        if self.corruption == "device" and np.ndim(d.noise_std) > 0:
+            raise ValueError(f"noise_std={d.noise_std!r} is a range, drawn per image by corruption='fresh' "
+                             "or 'fixed'; corruption='device' takes one number.")
 
     def _check(self):
         lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
@@ -193,15 +204,6 @@ class Recipe:
             raise ValueError(f"corruption must be one of {list(CORRUPTIONS)}; got {self.corruption!r}.")
         if self.flips and self.corruption == "fixed":
             raise ValueError("flips=True needs corruption='fresh' or 'device' (fixed pairs are not flipped).")
-        if self.sigma_input and self.corruption != "fresh":
-            raise ValueError(f"sigma_input=True needs corruption='fresh' (it feeds the sigmas it draws); "
-                             f"got corruption={self.corruption!r}.")
-        if self.zoom_fraction > 0 and self.corruption != "fresh":
-            raise ValueError(f"zoom_fraction > 0 needs corruption='fresh' (it magnifies the clean images as batches "
-                             f"are drawn); got corruption={self.corruption!r}.")
-        if self.corruption == "device" and np.ndim(self.noise_std) > 0:
-            raise ValueError(f"noise_std={self.noise_std!r} is a range, drawn per image by corruption='fresh' "
-                             "or 'fixed'; corruption='device' takes one number.")
 
     @property
     def length(self):
@@ -214,11 +216,21 @@ class Recipe:
 
     def as_dict(self):
         """Every field, JSON-ready: what ``config.json`` and a model card's ``recipe`` hold."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}  # the ranges as lists
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**d, "build": dict(self.build), "degradation": self.degradation.as_dict()}
 
     @classmethod
     def from_dict(cls, d):
-        """The recipe :meth:`as_dict` wrote; an unknown field is an error that names it."""
+        """The recipe :meth:`as_dict` wrote; an unknown field is an error that names it.
+
+        Records written before the degradation was one field (flat ``sigma_range``, ``noise_std``, ``sharp_fraction``,
+        ``zoom_fraction``, ``zoom_range``) read as the ``Study`` they describe."""
+        d = dict(d)
+        legacy = {name: d.pop(name) for name in LEGACY_DEGRADATION_FIELDS if name in d}
+        if legacy and (d.get("degradation") or {}).get("kind", "study") == "study":
+            d["degradation"] = Study(**legacy).as_dict()
+        elif legacy and Study(**legacy) != Study():  # a realistic run of the transition: flat fields at defaults
+            raise ValueError(f"A recipe with a realistic degradation cannot also set {sorted(legacy)}.")
         valid = {f.name for f in fields(cls)}
         if set(d) - valid:
             raise ValueError(f"Unknown recipe field(s) {sorted(set(d) - valid)}; valid: {sorted(valid)}.")

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import corruption, data
+from . import corruption, data, degradations
 from .pretrained import MODEL_NAMES
 from .recipe import STUDY_EPOCHS, Recipe, Seeds
 
 __all__ = ["MODEL_NAMES", "Seeds", "Recipe", "RECIPES", "recipe", "nonblind_recipe", "wide_recipe",
            "WIDE_SIGMA_RANGE", "WIDE_NOISE_RANGE", "Profile", "PROFILES", "get_profile", "STUDY_REPORTED",
            "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "QUICK_RECIPE", "SHIPPED_DEBLURNET", "SCRATCH_DIR",
-           "load_profile_data", "train_model"]
+           "load_profile_data", "realistic_test", "train_model"]
 
 #: The recipe fields that say how long a run is; setting one clears the others.
 _LENGTHS = {"epochs", "steps", "budget_seconds"}
@@ -87,8 +87,9 @@ def wide_recipe(model_recipe, *, replay=None):
     """``model_recipe`` on the wide corruption (:data:`WIDE_SIGMA_RANGE`, :data:`WIDE_NOISE_RANGE`).
 
     ``replay`` as in :func:`nonblind_recipe`."""
-    return _fresh_variant(model_recipe, "A wide-range recipe", replay, sigma_range=WIDE_SIGMA_RANGE,
-                          noise_std=WIDE_NOISE_RANGE)
+    return _fresh_variant(model_recipe, "A wide-range recipe", replay,
+                          degradation=replace(model_recipe.degradation, sigma_range=WIDE_SIGMA_RANGE,
+                                              noise_std=WIDE_NOISE_RANGE))
 
 
 def _fresh_variant(model_recipe, what, replay, **changes):
@@ -255,6 +256,14 @@ def load_profile_data(profile, source=None):
         out["x_train"], _ = data.subset(x_train, y_train, profile.n_train, seed=seeds.train_subset)
         out["x_train_corrupted"], _ = corruption.corrupt(out["x_train"], seed=seeds.train_corruption)
     return out
+
+
+def realistic_test(x_test, seeds=Seeds(0), degradation=degradations.REALISTIC_CIFAR):
+    """The study's fixed realistic test set: ``x_test`` degraded by ``degradation`` with ``seeds.realistic_test``.
+
+    Returns ``(corrupted, draws)`` (float32 (N, H, W, C) and :class:`deblur.degradations.Draws`: each image's family,
+    kernel, noise and JPEG quality); the same images and seeds give bit-identical output."""
+    return degradation(x_test, seed=seeds.realistic_test)
 
 
 def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbose="auto", callbacks=(), model=None,

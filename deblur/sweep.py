@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from . import baselines, corruption, metrics, models
+from . import baselines, corruption, degradations, metrics, models
 
 __all__ = ["SIGMAS", "NOISE_LEVELS", "IDENTITY", "corrupt_setting", "model_methods", "degradation_sweep", "crossovers",
            "describe_crossovers", "format_table"]
@@ -24,19 +24,29 @@ NOISE_LEVELS = (0.0, 0.01, 0.02, 0.05)
 IDENTITY = "identity"
 
 
-def corrupt_setting(clean, *, sigma, noise_std, seed):
-    """The sweep's corruption at one setting: every image blurred with ``sigma``, then seeded noise; float32, unclipped.
+def corrupt_setting(clean, *, sigma, noise_std, seed, family="study", angle=0.0):
+    """The sweep's corruption at one setting: every image blurred alike, then seeded noise; float32, unclipped.
 
     Parameters
     ----------
     clean : ndarray, shape (N, H, W, C)
         uint8 or float in [0, 1].
     sigma, noise_std : float
-        Blur sigma for every image (5x5 kernel, as the study's) and noise level, >= 0.
+        The blur's strength and the noise level, >= 0: for ``family="study"`` the sigma of the study's 5x5 Gaussian;
+        otherwise the strength of :func:`deblur.degradations.family_kernel` (pixels: shake extent, motion length,
+        defocus radius or untruncated Gaussian sigma).
     seed : int or numpy.random.Generator
-        The noise's seed.
+        The noise's seed (and a camera shake's trajectory).
+    family : {"study", "shake", "motion", "defocus", "gaussian", "none"}, default "study"
+    angle : float, default 0
+        Degrees, for motion.
     """
-    return corruption.corrupt(clean, seed=seed, sigma_range=(float(sigma),) * 2, noise_std=float(noise_std))[0]
+    if family == "study":
+        return corruption.corrupt(clean, seed=seed, sigma_range=(float(sigma),) * 2, noise_std=float(noise_std))[0]
+    kernel = degradations.family_kernel(family, sigma, angle=angle, seed=seed)
+    blurred = degradations.convolve(clean, kernel)
+    noise = np.random.default_rng(seed).standard_normal(blurred.shape, dtype=np.float32)
+    return blurred + np.float32(noise_std) * noise
 
 
 def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
@@ -50,21 +60,27 @@ def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
         Wiener's regularisation (``reports/baselines.json`` holds the value tuned at the study's corruption).
     batch_size : int, default 256
     """
-    out = {"wiener (oracle PSF)": lambda c, s: baselines.wiener_oracle(c, s, balance=wiener_balance)}
+    def wiener(corrupted, blur):  # the study's sigmas (N,), or one kernel (K, K) of another family
+        if np.ndim(blur) == 2:
+            return baselines.wiener_oracle(corrupted, psf=blur, balance=wiener_balance)
+        return baselines.wiener_oracle(corrupted, blur, balance=wiener_balance)
+
+    out = {"wiener (oracle PSF)": wiener}
     for name, model in models_by_name.items():
         model = models.load_pretrained(model) if isinstance(model, str) else model
         out[name] = lambda c, s, model=model: metrics.predict(model, c, batch_size=batch_size)
     return out
 
 
-def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVELS, seed, progress=None):
+def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVELS, seed, progress=None,
+                      family="study", angle=0.0):
     """Test MSE and PSNR of every method at every (sigma, noise) setting, on the same images.
 
     Parameters
     ----------
     methods : dict of str -> callable
-        ``name -> f(corrupted, sigmas) -> restored`` (:func:`model_methods`; ``sigmas`` the true blur); the identity
-        is added first as :data:`IDENTITY`.
+        ``name -> f(corrupted, blur) -> restored`` (:func:`model_methods`; ``blur`` the true blur: each image's sigma
+        for the study's family, else the kernel); the identity is added first as :data:`IDENTITY`.
     clean : ndarray, shape (N, H, W, C)
         Clean test images, uint8 or float in [0, 1].
     sigmas, noise_levels : sequence of float, default :data:`SIGMAS`, :data:`NOISE_LEVELS`
@@ -73,12 +89,15 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
         The noise's seed (``deblur.study.Seeds(...).sweep_corruption``).
     progress : callable, optional
         Called with each row as it is scored (e.g. ``print``).
+    family, angle : default "study", 0
+        The blur family and angle (:func:`corrupt_setting`); ``sigmas`` are then its strengths.
 
     Returns
     -------
     list of dict
-        One row per setting and method: ``method``, ``sigma``, ``noise_std``, ``mse`` and ``psnr`` (means of per-image
-        values), ``psnr_of_mean_mse``, ``n_images``, ``seconds``.
+        One row per setting and method: ``method``, ``sigma`` (the strength), ``noise_std``, ``mse`` and ``psnr``
+        (means of per-image values), ``psnr_of_mean_mse``, ``n_images``, ``seconds``; and ``family`` when not the
+        study's.
     """
     if not isinstance(methods, dict) or IDENTITY in methods:
         raise ValueError(f"methods must be a dict of name -> f(corrupted, sigmas), without {IDENTITY!r} "
@@ -93,17 +112,21 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
     rows = []
     for noise_std in noise_levels:
         for sigma in sigmas:
-            corrupted = corrupt_setting(clean, sigma=sigma, noise_std=noise_std, seed=seed)
-            true_sigmas = np.full(len(clean), sigma)
+            corrupted = corrupt_setting(clean, sigma=sigma, noise_std=noise_std, seed=seed, family=family,
+                                        angle=angle)
+            true_blur = (np.full(len(clean), sigma) if family == "study"
+                         else degradations.family_kernel(family, sigma, angle=angle, seed=seed))
             for name, method in everything.items():
                 start = time.perf_counter()
-                restored = method(corrupted, true_sigmas)
+                restored = method(corrupted, true_blur)
                 seconds = time.perf_counter() - start
                 mse = metrics.per_image_mse(restored, clean)
                 row = {"method": name, "sigma": sigma, "noise_std": noise_std, "mse": float(mse.mean()),
                        "psnr": float(metrics.per_image_psnr(restored, clean).mean()),
                        "psnr_of_mean_mse": metrics.psnr_from_mse(mse.mean()) if mse.mean() > 0 else float("inf"),
                        "n_images": int(len(clean)), "seconds": seconds}
+                if family != "study":
+                    row["family"] = family
                 rows.append(row)
                 if progress is not None:
                     progress(row)

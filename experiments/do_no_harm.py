@@ -6,7 +6,7 @@ else: a sharp photo comes back at about 22 dB. This DeblurNet keeps the shipped 
 a corruption that covers what people have: a share of images left sharp (no blur), the others blurred with sigma
 uniform in [0.3, 6), each with a noise level uniform in [0, 0.05]. A first model trained so (25 % sharp) left sharp
 CIFAR images alone but over-sharpened sharp photos (36.9 dB): a photo's edges spread over more pixels than a CIFAR
-image's, so it looks blurred. So a share of the clean images is also magnified (``Recipe.zoom_fraction``,
+image's, so it looks blurred. So a share of the clean images is also magnified (``Study.zoom_fraction``,
 ``deblur.corruption.magnify``): sharp but soft, as photos are. The photo experts (:data:`VARIANTS`: sharp share,
 magnified share and range, batch) are compared at equal steps on validation images only (1,000 held out of the
 training split, and crops of two photographs that are not among the evaluation's), never the test set; a second
@@ -55,7 +55,7 @@ import keras
 import numpy as np
 from skimage import data as skdata, transform
 
-from deblur import corruption, data, files, inference, metrics, models, natural, plots, study, sweep, training
+from deblur import corruption, data, degradations, files, inference, metrics, models, natural, plots, study, sweep, training
 from deblur.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +130,9 @@ def photo_recipe(variant, *, steps=None):
     """The shipped DeblurNet's recipe and length on the photo corruption of :data:`VARIANTS` ``variant``."""
     v = ALL_VARIANTS[variant]
     recipe = study.get_profile(PROFILE).recipe_for("deblurnet")
-    recipe = replace(recipe, sigma_range=SIGMA_RANGE, noise_std=NOISE_RANGE, sharp_fraction=v["share"],
-                     zoom_fraction=v["zoom"], zoom_range=(1.0, v.get("zoom_max", 2.0)),
+    degradation = degradations.Study(sigma_range=SIGMA_RANGE, noise_std=NOISE_RANGE, sharp_fraction=v["share"],
+                                     zoom_fraction=v["zoom"], zoom_range=(1.0, v.get("zoom_max", 2.0)))
+    recipe = replace(recipe, degradation=degradation,
                      batch_size=v.get("batch_size", recipe.batch_size), build=v.get("build", {}),
                      learning_rate=v.get("lr", recipe.learning_rate), precision=v.get("precision", "float32"))
     return recipe if steps is None else replace(recipe, steps=int(steps))

@@ -6,6 +6,7 @@ import hashlib
 import numpy as np
 
 from deblur import models, study
+from deblur.degradations import Study
 from deblur.recipe import Recipe
 from tools import export_weights
 
@@ -43,7 +44,7 @@ def test_export_writes_weights_and_a_card_that_names_its_recipe(tmp_path):
 
 
 def test_a_cards_corruption_names_the_recipes_ranges():
-    wide = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3), sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
+    wide = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3), degradation=Study(sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05)))
     assert export_weights.describe_corruption(wide) == (
         "5x5 Gaussian blur, sigma ~ U[0.5, 6), reflect-101; + s N(0,1), s ~ U[0, 0.05] per image; no clipping")
 
@@ -58,8 +59,8 @@ def test_each_shipped_cards_recipe_round_trips():
 
 
 def test_a_cards_corruption_names_its_sharp_share():
-    recipe = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3), sigma_range=(0.3, 6.0),
-                                 noise_std=(0.0, 0.05), sharp_fraction=0.25)
+    recipe = dataclasses.replace(study.recipe("ours", "deblurnet", steps=3),
+                                 degradation=Study(sigma_range=(0.3, 6.0), noise_std=(0.0, 0.05), sharp_fraction=0.25))
     assert export_weights.describe_corruption(recipe) == (
         "25% of images unblurred (sigma 0), the others 5x5 Gaussian blur, sigma ~ U[0.3, 6), reflect-101; "
         "+ s N(0,1), s ~ U[0, 0.05] per image; no clipping")

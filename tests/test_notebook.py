@@ -124,7 +124,8 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
     assert told_history["model"] == "deblurnet_nonblind" and told_history["epochs"][-1]["step"] == blind_steps == 5
     # A wider training range: DeblurNet on the wide corruption, the blind one's step count, swept beside it.
     wide = json.loads((folder / "runs" / "deblurnet_wide" / "config.json").read_text())
-    assert wide["model"] == "deblurnet" and wide["sigma_range"] == [0.5, 6.0] and wide["noise_std"] == [0.0, 0.05]
+    assert wide["model"] == "deblurnet" and wide["degradation"]["sigma_range"] == [0.5, 6.0]
+    assert wide["degradation"]["noise_std"] == [0.0, 0.05]
     wide_history = json.loads((folder / "runs" / "deblurnet_wide" / "history.json").read_text())
     assert wide_history["model"] == "deblurnet_wide" and wide_history["epochs"][-1]["step"] == 5
     assert (folder / "wide_range_sweep.png").stat().st_size > 1000

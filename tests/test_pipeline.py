@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from deblur import corruption, training
+from deblur.degradations import Study
 from deblur.recipe import Recipe
 from deblur.training import pipeline
 
@@ -150,6 +151,6 @@ def test_a_zoomed_share_serves_magnified_clean_images_as_targets():
 
 
 def test_a_recipe_zooms_only_with_fresh_corruption():
-    Recipe(model="deblurnet", corruption="fresh", zoom_fraction=0.5)
+    Recipe(model="deblurnet", corruption="fresh", degradation=Study(zoom_fraction=0.5))
     with pytest.raises(ValueError, match="zoom_fraction > 0 needs corruption='fresh'"):
-        Recipe(model="deblurnet", corruption="device", zoom_fraction=0.5)
+        Recipe(model="deblurnet", corruption="device", degradation=Study(zoom_fraction=0.5))

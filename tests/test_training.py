@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deblur import models, training
+from deblur.degradations import Study
 from deblur.recipe import Recipe
 from deblur.training import pipeline
 
@@ -181,7 +182,7 @@ def test_a_bad_recipe_is_refused_when_it_is_made(fields, match):
 
 
 def test_a_recipe_round_trips_through_its_dict():
-    recipe = Recipe("deblurnet", corruption="fresh", flips=True, noise_std=(0.0, 0.05), steps=9, seed=3)
+    recipe = Recipe("deblurnet", corruption="fresh", flips=True, degradation=Study(noise_std=(0.0, 0.05)), steps=9, seed=3)
     assert Recipe.from_dict(json.loads(json.dumps(recipe.as_dict()))) == recipe
     with pytest.raises(ValueError, match="Unknown recipe field"):
         Recipe.from_dict({**recipe.as_dict(), "n_train": 3})

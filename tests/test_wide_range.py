@@ -8,6 +8,7 @@ import pytest
 
 from deblur import corruption, files, models, study, training
 from deblur.training.pipeline import FreshCorruption
+from deblur.degradations import Study
 from deblur.recipe import Recipe
 from deblur.training import RunMismatchError
 from tools import records
@@ -51,14 +52,15 @@ def test_bad_noise_settings_name_the_problem(noise_std):
 
 def test_training_records_its_corruption_and_resumes_only_with_the_same(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
-    wide = dict(sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
+    wide = dict(degradation=Study(sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05)))
     settings = dict(steps=2, batch_size=16, corruption="fresh", flips=True)
     training.train(models.deblurnet(seed=0), images, Recipe("deblurnet", **settings, **wide), run_dir=tmp_path / "run",
                    verbose=0)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["sigma_range"] == [0.5, 6.0] and config["noise_std"] == [0.0, 0.05]
+    assert config["degradation"]["sigma_range"] == [0.5, 6.0] and config["degradation"]["noise_std"] == [0.0, 0.05]
     with pytest.raises(RunMismatchError, match="noise_std"):
-        training.train(models.deblurnet(seed=0), images, Recipe("deblurnet", **settings, sigma_range=(0.5, 6.0)),
+        training.train(models.deblurnet(seed=0), images,
+                       Recipe("deblurnet", **settings, degradation=Study(sigma_range=(0.5, 6.0))),
                        run_dir=tmp_path / "run")
     with pytest.raises(ValueError, match="corruption='device' takes one number"):
         Recipe("deblurnet", **{**settings, "corruption": "device"}, **wide)
@@ -66,11 +68,14 @@ def test_training_records_its_corruption_and_resumes_only_with_the_same(tmp_path
 
 def test_recipes_hold_their_corruption_as_numbers_that_compare_equal():
     shipped = study.recipe("ours", "deblurnet")
-    assert shipped.as_dict()["sigma_range"] == [1.0, 4.0] and shipped.as_dict()["noise_std"] == 0.02
-    wide = study.recipe("ours", "deblurnet", sigma_range=[0.5, 6], noise_std=[0, 0.05])
-    assert wide.sigma_range == (0.5, 6.0) and wide.noise_std == (0.0, 0.05)
-    assert wide.as_dict()["noise_std"] == [0.0, 0.05] and wide.as_dict()["sigma_range"] == [0.5, 6.0]
-    assert study.recipe("ours", "deblurnet", sigma_range=[1, 4]) == shipped
+    assert shipped.as_dict()["degradation"] == {"kind": "study", "kernel_size": 5, "sigma_range": [1.0, 4.0],
+                                                "noise_std": 0.02, "sharp_fraction": 0.0, "zoom_fraction": 0.0,
+                                                "zoom_range": [1.0, 2.0]}
+    wide = study.recipe("ours", "deblurnet", degradation=Study(sigma_range=[0.5, 6], noise_std=[0, 0.05]))
+    assert wide.degradation.sigma_range == (0.5, 6.0) and wide.degradation.noise_std == (0.0, 0.05)
+    assert wide.as_dict()["degradation"]["noise_std"] == [0.0, 0.05]
+    assert study.recipe("ours", "deblurnet", degradation=Study(sigma_range=[1, 4])) == shipped
+    assert Recipe.from_dict(wide.as_dict()) == wide
 
 
 def _load_wide_range():
@@ -90,10 +95,9 @@ wide_range = _load_wide_range()
 def test_the_wide_recipe_is_the_shipped_deblurnets_with_the_wide_corruption():
     wide, shipped = wide_range.wide_recipe(), study.get_profile("full").recipe_for("deblurnet")
     assert wide.steps == shipped.steps == 19_823 and wide.validation_split == shipped.validation_split
-    assert (wide.sigma_range, wide.noise_std) == ((0.5, 6.0), (0.0, 0.05))
-    other = ("sigma_range", "noise_std")
-    assert {k: v for k, v in wide.as_dict().items() if k not in other} == {
-        k: v for k, v in shipped.as_dict().items() if k not in other}
+    assert (wide.degradation.sigma_range, wide.degradation.noise_std) == ((0.5, 6.0), (0.0, 0.05))
+    assert replace(wide, degradation=shipped.degradation) == shipped
+    assert replace(wide.degradation, sigma_range=(1.0, 4.0), noise_std=0.02) == shipped.degradation
 
 
 def _sweep_row(method, sigma, noise, mse):
@@ -127,7 +131,7 @@ def test_wide_training_runs_with_its_corruption(tmp_path):
                            verbose=0)
     assert run.steps == 2 and run.model.name == "deblurnet_wide"
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["sigma_range"] == [0.5, 6.0] and config["noise_std"] == [0.0, 0.05]
+    assert config["degradation"]["sigma_range"] == [0.5, 6.0] and config["degradation"]["noise_std"] == [0.0, 0.05]
 
 
 def test_export_ships_only_a_qualifying_model_under_its_own_name(tmp_path):
@@ -160,7 +164,9 @@ def test_wide_recipe_replays_a_budgeted_run_as_its_step_count():
     assert quick.budget_seconds and quick.steps is None
     wide = study.wide_recipe(quick, replay={"steps": 123, "hold_steps": 4, "budget_seconds": quick.budget_seconds})
     assert (wide.steps, wide.hold_steps, wide.budget_seconds, wide.epochs) == (123, 4, None, None)
-    assert (wide.sigma_range, wide.noise_std) == (study.WIDE_SIGMA_RANGE, study.WIDE_NOISE_RANGE)
-    assert study.wide_recipe(quick) == replace(quick, sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05))
+    assert (wide.degradation.sigma_range, wide.degradation.noise_std) == (study.WIDE_SIGMA_RANGE,
+                                                                          study.WIDE_NOISE_RANGE)
+    assert study.wide_recipe(quick) == replace(quick, degradation=Study(sigma_range=(0.5, 6.0),
+                                                                        noise_std=(0.0, 0.05)))
     with pytest.raises(ValueError, match="corruption='fresh'"):
         study.wide_recipe(study.get_profile("full").recipe_for("cae"))

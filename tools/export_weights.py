@@ -20,6 +20,7 @@ if str(ROOT) not in sys.path:  # run as a script or imported by one
 
 from deblur import files, models, study, training  # noqa: E402
 from deblur.machine import machine_info  # noqa: E402
+from deblur.degradations import Realistic  # noqa: E402
 from deblur.recipe import Recipe, Seeds  # noqa: E402
 from tools import records  # noqa: E402
 
@@ -132,15 +133,22 @@ def export_pretrained(run_dir, *, evaluation, command, data_source, recipe=None,
 
 def describe_corruption(model_recipe):
     """The training corruption of a recipe, in words (a model card's ``data.corruption``)."""
-    low, high = model_recipe.sigma_range
-    noise = model_recipe.noise_std
+    d = model_recipe.degradation
+    if isinstance(d, Realistic):
+        families = ", ".join(f"{name} {p:.0%}" for name, p in d.families.items() if p)
+        return (f"realistic family ({families}; kernels on {d.kernel_size}x{d.kernel_size}: shake extent "
+                f"U[{d.shake_extent[0]:g}, {d.shake_extent[1]:g}] px, motion U[{d.motion_length[0]:g}, "
+                f"{d.motion_length[1]:g}] px, defocus radius U[{d.defocus_radius[0]:g}, {d.defocus_radius[1]:g}] px, "
+                f"Gaussian sigma U[{d.gaussian_sigma[0]:g}, {d.gaussian_sigma[1]:g}] px), reflect-101; + s N(0,1), s ~ "
+                f"U[{d.noise_std[0]:g}, {d.noise_std[1]:g}]; shot noise on {d.poisson:.0%}; JPEG q "
+                f"{d.jpeg_quality[0]}-{d.jpeg_quality[1]} on {d.jpeg:.0%}; no clipping but by JPEG")
+    low, high = d.sigma_range
+    noise = d.noise_std
     noise = (f"{noise:g} N(0,1)" if np.ndim(noise) == 0
              else f"s N(0,1), s ~ U[{noise[0]:g}, {noise[1]:g}] per image")
-    sharp = (f"{model_recipe.sharp_fraction:.0%} of images unblurred (sigma 0), the others "
-             if model_recipe.sharp_fraction else "")
-    zoom = (f"{model_recipe.zoom_fraction:.0%} of clean images first magnified by U[{model_recipe.zoom_range[0]:g}, "
-            f"{model_recipe.zoom_range[1]:g}) (cubic, a random crop of the image's size; the target too); "
-            if model_recipe.zoom_fraction else "")
+    sharp = f"{d.sharp_fraction:.0%} of images unblurred (sigma 0), the others " if d.sharp_fraction else ""
+    zoom = (f"{d.zoom_fraction:.0%} of clean images first magnified by U[{d.zoom_range[0]:g}, {d.zoom_range[1]:g}) "
+            "(cubic, a random crop of the image's size; the target too); " if d.zoom_fraction else "")
     return f"{zoom}{sharp}5x5 Gaussian blur, sigma ~ U[{low:g}, {high:g}), reflect-101; + {noise}; no clipping"
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._validation import as_float_images, check_images, check_int, check_same_shape
 from ..corruption import corrupt
+from ..degradations import Realistic
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
 from ..machine import frontend, resolve_precision
 from ..models import load_model_file, set_precision
@@ -162,7 +163,19 @@ def _check_group(recipe):
 
 
 def _corruption_settings(recipe):
-    return {"sigma_range": recipe.sigma_range, "noise_std": recipe.noise_std, "sharp_fraction": recipe.sharp_fraction}
+    """The study-family degradation's blur and noise, as the pipelines take them (a Realistic one has none)."""
+    d = recipe.degradation
+    if isinstance(d, Realistic):
+        return {}
+    return {"kernel_size": d.kernel_size, "sigma_range": d.sigma_range, "noise_std": d.noise_std,
+            "sharp_fraction": d.sharp_fraction}
+
+
+def _corrupt(images, recipe, seed):
+    """The recipe's degradation of a fixed set of ``images`` (no zoom: it changes targets) with ``seed``."""
+    if isinstance(recipe.degradation, Realistic):
+        return recipe.degradation(images, seed)
+    return corrupt(images, seed=seed, **_corruption_settings(recipe))
 
 
 def _training_arrays(x_clean, x_corrupted, recipe):
@@ -174,7 +187,7 @@ def _training_arrays(x_clean, x_corrupted, recipe):
         return check_images(x_clean, name="x_clean"), None  # uint8 stays uint8: no float copy
     clean = as_float_images(x_clean, name="x_clean")
     if x_corrupted is None:
-        return clean, corrupt(clean, seed=Seeds(recipe.seed).train_corruption, **_corruption_settings(recipe))[0]
+        return clean, _corrupt(clean, recipe, Seeds(recipe.seed).train_corruption)[0]
     noisy = as_float_images(x_corrupted, name="x_corrupted", check_range=False)
     check_same_shape(noisy, clean, ("x_corrupted", "x_clean"))
     return clean, noisy
@@ -246,22 +259,30 @@ def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, star
     group (each pair once per process leaves the mean loss as it is)."""
     seed = Seeds(recipe.seed).training
     common = dict(batch_size=recipe.batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch, group=group)
-    settings = _corruption_settings(recipe)
     if noisy is not None:
         data = ImagePairs(noisy[train_idx], clean[train_idx], **common)
         return data, ((noisy[val_idx], clean[val_idx]) if len(val_idx) else None)
     if recipe.corruption == "device":
         data = DeviceBatches(clean[train_idx], workers=workers, **common)
     else:
-        data = FreshCorruption(clean[train_idx], flips=recipe.flips, workers=workers, sigma_input=recipe.sigma_input,
-                               zoom_fraction=recipe.zoom_fraction, zoom_range=recipe.zoom_range, **settings, **common)
+        data = _fresh_batches(clean[train_idx], recipe, workers=workers, **common)
     if not len(val_idx):
         return data, None
     val_clean = as_float_images(clean[val_idx], name="x_clean")
-    val_noisy, val_sigmas = corrupt(val_clean, seed=Seeds(recipe.seed).validation_corruption, **settings)
+    val_noisy, val_sigmas = _corrupt(val_clean, recipe, Seeds(recipe.seed).validation_corruption)
     if recipe.sigma_input:
         val_noisy = {"corrupted": val_noisy, "sigma": val_sigmas.astype(np.float32)[:, None]}
     return data, (val_noisy, val_clean)
+
+
+def _fresh_batches(clean, recipe, *, workers, **common):
+    """Training batches corrupted anew as they are drawn, by the recipe's degradation."""
+    d = recipe.degradation
+    if isinstance(d, Realistic):
+        return FreshCorruption(clean, flips=recipe.flips, workers=workers, degradation=d, **common)
+    return FreshCorruption(clean, flips=recipe.flips, workers=workers, sigma_input=recipe.sigma_input,
+                           zoom_fraction=d.zoom_fraction, zoom_range=d.zoom_range, **_corruption_settings(recipe),
+                           **common)
 
 
 def _fit(model, data, validation, *, callbacks, verbose):

@@ -145,6 +145,9 @@ class FreshCorruption(EpochBatches):
     zoom_fraction, zoom_range : default 0.0, (1.0, 2.0)
         Share of clean images magnified (:func:`deblur.corruption.magnify`) by a factor in ``zoom_range`` before
         they are corrupted (drawn last, only if the share is > 0); the pair's target is the magnified image.
+    degradation : deblur.degradations.Realistic, optional
+        Corrupt with it instead of the study's Gaussian (whose settings are then ignored); its draws for the whole
+        batch come from the batch's generator after the flips.
     sigma_input : bool, default False
         Serve ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as the input, for a model told the blur (the same
         draws as without).
@@ -155,7 +158,7 @@ class FreshCorruption(EpochBatches):
 
     def __init__(self, clean, *, batch_size=32, seed=0, epochs=1, start_epoch=0, flips=False, shuffle=True,
                  kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, zoom_fraction=0.0,
-                 zoom_range=(1.0, 2.0), workers=1, sigma_input=False, group=None):
+                 zoom_range=(1.0, 2.0), workers=1, sigma_input=False, group=None, degradation=None):
         clean = check_images(clean, name="clean")
         super().__init__(len(clean), batch_size=batch_size, seed=seed, epochs=epochs,
                          start_epoch=start_epoch, shuffle=shuffle, workers=workers, group=group)
@@ -165,6 +168,7 @@ class FreshCorruption(EpochBatches):
         self.clean = clean
         self.flips = bool(flips)
         self.sigma_input = bool(sigma_input)
+        self.degradation = degradation
 
     def batch(self, epoch, step):
         """The (corrupted, clean) float32 pair of batch ``step`` of epoch ``epoch``; with ``sigma_input``, ``corrupted``
@@ -177,6 +181,8 @@ class FreshCorruption(EpochBatches):
             horizontal, vertical = (rng.random((2, len(idx))) < 0.5)[:, start:stop]
             clean[horizontal] = clean[horizontal, :, ::-1]
             clean[vertical] = clean[vertical, ::-1]
+        if self.degradation is not None:
+            return self.degradation.apply(clean, self.degradation.draw(rng, len(idx))[start:stop]), clean
         sigmas, levels = draw_settings(rng, len(idx), sigma_range=self.sigma_range, noise_std=self.noise_std,
                                        sharp_fraction=self.sharp_fraction)
         sigmas, levels = sigmas[start:stop], levels if np.ndim(levels) == 0 else levels[start:stop]
