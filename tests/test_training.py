@@ -173,7 +173,7 @@ def test_bad_arguments_raise_before_anything_is_written(tmp_path, kwargs, error,
         ({"epochs": 2, "steps": 3}, "one length"),
         ({"steps": 3, "hold_steps": 3}, "hold_steps"),
         ({"budget_seconds": -1.0}, "budget_seconds"),
-        ({"corruption": "device", "noise_std": (0.0, 0.05)}, "range"),
+        ({"corruption": "device", "degradation": Study(noise_std=(0.0, 0.05))}, "range"),
     ],
 )
 def test_a_bad_recipe_is_refused_when_it_is_made(fields, match):
