@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur import degradations, files, metrics, models, plots, study, training
+from deblur import data, degradations, files, metrics, models, plots, study, training
 from deblur.recipe import Recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def load_data(source):
 
 def evaluate(args, command):
     """Score identity, the shipped models and the realistic-trained ones on the realistic test set; record, figure."""
-    _, x_test = load_data(args.data)
+    _, (x_test, _) = data.load_cifar10(args.data)  # all 10,000 test images; no training set or its corruption
     corrupted, draws = study.realistic_test(x_test, SEEDS, DEGRADATION)
     masks = family_rows(draws)
     clean = x_test.astype(np.float32) / 255
@@ -145,7 +145,7 @@ def main(argv=None):
             run = train(x_train, name, minutes=args.minutes, run_root=args.run_root)
             print(f"{name}: {run.steps:,} steps, finished {run.finished}", flush=True)
     else:
-        files.check_outputs([args.out, args.figure], allow=(args.out,))
+        files.check_outputs([args.out, args.figure], [p for p in (args.data, args.run_root) if p], allow=(args.out,))
         evaluate(args, command)
     return 0
 
