@@ -41,7 +41,7 @@ def _worker(mode, data_source, steps):
     import numpy as np
 
     from deblur import corruption, data, models, training
-    from deblur.recipe import Recipe
+    from deblur.recipe import Epochs, Recipe
 
     class StopAfter(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
@@ -64,7 +64,7 @@ def _worker(mode, data_source, steps):
                       callbacks=[StopAfter()], verbose=0)
         else:
             with tempfile.TemporaryDirectory() as run_dir:
-                training.train(model, x_train, Recipe("deblurnet", epochs=1, batch_size=32, corruption="fresh", flips=True), run_dir=run_dir, callbacks=[StopAfter()], verbose=0)
+                training.train(model, x_train, Recipe("deblurnet", length=Epochs(1), batch_size=32, corruption="fresh", flips=True), run_dir=run_dir, callbacks=[StopAfter()], verbose=0)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"mode": mode, "peak_rss_mb": peak_kb / 1024}))
 

@@ -6,7 +6,7 @@ A recipe says everything about *how* a model is trained; a run folder's ``config
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -14,7 +14,8 @@ from ._validation import check_int
 from .degradations import Realistic, Study, degradation_from_dict
 from .machine import PRECISIONS
 
-__all__ = ["Recipe", "Seeds", "CORRUPTIONS", "LR_SCHEDULES", "STUDY_EPOCHS"]
+__all__ = ["Recipe", "Seeds", "Epochs", "Steps", "Budget", "make_length", "length_from_dict", "CORRUPTIONS",
+           "LR_SCHEDULES", "STUDY_EPOCHS"]
 
 #: The ways a recipe corrupts the training images.
 CORRUPTIONS = ("fixed", "fresh", "device")
@@ -24,6 +25,83 @@ LR_SCHEDULES = ("constant", "win5rb", "cosine")
 STUDY_EPOCHS = 20
 #: Fields that records written before ``Recipe.degradation`` held flat (now :class:`deblur.degradations.Study`'s).
 LEGACY_DEGRADATION_FIELDS = ("sigma_range", "noise_std", "sharp_fraction", "zoom_fraction", "zoom_range")
+#: Fields that records written before ``Recipe.length`` held flat (now :class:`Epochs`, :class:`Steps`, :class:`Budget`).
+LEGACY_LENGTH_FIELDS = ("epochs", "steps", "hold_steps", "budget_seconds")
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """Train for ``epochs`` passes over the training images (the study: 20)."""
+
+    epochs: int = STUDY_EPOCHS
+
+    def __post_init__(self):
+        check_int(self.epochs, "epochs", minimum=1)
+
+    def __str__(self):
+        return f"{self.epochs} epochs"
+
+
+@dataclass(frozen=True)
+class Steps:
+    """Train for ``steps`` batches; a cosine schedule holds the base rate for the first ``hold_steps`` (a replayed
+    :class:`Budget` records both)."""
+
+    steps: int
+    hold_steps: int = 0
+
+    def __post_init__(self):
+        check_int(self.steps, "steps", minimum=1)
+        check_int(self.hold_steps, "hold_steps", minimum=0)
+        if self.hold_steps >= self.steps:
+            raise ValueError(f"hold_steps must be below steps; got {self.hold_steps!r} of {self.steps!r}.")
+
+    def __str__(self):
+        return f"{self.steps:,} steps"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Train for about ``budget_seconds`` of training steps: the run measures its speed over the first tenth, then
+    fixes and records its step count (replay it as :class:`Steps`)."""
+
+    budget_seconds: float
+
+    def __post_init__(self):
+        if not (np.isfinite(self.budget_seconds) and self.budget_seconds > 0):
+            raise ValueError(f"budget_seconds must be > 0; got {self.budget_seconds!r}.")
+
+    def __str__(self):
+        return f"{self.budget_seconds:g} s budget"
+
+
+def length_from_dict(d):
+    """The length its ``as_dict`` wrote (its keys are its tag): ``{"epochs": 20}``, ``{"steps": 500, "hold_steps":
+    0}``, ``{"budget_seconds": 120.0}``.
+
+    >>> length_from_dict({"steps": 500})
+    Steps(steps=500, hold_steps=0)
+    """
+    for cls in (Epochs, Steps, Budget):
+        names = [f.name for f in fields(cls)]
+        if names[0] in d and set(d) <= set(names):
+            return cls(**d)
+    raise ValueError(f"A length is {{'epochs': E}}, {{'steps': S, 'hold_steps': H}} or {{'budget_seconds': B}}; "
+                     f"got {d!r}.")
+
+
+def make_length(*, epochs=None, steps=None, hold_steps=0, budget_seconds=None):
+    """The one length these keywords name (at most one of ``epochs``, ``steps``, ``budget_seconds``; none: the
+    study's 20 epochs)."""
+    given = {k: v for k, v in (("epochs", epochs), ("steps", steps), ("budget_seconds", budget_seconds))
+             if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"A recipe has one length: epochs, steps or budget_seconds; got {sorted(given)}.")
+    if hold_steps and "steps" not in given:
+        raise ValueError("hold_steps replays a time budget: give it with steps.")
+    if "steps" in given:
+        given["hold_steps"] = hold_steps
+    return length_from_dict(given) if given else Epochs()
 
 
 def _derived(offset, doc):
@@ -74,8 +152,8 @@ class Seeds:
 class Recipe:
     """How one model is trained: the whole configuration of a run.
 
-    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 % validation, training images corrupted once). At
-    most one of ``epochs``, ``steps`` and ``budget_seconds`` says how long (none: 20 epochs); every field is checked.
+    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 % validation, training images corrupted once, 20
+    epochs); every field is checked.
 
     Attributes
     ----------
@@ -105,12 +183,9 @@ class Recipe:
         every batch corrupted anew as it is drawn (on the CPU); ``"device"``: the same, inside the training step.
     flips : bool
         Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
-    epochs, steps : int or None
-        Total epochs, or total steps (a replayed time budget).
-    hold_steps : int
-        With ``steps`` and a cosine: steps at the base rate before it starts.
-    budget_seconds : float or None
-        About this many seconds of training steps; the run records the steps reached (``steps=``, ``hold_steps=``).
+    length : Epochs, Steps or Budget
+        How long: ``Epochs(20)`` (the default), ``Steps(steps, hold_steps=0)`` or ``Budget(seconds)``, about that
+        many seconds of training steps (the run records the steps reached; replay them as ``Steps``).
     global_clipnorm : float or None
         Clip the gradients to this global norm (None: the study's, no clipping).
     sigma_input : bool
@@ -139,10 +214,7 @@ class Recipe:
     validation_split: float = 0.1
     corruption: str = "fixed"
     flips: bool = False
-    epochs: int | None = None
-    steps: int | None = None
-    hold_steps: int = 0
-    budget_seconds: float | None = None
+    length: Epochs | Steps | Budget = field(default_factory=Epochs)
     global_clipnorm: float | None = None
     sigma_input: bool = False
     degradation: Study | Realistic = field(default_factory=Study)
@@ -152,6 +224,11 @@ class Recipe:
     def __post_init__(self):
         if isinstance(self.degradation, dict):  # a JSON round trip
             object.__setattr__(self, "degradation", degradation_from_dict(self.degradation))
+        if isinstance(self.length, dict):
+            object.__setattr__(self, "length", length_from_dict(self.length))
+        if not isinstance(self.length, (Epochs, Steps, Budget)):
+            raise ValueError(f"length must be a deblur.recipe.Epochs, Steps or Budget; got "
+                             f"{type(self.length).__name__}.")
         if not isinstance(self.degradation, (Study, Realistic)):
             raise ValueError(f"degradation must be a deblur.degradations.Study or Realistic; got "
                              f"{type(self.degradation).__name__}.")
@@ -176,15 +253,9 @@ class Recipe:
                              "or 'fixed'; corruption='device' takes one number.")
 
     def _check(self):
-        lengths = [n for n in ("epochs", "steps", "budget_seconds") if getattr(self, n) is not None]
-        if len(lengths) > 1:
-            raise ValueError(f"A recipe has one length: epochs, steps or budget_seconds; got {lengths}.")
-        for name in ("epochs", "steps", "batch_size", "seed", "hold_steps"):
-            if getattr(self, name) is not None:
-                check_int(getattr(self, name), name, minimum=0 if name in ("seed", "hold_steps") else 1)
-        if self.steps is not None and self.hold_steps >= self.steps:
-            raise ValueError(f"hold_steps must be below steps; got {self.hold_steps!r} of {self.steps!r}.")
-        for name in ("learning_rate", "budget_seconds", "global_clipnorm"):
+        check_int(self.batch_size, "batch_size", minimum=1)
+        check_int(self.seed, "seed", minimum=0)
+        for name in ("learning_rate", "global_clipnorm"):
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be > 0; got {value!r}.")
@@ -205,27 +276,25 @@ class Recipe:
         if self.flips and self.corruption == "fixed":
             raise ValueError("flips=True needs corruption='fresh' or 'device' (fixed pairs are not flipped).")
 
-    @property
-    def length(self):
-        """How long, in words: ``"20 epochs"``, ``"19,823 steps"``, ``"100 s budget"``."""
-        if self.budget_seconds is not None:
-            return f"{self.budget_seconds:g} s budget"
-        if self.steps is not None:
-            return f"{self.steps:,} steps"
-        return f"{self.epochs or STUDY_EPOCHS} epochs"
-
     def as_dict(self):
         """Every field, JSON-ready: what ``config.json`` and a model card's ``recipe`` hold."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {**d, "build": dict(self.build), "degradation": self.degradation.as_dict()}
+        return {**d, "build": dict(self.build), "degradation": self.degradation.as_dict(),
+                "length": asdict(self.length)}
 
     @classmethod
     def from_dict(cls, d):
         """The recipe :meth:`as_dict` wrote; an unknown field is an error that names it.
 
-        Records written before the degradation was one field (flat ``sigma_range``, ``noise_std``, ``sharp_fraction``,
-        ``zoom_fraction``, ``zoom_range``) read as the ``Study`` they describe."""
+        Records written before the degradation and the length were one field each (flat ``sigma_range``,
+        ``noise_std``, ``sharp_fraction``, ``zoom_fraction``, ``zoom_range``; ``epochs``, ``steps``, ``hold_steps``,
+        ``budget_seconds``) read as the ``Study`` and length they describe."""
         d = dict(d)
+        flat = {name: d.pop(name) for name in LEGACY_LENGTH_FIELDS if name in d}
+        if flat and "length" in d:
+            raise ValueError(f"A recipe with a length cannot also set {sorted(flat)}.")
+        if flat:
+            d["length"] = make_length(**{k: v for k, v in flat.items() if v is not None})
         legacy = {name: d.pop(name) for name in LEGACY_DEGRADATION_FIELDS if name in d}
         if legacy and (d.get("degradation") or {}).get("kind", "study") == "study":
             d["degradation"] = Study(**legacy).as_dict()

@@ -12,15 +12,15 @@ from pathlib import Path
 
 from . import corruption, data, degradations
 from .pretrained import MODEL_NAMES
-from .recipe import STUDY_EPOCHS, Recipe, Seeds
+from .recipe import STUDY_EPOCHS, Budget, Epochs, Recipe, Seeds, Steps, make_length
 
-__all__ = ["MODEL_NAMES", "Seeds", "Recipe", "RECIPES", "recipe", "nonblind_recipe", "wide_recipe",
+__all__ = ["MODEL_NAMES", "Seeds", "Recipe", "Epochs", "Steps", "Budget", "RECIPES", "recipe", "nonblind_recipe", "wide_recipe",
            "WIDE_SIGMA_RANGE", "WIDE_NOISE_RANGE", "Profile", "PROFILES", "get_profile", "STUDY_REPORTED",
            "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "QUICK_RECIPE", "SHIPPED_DEBLURNET", "SCRATCH_DIR",
            "load_profile_data", "realistic_test", "train_model"]
 
 #: The recipe fields that say how long a run is; setting one clears the others.
-_LENGTHS = {"epochs", "steps", "budget_seconds"}
+_LENGTHS = {"epochs", "steps", "hold_steps", "budget_seconds"}
 
 #: The one git-ignored folder for scratch output (run folders, the notebook's figures and JSON); records: ``reports/``.
 SCRATCH_DIR = Path("runs")
@@ -46,18 +46,19 @@ RECIPES = {
 def recipe(name, model, **changes):
     """The :class:`Recipe` ``name`` (``"study"`` or ``"ours"``) for ``model``, with fields changed.
 
-    A model the named recipe does not cover (DeblurNet under ``"study"``) gets ours. Setting one length (``epochs``,
-    ``steps`` or ``budget_seconds``) clears the others."""
+    A model the named recipe does not cover (DeblurNet under ``"study"``) gets ours. A length may be given as
+    ``length=`` or as one of ``epochs``, ``steps`` (with ``hold_steps``) and ``budget_seconds``."""
     if name not in RECIPES:
         raise ValueError(f"Unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
     base = RECIPES[name].get(model) or RECIPES["ours"].get(model)
     if base is None:
         raise ValueError(f"No training recipe for model {model!r}; known: {sorted(RECIPES['ours'])}.")
+    flat = {k: changes.pop(k) for k in _LENGTHS if k in changes}
+    if flat:
+        changes["length"] = make_length(**flat)
     unknown = set(changes) - {f.name for f in fields(Recipe)}
     if unknown:
         raise ValueError(f"Unknown recipe field(s) {sorted(unknown)}; valid: {sorted(f.name for f in fields(Recipe))}.")
-    if _LENGTHS & set(changes):
-        base = replace(base, **dict.fromkeys(_LENGTHS))
     return replace(base, **changes)
 
 
@@ -96,8 +97,7 @@ def _fresh_variant(model_recipe, what, replay, **changes):
     if model_recipe.corruption != "fresh":
         raise ValueError(f"{what} needs corruption='fresh'; {model_recipe.model}'s is {model_recipe.corruption!r}.")
     if replay and replay.get("steps"):  # take the steps (and hold) the other run recorded
-        changes.update(epochs=None, budget_seconds=None, steps=int(replay["steps"]),
-                       hold_steps=int(replay.get("hold_steps", 0)))
+        changes["length"] = Steps(int(replay["steps"]), int(replay.get("hold_steps", 0)))
     return replace(model_recipe, **changes)
 
 

@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deblur import metrics, models, study
+from deblur.recipe import Epochs
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -48,7 +49,7 @@ BUILDERS = {**models.MODELS, "win5rb_fixed": win5rb_fixed, "nafunet": candidates
 
 def _on_full_profile(model, **changes):
     """The study's recipe (fixed corruption, the study's epochs) with ``changes``, for a candidate ``model``."""
-    return study.Recipe(model, epochs=study.STUDY_EPOCHS, **changes)
+    return study.Recipe(model, length=Epochs(study.STUDY_EPOCHS), **changes)
 
 
 #: Configuration name -> recipe, all on the full profile's data and seeds.
@@ -96,7 +97,7 @@ def main(argv=None):
         if args.time_limit and time.perf_counter() - start > args.time_limit:
             print(f"== time limit reached before {name}")
             return 3
-        recipe = CONFIGS[name] if not args.epochs else replace(CONFIGS[name], epochs=args.epochs)
+        recipe = CONFIGS[name] if not args.epochs else replace(CONFIGS[name], length=Epochs(args.epochs))
         model = BUILDERS[recipe.model](seed=profile.seeds.init, **recipe.build)
         print(f"== {name}: {model.count_params():,} parameters, {recipe}")
         run = study.train_model(replace(recipe, precision="float32"), arrays["x_train"], arrays["x_train_corrupted"],

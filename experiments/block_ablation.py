@@ -43,6 +43,7 @@ import keras
 import numpy as np
 
 from deblur import corruption, data, files, machine, metrics, models, study, training
+from deblur.recipe import Steps
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -165,7 +166,7 @@ def validation_pairs(x_pool, recipe):
 
 def run_candidate(name, steps, x_pool, test, run_root):
     """Train ``name`` for ``steps`` (or resume it) and score it: the record's measurements."""
-    recipe = replace(CANDIDATES[name][0], steps=steps)
+    recipe = replace(CANDIDATES[name][0], length=Steps(steps))
     start = time.perf_counter()
     switch = [SwitchToMSE(int(MSE_FROM * steps))] if training.make_loss(recipe) is charbonnier_then_mse else []
     run = study.train_model(recipe, x_pool, run_dir=Path(run_root) / name, model=build(name), verbose=2,

@@ -30,6 +30,7 @@ from pathlib import Path
 import keras
 
 from deblur import data, metrics, models, study
+from deblur.recipe import Budget, Steps
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -157,15 +158,15 @@ def main(argv=None):
             parser.error(f"{name} must be positive")
 
     if args.minutes is not None:
-        recipe = replace(CONFIGS[args.config], budget_seconds=args.minutes * 60)
+        recipe = replace(CONFIGS[args.config], length=Budget(args.minutes * 60))
         key = f"{args.config}@{args.minutes:g}min"
     else:
-        recipe = replace(CONFIGS[args.config], steps=args.steps, hold_steps=args.hold_steps)
+        recipe = replace(CONFIGS[args.config], length=Steps(args.steps, args.hold_steps))
         key = f"{args.config}@{args.steps}steps"
 
     (x_pool, _), _ = data.load_cifar10(args.data)
     test = test_set(args.data, n_test=args.n_test, seed=args.seed)
-    curve = Curve(every_s=args.eval_every or (recipe.budget_seconds or 600) / 6,
+    curve = Curve(every_s=args.eval_every or (getattr(recipe.length, 'budget_seconds', None) or 600) / 6,
                   val=validation_set(x_pool, recipe, args.seed), test=test, batch_size=recipe.batch_size)
     model = BUILDERS[recipe.model](seed=study.Seeds(args.seed).init, **recipe.build)
     print(f"== {args.config}: {model.count_params():,} parameters, {recipe}")
@@ -179,9 +180,9 @@ def main(argv=None):
     record = {
         "config": args.config,
         "recipe": recipe.as_dict(),
-        "budget_s": recipe.budget_seconds,
+        "budget_s": getattr(recipe.length, "budget_seconds", None),
         "steps": run.steps,
-        "hold_steps": run.length.get("hold_steps", recipe.hold_steps),
+        "hold_steps": run.length.get("hold_steps", getattr(recipe.length, "hold_steps", 0)),
         "train_s": round(curve.train_s, 1),
         "images_seen": run.steps * recipe.batch_size,
         "images_per_s": round(run.steps * recipe.batch_size / curve.train_s, 1),

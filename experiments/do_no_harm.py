@@ -56,7 +56,7 @@ import numpy as np
 from skimage import data as skdata, transform
 
 from deblur import corruption, data, degradations, files, inference, metrics, models, natural, plots, study, sweep, training
-from deblur.recipe import Recipe
+from deblur.recipe import Recipe, Steps
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -135,7 +135,7 @@ def photo_recipe(variant, *, steps=None):
     recipe = replace(recipe, degradation=degradation,
                      batch_size=v.get("batch_size", recipe.batch_size), build=v.get("build", {}),
                      learning_rate=v.get("lr", recipe.learning_rate), precision=v.get("precision", "float32"))
-    return recipe if steps is None else replace(recipe, steps=int(steps))
+    return recipe if steps is None else replace(recipe, length=Steps(int(steps)))
 
 
 def training_photo_patches(n, seed):
@@ -363,7 +363,7 @@ def ablate_round2(args, command):
         steps_per_epoch = -(-history["data"]["n_train"] // recipe.batch_size)
         row = {"variant": variant, **ROUND2[variant], "epochs": len(history["epochs"]),
                "steps": history.get("final_step") or len(history["epochs"]) * steps_per_epoch,
-               "finished": history.get("final_step") == recipe.steps, "final_loss": history["epochs"][-1]["loss"],
+               "finished": history.get("final_step") == getattr(recipe.length, "steps", None), "final_loss": history["epochs"][-1]["loss"],
                "recipe": recipe.as_dict()}
         if row["finished"]:
             row.update(score(training.load_run(run_dir).model))

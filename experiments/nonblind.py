@@ -47,6 +47,7 @@ import numpy as np
 from keras import layers, ops
 
 from deblur import baselines, files, metrics, models, plots, study
+from deblur.recipe import Steps
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -132,7 +133,7 @@ def variant_recipe(variant, *, steps=None):
     """The full profile's DeblurNet recipe (the shipped 19,823 steps, or ``steps``), told sigma unless blind."""
     recipe = study.get_profile(PROFILE).recipe_for("deblurnet")
     if steps is not None:
-        recipe = replace(recipe, steps=int(steps))
+        recipe = replace(recipe, length=Steps(int(steps)))
     return recipe if variant == "blind" else study.nonblind_recipe(recipe)
 
 

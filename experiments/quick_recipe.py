@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur import corruption, files, metrics, models, study
+from deblur.recipe import length_from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -91,8 +92,8 @@ def run(name, lr, batch_size, length, seed, test, run_root):
     """Train one candidate for one seed and score it on the fixed test set."""
     profile = study.get_profile("quick", seed=seed)
     arrays = study.load_profile_data(profile, test["data"])
-    recipe = replace(profile.recipe_for(name), learning_rate=lr, batch_size=batch_size, epochs=None,
-                     budget_seconds=None, precision="float32", **length)
+    recipe = replace(profile.recipe_for(name), learning_rate=lr, batch_size=batch_size,
+                     precision="float32", length=length_from_dict(length))
     folder = Path(run_root) / f"{name}_lr{lr:g}_b{batch_size}" / f"seed{seed}"
     trained = study.train_model(recipe, arrays["x_train"], arrays["x_train_corrupted"], run_dir=folder, verbose=0)
     result = metrics.evaluate(trained.model, test["corrupted"], test["clean"])

@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deblur import data, files, metrics, models, plots, study, sweep
+from deblur.recipe import Steps
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: the repository root holds tools/
@@ -180,7 +181,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/wide_range.py")
     if args.command == "train":
-        recipe = wide_recipe() if args.steps is None else replace(wide_recipe(), steps=args.steps)
+        recipe = wide_recipe() if args.steps is None else replace(wide_recipe(), length=Steps(args.steps))
         train(study.load_profile_data(study.get_profile(PROFILE), args.data)["x_train"], run_dir=args.run_dir,
               recipe=recipe)
     elif args.command == "evaluate":

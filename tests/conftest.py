@@ -84,9 +84,9 @@ def cae16(seed=0):
 
 
 def _cae_recipe():
-    from deblur.recipe import Recipe
+    from deblur.recipe import Epochs, Recipe
 
-    return Recipe("cae", epochs=6, batch_size=16, validation_split=0.25, seed=0)
+    return Recipe("cae", length=Epochs(6), batch_size=16, validation_split=0.25, seed=0)
 
 
 #: The study's CAE on 64 smooth images (48 trained in 3 batches of 16, 16 validated), 6 epochs: :func:`cae_run_dir`.

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deblur import baselines, corruption, inference, metrics, models, plots, training
-from deblur.recipe import Recipe
+from deblur.recipe import Epochs, Recipe
 from deblur.training import pipeline
 
 GOOD = np.random.default_rng(0).random((2, 32, 32, 3)).astype(np.float32)
@@ -87,7 +87,7 @@ def test_bad_images_get_one_clear_error(name, kind, model):
 def test_train_refuses_bad_images_before_writing_anything(kind, tmp_path, model):
     run_dir = tmp_path / "run"
     with pytest.raises(ValueError, match=re.escape(MESSAGES[kind])):
-        training.train(model, _bad(kind), Recipe("deblurnet", epochs=1, corruption="fresh"), run_dir=run_dir, verbose=0)
+        training.train(model, _bad(kind), Recipe("deblurnet", length=Epochs(1), corruption="fresh"), run_dir=run_dir, verbose=0)
     assert not run_dir.exists()
 
 
@@ -115,5 +115,5 @@ def test_run_dir_that_is_a_file(tmp_path, model):
     path = tmp_path / "run"
     path.write_text("not a folder")
     with pytest.raises(NotADirectoryError, match="not a folder"):
-        training.train(model, GOOD, Recipe("deblurnet", epochs=1, corruption="fresh"), run_dir=path, verbose=0)
+        training.train(model, GOOD, Recipe("deblurnet", length=Epochs(1), corruption="fresh"), run_dir=path, verbose=0)
     assert path.read_text() == "not a folder"

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from deblur import corruption, models, training
-from deblur.recipe import Recipe
+from deblur.recipe import Epochs, Recipe
 from deblur.training import pipeline
 from deblur.study import Seeds
 from deblur.device_corruption import CorruptionTrainer, DeviceCorruption, blur_ops
@@ -197,7 +197,7 @@ def _tiny():
 
 def test_device_corruption_trains_saves_the_plain_model_and_resumes_exactly(tmp_path):
     x = smooth_images(64)
-    recipe = Recipe("deblurnet", epochs=4, batch_size=8, corruption="device", flips=True, validation_split=0.25,
+    recipe = Recipe("deblurnet", length=Epochs(4), batch_size=8, corruption="device", flips=True, validation_split=0.25,
                     learning_rate=3e-3, seed=0)
     reference = training.train(_tiny(), x, recipe, run_dir=tmp_path / "uninterrupted", verbose=0)
     loss = reference.history["loss"]

@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     import keras
     from deblur import models, training
-    from deblur.recipe import Recipe
+    from deblur.recipe import Epochs, Recipe
     from deblur.training import devices
 
     if keras.backend.backend() == "tensorflow":
@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent(
 
     def run(run_dir):
         model = models.deblurnet(seed=0, width=16, blocks=1, head=8)
-        recipe = Recipe("deblurnet", epochs=2, batch_size=16, corruption="fresh", validation_split=0.0,
+        recipe = Recipe("deblurnet", length=Epochs(2), batch_size=16, corruption="fresh", validation_split=0.0,
                         precision="float32")  # one device and two agree to 1e-4 in float32, not in bfloat16
         out = training.train(model, x, recipe, run_dir=run_dir, verbose=0)
         return out.history["loss"], [w.tolist() for w in out.model.get_weights()]

@@ -67,22 +67,22 @@ def test_the_group_comes_from_kerass_variables_or_slurms():
 
 def test_a_process_that_did_not_join_its_group_is_refused(monkeypatch, tmp_path):
     from deblur import models, training
-    from deblur.recipe import Recipe
+    from deblur.recipe import Recipe, Steps
 
     monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
     monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "0")
     monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "127.0.0.1:1")
     with pytest.raises(RuntimeError, match="call deblur.training.distributed.initialize"):
         training.train(models.deblurnet(seed=0, width=8, blocks=1, head=8), _images(8),
-                       Recipe("deblurnet", steps=1, corruption="fresh"), run_dir=tmp_path / "run")
+                       Recipe("deblurnet", length=Steps(1), corruption="fresh"), run_dir=tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
 def test_a_run_of_two_processes_resumes_only_with_two(tmp_path):
-    from deblur.recipe import Recipe
+    from deblur.recipe import Recipe, Steps
     from deblur.training import RunMismatchError, run_folder
 
-    recipe, data = Recipe("deblurnet", steps=4, corruption="fresh"), {"n_train": 8}
+    recipe, data = Recipe("deblurnet", length=Steps(4), corruption="fresh"), {"n_train": 8}
     tmp_path.mkdir(exist_ok=True)
     run_folder.open_run(tmp_path, recipe, data, "deblurnet", processes=2)
     assert run_folder.check_resumable(tmp_path, recipe, data, processes=2)["processes"] == 2

@@ -18,16 +18,16 @@ _spec.loader.exec_module(do_no_harm)
 def test_the_photo_recipes_are_the_shipped_deblurnets_on_the_photo_corruption():
     shipped = study.get_profile("full").recipe_for("deblurnet")
     recipe = do_no_harm.photo_recipe("s25")
-    assert recipe.steps == shipped.steps == 19_823 and recipe.batch_size == 32  # 634,336 images
+    assert recipe.length == shipped.length == study.Steps(19_823) and recipe.batch_size == 32  # 634,336 images
     assert (recipe.degradation.sigma_range, recipe.degradation.noise_std, recipe.degradation.sharp_fraction, recipe.degradation.zoom_fraction) == (
         (0.3, 6.0), (0.0, 0.05), 0.25, 0.0)
     wide = do_no_harm.photo_recipe("s40z50b64")
-    assert (wide.steps, wide.batch_size, wide.degradation.sharp_fraction, wide.degradation.zoom_fraction, wide.degradation.zoom_range) == (
+    assert (wide.length.steps, wide.batch_size, wide.degradation.sharp_fraction, wide.degradation.zoom_fraction, wide.degradation.zoom_range) == (
         19_823, 64, 0.4, 0.5, (1.0, 2.0))
     assert len({do_no_harm.photo_recipe(v).degradation.sharp_fraction for v in do_no_harm.VARIANTS}) >= 3  # the share ablation
-    assert do_no_harm.photo_recipe("s25", steps=1500).steps == 1500
+    assert do_no_harm.photo_recipe("s25", steps=1500).length.steps == 1500
     gate = do_no_harm.gate_recipe("s40z50b64")
-    assert (gate.model, gate.steps, gate.batch_size, gate.degradation.zoom_fraction) == ("deblurnet_mix", 1500, 32, 0.5)
+    assert (gate.model, gate.length.steps, gate.batch_size, gate.degradation.zoom_fraction) == ("deblurnet_mix", 1500, 32, 0.5)
 
 
 def test_round3_adds_photo_crops_none_of_the_evaluations_to_the_pool():
@@ -40,7 +40,7 @@ def test_round3_adds_photo_crops_none_of_the_evaluations_to_the_pool():
     assert len(pool) == 100 and pool[80:].any() and not pool[:80].any()  # a fifth of the pool is photo crops
     assert do_no_harm.training_pool(x, "s25") is x
     recipe = do_no_harm.photo_recipe("s25z25p20k8")
-    assert (recipe.build, recipe.precision, recipe.steps, recipe.degradation.sharp_fraction) == ({"blocks": 8}, "auto", 19_823, 0.25)
+    assert (recipe.build, recipe.precision, recipe.length.steps, recipe.degradation.sharp_fraction) == ({"blocks": 8}, "auto", 19_823, 0.25)
     assert do_no_harm.shipped_recipe("s25z25p20k8") == recipe
 
 

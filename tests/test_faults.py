@@ -20,12 +20,12 @@ SCRIPT = textwrap.dedent(
     import sys
     import numpy as np
     from deblur import models, training
-    from deblur.recipe import Recipe
+    from deblur.recipe import Epochs, Recipe
 
     rng = np.random.default_rng(0)
     coarse = rng.random((640, 4, 4, 3))
     x = (np.kron(coarse, np.ones((1, 4, 4, 1))) * 255).astype(np.uint8)
-    recipe = Recipe("deblurnet", epochs=int(sys.argv[2]), batch_size=8, corruption="fresh", flips=True)
+    recipe = Recipe("deblurnet", length=Epochs(int(sys.argv[2])), batch_size=8, corruption="fresh", flips=True)
     run = training.train(models.deblurnet(seed=0, width=16, blocks=1, head=8), x, recipe, run_dir=sys.argv[1],
                          verbose=0)
     print("EPOCHS", len(run.history["loss"]))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from deblur import models
-from deblur.recipe import Recipe
+from deblur.recipe import Epochs, Recipe
 
 # One table parametrizes the model tests: name -> (builder, exact parameter count, sizes it accepts).
 MODEL_TABLE = {
@@ -177,7 +177,7 @@ def test_deblurnet_short_training_beats_identity(tmp_path):
     # trained/identity MSE ratio is about 0.27 (0.16 after 3), and an untrained or broken run stays near 1.
     images = (np.kron(coarse, np.ones((1, 4, 4, 1))) * 255).astype(np.uint8)
     train, test = images[:512], images[512:]
-    run = training.train(models.deblurnet(seed=0), train, Recipe("deblurnet", epochs=2, batch_size=16, corruption="fresh", flips=True, lr_schedule="cosine", validation_split=0.0), run_dir=tmp_path / "run", verbose=0)
+    run = training.train(models.deblurnet(seed=0), train, Recipe("deblurnet", length=Epochs(2), batch_size=16, corruption="fresh", flips=True, lr_schedule="cosine", validation_split=0.0), run_dir=tmp_path / "run", verbose=0)
     noisy, _ = corruption.corrupt(test, seed=7)
     identity = metrics.evaluate(None, noisy, test)["mse"]
     trained = metrics.evaluate(run.model, noisy, test)["mse"]

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from deblur import cli, corruption, files, images, metrics, training
-from deblur.recipe import Recipe
+from deblur.recipe import Budget, Epochs, Recipe, Steps
 
 
 def run(capsys, *argv):
@@ -135,11 +135,11 @@ class StopAfterStep(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("changed, match", [({"steps": 9}, "steps: saved 6 vs now 9"),
-                                            ({"steps": None, "budget_seconds": 5.0}, "budget_seconds")])
+@pytest.mark.parametrize("changed, match", [({"length": Steps(9)}, "length.steps: saved 6 vs now 9"),
+                                            ({"length": Budget(5.0)}, "budget_seconds")])
 def test_a_resume_with_another_length_is_refused_and_says_how(tmp_path, changed, match):
     x = (np.random.default_rng(0).random((40, 8, 8, 3)) * 255).astype(np.uint8)
-    recipe = dict(model="deblurnet", steps=6, batch_size=8, lr_schedule="cosine", seed=0)
+    recipe = dict(model="deblurnet", length=Steps(6), batch_size=8, lr_schedule="cosine", seed=0)
     with pytest.raises(KeyboardInterrupt):
         training.train(_small(), x, Recipe(**recipe), run_dir=tmp_path / "run", verbose=0,
                        callbacks=[StopAfterStep()])
@@ -152,7 +152,7 @@ def test_a_resume_with_another_length_is_refused_and_says_how(tmp_path, changed,
 
 def test_a_run_started_on_another_backend_is_not_resumed(tmp_path):
     x = (np.random.default_rng(0).random((16, 8, 8, 3)) * 255).astype(np.uint8)
-    recipe = Recipe("deblurnet", epochs=1, batch_size=8)
+    recipe = Recipe("deblurnet", length=Epochs(1), batch_size=8)
     training.train(_small(), x, recipe, run_dir=tmp_path / "run", verbose=0)
     history = json.loads((tmp_path / "run" / "history.json").read_text())
     other = "jax" if keras.backend.backend() != "jax" else "tensorflow"

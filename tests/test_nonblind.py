@@ -9,7 +9,7 @@ import pytest
 import keras
 
 from deblur import corruption, models, study, training
-from deblur.recipe import Recipe
+from deblur.recipe import Recipe, Steps
 from tools import reports
 from deblur.training.pipeline import FreshCorruption
 
@@ -94,15 +94,15 @@ def test_sigma_input_serves_the_same_draws_as_a_blind_batch_plus_their_sigmas():
 def test_sigma_input_needs_fresh_corruption(tmp_path, kwargs, message):
     model = nonblind.deblurnet_nonblind("plane", seed=0)
     with pytest.raises(ValueError, match=message):
-        Recipe("deblurnet_plane", steps=1, sigma_input=True, **kwargs)
+        Recipe("deblurnet_plane", length=Steps(1), sigma_input=True, **kwargs)
 
 
 def test_a_model_and_sigma_input_must_agree(tmp_path):
     images = np.zeros((8, 8, 8, 3), np.uint8)
     with pytest.raises(ValueError, match="inputs named 'corrupted' and 'sigma'"):
-        training.train(models.deblurnet(), images, Recipe("deblurnet", steps=1, corruption="fresh", sigma_input=True), run_dir=tmp_path / "a")
+        training.train(models.deblurnet(), images, Recipe("deblurnet", length=Steps(1), corruption="fresh", sigma_input=True), run_dir=tmp_path / "a")
     with pytest.raises(ValueError, match="recipe of sigma_input=True"):
-        training.train(nonblind.deblurnet_nonblind("film"), images, Recipe("deblurnet_nonblind", steps=1, corruption="fresh"), run_dir=tmp_path / "b")
+        training.train(nonblind.deblurnet_nonblind("film"), images, Recipe("deblurnet_nonblind", length=Steps(1), corruption="fresh"), run_dir=tmp_path / "b")
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
@@ -114,7 +114,7 @@ class _StopAfterFirstEpoch(keras.callbacks.Callback):
 def test_nonblind_training_learns_and_resumes_with_its_custom_layer(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (96, 16, 16, 3), dtype=np.uint8)
     recipe = Recipe("deblurnet_plane", batch_size=16, corruption="fresh", flips=True, sigma_input=True,
-                    learning_rate=3e-3, validation_split=0.25, seed=3, steps=24)
+                    learning_rate=3e-3, validation_split=0.25, seed=3, length=Steps(24))
     with pytest.raises(KeyboardInterrupt):  # stopped after its first epoch (5 of 24 steps)
         training.train(nonblind.deblurnet_nonblind("plane", seed=0), images, recipe, run_dir=tmp_path / "run",
                        callbacks=[_StopAfterFirstEpoch()], verbose=0)
@@ -130,9 +130,9 @@ def test_nonblind_training_learns_and_resumes_with_its_custom_layer(tmp_path):
 def test_recipe_carries_sigma_input_only_when_set():
     blind = nonblind.variant_recipe("blind")
     told = nonblind.variant_recipe("plane", steps=100)
-    assert blind.steps == study.SHIPPED_DEBLURNET["steps"] and blind.as_dict()["sigma_input"] is False
+    assert blind.length.steps == study.SHIPPED_DEBLURNET["steps"] and blind.as_dict()["sigma_input"] is False
     assert told.as_dict()["sigma_input"] is True
-    assert told.steps == 100 and told.corruption == "fresh"
+    assert told.length.steps == 100 and told.corruption == "fresh"
 
 
 def _row(mse, diff=None):
@@ -170,14 +170,14 @@ def test_the_table_renders_the_ablation_and_then_the_twins():
 
 def test_nonblind_recipe_replays_a_blind_budget_as_its_recorded_steps():
     quick = study.get_profile("quick").recipe_for("deblurnet")
-    assert quick.budget_seconds == study.QUICK_TRAIN_SECONDS["deblurnet"]
+    assert quick.length.budget_seconds == study.QUICK_TRAIN_SECONDS["deblurnet"]
     told = study.nonblind_recipe(quick, replay={"budget_seconds": 60.0, "steps": 140, "hold_steps": 12})
-    assert (told.steps, told.hold_steps, told.budget_seconds, told.epochs) == (140, 12, None, None)
+    assert told.length == study.Steps(140, 12)
     assert told.sigma_input
     assert (told.learning_rate, told.lr_schedule, told.flips, told.model) == (
         quick.learning_rate, quick.lr_schedule, quick.flips, quick.model)
     tiny = study.get_profile("tiny").recipe_for("deblurnet")
-    assert study.nonblind_recipe(tiny, replay={}).epochs == tiny.epochs  # an epoch count needs no replay
+    assert study.nonblind_recipe(tiny, replay={}).length == tiny.length  # an epoch count needs no replay
     with pytest.raises(ValueError, match="needs corruption='fresh'"):
         study.nonblind_recipe(study.recipe("study", "cae"))
 

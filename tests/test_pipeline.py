@@ -3,7 +3,7 @@ import pytest
 
 from deblur import corruption, training
 from deblur.degradations import Study
-from deblur.recipe import Recipe
+from deblur.recipe import Epochs, Recipe
 from deblur.training import pipeline
 
 
@@ -109,7 +109,7 @@ def test_train_with_fresh_corruption_records_recipe_and_keeps_uint8(tmp_path):
     from deblur import models
 
     x = _images(48)
-    run = training.train(models.deblurnet(seed=0, width=8, blocks=1, head=8), x, Recipe("deblurnet", epochs=2, batch_size=8, corruption="fresh", flips=True, lr_schedule="cosine"), run_dir=tmp_path / "r", verbose=0)
+    run = training.train(models.deblurnet(seed=0, width=8, blocks=1, head=8), x, Recipe("deblurnet", length=Epochs(2), batch_size=8, corruption="fresh", flips=True, lr_schedule="cosine"), run_dir=tmp_path / "r", verbose=0)
     config = __import__("json").loads((tmp_path / "r" / "config.json").read_text())
     assert config["corruption"] == "fresh" and config["flips"] is True and config["lr_schedule"] == "cosine"
     assert run.history["learning_rate"] == pytest.approx([1e-3, 0.5e-3])

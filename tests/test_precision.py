@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from deblur import machine, models, training
-from deblur.recipe import Recipe
+from deblur.recipe import Epochs, Recipe
 
 from conftest import smooth_images
 
@@ -79,7 +79,7 @@ def test_shipped_models_agree_in_bfloat16_to_40_db():
 
 @needs_native
 def test_a_bfloat16_run_records_its_precision_and_saves_a_float32_model(tmp_path):
-    recipe = Recipe("deblurnet", build={"width": 8, "blocks": 1, "head": 8}, epochs=2, batch_size=16,
+    recipe = Recipe("deblurnet", build={"width": 8, "blocks": 1, "head": 8}, length=Epochs(2), batch_size=16,
                     validation_split=0.25, precision="auto")
     run = training.train(models.deblurnet(width=8, blocks=1, head=8, seed=0), smooth_images(64), recipe,
                          run_dir=tmp_path, verbose=0)
@@ -94,7 +94,7 @@ def test_a_bfloat16_run_records_its_precision_and_saves_a_float32_model(tmp_path
 
 
 def test_a_float32_run_records_float32(tmp_path):
-    recipe = Recipe("deblurnet", build={"width": 8, "blocks": 1, "head": 8}, epochs=1, batch_size=16,
+    recipe = Recipe("deblurnet", build={"width": 8, "blocks": 1, "head": 8}, length=Epochs(1), batch_size=16,
                     validation_split=0.25, precision="float32")
     training.train(models.deblurnet(width=8, blocks=1, head=8, seed=0), smooth_images(32), recipe, run_dir=tmp_path,
                    verbose=0)
@@ -106,7 +106,7 @@ def test_a_float32_run_records_float32(tmp_path):
 
 
 def test_adamw_and_weight_ema_are_recipe_fields_that_reach_the_optimizer(tmp_path):
-    recipe = Recipe("deblurnet", build={"width": 8, "blocks": 1, "head": 8}, epochs=2, batch_size=16,
+    recipe = Recipe("deblurnet", build={"width": 8, "blocks": 1, "head": 8}, length=Epochs(2), batch_size=16,
                     validation_split=0.25, beta_2=0.9, weight_decay=1e-3, ema_momentum=0.5, precision="float32")
     run = training.train(models.deblurnet(width=8, blocks=1, head=8, seed=0), smooth_images(64), recipe,
                          run_dir=tmp_path, verbose=0)

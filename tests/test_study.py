@@ -51,19 +51,19 @@ def test_recipes_keep_the_study_unchanged_and_ours_separate():
     full = study.get_profile("full")
     assert full.recipe == "study" and not full.reduced and full.n_train is None
     cae, win5rb = full.recipe_for("cae"), full.recipe_for("win5rb")
-    assert (cae.epochs, cae.lr_schedule, cae.corruption, cae.build) == (20, "constant", "fixed", {})
+    assert (cae.length.epochs, cae.lr_schedule, cae.corruption, cae.build) == (20, "constant", "fixed", {})
     assert (win5rb.lr_schedule, win5rb.learning_rate, win5rb.batch_size, win5rb.validation_split) == (
         "win5rb", 1e-3, 32, 0.1)
     # DeblurNet is not in the study: the full profile trains it as shipped, with our recipe.
     deblurnet = full.recipe_for("deblurnet")
-    assert deblurnet.corruption == "fresh" and deblurnet.steps == 19823 and deblurnet.validation_split == 0.02
+    assert deblurnet.corruption == "fresh" and deblurnet.length.steps == 19823 and deblurnet.validation_split == 0.02
     quick = study.get_profile("quick")
     assert quick.recipe_for("win5rb").build == {"identity_init": True, "bn_momentum": 0.9}
     assert quick.recipe_for("cae").build == {"bn_momentum": 0.9}
     for name in study.MODEL_NAMES:
         r = quick.recipe_for(name)
         assert (r.lr_schedule, r.corruption, r.flips) == ("cosine", "fresh", True)
-        assert r.budget_seconds == study.QUICK_TRAIN_SECONDS[name] and r.epochs is None and r.steps is None
+        assert r.length == study.Budget(study.QUICK_TRAIN_SECONDS[name])
         assert r.batch_size == 8  # reports/quick_recipe.json: batches of 32 left the CAE worse than doing nothing
     assert (quick.recipe_for("win5rb").learning_rate, quick.recipe_for("cae").learning_rate) == (3e-3, 1e-3)
     assert "REDUCED RUN" in quick.banner() and "budget" in quick.banner()
@@ -72,16 +72,24 @@ def test_recipes_keep_the_study_unchanged_and_ours_separate():
 
 def test_a_recipe_is_the_whole_configuration_and_has_one_length():
     r = study.recipe("ours", "deblurnet", steps=50, hold_steps=5)
-    assert (r.steps, r.hold_steps, r.epochs, r.budget_seconds) == (50, 5, None, None)
+    assert r.length == study.Steps(50, 5) and str(r.length) == "50 steps"
+    assert study.recipe("ours", "deblurnet", budget_seconds=120).length == study.Budget(120)
+    assert study.recipe("ours", "deblurnet").length == study.Epochs(20)  # the study's, unless a length is given
     assert study.get_profile("quick", seed=7).recipe_for("cae").seed == 7  # the profile's seed is the recipe's
-    assert study.recipe("study", "cae", epochs=3).epochs == 3
+    assert study.recipe("study", "cae", epochs=3).length == study.Epochs(3)
     import inspect
 
     from deblur import training
 
     assert len(inspect.signature(training.train).parameters) <= 8
     with pytest.raises(ValueError, match="one length"):
-        study.Recipe("cae", epochs=2, steps=3)
+        study.recipe("study", "cae", epochs=2, steps=3)
+    with pytest.raises(ValueError, match="hold_steps must be below steps"):
+        study.Steps(5, hold_steps=5)
+    with pytest.raises(ValueError, match="length must be"):
+        study.Recipe("cae", length=20)
+    for length in (study.Epochs(3), study.Steps(7, 2), study.Budget(90.0)):  # the key is the tag: JSON round trip
+        assert study.Recipe.from_dict(study.Recipe("cae", length=length).as_dict()).length == length
     with pytest.raises(ValueError, match="No training recipe"):
         study.recipe("ours", "unet")
     with pytest.raises(ValueError, match="Unknown recipe field"):
@@ -90,13 +98,13 @@ def test_a_recipe_is_the_whole_configuration_and_has_one_length():
 
 def test_profile_overrides_time_budgets_and_errors():
     p = study.get_profile("quick", n_train=300, lengths={"cae": {"epochs": 1}})
-    assert p.n_train == 300 and p.recipe_for("cae").epochs == 1 and p.recipe_for("cae").budget_seconds is None
-    assert p.recipe_for("win5rb").budget_seconds == study.QUICK_TRAIN_SECONDS["win5rb"]
+    assert p.n_train == 300 and p.recipe_for("cae").length == study.Epochs(1)
+    assert p.recipe_for("win5rb").length.budget_seconds == study.QUICK_TRAIN_SECONDS["win5rb"]
     p = study.get_profile("quick", train_seconds=40)
-    assert {p.recipe_for(m).budget_seconds for m in study.MODEL_NAMES} == {40.0}
+    assert {p.recipe_for(m).length.budget_seconds for m in study.MODEL_NAMES} == {40.0}
     p = study.get_profile("quick", train_seconds={"cae": 10})
-    assert p.recipe_for("cae").budget_seconds == 10
-    assert p.recipe_for("deblurnet").budget_seconds == study.QUICK_TRAIN_SECONDS["deblurnet"]
+    assert p.recipe_for("cae").length.budget_seconds == 10
+    assert p.recipe_for("deblurnet").length.budget_seconds == study.QUICK_TRAIN_SECONDS["deblurnet"]
     changed = study.get_profile("full", lengths={"win5rb": {"epochs": 3}})
     assert changed.reduced and "REDUCED RUN" in changed.banner()
     with pytest.raises(ValueError, match="Unknown profile"):

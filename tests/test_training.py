@@ -8,7 +8,7 @@ import pytest
 
 from deblur import models, training
 from deblur.degradations import Study
-from deblur.recipe import Recipe
+from deblur.recipe import Budget, Epochs, Recipe, Steps
 from deblur.training import pipeline
 
 from conftest import CAE_RECIPE, cae16, smooth_images, trained_once
@@ -76,7 +76,7 @@ def cae_history(cae_run_dir):
 def small_run(tmp_path_factory):
     """A finished one-epoch run folder of :func:`small_deblurnet` on 16 images (copy it before changing it)."""
     return trained_once(tmp_path_factory, "small", lambda run_dir: training.train(
-        small_deblurnet(0), smooth_images(16, seed=3), Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir,
+        small_deblurnet(0), smooth_images(16, seed=3), Recipe("deblurnet", length=Epochs(1), batch_size=8), run_dir=run_dir,
         verbose=0))
 
 
@@ -91,12 +91,12 @@ def test_loss_goes_down_on_a_small_batch(cae_history):
 def test_run_folder_contents_and_load_run(tmp_path):
     x = smooth_images(24, seed=1)
     run_dir = tmp_path / "run"
-    run = training.train(models.win5rb(seed=0), x, Recipe("win5rb", epochs=2, batch_size=8, lr_schedule="win5rb"), run_dir=run_dir, verbose=0)
+    run = training.train(models.win5rb(seed=0), x, Recipe("win5rb", length=Epochs(2), batch_size=8, lr_schedule="win5rb"), run_dir=run_dir, verbose=0)
     names = sorted(p.name for p in run_dir.iterdir())
     assert names == [".lock", "checkpoint-epoch002.keras", "config.json", "history.json", "model.keras"]
     config = json.loads((run_dir / "config.json").read_text())
-    assert config == Recipe("win5rb", epochs=2, batch_size=8, lr_schedule="win5rb").as_dict()  # the recipe, as it is
-    assert Recipe.from_dict(config) == Recipe("win5rb", epochs=2, batch_size=8, lr_schedule="win5rb")
+    assert config == Recipe("win5rb", length=Epochs(2), batch_size=8, lr_schedule="win5rb").as_dict()  # the recipe, as it is
+    assert Recipe.from_dict(config) == Recipe("win5rb", length=Epochs(2), batch_size=8, lr_schedule="win5rb")
     data = json.loads((run_dir / "history.json").read_text())["data"]
     assert data["n_val"] == 2 and data["n_train"] == 22 and data["image_shape"] == [16, 16, 3]
     loaded = training.load_run(run_dir)
@@ -129,8 +129,8 @@ def test_interrupted_run_resumes_and_keeps_what_was_saved(tmp_path, cae_history)
     assert not list(run_dir.glob("*.tmp*")) and sorted(p.name for p in run_dir.glob(".*")) == [training.LOCK_FILE]
 
     # Another length is another recipe: refused, so config.json stays the recipe that made the run.
-    with pytest.raises(training.RunMismatchError, match="epochs: saved 6 vs now 5"):
-        training.train(cae16(0), x, Recipe("cae", epochs=5, batch_size=16, validation_split=0.25, seed=0),
+    with pytest.raises(training.RunMismatchError, match="length.epochs: saved 6 vs now 5"):
+        training.train(cae16(0), x, Recipe("cae", length=Epochs(5), batch_size=16, validation_split=0.25, seed=0),
                        run_dir=run_dir, verbose=0)
 
 
@@ -139,9 +139,9 @@ def test_existing_run_is_never_overwritten(tmp_path, small_run):
     run_dir = shutil.copytree(small_run, tmp_path / "run")
     before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
     with pytest.raises(training.RunMismatchError, match="batch_size"):
-        training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=2, batch_size=4), run_dir=run_dir, verbose=0)
+        training.train(small_deblurnet(0), x, Recipe("deblurnet", length=Epochs(2), batch_size=4), run_dir=run_dir, verbose=0)
     with pytest.raises(training.RunMismatchError, match="data sha256"):
-        training.train(small_deblurnet(0), smooth_images(16, seed=4), Recipe("deblurnet", epochs=2, batch_size=8), run_dir=run_dir, verbose=0)
+        training.train(small_deblurnet(0), smooth_images(16, seed=4), Recipe("deblurnet", length=Epochs(2), batch_size=8), run_dir=run_dir, verbose=0)
     assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
 
 
@@ -163,16 +163,17 @@ def test_bad_arguments_raise_before_anything_is_written(tmp_path, kwargs, error,
 @pytest.mark.parametrize(
     "fields, match",
     [
-        ({"epochs": 0}, "epochs"),
+        ({"length": {"epochs": 0}}, "epochs"),
         ({"batch_size": 2.5}, "batch_size"),
         ({"learning_rate": -1.0}, "learning_rate"),
         ({"lr_schedule": "exponential"}, "Unknown lr_schedule"),
         ({"corruption": "sometimes"}, "corruption must be"),
         ({"validation_split": 1.5}, "validation_split"),
         ({"flips": True}, "flips=True needs"),
-        ({"epochs": 2, "steps": 3}, "one length"),
-        ({"steps": 3, "hold_steps": 3}, "hold_steps"),
-        ({"budget_seconds": -1.0}, "budget_seconds"),
+        ({"length": {"epochs": 2, "steps": 3}}, "A length is"),
+        ({"length": {"steps": 3, "hold_steps": 3}}, "hold_steps"),
+        ({"length": {"budget_seconds": -1.0}}, "budget_seconds"),
+        ({"length": "20 epochs"}, "length must be"),
         ({"corruption": "device", "degradation": Study(noise_std=(0.0, 0.05))}, "range"),
     ],
 )
@@ -182,7 +183,7 @@ def test_a_bad_recipe_is_refused_when_it_is_made(fields, match):
 
 
 def test_a_recipe_round_trips_through_its_dict():
-    recipe = Recipe("deblurnet", corruption="fresh", flips=True, degradation=Study(noise_std=(0.0, 0.05)), steps=9, seed=3)
+    recipe = Recipe("deblurnet", corruption="fresh", flips=True, degradation=Study(noise_std=(0.0, 0.05)), length=Steps(9), seed=3)
     assert Recipe.from_dict(json.loads(json.dumps(recipe.as_dict()))) == recipe
     with pytest.raises(ValueError, match="Unknown recipe field"):
         Recipe.from_dict({**recipe.as_dict(), "n_train": 3})
@@ -211,10 +212,10 @@ def test_step_budget_learning_rate_holds_then_decays_to_zero():
 
 def test_a_step_count_stops_mid_epoch_and_resumes_nothing(tmp_path):
     x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
-    run = training.train(small_deblurnet(0), x, Recipe("deblurnet", steps=7, batch_size=16, lr_schedule="cosine", seed=0), run_dir=tmp_path / "run", verbose=0)
+    run = training.train(small_deblurnet(0), x, Recipe("deblurnet", length=Steps(7), batch_size=16, lr_schedule="cosine", seed=0), run_dir=tmp_path / "run", verbose=0)
     assert run.finished and run.steps == 7 and len(run.history["loss"]) == 3
     assert run.length == {"budget_seconds": None, "steps": 7, "hold_steps": 0}
-    again = training.train(small_deblurnet(0), x, Recipe("deblurnet", steps=7, batch_size=16, lr_schedule="cosine", seed=0), run_dir=tmp_path / "run", verbose=0)
+    again = training.train(small_deblurnet(0), x, Recipe("deblurnet", length=Steps(7), batch_size=16, lr_schedule="cosine", seed=0), run_dir=tmp_path / "run", verbose=0)
     assert again.steps == 7 and again.history == run.history  # complete: nothing more trained
     assert training.load_run(tmp_path / "run").steps == 7
 
@@ -223,11 +224,11 @@ def test_a_time_budget_records_its_steps_and_replays_exactly_on_any_machine(tmp_
     # The full DeblurNet on 32x32: a real time budget fixes fewer steps (and epochs, each with a
     # checkpoint) the slower a step is, so a smaller model would make this test longer, not shorter.
     x = smooth_images(40, size=32)
-    budget = training.train(models.deblurnet(seed=0), x, Recipe("deblurnet", budget_seconds=4.0, batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0), run_dir=tmp_path / "budget", verbose=0)
+    budget = training.train(models.deblurnet(seed=0), x, Recipe("deblurnet", length=Budget(4.0), batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0), run_dir=tmp_path / "budget", verbose=0)
     length = json.loads((tmp_path / "budget" / "history.json").read_text())["length"]
     assert budget.finished and length["budget_seconds"] == 4.0
     assert length["steps"] == budget.steps > length["hold_steps"] >= training.StepBudget.WARMUP_STEPS + 5
-    replay = training.train(models.deblurnet(seed=0), x, Recipe("deblurnet", steps=length["steps"], hold_steps=length["hold_steps"], batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0), run_dir=tmp_path / "replay", verbose=0)
+    replay = training.train(models.deblurnet(seed=0), x, Recipe("deblurnet", length=Steps(length["steps"], length["hold_steps"]), batch_size=8, lr_schedule="cosine", corruption="fresh", flips=True, seed=0), run_dir=tmp_path / "replay", verbose=0)
     assert replay.history["loss"] == budget.history["loss"]
     for a, b in zip(budget.model.get_weights(), replay.model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -246,13 +247,13 @@ def test_image_pairs_and_fresh_corruption_share_one_epoch_indexing():
 
 def test_a_step_count_resumed_after_a_mid_epoch_stop_still_reaches_its_steps(tmp_path):
     x = smooth_images(40)  # 36 training images: 3 batches of 16 per epoch
-    recipe = Recipe("deblurnet", batch_size=16, steps=8)
+    recipe = Recipe("deblurnet", batch_size=16, length=Steps(8))
     with pytest.raises(KeyboardInterrupt):  # stopped after its first epoch: 3 of 8 steps
         training.train(small_deblurnet(0), x, recipe, run_dir=tmp_path / "run", callbacks=[StopAfter(0)], verbose=0)
     run = training.train(small_deblurnet(0), x, recipe, run_dir=tmp_path / "run", verbose=0)
     assert run.finished and run.steps == 8
     with pytest.raises(training.RunMismatchError, match="steps: saved 8 vs now 9"):
-        training.train(small_deblurnet(0), x, Recipe("deblurnet", batch_size=16, steps=9), run_dir=tmp_path / "run")
+        training.train(small_deblurnet(0), x, Recipe("deblurnet", batch_size=16, length=Steps(9)), run_dir=tmp_path / "run")
 
 
 def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_path, monkeypatch):
@@ -260,7 +261,7 @@ def test_a_budget_resumed_before_it_fixed_its_steps_keeps_the_time_it_spent(tmp_
 
     monkeypatch.setattr(training.StepBudget, "clock", staticmethod(lambda: float(next(ticks))))
     x = smooth_images(40)
-    recipe = Recipe("deblurnet", budget_seconds=20.0, batch_size=16, lr_schedule="cosine", seed=0)
+    recipe = Recipe("deblurnet", length=Budget(20.0), batch_size=16, lr_schedule="cosine", seed=0)
     kwargs = dict(run_dir=tmp_path / "run", verbose=0)
     with pytest.raises(KeyboardInterrupt):  # after 3 steps (1.5 s): before the step count is fixed
         training.train(small_deblurnet(0), x, recipe, callbacks=[StopAfter(0)], **kwargs)
@@ -280,7 +281,7 @@ def test_a_tampered_history_cannot_point_outside_the_run_folder(tmp_path, small_
     history["checkpoint"] = "../important.keras"
     (run_dir / "history.json").write_text(json.dumps(history))
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
-        training.train(small_deblurnet(0), x, Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+        training.train(small_deblurnet(0), x, Recipe("deblurnet", length=Epochs(1), batch_size=8), run_dir=run_dir, verbose=0)
     (run_dir / "model.keras").unlink()  # so that load_run must read the checkpoint history.json names
     with pytest.raises(training.RunMismatchError, match="not a checkpoint file of this run folder"):
         training.load_run(run_dir)
@@ -291,9 +292,9 @@ def test_a_second_run_on_a_live_run_folder_is_refused_and_names_the_holder(tmp_p
     run_dir = tmp_path / "run"
     with training.run_lock(run_dir):
         with pytest.raises(training.RunLockedError, match=r"in use by another training run \(pid \d+"):
-            training.train(small_deblurnet(0), smooth_images(16), Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+            training.train(small_deblurnet(0), smooth_images(16), Recipe("deblurnet", length=Epochs(1), batch_size=8), run_dir=run_dir, verbose=0)
         # Nothing else written: the lock (filelock) and the holder's name beside it.
         assert sorted(p.name for p in run_dir.iterdir()) == [training.LOCK_FILE, ".lock.holder"]
     assert not (run_dir / ".lock.holder").exists()  # released; the empty lock file stays and blocks nobody
-    run = training.train(small_deblurnet(0), smooth_images(16), Recipe("deblurnet", epochs=1, batch_size=8), run_dir=run_dir, verbose=0)
+    run = training.train(small_deblurnet(0), smooth_images(16), Recipe("deblurnet", length=Epochs(1), batch_size=8), run_dir=run_dir, verbose=0)
     assert run.finished

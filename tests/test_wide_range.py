@@ -9,7 +9,7 @@ import pytest
 from deblur import corruption, files, models, study, training
 from deblur.training.pipeline import FreshCorruption
 from deblur.degradations import Study
-from deblur.recipe import Recipe
+from deblur.recipe import Recipe, Steps
 from deblur.training import RunMismatchError
 from tools import records
 
@@ -53,7 +53,7 @@ def test_bad_noise_settings_name_the_problem(noise_std):
 def test_training_records_its_corruption_and_resumes_only_with_the_same(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (48, 8, 8, 3), dtype=np.uint8)
     wide = dict(degradation=Study(sigma_range=(0.5, 6.0), noise_std=(0.0, 0.05)))
-    settings = dict(steps=2, batch_size=16, corruption="fresh", flips=True)
+    settings = dict(length=Steps(2), batch_size=16, corruption="fresh", flips=True)
     training.train(models.deblurnet(seed=0), images, Recipe("deblurnet", **settings, **wide), run_dir=tmp_path / "run",
                    verbose=0)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -94,7 +94,7 @@ wide_range = _load_wide_range()
 
 def test_the_wide_recipe_is_the_shipped_deblurnets_with_the_wide_corruption():
     wide, shipped = wide_range.wide_recipe(), study.get_profile("full").recipe_for("deblurnet")
-    assert wide.steps == shipped.steps == 19_823 and wide.validation_split == shipped.validation_split
+    assert wide.length == shipped.length == Steps(19_823) and wide.validation_split == shipped.validation_split
     assert (wide.degradation.sigma_range, wide.degradation.noise_std) == ((0.5, 6.0), (0.0, 0.05))
     assert replace(wide, degradation=shipped.degradation) == shipped
     assert replace(wide.degradation, sigma_range=(1.0, 4.0), noise_std=0.02) == shipped.degradation
@@ -127,7 +127,7 @@ def test_wide_training_runs_with_its_corruption(tmp_path):
     from dataclasses import replace
 
     images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
-    run = wide_range.train(images, run_dir=tmp_path / "run", recipe=replace(wide_range.wide_recipe(), steps=2),
+    run = wide_range.train(images, run_dir=tmp_path / "run", recipe=replace(wide_range.wide_recipe(), length=Steps(2)),
                            verbose=0)
     assert run.steps == 2 and run.model.name == "deblurnet_wide"
     config = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -138,7 +138,7 @@ def test_export_ships_only_a_qualifying_model_under_its_own_name(tmp_path):
     from dataclasses import replace
 
     images = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 3), dtype=np.uint8)
-    wide_range.train(images, run_dir=tmp_path / "run", recipe=replace(wide_range.wide_recipe(), steps=2), verbose=0)
+    wide_range.train(images, run_dir=tmp_path / "run", recipe=replace(wide_range.wide_recipe(), length=Steps(2)), verbose=0)
     verdict = {"qualifies": False, "inside_ratio": 1.05, "outside_losses": [{}]}
     inside = {wide_range.WIDE: {"mse": 0.0022}, "identity": {"mse": 0.0066}}
     report = tmp_path / "wide_range.json"
@@ -161,9 +161,9 @@ def test_export_ships_only_a_qualifying_model_under_its_own_name(tmp_path):
 
 def test_wide_recipe_replays_a_budgeted_run_as_its_step_count():
     quick = study.get_profile("quick").recipe_for("deblurnet")
-    assert quick.budget_seconds and quick.steps is None
-    wide = study.wide_recipe(quick, replay={"steps": 123, "hold_steps": 4, "budget_seconds": quick.budget_seconds})
-    assert (wide.steps, wide.hold_steps, wide.budget_seconds, wide.epochs) == (123, 4, None, None)
+    assert isinstance(quick.length, study.Budget)
+    wide = study.wide_recipe(quick, replay={"steps": 123, "hold_steps": 4, "budget_seconds": quick.length.budget_seconds})
+    assert wide.length == Steps(123, 4)
     assert (wide.degradation.sigma_range, wide.degradation.noise_std) == (study.WIDE_SIGMA_RANGE,
                                                                           study.WIDE_NOISE_RANGE)
     assert study.wide_recipe(quick) == replace(quick, degradation=Study(sigma_range=(0.5, 6.0),

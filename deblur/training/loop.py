@@ -21,7 +21,7 @@ from ..degradations import Realistic
 from ..device_corruption import CorruptionTrainer, DeviceCorruption
 from ..machine import frontend, resolve_precision
 from ..models import load_model_file, set_precision
-from ..recipe import Recipe, Seeds
+from ..recipe import Budget, Recipe, Seeds
 from . import distributed
 from .pipeline import DeviceBatches, FreshCorruption, ImagePairs, batches_per_epoch as epoch_batches
 from .run_folder import RunCheckpoint, check_resumable, checkpoint_path, open_run, run_lock, save_final, steps_done
@@ -153,7 +153,7 @@ def _check_group(recipe):
         raise RuntimeError(f"the environment names {wanted.count} training processes but this one has not joined "
                            "them: call deblur.training.distributed.initialize() before building the model "
                            "(deblur.study.train_model does).")
-    if group.count > 1 and recipe.budget_seconds is not None:
+    if group.count > 1 and isinstance(recipe.length, Budget):
         raise ValueError(f"a time budget cannot be shared by {group.count} processes (each would stop at its own "
                          "step); give the run steps or epochs.")
     if group.count > 1 and recipe.batch_size % group.count:

@@ -173,7 +173,15 @@ def check_resumable(run_dir, recipe, data, *, processes=1):
 
 
 def _differences(saved, now):
-    return [(k, (saved.get(k), now.get(k))) for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)]
+    """``[(key, (saved, now))]`` where two dicts differ; nested dicts (length, degradation) key by ``outer.inner``."""
+    out = []
+    for k in sorted(set(saved) | set(now)):
+        a, b = saved.get(k), now.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [(f"{k}.{inner}", pair) for inner, pair in _differences(a, b)]
+        elif a != b:
+            out.append((k, (a, b)))
+    return out
 
 
 def checkpoint_path(run_dir, doc):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 import keras
 
-from ..recipe import STUDY_EPOCHS
 
 __all__ = ["constant_lr_schedule", "win5rb_lr_schedule", "cosine_lr_schedule", "StepBudget", "run_length",
            "schedule_callbacks"]
@@ -52,11 +52,7 @@ def cosine_lr_schedule(epoch, base_lr, *, epochs):
 
 def run_length(recipe):
     """The run's length as a dict: ``{"epochs": E}``, ``{"steps": S, "hold_steps": H}`` or ``{"budget_seconds": B}``."""
-    if recipe.steps is not None:
-        return {"steps": int(recipe.steps), "hold_steps": int(recipe.hold_steps)}
-    if recipe.budget_seconds is not None:
-        return {"budget_seconds": float(recipe.budget_seconds)}
-    return {"epochs": int(recipe.epochs or STUDY_EPOCHS)}
+    return dataclasses.asdict(recipe.length)
 
 
 def _epoch_schedule(name, length):
