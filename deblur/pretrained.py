@@ -30,6 +30,10 @@ PURPOSES = {
                  "photos",
     "win5rb": "the study's Win5-RB (Liu et al. 2017), the study's corruption only; slow on large images",
     "cae": "the study's convolutional autoencoder, the study's corruption only",
+    "deblurnet_realistic": "DeblurNet trained 30 min on the realistic CIFAR family (camera shake, motion, defocus, "
+                           "Gaussians up to 13x13, noise, JPEG): the real-blur study; 32x32-scale blur only",
+    "win5rb_realistic": "Win5-RB trained 30 min on the realistic CIFAR family: the real-blur study",
+    "cae_realistic": "the CAE trained 30 min on the realistic CIFAR family: the real-blur study",
 }
 
 
@@ -37,9 +41,15 @@ class PretrainedWeightsError(RuntimeError):
     """Shipped weights are missing, unknown or do not match their model card."""
 
 
-def pretrained_names():
-    """Names (a sorted list of str) of the models that ship with trained weights and a card."""
-    return sorted(p.name[: -len(".json")] for p in PRETRAINED_DIR.glob("*.json"))
+def pretrained_names(degradation=None):
+    """Names (a sorted list of str) of the models that ship with trained weights and a card.
+
+    ``degradation``: only those trained on this kind (``"study"``: the study's Gaussian and its wider ranges;
+    ``"realistic"``: camera shake, defocus, Gaussians, noise and JPEG), as their cards' recipes say."""
+    names = sorted(p.name[: -len(".json")] for p in PRETRAINED_DIR.glob("*.json"))
+    if degradation is None:
+        return names
+    return [n for n in names if model_card(n)["recipe"]["degradation"].get("kind", "study") == degradation]
 
 
 def model_card(name):

@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import corruption, data, degradations
+import numpy as np
+
+from . import corruption, data, degradations, metrics
 from .pretrained import MODEL_NAMES
 from .recipe import STUDY_EPOCHS, Budget, Epochs, Recipe, Seeds, Steps, make_length
 
 __all__ = ["MODEL_NAMES", "Seeds", "Recipe", "Epochs", "Steps", "Budget", "RECIPES", "recipe", "nonblind_recipe", "wide_recipe",
            "WIDE_SIGMA_RANGE", "WIDE_NOISE_RANGE", "Profile", "PROFILES", "get_profile", "STUDY_REPORTED",
            "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "QUICK_RECIPE", "SHIPPED_DEBLURNET", "SCRATCH_DIR",
-           "load_profile_data", "realistic_test", "train_model"]
+           "load_profile_data", "realistic_test", "REALISTIC_ROWS", "family_scores", "train_model"]
 
 #: The recipe fields that say how long a run is; setting one clears the others.
 _LENGTHS = {"epochs", "steps", "hold_steps", "budget_seconds"}
@@ -264,6 +266,30 @@ def realistic_test(x_test, seeds=Seeds(0), degradation=degradations.REALISTIC_CI
     Returns ``(corrupted, draws)`` (float32 (N, H, W, C) and :class:`deblur.degradations.Draws`: each image's family,
     kernel, noise and JPEG quality); the same images and seeds give bit-identical output."""
     return degradation(x_test, seed=seeds.realistic_test)
+
+
+#: The rows of a per-family table: each blur family, the JPEG-compressed images of every family, and all images.
+REALISTIC_ROWS = (*degradations.FAMILIES, "jpeg", "all")
+
+
+def family_scores(restored, clean, draws, *, seed=Seeds(0).bootstrap):
+    """Per row of :data:`REALISTIC_ROWS`: test MSE and mean per-image PSNR with 95 % bootstrap intervals, and ``n``.
+
+    ``restored``: the outputs for :func:`realistic_test`'s images (float in [0, 1]); ``clean``: those images
+    (uint8 or float); ``draws``: its :class:`deblur.degradations.Draws`, which say each image's family."""
+    per_image = metrics.per_image_metrics(restored, clean)
+    names = draws.names
+    masks = {**{family: names == family for family in degradations.FAMILIES},
+             "jpeg": draws.jpeg_quality > 0, "all": np.ones(len(names), bool)}
+    out = {}
+    for row, mask in masks.items():
+        mse, psnr = per_image["mse"][mask], per_image["psnr"][mask]
+        out[row] = {"n": int(mask.sum()), "mse": None, "psnr": None, "mse_ci95": None, "psnr_ci95": None}
+        if mask.any():  # a family no image drew has no score (None), not a made-up one
+            out[row].update(mse=float(mse.mean()), psnr=float(psnr.mean()),
+                            mse_ci95=list(metrics.bootstrap_ci(mse, seed=seed)),
+                            psnr_ci95=list(metrics.bootstrap_ci(psnr, seed=seed)))
+    return out
 
 
 def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbose="auto", callbacks=(), model=None,

@@ -9,10 +9,13 @@ validation, as the shipped DeblurNet). They are scored on the fixed realistic te
 their own row, beside doing nothing and the Gaussian-trained shipped models: does the study's ranking (Win5-RB over
 the CAE) hold when the blur is real? Writes ``reports/real_blur.json`` and ``docs/figures/real_blur.png``.
 
-    python experiments/real_blur.py train --data ../shared/data/cifar10-jpeg.tar.gz --minutes 20
-    python experiments/real_blur.py evaluate --data ../shared/data/cifar10-jpeg.tar.gz
+    python experiments/real_blur.py train --data ../shared/data/cifar10-jpeg.tar.gz --minutes 30
+    python experiments/real_blur.py evaluate --data ../shared/data/cifar10-jpeg.tar.gz --minutes 30
+    python experiments/real_blur.py export --data ../shared/data/cifar10-jpeg.tar.gz --minutes 30
 
-Training resumes from ``runs/real_blur/<model>`` (the run folders checkpoint every epoch).
+Training resumes from ``runs/real_blur/<model>`` (the run folders checkpoint every epoch). ``export`` ships the three
+as ``<model>_realistic`` (weights and card in ``deblur/weights``, scored on the cards' study test set and on the
+realistic one), which the notebook's real-blur section runs on.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ SEEDS = study.Seeds(0)
 RUN_ROOT = Path("runs/real_blur")
 OUT = "reports/real_blur.json"
 FIGURE = "docs/figures/real_blur.png"
-ROWS = (*degradations.FAMILIES, "jpeg", "all")  # a row per blur family; "jpeg": the compressed images of every family
+ROWS = study.REALISTIC_ROWS  # a row per blur family; "jpeg": the compressed images of every family; "all"
 # -------------------------------------------------------------------------
 
 ABOUT = (" ".join(__doc__.split("\n\n")[1].split())
@@ -58,23 +61,19 @@ def train(x_train, model, *, minutes, run_root=RUN_ROOT, verbose=2):
     return study.train_model(real_recipe(model, minutes), x_train, run_dir=Path(run_root) / model, verbose=verbose)
 
 
-def family_rows(draws):
-    """Which test images each row of the table holds: ``{row: boolean mask (N,)}``."""
-    names = draws.names
-    masks = {family: names == family for family in degradations.FAMILIES}
-    return {**masks, "jpeg": draws.jpeg_quality > 0, "all": np.ones(len(names), bool)}
-
-
-def score(restored, clean, masks):
+def score(restored, clean, draws):
     """Per row: test MSE and mean per-image PSNR, each with its 95 % bootstrap interval, and the image count."""
-    per_image = metrics.per_image_metrics(restored, clean)
-    out = {}
-    for row, mask in masks.items():
-        mse, psnr = per_image["mse"][mask], per_image["psnr"][mask]
-        out[row] = {"n": int(mask.sum()), "mse": float(mse.mean()), "psnr": float(psnr.mean()),
-                    "mse_ci95": list(metrics.bootstrap_ci(mse, seed=SEEDS.bootstrap)),
-                    "psnr_ci95": list(metrics.bootstrap_ci(psnr, seed=SEEDS.bootstrap))}
-    return out
+    return study.family_scores(restored, clean, draws, seed=SEEDS.bootstrap)
+
+
+def finished_run(run_root, name):
+    """The finished realistic-trained run of ``name``; an error that says how to finish it."""
+    run_dir = Path(run_root) / name
+    run = training.load_run(run_dir)
+    if not run.finished:
+        raise SystemExit(f"error: {run_dir} has not finished training; run `python experiments/real_blur.py "
+                         f"train --data PATH` again to complete it.")
+    return run
 
 
 def load_data(source):
@@ -87,25 +86,19 @@ def evaluate(args, command):
     """Score identity, the shipped models and the realistic-trained ones on the realistic test set; record, figure."""
     _, (x_test, _) = data.load_cifar10(args.data)  # all 10,000 test images; no training set or its corruption
     corrupted, draws = study.realistic_test(x_test, SEEDS, DEGRADATION)
-    masks = family_rows(draws)
-    clean = x_test.astype(np.float32) / 255
-    methods, runs = {"identity": score(corrupted, clean, masks)}, {}
+    methods, runs = {"identity": score(corrupted, x_test, draws)}, {}
     for name in study.MODEL_NAMES:
         methods[f"{name} (Gaussian-trained)"] = score(metrics.predict(models.load_pretrained(name), corrupted),
-                                                      clean, masks)
-        run_dir = Path(args.run_root) / name
-        run = training.load_run(run_dir)
-        if not run.finished:
-            raise SystemExit(f"error: {run_dir} has not finished training; run `python experiments/real_blur.py "
-                             f"train --data PATH` again to complete it.")
-        methods[f"{name} (realistic-trained)"] = score(metrics.predict(run.model, corrupted), clean, masks)
-        runs[name] = {"run_dir": str(run_dir), "steps": run.steps, "images_seen": run.steps * run_recipe(run).batch_size,
+                                                      x_test, draws)
+        run = finished_run(args.run_root, name)
+        methods[f"{name} (realistic-trained)"] = score(metrics.predict(run.model, corrupted), x_test, draws)
+        runs[name] = {"run_dir": str(run.run_dir), "steps": run.steps, "images_seen": run.steps * run_recipe(run).batch_size,
                       "train_seconds": float(sum(run.history.get("seconds", []))), "recipe": run_recipe(run).as_dict(),
                       "final_val_loss": run.history["val_loss"][-1] if run.history.get("val_loss") else None}
     record = {"methods": methods, "rows": list(ROWS), "runs": runs, "degradation": DEGRADATION.as_dict(),
               "test_images": int(len(x_test)), "test_subset_seed": SEEDS.test_subset,
               "realistic_test_seed": SEEDS.realistic_test, "bootstrap_seed": SEEDS.bootstrap,
-              "families": {row: int(mask.sum()) for row, mask in masks.items()},
+              "families": {row: rows["n"] for row, rows in methods["identity"].items()},
               "draws_sha256": draws_sha256(draws), "figure": args.figure}
     records.update_report(args.out, {"real_blur": record}, about=ABOUT, command=command)
     plots.family_bars(methods, rows=[r for r in ROWS if r != "all"], path=args.figure)
@@ -125,25 +118,62 @@ def draws_sha256(draws):
     return hashlib.sha256(b"".join(np.ascontiguousarray(p).tobytes() for p in parts)).hexdigest()
 
 
-def main(argv=None):
+def export(args):
+    """Ship each realistic-trained run as ``<model>_realistic``: scored on the cards' study test set (all 10,000 test
+    images, test corruption seed 20, as every card) and, from the record, on the realistic test set."""
+    from tools import export_weights  # writes into deblur/weights: repository maintenance
+
+    record = files.read_json(args.out)["records"]["real_blur"]
+    arrays = study.load_profile_data(study.get_profile("pretrained", n_test=None), args.data)  # all 10,000
+    identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=SEEDS.bootstrap)
+    train_command = f"python experiments/real_blur.py train --data {args.data} --minutes {args.minutes:g}"
+    for name in args.models:
+        run = finished_run(args.run_root, name)
+        if Path(record["runs"][name]["run_dir"]) != Path(run.run_dir):
+            raise SystemExit(f"error: {args.out} scored {record['runs'][name]['run_dir']}, not {run.run_dir}; run "
+                             "evaluate first.")
+        test = metrics.evaluate(run.model, arrays["x_test_corrupted"], arrays["x_test"], ci_seed=SEEDS.bootstrap)
+        extra = {"test_metrics_measured_on": "all 10,000 stand-in test images, test corruption seed 20 (the "
+                                             "study's Gaussian, outside this model's training family)",
+                 "realistic_test_metrics": record["methods"][f"{name} (realistic-trained)"],
+                 "realistic_test_measured_on": f"all 10,000 stand-in test images, {OUT} (realistic test seed "
+                                               f"{SEEDS.realistic_test})"}
+        card = export_weights.export_pretrained(
+            run.run_dir, recipe=real_recipe(name, args.minutes), evaluation={"test": test, "identity": identity},
+            command=f"{train_command} --models {name}", data_source=data.describe_source(args.data),
+            data_sha256=export_weights.archive_sha256(args.data), name=f"{name}_realistic", extra=extra)
+        print(f"exported {card['name']}: test MSE {test['mse']:.5f} (study's corruption), realistic PSNR "
+              f"{extra['realistic_test_metrics']['all']['psnr']:.2f} dB", flush=True)
+
+
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train_parser = sub.add_parser("train", help="train (or resume) the three models on the realistic family")
     evaluate_parser = sub.add_parser("evaluate", help="score per family; record and figure")
+    export_parser = sub.add_parser("export", help="ship the realistic-trained runs as <model>_realistic")
     evaluate_parser.add_argument("--figure", default=FIGURE)
-    evaluate_parser.add_argument("--out", default=OUT)
-    train_parser.add_argument("--models", nargs="+", default=list(study.MODEL_NAMES), choices=study.MODEL_NAMES)
-    for p in (train_parser, evaluate_parser):
+    for p in (evaluate_parser, export_parser):
+        p.add_argument("--out", default=OUT)
+    for p in (train_parser, export_parser):
+        p.add_argument("--models", nargs="+", default=list(study.MODEL_NAMES), choices=study.MODEL_NAMES)
+    for p in (train_parser, evaluate_parser, export_parser):
         p.add_argument("--data", default=None)
         p.add_argument("--run-root", type=Path, default=RUN_ROOT)
         p.add_argument("--minutes", type=float, default=20.0, help="CPU minutes of training per model")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     command = records.command_line(argv, prog="python experiments/real_blur.py")
     if args.command == "train":
         x_train, _ = load_data(args.data)
         for name in args.models:
             run = train(x_train, name, minutes=args.minutes, run_root=args.run_root)
             print(f"{name}: {run.steps:,} steps, finished {run.finished}", flush=True)
+    elif args.command == "export":
+        export(args)
     else:
         files.check_outputs([args.out, args.figure], [p for p in (args.data, args.run_root) if p], allow=(args.out,))
         evaluate(args, command)

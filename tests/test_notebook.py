@@ -96,7 +96,12 @@ def test_notebook_runs_top_to_bottom_on_tiny_profile(tmp_path, stand_in_archive,
     assert summary["parameters"] == {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667}
     # 40 images, 4 held out: 36 in 5 batches of 8 (the last partial), one epoch each.
     assert summary["images_seen"] == {"cae": 40, "win5rb": 40, "deblurnet": 40}
-    assert summary["recipes"]["deblurnet"]["epochs"] == 1 and summary["machine"]["cpu_count"] >= 1
+    assert summary["recipes"]["deblurnet"]["length"] == {"epochs": 1} and summary["machine"]["cpu_count"] >= 1
+    # Real blur: each model as shipped for the study's Gaussian and trained on the realistic family, per family.
+    assert list(summary["real_blur"]) == ["identity", "cae", "cae_realistic", "win5rb", "win5rb_realistic",
+                                          "deblurnet", "deblurnet_realistic"]
+    assert all(scores["all"]["n"] == 8 and scores["all"]["psnr"] > 10 for scores in summary["real_blur"].values())
+    assert (folder / "real_blur.png").stat().st_size > 1000
     for name in ("identity", "cae", "win5rb", "deblurnet"):  # per-sigma and per-class splits add up
         assert sum(b["n_images"] for b in summary["by_sigma"][name].values()) == 8
         assert sum(b["n_images"] for b in summary["by_class"][name].values()) == 8
