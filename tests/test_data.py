@@ -435,6 +435,22 @@ def test_cache_follows_changed_archive(tmp_path):
     assert len(list(cache.glob("cifar10-*.npz"))) == 2
 
 
+@pytest.mark.parametrize("inside", ["cache", ".", "train/a/cache"])
+def test_a_cache_inside_the_data_folder_is_refused_and_nothing_is_written(tmp_path, monkeypatch, inside):
+    # Issue 41, case 1: a cache inside the data folder changed the folder's key, so every run added a new file.
+    make_tree(tmp_path / "src", classes=("a", "b"))
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "src").rglob("*"))
+    monkeypatch.setenv("DEBLUR_CACHE", str(tmp_path / "src" / inside))
+    for _ in range(2):
+        with pytest.raises(DataError, match=r"inside the data folder .*set \$DEBLUR_CACHE .* outside it"):
+            load_cifar10(tmp_path / "src")
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "src").rglob("*")) == before
+    load_cifar10(tmp_path / "src", use_cache=False)  # without a cache it loads
+    monkeypatch.setenv("DEBLUR_CACHE", str(tmp_path / "src-cache"))  # a sibling whose name starts the same is fine
+    load_cifar10(tmp_path / "src")
+    assert len(list((tmp_path / "src-cache").glob("cifar10-*.npz"))) == 1
+
+
 def test_cache_follows_changed_directory(tmp_path):
     cache = tmp_path / "cache"
     make_tree(tmp_path / "src", classes=("a", "b"))
