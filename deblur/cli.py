@@ -36,7 +36,7 @@ from . import images, machine, pretrained, study  # noqa: E402
 from ._validation import quantise, to_float32  # noqa: E402
 from .corruption import corrupt  # noqa: E402
 from .data import DataError, source_path  # noqa: E402
-from .files import check_file_target, check_outputs, publish_all, staging_folder  # noqa: E402
+from .files import check_file_target, check_outputs, is_within, publish_all, staging_folder  # noqa: E402
 from .study import MODEL_NAMES  # noqa: E402
 
 
@@ -438,6 +438,20 @@ def main(argv=None):
     return run_command(args.func, args, name=f"deblur {args.command}")
 
 
+#: The installed package: its shipped weights and cards. No command writes inside it (issue 41, case 4).
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _refuse_package_outputs(args):
+    """Refuse ``--out`` and ``--run-dir`` inside the installed package before any work."""
+    for option in ("out", "run_dir"):
+        value = getattr(args, option, None)
+        if value and is_within(value, PACKAGE_DIR):
+            raise CLIError(f"--{option.replace('_', '-')} {value}: inside the installed deblur package "
+                           f"({PACKAGE_DIR}), whose shipped weights and cards no command may change; choose a "
+                           "folder outside it. Nothing was written.")
+
+
 def run_command(func, args, *, name):
     """Run ``func(args)`` the command line's way; return its exit status.
 
@@ -456,6 +470,7 @@ def run_command(func, args, *, name):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
+            _refuse_package_outputs(args)
             status = func(args)
         except KeyboardInterrupt:
             print(f"{name}: interrupted; nothing half-written was kept", file=sys.stderr)

@@ -92,7 +92,7 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     if not use_cache:
         return loader()
     cache_root = _cache_root(cache_dir)
-    if path.is_dir() and _is_within(cache_root, path):  # its own files would change the folder's key every run
+    if path.is_dir() and files.is_within(cache_root, path):  # its own files would change the folder's key every run
         raise DataError(f"The cache folder '{cache_root}' is inside the data folder {where}, and deblur writes nothing "
                         f"inside an input: set ${CACHE_ENV_VAR} (or cache_dir=) to a folder outside it, or pass "
                         "use_cache=False.")
@@ -276,12 +276,6 @@ def _cache_root(cache_dir):
     if os.environ.get("XDG_CACHE_HOME"):
         return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "deblur"
     return Path.home() / ".cache" / "deblur"
-
-
-def _is_within(path, folder):
-    """True if ``path`` is ``folder`` or lies inside it (links resolved; ``path`` need not exist yet)."""
-    path, folder = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
-    return path == folder or folder in path.parents
 
 
 def _source_key(path, where):

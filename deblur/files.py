@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "atomic_write_bytes",
+__all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "is_within", "atomic_write_bytes",
            "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "publish_new", "publish_all",
            "staging_folder", "read_json"]
 
@@ -60,6 +60,12 @@ class OutputConflictError(ValueError):
 def _real(path):
     """``path`` with every symlink followed, also for a path that does not exist yet."""
     return Path(os.path.realpath(os.path.abspath(path)))
+
+
+def is_within(path, folder):
+    """True if ``path`` is ``folder`` or lies inside it, symlinks followed (``path`` need not exist yet)."""
+    path, folder = _real(path), _real(folder)
+    return path == folder or folder in path.parents
 
 
 def check_outputs(outputs, inputs=(), *, allow=()):

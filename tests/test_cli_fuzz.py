@@ -133,6 +133,9 @@ CASES = {
         "plot": ("{tmp}/o", "{world}/data.tar.gz"), "train": ("{world}/runroot", "{world}/data.tar.gz"),
         "export": ("{tmp}/o.onnx", None),
     },
+    # Issue 41, case 4: `evaluate --out deblur/weights/results.json` wrote into the package; --list-models failed.
+    "output inside the package": {cmd: (_out(cmd).replace("{tmp}", "{pkg}/weights"), "{world}/data.tar.gz")
+                                  for cmd in COMMANDS},
     "read-only target": {cmd: (_out(cmd), "{world}/data.tar.gz") for cmd in COMMANDS},
     "full disk": {cmd: (_out(cmd), "{world}/data.tar.gz") for cmd in COMMANDS},
 }
@@ -147,6 +150,7 @@ MESSAGES = {
                             "different recipe or data"),
     "read-only target": ("read-only",),
     "full disk": ("disk is full",),
+    "output inside the package": ("inside the installed deblur package",),
 }
 TABLE = [(case, cmd) for case, cmds in CASES.items() for cmd in cmds]
 
@@ -163,7 +167,7 @@ def _argv(case, cmd, world, tmp):
         argv[1:2] = ["{world}/images/a.png", "{world}/images2/a.png", "{world}/images3/a.jpg"]
     if source is None and "--data" in argv:
         source = "{world}/data.tar.gz"
-    fill = {"world": world, "tmp": tmp, "out": out, "data": source}
+    fill = {"world": world, "tmp": tmp, "out": out, "data": source, "pkg": cli.PACKAGE_DIR}
     return [a.format(**fill).format(**fill) for a in argv]
 
 
@@ -185,13 +189,14 @@ def test_cli_refuses_with_one_line_and_keeps_every_input(world, tmp_path, monkey
         failing = _failing_replace(errno.EROFS if case == "read-only target" else errno.ENOSPC)
         monkeypatch.setattr(os, "replace", failing)
         monkeypatch.setattr(os, "link", failing)
-    before = _snapshot(world)
+    before, package = _snapshot(world), _snapshot(cli.PACKAGE_DIR / "weights")
     code = _main(_argv(case, cmd, world, tmp_path))
     err = capsys.readouterr().err.strip()
     assert code == 2, err
     assert len(err.splitlines()) == 1, err
     assert any(m in err for m in MESSAGES[case]), err
     assert _snapshot(world) == before  # nothing changed, nothing removed, nothing added
+    assert _snapshot(cli.PACKAGE_DIR / "weights") == package
 
 
 def test_debug_shows_the_traceback(world, tmp_path, capsys):
