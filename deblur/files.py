@@ -12,8 +12,10 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
+import filelock
 import numpy as np
 
 __all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "is_within", "atomic_write_bytes",
@@ -163,42 +165,53 @@ def publish_new(tmp, path):
 def publish_all(pairs):
     """Publish finished files ``(tmp, target)`` with :func:`publish_new`, all or none: if one name is taken, those
     already published by this call are removed again before the error is raised. Returns the targets."""
+    pairs = [(tmp, Path(target)) for tmp, target in pairs]
     done = []
     try:
-        for tmp, target in pairs:
+        # In one order for every call (the names sorted): of two calls racing for the same names, the first to take
+        # the first shared name takes them all, so one keeps its results (crossed orders lost both).
+        for tmp, target in sorted(pairs, key=lambda pair: os.fspath(pair[1])):
             publish_new(tmp, target)
-            done.append(Path(target))
+            done.append(target)
     except BaseException:
         for target in done:
             target.unlink(missing_ok=True)
         raise
-    return done
+    return [target for _, target in pairs]
 
 
-def _alive(pid):
-    """Whether process ``pid`` (a string) runs on this machine; False for anything that is not a live pid."""
+#: Inside each staging folder: the lock its writer holds while it lives (the kernel drops it when the writer dies).
+STAGING_LOCK = ".writer.lock"
+
+
+def _remove_if_abandoned(folder):
+    """Remove a staging folder whose writer is gone: one whose lock can be taken. A pid says nothing to a reader in
+    another PID namespace (a container, another host on a shared folder); a held lock does."""
     try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError, OverflowError):
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
+        if time.time() - folder.stat().st_mtime < 10:  # a writer between making its folder and taking its lock
+            return
+        lock = filelock.FileLock(folder / STAGING_LOCK, timeout=0)
+        with lock:
+            shutil.rmtree(folder, ignore_errors=True)
+    except (filelock.Timeout, OSError):  # held: a live writer; unreadable: not ours to judge
+        return
 
 
 @contextlib.contextmanager
 def staging_folder(out_dir):
     """A hidden folder inside ``out_dir`` for a call's results until :func:`publish_all` names them; removed at the
-    end, with ``out_dir`` if this call made it and leaves it empty."""
+    end, with ``out_dir`` if this call made it and leaves it empty. Its writer holds a lock in it meanwhile, so a
+    later call removes only the folders of calls that died."""
     out_dir = Path(out_dir)
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".deblur-*-*.tmp"):  # left by a killed call: removed once its process is gone
-        if stale.is_dir() and not _alive(stale.name.split("-")[1]):
-            shutil.rmtree(stale, ignore_errors=True)
+    for stale in out_dir.glob(".deblur-*-*.tmp"):  # left by a killed call
+        if stale.is_dir() and not stale.is_symlink():
+            _remove_if_abandoned(stale)
     try:
         with tempfile.TemporaryDirectory(dir=out_dir, prefix=f".deblur-{os.getpid()}-", suffix=".tmp") as folder:
-            yield Path(folder)
+            with filelock.FileLock(Path(folder) / STAGING_LOCK, timeout=0):
+                yield Path(folder)
     finally:
         if made and not any(out_dir.iterdir()):
             out_dir.rmdir()

@@ -16,6 +16,9 @@
 
 import json
 import os
+import sys
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -170,6 +173,7 @@ def test_a_batch_with_an_unreadable_image_writes_nothing_then_skips_it_on_reques
     (photos / ".a.x1y2.tmp.png").write_bytes(b"a killed call's temporary")  # hidden: never an input
     out = tmp_path / "out"
     (out / ".deblur-999999999-x1y2.tmp").mkdir(parents=True)  # a killed restore's staging folder (no such pid)
+    os.utime(out / ".deblur-999999999-x1y2.tmp", (time.time() - 60,) * 2)  # a minute old: past its making
     code, _, err = run(capsys, "restore", str(photos), "--model", "cae", "--quiet", "--out", str(out))
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "b.png" in err and "Nothing was written" in err and "--skip-bad" in err
@@ -361,3 +365,75 @@ def test_plot_and_export_never_replace_an_earlier_result(tmp_path, capsys):
     (tmp_path / "m.onnx").write_bytes(b"an earlier export")
     code, _, err = run(capsys, "export", "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
     assert code == 2 and (tmp_path / "m.onnx").read_bytes() == b"an earlier export"
+
+
+# ------------------------------------------------- issue 41: racing calls and live staging folders
+
+
+def test_crossed_racing_publishes_keep_one_calls_results(tmp_path, monkeypatch):
+    # Issue 41, case 2: `restore x y` and `restore y x` into one --out each took its first name, then failed on the
+    # other's: both rolled back and no result survived. Both now publish in one order, so one call keeps all of its.
+    import threading
+
+    out = tmp_path / "out"
+    out.mkdir()
+    real, turn = files.publish_new, threading.Barrier(2)
+
+    def publish_then_wait(tmp, target):  # each call publishes a name, then waits for the other to publish one
+        real(tmp, target)
+        try:
+            turn.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+
+    monkeypatch.setattr(files, "publish_new", publish_then_wait)
+    results = {}
+
+    def call(name, order):
+        staged = []
+        for stem in order:
+            path = tmp_path / f"{name}-{stem}.tmp"
+            path.write_text(f"{name} {stem}")
+            staged.append((path, out / f"{stem}_restored.png"))
+        try:
+            results[name] = files.publish_all(staged)
+        except FileExistsError:
+            results[name] = None
+
+    threads = [threading.Thread(target=call, args=("A", "xy")), threading.Thread(target=call, args=("B", "yx"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    kept = [name for name, r in results.items() if r is not None]
+    assert len(kept) == 1, results
+    assert sorted(p.read_text() for p in out.iterdir()) == [f"{kept[0]} x", f"{kept[0]} y"]
+    assert results[kept[0]] == [out / f"{stem}_restored.png" for stem in ("xy" if kept[0] == "A" else "yx")]
+
+
+def test_a_live_staging_folder_is_kept_even_when_its_pid_is_not_visible(tmp_path):
+    # Issue 41, case 3: a second restore deleted a live staging folder whose writer's pid it could not see (another
+    # PID namespace). Staleness is now the writer's lock: a real second process holds a folder; a call that cannot
+    # see that pid (another namespace: the folder's name says a pid that does not exist here) keeps it.
+    import subprocess
+
+    out = tmp_path / "out"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from deblur import files\n"
+         "with files.staging_folder(sys.argv[1]) as folder:\n"
+         "    (folder / 'x_restored.png').write_bytes(b'staged')\n"
+         "    print(folder, flush=True); time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        live = Path(writer.stdout.readline().strip())
+        foreign = live.with_name(".deblur-999999999-" + live.name.split("-", 2)[2])
+        live.rename(foreign)  # as a reader in another PID namespace sees it: a pid that is not alive here
+        os.utime(foreign, (time.time() - 60,) * 2)
+        with files.staging_folder(out):
+            pass
+        assert (foreign / "x_restored.png").read_bytes() == b"staged"  # kept: its writer holds the lock
+    finally:
+        writer.kill()
+        writer.wait(timeout=30)
+    with files.staging_folder(out):  # the writer is gone (its lock with it): its folder is removed
+        pass
+    assert not foreign.exists() and list(out.iterdir()) == []
