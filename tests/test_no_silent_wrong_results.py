@@ -379,14 +379,16 @@ def test_crossed_racing_publishes_keep_one_calls_results(tmp_path, monkeypatch):
     out.mkdir()
     real, turn = files.publish_new, threading.Barrier(2)
 
-    def publish_then_wait(tmp, target):  # each call publishes a name, then waits for the other to publish one
-        real(tmp, target)
+    def in_step(tmp, target):  # neither call goes on (to its next name, or to roll back) before the other tried one
         try:
-            turn.wait(timeout=2)
-        except threading.BrokenBarrierError:
-            pass
+            real(tmp, target)
+        finally:
+            try:
+                turn.wait(timeout=2)
+            except threading.BrokenBarrierError:  # the other call has ended
+                pass
 
-    monkeypatch.setattr(files, "publish_new", publish_then_wait)
+    monkeypatch.setattr(files, "publish_new", in_step)
     results = {}
 
     def call(name, order):
