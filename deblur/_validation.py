@@ -77,3 +77,15 @@ def check_int(value, name, *, minimum=1, odd=False):
 def check_same_shape(a, b, names):
     if a.shape != b.shape:
         raise ValueError(f"{names[0]} and {names[1]} must have the same shape; got {a.shape} and {b.shape}.")
+
+
+def check_seed(seed, name="seed"):
+    """``seed`` as numpy takes it (None, a non-negative int, a sequence of them, a SeedSequence or Generator); anything
+    else is one ValueError naming the fix, not numpy's SeedSequence TypeError."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return seed
+    values = seed if isinstance(seed, (list, tuple)) and seed else [seed]
+    if all(not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= 0 for v in values):
+        return seed
+    raise ValueError(f"{name} must be a non-negative integer (e.g. 0), a list of them, a numpy.random.Generator or "
+                     f"None; got {seed!r}.")

@@ -116,11 +116,12 @@ def _load_model(spec):
         raise CLIError(f"{path}: cannot load Keras model ({type(exc).__name__}: {str(exc)[:150]})") from None
 
 
-def out_folder(path):
-    """``--out`` as a folder: refused when it names an existing file."""
+def out_folder(path, option="--out"):
+    """``option`` (``--out``, ``--run-dir``) as a folder: refused when it names an existing file."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise CLIError(f"--out {path}: is a file; --out takes a folder. Choose a folder path. Nothing was written.")
+        raise CLIError(f"{option} {path}: is a file; {option} takes a folder. Choose a folder path. Nothing was "
+                       "written.")
     return path
 
 
@@ -131,8 +132,11 @@ def _cmd_corrupt(args):
     with staging_folder(args.out) as staging:
         for path, target in zip(paths, targets):
             image, alpha = images.read_image(path)  # bit depth and alpha are kept
-            out, sigma = corrupt(to_float32(image).reshape(*image.shape[:2], -1), seed=rng,
-                                 noise_std=args.noise_std, clip=True)
+            try:
+                out, sigma = corrupt(to_float32(image).reshape(*image.shape[:2], -1), seed=rng,
+                                     noise_std=args.noise_std, clip=True)
+            except ValueError as exc:  # e.g. too small for the kernel: name the image
+                raise CLIError(f"{path}: {exc} Nothing was written.") from None
             images.write_png(staging / target.name, quantise(out, image.dtype).reshape(image.shape), alpha,
                              images.read_metadata(path))
             print(f"{path} -> sigma {sigma[0]:.3f}")
@@ -249,7 +253,7 @@ def _cmd_train(args):
     profile = study.get_profile(args.profile, **overrides)
     if not profile.train:
         raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
-    results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name)
+    results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name, "--run-dir")
     run_dir = results_dir / "runs" / args.model  # as in the notebook's scratch folder
     check_outputs([results_dir], [source_path(args.data)])
     arrays = study.load_profile_data(profile, args.data)
@@ -352,8 +356,25 @@ def _cmd_plot(args):
 class Parser(argparse.ArgumentParser):
     """argparse, with usage errors on one line (argparse prints the usage block first)."""
 
+    #: The arguments being parsed (:func:`main` sets them): a file named like an option gets a hint.
+    argv = ()
+
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        dashed = [a for a in self.argv if a.startswith("-") and len(a) > 1 and os.path.exists(a)]
+        hint = (f"; {dashed[0]} is a file: put -- before file names that start with a dash "
+                f"({self.prog} ... -- {dashed[0]})" if dashed else "")
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
+
+
+def _seed(text):
+    """``--seed``: a non-negative integer, or one line that says so."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer (e.g. 0); got {text!r}")
+    return value
 
 
 DEBUG_HELP = "show the full traceback of an error"
@@ -367,7 +388,7 @@ def build_parser():
     p = sub.add_parser("corrupt", help="blur and add noise to images (the study's corruption)")
     p.add_argument("images", nargs="+", help="PNG/JPEG files or folders")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--noise-std", type=float, default=0.02)
     p.set_defaults(func=_cmd_corrupt)
 
@@ -433,6 +454,7 @@ def build_parser():
 def main(argv=None):
     """Entry point; returns the exit status (0 done, 2 a user-facing error)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    Parser.argv = argv
     args = build_parser().parse_args(argv)
     args.argv = argv
     return run_command(args.func, args, name=f"deblur {args.command}")

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._validation import check_images, check_int, to_float32
+from ._validation import check_images, check_int, check_seed, to_float32
 
 #: Sigmas below this blur nothing: the kernel is a unit impulse (sigma 0 is "no blur").
 MIN_SIGMA = 1e-3
@@ -165,7 +165,7 @@ def corrupt(images, seed=None, *, kernel_size=5, sigma_range=(1.0, 4.0), noise_s
                               sharp_fraction=sharp_fraction)
     single = np.ndim(images) == 3
     x = check_images(images[None] if single else images, name="images")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     sigmas, levels = draw_settings(rng, len(x), sigma_range=settings["sigma_range"], noise_std=noise_std,
                                    sharp_fraction=settings["sharp_fraction"])
     out = _corrupt_into(x, sigmas, rng, kernel_size=kernel_size, noise_std=levels)

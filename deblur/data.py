@@ -310,7 +310,7 @@ _CACHE_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 def _read_cache(file, key):
     """Return the cached arrays, or None when missing, stale or unreadable."""
     try:
-        with np.load(file, allow_pickle=False) as npz:
+        with open(file, "rb") as f, np.load(f, allow_pickle=False) as npz:  # np.load leaks its file on a bad zip
             if str(npz["key"]) != key:
                 return None
             x_train, y_train, x_test, y_test = (npz[name] for name in _CACHE_ARRAYS)

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import corruption
-from ._validation import as_float_images, check_int
+from ._validation import as_float_images, check_int, check_seed
 
 __all__ = ["FAMILIES", "family_kernel", "gaussian_kernel", "defocus_kernel", "line_kernel", "shake_kernels", "convolve", "jpeg",
            "add_noise", "Draws", "Study", "Realistic", "REALISTIC_CIFAR", "REALISTIC_PHOTO", "degradation_from_dict"]
@@ -228,7 +228,7 @@ def shake_kernels(extents, size, seed=None, *, anxiety=(0.001, 0.01), exposure=(
     if not np.all(np.isfinite(extents) & (extents >= 0)):
         raise ValueError(f"extents must be finite and >= 0; got {extents}.")
     size = check_int(size, "size", odd=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     paths = _random_walks(rng, len(extents), anxiety)
     return _splat(_fit(_exposed(paths, rng.uniform(*exposure, size=len(extents))), extents, size), size)
 
@@ -616,7 +616,7 @@ class Realistic:
         The same seed (or a Generator in the same state) gives bit-identical output."""
         single = np.ndim(images) == 3
         x = as_float_images(images[None] if single else images, name="images")
-        draws = self.draw(np.random.default_rng(seed), len(x))
+        draws = self.draw(np.random.default_rng(check_seed(seed)), len(x))
         out = self.apply(x, draws)
         return (out[0], draws) if single else (out, draws)
 

@@ -386,8 +386,9 @@ def _to_batch(images):
     if 0 in x.shape[:3]:
         raise ValueError(f"images is empty (shape {shape}).")
     if x.shape[-1] not in (1, 3) and x.shape[1] in (1, 3, 4) and x.shape[-1] > 4:
-        raise ValueError(f"images of shape {shape} look channels-first (C, H, W); deblur takes channels last: pass "
-                         "np.moveaxis(images, -3, -1).")
+        raise ValueError(f"images of shape {shape} are either channels-first (C, H, W), which deblur takes channels "
+                         f"last (pass np.moveaxis(images, -3, -1)), or {shape[0]} grayscale images (pass "
+                         "images[..., None]).")
     if x.shape[-1] not in (1, 3):
         raise ValueError(f"images must be grayscale (1 channel) or RGB (3 channels); got {x.shape[-1]} channels "
                          f"(shape {shape}). Drop an alpha channel with images[..., :3].")

@@ -223,3 +223,40 @@ def test_a_real_process_prints_one_line_even_after_loading_keras(world, tmp_path
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr
     assert "not a checkpoint file of this run folder" in proc.stderr
+
+
+# Issue 41, case 11: each message names the problem and the fix.
+MESSAGE_CASES = {
+    "a file named like an option": (["corrupt", "-x.png", "--out", "{tmp}/o"], "put -- before file names"),
+    "--run-dir is a file": (["train", "--model", "cae", "--profile", "tiny", "--run-dir", "{tmp}/a.png",
+                             "--data", "{world}/data.tar.gz"], "--run-dir {tmp}/a.png: is a file; --run-dir takes"),
+    "a negative seed": (["corrupt", "{tmp}/a.png", "--out", "{tmp}/o", "--seed", "-1"],
+                        "--seed: must be a non-negative integer (e.g. 0)"),
+    "a 2x2 image in a batch": (["corrupt", "{tmp}/a.png", "{tmp}/tiny.png", "--out", "{tmp}/o"],
+                               "tiny.png: Images of 2x2 are too small"),
+}
+
+
+@pytest.mark.parametrize("case", list(MESSAGE_CASES))
+def test_a_message_names_the_problem_and_the_fix(world, tmp_path, monkeypatch, capsys, case):
+    monkeypatch.chdir(tmp_path)
+    for name, size in (("-x.png", 20), ("a.png", 20), ("tiny.png", 2)):
+        Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(tmp_path / name)
+    argv, expected = MESSAGE_CASES[case]
+    fill = {"world": world, "tmp": tmp_path}
+    try:
+        code = cli.main([a.format(**fill) for a in argv])
+    except SystemExit as usage:  # argparse's usage errors exit
+        code = usage.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and expected.format(**fill) in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_library_messages_name_the_fix():
+    from deblur import corruption, inference
+
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        corruption.corrupt(np.zeros((1, 8, 8, 3), np.uint8), seed="abc")
+    with pytest.raises(ValueError, match=r"or 4 grayscale images \(pass images\[\.\.\., None\]\)"):
+        inference.restore("cae", np.zeros((4, 16, 16), np.uint8))
