@@ -334,14 +334,8 @@ def _cmd_plot(args):
         runs[name] = folder
     with staging_folder(args.out) as staging:
         if args.results:  # the per-sigma figure, redrawn from a notebook results.json (no model needed)
-            path = Path(args.results)
-            try:
-                saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise CLIError(f"{path}: cannot read results JSON ({exc})") from None
-            if "by_sigma" not in saved:
-                raise CLIError(f"{path}: holds no per-sigma results (expected a notebook results.json)")
-            plots.metric_by_group(saved["by_sigma"], metric="mse", log_scale=True, path=staging / "mse_by_sigma.png")
+            by_sigma = _per_sigma_results(Path(args.results))
+            plots.metric_by_group(by_sigma, metric="mse", log_scale=True, path=staging / "mse_by_sigma.png")
         if runs:
             _, arrays = _profile_arrays(args)
             import_keras()
@@ -351,6 +345,40 @@ def _cmd_plot(args):
         for target in publish_all((staging / t.name, t) for t in targets):
             print("wrote", target)
     return 0
+
+
+#: Bounds of a results JSON that ``plot`` reads (a notebook's is about 100 KB, 4-8 methods of 6 sigma bins).
+RESULTS_MAX_BYTES, RESULTS_MAX_METHODS, RESULTS_MAX_GROUPS = 16 << 20, 64, 256
+
+
+def _per_sigma_results(path):
+    """The ``by_sigma`` table of a notebook results.json, its shape checked before any drawing (issue 41, case 10):
+    ``{method: {group: {"mse": finite number, ...}}}``, the same groups for every method, within the bounds above."""
+    try:
+        if path.stat().st_size > RESULTS_MAX_BYTES:
+            raise CLIError(f"{path}: {path.stat().st_size:,} bytes, over the {RESULTS_MAX_BYTES >> 20} MB a results "
+                           "JSON may hold; give a notebook results.json")
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CLIError(f"{path}: cannot read results JSON ({type(exc).__name__}: {str(exc)[:100]})") from None
+    table = saved.get("by_sigma") if isinstance(saved, dict) else None
+    if table is None:
+        raise CLIError(f"{path}: holds no per-sigma results (expected a notebook results.json)")
+    bad = f"{path}: by_sigma must map each method to the same sigma groups, each with a finite number \"mse\""
+    if not isinstance(table, dict) or not table or not all(isinstance(g, dict) and g for g in table.values()):
+        raise CLIError(f"{bad}; it is not a mapping of methods to groups")
+    groups = list(next(iter(table.values())))
+    if len(table) > RESULTS_MAX_METHODS or len(groups) > RESULTS_MAX_GROUPS:
+        raise CLIError(f"{path}: {len(table)} methods of {len(groups)} groups; a figure holds at most "
+                       f"{RESULTS_MAX_METHODS} methods of {RESULTS_MAX_GROUPS} groups")
+    for method, rows in table.items():
+        if list(rows) != groups:
+            raise CLIError(f"{bad}; {method!r} has groups {list(rows)[:4]}, not {groups[:4]}")
+        for group, row in rows.items():
+            mse = row.get("mse") if isinstance(row, dict) else None
+            if isinstance(mse, bool) or not isinstance(mse, (int, float)) or not np.isfinite(mse) or mse < 0:
+                raise CLIError(f"{bad}; {method!r} group {group!r} has mse {mse!r}")
+    return table
 
 
 class Parser(argparse.ArgumentParser):

@@ -260,3 +260,31 @@ def test_library_messages_name_the_fix():
         corruption.corrupt(np.zeros((1, 8, 8, 3), np.uint8), seed="abc")
     with pytest.raises(ValueError, match=r"or 4 grayscale images \(pass images\[\.\.\., None\]\)"):
         inference.restore("cae", np.zeros((4, 16, 16), np.uint8))
+
+
+# Issue 41, cases 10 and 7: a hand-edited results JSON gets one line before any drawing, bounded by its size.
+def _row(mse):
+    return {"[1.00, 2.00)": {"mse": mse, "n_images": 2}, "[2.00, 3.00)": {"mse": 0.01, "n_images": 2}}
+
+
+RESULTS_CASES = {
+    "a string mse": ({"by_sigma": {"cae": _row("0.01")}}, "has mse '0.01'"),
+    "a NaN mse": ({"by_sigma": {"cae": _row(float("nan"))}}, "has mse nan"),
+    "mismatched groups": ({"by_sigma": {"cae": _row(0.01), "win5rb": {"[1.00, 2.00)": {"mse": 0.01}}}},
+                          "'win5rb' has groups"),
+    "a list for the table": ({"by_sigma": [1, 2]}, "not a mapping of methods to groups"),
+    "a list for the file": ([1, 2], "holds no per-sigma results"),
+    "200k groups": ({"by_sigma": {"cae": {str(i): {"mse": 0.01} for i in range(200_000)}}}, "at most 64 methods"),
+    "deep nesting": ("[" * 100_000 + "]" * 100_000, "cannot read results JSON (RecursionError"),
+}
+
+
+@pytest.mark.parametrize("case", list(RESULTS_CASES))
+def test_plot_validates_a_results_json_before_drawing(tmp_path, capsys, case):
+    saved, expected = RESULTS_CASES[case]
+    path = tmp_path / "results.json"
+    path.write_text(saved if isinstance(saved, str) else json.dumps(saved))
+    code = cli.main(["plot", "--results", str(path), "--out", str(tmp_path / "figures")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
+    assert not (tmp_path / "figures").exists()
