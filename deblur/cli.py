@@ -137,9 +137,9 @@ def _cmd_corrupt(args):
                                      noise_std=args.noise_std, clip=True)
             except ValueError as exc:  # e.g. too small for the kernel: name the image
                 raise CLIError(f"{path}: {exc} Nothing was written.") from None
-            images.write_png(staging / target.name, quantise(out, image.dtype).reshape(image.shape), alpha,
-                             images.read_metadata(path))
-            print(f"{path} -> sigma {sigma[0]:.3f}")
+            metadata, dropped = images.png_metadata(images.read_metadata(path))
+            images.write_png(staging / target.name, quantise(out, image.dtype).reshape(image.shape), alpha, metadata)
+            print(f"{path} -> sigma {sigma[0]:.3f}{'; ' + dropped if dropped else ''}")
         for target in publish_all((staging / t.name, t) for t in targets):
             print("wrote", target)
     return 0
@@ -182,10 +182,11 @@ def _cmd_restore(args):
             out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble,
                           precision=args.precision, guard=guard)
             seconds = time.perf_counter() - start  # the restoration, not the PNG writing
-            images.write_png(staging / target.name, out, alpha, images.read_metadata(path))
+            metadata, dropped = images.png_metadata(images.read_metadata(path))
+            images.write_png(staging / target.name, out, alpha, metadata)
             staged.append((staging / target.name, target))
             bar.write(f"{path}: {image.shape[1]}x{image.shape[0]} restored in {seconds:.2f} s; "
-                      f"{describe_change(image, out)}", file=sys.stdout)
+                      f"{describe_change(image, out)}{'; ' + dropped if dropped else ''}", file=sys.stdout)
         for target in publish_all(staged):
             print("wrote", target)
     if skipped:

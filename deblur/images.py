@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "find_images", "check_image", "read_image",
-           "read_metadata", "encode_png", "write_png", "centre_crop"]
+           "read_metadata", "png_metadata", "MAX_ICC_BYTES", "encode_png", "write_png", "centre_crop"]
 
 #: The file suffixes read as images (lower case; matched case-insensitively).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -83,13 +83,25 @@ def find_images(paths):
     return files
 
 
-def _sixteen_bit_colour(im, path):
-    """Whether an RGB(A) file holds 16 bits a channel (48/64-bit PNG or TIFF), which Pillow reads as 8 bits."""
-    if im.format == "TIFF":
-        return set(np.ravel(im.tag_v2.get(258, (8,)))) == {16}  # BitsPerSample
+#: The largest ICC profile written into a PNG: what Pillow reads back (``PngImagePlugin.MAX_TEXT_CHUNK``, 1 MiB);
+#: a larger one is dropped, and :func:`png_metadata` says so.
+MAX_ICC_BYTES = 1 << 20
+
+
+def _png_header(path):
+    """A PNG's IHDR (bit depth, colour type), or None for another file."""
     with open(path, "rb") as f:
         head = f.read(26)
-    return head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 and head[24] == 16  # IHDR bit depth
+    return (head[24], head[25]) if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
+
+
+def _sixteen_bit_colour(im, path):
+    """Whether an RGB(A) file holds 16 bits a channel (48/64-bit PNG or TIFF), which Pillow reads as 8 bits (and a
+    16-bit grey+alpha PNG, which Pillow reads as RGBA)."""
+    if im.format == "TIFF":
+        return set(np.ravel(im.tag_v2.get(258, (8,)))) == {16}  # BitsPerSample
+    header = _png_header(path)
+    return header is not None and header[0] == 16
 
 
 def _open_image(path):
@@ -105,6 +117,10 @@ def _open_image(path):
         raise ImageError(f"{path}: image is larger than {MAX_PIXELS / 1e6:.0f} megapixels, the most deblur "
                          "reads; crop or downscale it first") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
+        if "Decompressed" in str(exc):  # Pillow's guard against a bomb in a PNG's iCCP, zTXt or iTXt chunk
+            raise ImageError(f"{path}: an embedded chunk (a colour profile or text) decompresses to more than "
+                             f"{MAX_ICC_BYTES >> 20} MiB, the most deblur reads; save the image without it (e.g. "
+                             "without its colour profile) first") from None
         raise ImageError(f"{path}: cannot read image ({exc}); check that it is a whole PNG, JPEG, TIFF or "
                          "BMP file") from None
     finally:
@@ -113,6 +129,11 @@ def _open_image(path):
         im.close()
         raise ImageError(f"{path}: {im.mode} images are not supported; deblur reads {_SUPPORTED} "
                          "(convert it to RGB first)")
+    if getattr(im, "n_frames", 1) > 1:  # restoring the first frame alone would drop the others unsaid
+        frames = im.n_frames
+        im.close()
+        raise ImageError(f"{path}: holds {frames} frames (an animated or multi-page image), and deblur restores one "
+                         "image a file; save the frames as separate files first")
     return im
 
 
@@ -165,8 +186,10 @@ def read_image(path):
     try:
         with _open_image(path) as im:
             if im.mode in ("RGB", "RGBA") and _sixteen_bit_colour(im, path):
-                return _split_alpha(_read_png16_colour(path, alpha=im.mode == "RGBA",
-                                                       exif=im.getexif() if im.mode == "RGBA" else None))
+                image, alpha = _split_alpha(_read_png16_colour(path, alpha=im.mode == "RGBA",
+                                                               exif=im.getexif() if im.mode == "RGBA" else None))
+                gray_alpha = _png_header(path) == (16, 4)  # read as equal R, G and B: kept gray
+                return (image[..., 0], alpha) if gray_alpha else (image, alpha)
             im.load()
             im = ImageOps.exif_transpose(im)
             if im.mode in ("L", "RGB") and "transparency" in im.info:  # a PNG's tRNS chunk: a colour marked clear
@@ -243,9 +266,6 @@ def _check_array(image, alpha):
         raise ImageError(f"alpha must be an array of shape {image.shape[:2]} and dtype {image.dtype}, like the "
                          f"image; got {getattr(alpha, 'shape', type(alpha).__name__)} "
                          f"{getattr(alpha, 'dtype', '')}".rstrip())
-    if image.ndim == 2 and image.dtype == np.uint16:
-        raise ImageError("a 16-bit grayscale image with alpha cannot be written as PNG here; write it without "
-                         "alpha, or as 16-bit RGB(A) (np.dstack([image] * 3))")
 
 
 def encode_png(image, alpha=None, metadata=None):
@@ -268,6 +288,8 @@ def encode_png(image, alpha=None, metadata=None):
 
     _check_array(image, alpha)
     a = image if alpha is None else np.dstack([image, alpha])
+    if a.dtype == np.uint16 and a.ndim == 3 and a.shape[-1] == 2:
+        return _with_metadata(_encode_png16_gray_alpha(a), metadata or {})
     if a.dtype == np.uint16 and a.ndim == 3:  # Pillow writes no 16-bit colour PNG
         cv2 = _import_cv2("image")
         ok, data = cv2.imencode(".png", np.ascontiguousarray(a[..., [2, 1, 0, 3][: a.shape[-1]]]))
@@ -279,11 +301,33 @@ def encode_png(image, alpha=None, metadata=None):
     return _with_metadata(buffer.getvalue(), metadata or {})
 
 
+def _png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _encode_png16_gray_alpha(a):
+    """A 16-bit grey+alpha PNG of ``a`` (H, W, 2): neither Pillow nor OpenCV writes one (OpenCV would make it RGBA)."""
+    h, w, _ = a.shape
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), a.astype(">u2").reshape(h, -1).view(np.uint8)], axis=1)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0))
+            + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + _png_chunk(b"IEND", b""))
+
+
+def png_metadata(metadata):
+    """``(kept, dropped)``: the colour metadata a PNG can carry so that it reads back, and a note on what was dropped
+    (an ICC profile over :data:`MAX_ICC_BYTES`), or None."""
+    icc = (metadata or {}).get("icc_profile") or b""
+    if len(icc) <= MAX_ICC_BYTES:
+        return dict(metadata or {}), None
+    kept = {k: v for k, v in metadata.items() if k != "icc_profile"}
+    return kept, (f"its {len(icc):,}-byte colour profile was dropped (over the {MAX_ICC_BYTES >> 20} MiB a PNG "
+                  "reader takes): colours are the profile-less rendering")
+
+
 def _with_metadata(png, metadata):
     """``png`` with iCCP and gAMA chunks after its header (neither encoder writes them unasked)."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
+    chunk = _png_chunk
+    metadata, _ = png_metadata(metadata)  # an ICC profile no reader takes back is not written
     extra = b""
     if metadata.get("icc_profile"):
         extra += chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata["icc_profile"]))

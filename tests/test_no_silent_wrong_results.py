@@ -455,3 +455,82 @@ def test_a_live_staging_folder_is_kept_even_when_its_pid_is_not_visible(tmp_path
     with files.staging_folder(out):  # the writer is gone (its lock with it): its folder is removed
         pass
     assert not foreign.exists() and list(out.iterdir()) == []
+
+
+# ------------------------------------------------- issue 41, cases 8 and 9: what restore writes reads back, in form
+
+
+def _png16_gray_alpha(path, gray, alpha):
+    import struct
+    import zlib
+
+    h, w = gray.shape
+    rows = b"".join(b"\0" + np.dstack([gray, alpha])[r].astype(">u2").tobytes() for r in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 4, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def test_a_16_bit_gray_alpha_png_comes_back_gray_and_alpha(tmp_path, capsys):
+    # Issue 41, case 9: it came back as 16-bit RGBA with channels differing by up to 338/65535.
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 65536, (40, 48), dtype=np.uint16)
+    alpha = rng.integers(0, 65536, (40, 48), dtype=np.uint16)
+    _png16_gray_alpha(tmp_path / "ga.png", gray, alpha)
+    image, read_alpha = images.read_image(tmp_path / "ga.png")
+    np.testing.assert_array_equal(image, gray)
+    np.testing.assert_array_equal(read_alpha, alpha)
+    images.write_png(tmp_path / "copy.png", image, read_alpha)
+    with Image.open(tmp_path / "copy.png") as im:  # a real 16-bit grey+alpha PNG, whatever reads it
+        assert (tmp_path / "copy.png").read_bytes()[24:26] == bytes([16, 4]) and im.size == (48, 40)
+    again, again_alpha = images.read_image(tmp_path / "copy.png")
+    np.testing.assert_array_equal(again, gray)
+    np.testing.assert_array_equal(again_alpha, alpha)
+    code, _, err = run(capsys, "restore", str(tmp_path / "ga.png"), "--model", "cae", "--quiet", "--out",
+                       str(tmp_path / "out"))
+    assert code == 0, err
+    restored, restored_alpha = images.read_image(tmp_path / "out" / "ga_restored.png")
+    assert restored.shape == (40, 48) and restored.dtype == np.uint16
+    np.testing.assert_array_equal(restored_alpha, alpha)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_an_animated_or_multi_page_image_is_refused_not_cut_to_its_first_frame(tmp_path, capsys, suffix):
+    # Issue 41, case 9: an animated PNG or a multi-page TIFF restored only its first frame, unsaid.
+    frames = [Image.fromarray(np.full((16, 16, 3), 60 * i, np.uint8)) for i in range(3)]
+    frames[0].save(tmp_path / f"frames{suffix}", save_all=True, append_images=frames[1:])
+    code, _, err = run(capsys, "restore", str(tmp_path / f"frames{suffix}"), "--model", "cae", "--quiet", "--out",
+                       str(tmp_path / "out"))
+    assert code == 2 and len(err.splitlines()) == 1 and "holds 3 frames" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_colour_profile_is_dropped_and_said_and_the_png_reads_back(tmp_path, capsys):
+    # Issue 41, case 8: a JPEG with a 2 MB ICC profile gave a PNG that deblur could not read back.
+    Image.fromarray(np.full((24, 24, 3), 128, np.uint8)).save(tmp_path / "big.jpg", icc_profile=b"\1" * 2_000_000)
+    code, out, err = run(capsys, "restore", str(tmp_path / "big.jpg"), "--model", "cae", "--quiet", "--out",
+                         str(tmp_path / "out"))
+    assert code == 0 and "2,000,000-byte colour profile was dropped" in out, (out, err)
+    image, _ = images.read_image(tmp_path / "out" / "big_restored.png")
+    assert image.shape == (24, 24, 3) and "icc_profile" not in images.read_metadata(tmp_path / "out" /
+                                                                                   "big_restored.png")
+
+
+def test_a_png_whose_colour_profile_is_too_large_is_refused_with_the_real_cause(tmp_path, capsys):
+    # Issue 41, case 8: a valid PNG with a 20 MB iCCP was told it is "not a whole PNG".
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    data = b"ICC profile\0\0" + zlib.compress(b"\0" * 20_000_000)
+    iccp = struct.pack(">I", len(data)) + b"iCCP" + data + struct.pack(">I", zlib.crc32(b"iCCP" + data))
+    (tmp_path / "icc.png").write_bytes(png[:33] + iccp + png[33:])
+    code, _, err = run(capsys, "restore", str(tmp_path / "icc.png"), "--model", "cae", "--quiet", "--out",
+                       str(tmp_path / "out"))
+    assert code == 2 and len(err.splitlines()) == 1 and "decompresses to more than 1 MiB" in err, err
