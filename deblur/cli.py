@@ -37,6 +37,7 @@ from ._validation import quantise, to_float32  # noqa: E402
 from .corruption import corrupt  # noqa: E402
 from .data import DataError, source_path  # noqa: E402
 from .files import check_file_target, check_outputs, is_within, publish_all, staging_folder  # noqa: E402
+from .recipe import Budget  # noqa: E402
 from .study import MODEL_NAMES  # noqa: E402
 
 
@@ -237,26 +238,13 @@ def _profile_arrays(args):
 
 
 def _cmd_train(args):
+    profile, results_dir = _train_plan(args)  # checked here, once, before any process starts
     if args.processes > 1:  # N cooperating copies of this command (deblur.training.distributed)
+        _check_processes(args.processes, profile.recipe_for(args.model))
         from .training.distributed import launch
 
         return launch(_without_option(args.argv, "--processes"), args.processes)
-
-    lengths = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps), ("budget_seconds", args.seconds))
-               if v is not None}
-    if len(lengths) > 1:
-        raise CLIError("give one of --epochs, --steps and --seconds")
-    if args.hold_steps and "steps" not in lengths:
-        raise CLIError("--hold-steps replays a time budget: give it with --steps")
-    if "steps" in lengths:
-        lengths["hold_steps"] = args.hold_steps
-    overrides = {"lengths": {args.model: lengths}} if lengths else {}
-    profile = study.get_profile(args.profile, **overrides)
-    if not profile.train:
-        raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
-    results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name, "--run-dir")
     run_dir = results_dir / "runs" / args.model  # as in the notebook's scratch folder
-    check_outputs([results_dir], [source_path(args.data)])
     arrays = study.load_profile_data(profile, args.data)
     held = {"n_train": len(arrays["x_train"]), "n_test": len(arrays["x_test"])}
     for field, n in held.items():  # a profile asking for more than the data hold: the banner and a warning say so
@@ -272,6 +260,39 @@ def _cmd_train(args):
         print(f"replay exactly: deblur train --model {args.model} --profile {profile.name} "
               f"--steps {run.length['steps']} --hold-steps {run.length['hold_steps']}")
     return 0
+
+
+def _train_plan(args):
+    """``deblur train``'s profile (with the length asked for) and results folder, checked: no data read yet."""
+    lengths = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps), ("budget_seconds", args.seconds))
+               if v is not None}
+    if len(lengths) > 1:
+        raise CLIError("give one of --epochs, --steps and --seconds")
+    if args.hold_steps and "steps" not in lengths:
+        raise CLIError("--hold-steps replays a time budget: give it with --steps")
+    if "steps" in lengths:
+        lengths["hold_steps"] = args.hold_steps
+    overrides = {"lengths": {args.model: lengths}} if lengths else {}
+    profile = study.get_profile(args.profile, **overrides)
+    if not profile.train:
+        raise CLIError(f"profile {args.profile!r} does not train; choose quick, full or tiny")
+    results_dir = out_folder(args.run_dir or study.SCRATCH_DIR / profile.name, "--run-dir")
+    check_outputs([results_dir], [source_path(args.data)])
+    return profile, results_dir
+
+
+def _check_processes(processes, recipe):
+    """What N processes would each refuse after loading, refused once before they start (issue 41, case 5)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if processes > cores:
+        raise CLIError(f"--processes {processes}: this machine gives the command {cores} CPU core(s); use at most "
+                       f"{cores} (each process needs a core of its own)")
+    if recipe.batch_size % processes:
+        raise CLIError(f"--processes {processes}: batch size {recipe.batch_size} does not split evenly over "
+                       f"{processes} processes; use a count that divides {recipe.batch_size}")
+    if isinstance(recipe.length, Budget):
+        raise CLIError(f"--processes {processes}: a time budget ({recipe.length}) cannot be shared by several "
+                       "processes (each would stop at its own step); give --steps or --epochs")
 
 
 #: ``--precision`` of ``train`` and ``restore``.

@@ -288,3 +288,28 @@ def test_plot_validates_a_results_json_before_drawing(tmp_path, capsys, case):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and expected in err, err
     assert not (tmp_path / "figures").exists()
+
+
+# Issue 41, case 5: what N processes would each refuse is refused once, before any starts (no N loaded processes).
+PROCESS_CASES = {
+    "--run-dir is a file": (["--processes", "2", "--steps", "2", "--run-dir", "{tmp}/a.png"], "--run-dir {tmp}/a.png: is a file"),
+    "more processes than cores": (["--processes", "{many}", "--steps", "2"], "CPU core(s); use at most"),
+    "a batch that does not split": (["--processes", "{odd}", "--steps", "2"], "does not split evenly"),
+    "a time budget": (["--processes", "2", "--seconds", "30"], "cannot be shared by several processes"),
+}
+
+
+@pytest.mark.parametrize("case", list(PROCESS_CASES))
+def test_a_multi_process_run_is_refused_before_its_processes_start(world, tmp_path, monkeypatch, capsys, case):
+    from deblur.training import distributed
+
+    if case in ("a batch that does not split", "a time budget") and len(os.sched_getaffinity(0)) < 3:
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _: set(range(8)))  # the check before: the cores
+    monkeypatch.setattr(distributed, "launch", lambda *a, **k: pytest.fail("started processes"))
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
+    extra, expected = PROCESS_CASES[case]
+    fill = {"tmp": tmp_path, "many": len(os.sched_getaffinity(0)) + 1, "odd": 3}
+    code = cli.main(["train", "--model", "deblurnet", "--profile", "tiny", "--data", str(world / "data.tar.gz"),
+                     *[a.format(**fill) for a in extra]])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and expected.format(**fill) in err, err
