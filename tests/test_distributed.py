@@ -194,3 +194,28 @@ def test_the_scaling_table_is_rendered_from_its_record():
     assert "| DeblurNet | 313,667 |" in table and "| Win5-RB | 1,276,879 |" in table
     assert "2 processes x 1 core" in table and "without AVX-512" in table
     assert reports.render_distributed_table({"records": {}}).startswith("No records yet")
+
+
+def test_an_unreachable_coordinator_or_a_taken_port_is_one_line_within_the_join_time(monkeypatch):
+    # Issue 41, case 6: JAX aborted (SIGABRT, a C++ stack trace) after 129 s; a port in use said "Failed to start
+    # RPC server". Both are now checked with sockets before JAX starts.
+    import socket
+
+    from deblur.training import distributed
+
+    with socket.socket() as held:
+        held.bind(("", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(RuntimeError, match=f"coordinator port {port} is in use on this machine"):
+            distributed.initialize(ProcessGroup(2, 0, f"127.0.0.1:{port}"))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = free.getsockname()[1]  # nothing listens once it is closed
+    monkeypatch.setattr(distributed, "JOIN_SECONDS", 1)
+    with pytest.raises(RuntimeError, match=f"cannot reach the coordinator 127.0.0.1:{closed} within 1 s: start "
+                                           "process 0"):
+        distributed.initialize(ProcessGroup(2, 1, f"127.0.0.1:{closed}"))
+    with pytest.raises(RuntimeError, match="is not host:port"):
+        distributed.initialize(ProcessGroup(2, 1, "nowhere"))
+    assert distributed.current().count == 1  # nothing joined

@@ -162,6 +162,12 @@ def test_a_run_started_on_another_backend_is_not_resumed(tmp_path):
     (tmp_path / "run" / "history.json").write_text(json.dumps({**history, "backend": other}))
     with pytest.raises(training.RunMismatchError, match=f"started on {other}.*KERAS_BACKEND={other}"):
         training.train(_small(), x, recipe, run_dir=tmp_path / "run", verbose=0)
+    # Issue 41, case 6: resumed with --processes (always JAX), KERAS_BACKEND is no advice: say how it started.
+    from deblur.training.run_folder import check_resumable
+
+    with pytest.raises(training.RunMismatchError, match=r"resume it with 1 process\(es\) as it started") as error:
+        check_resumable(tmp_path / "run", recipe, history["data"], processes=2)
+    assert "KERAS_BACKEND" not in str(error.value)
 
 
 # ------------------------------------------------------------------ 4. a batch that meets a bad file, 9. temporaries

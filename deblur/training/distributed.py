@@ -101,6 +101,8 @@ def initialize(group=None):
     group = from_env() if group is None else group
     if group.count == 1:
         return group
+    if group.coordinator:  # JAX aborts the process (SIGABRT, a C++ stack trace) on both: one line instead
+        (_check_port_free if group.is_chief else _wait_for_coordinator)(group.coordinator)
     import keras
 
     if keras.backend.backend() != "jax":
@@ -121,6 +123,43 @@ def initialize(group=None):
                                                                         auto_shard_dataset=False))
     _current = group
     return group
+
+
+def _split_address(address):
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise RuntimeError(f"the coordinator address {address!r} is not host:port (e.g. 10.0.0.1:1234); fix "
+                           f"{ENV_VARS[2]}.")
+    return host.strip("[]"), int(port)
+
+
+def _check_port_free(address):
+    """Process 0 serves the coordinator on ``address``'s port: refused at once if something else holds it."""
+    _, port = _split_address(address)
+    with socket.socket() as s:
+        try:
+            s.bind(("", port))
+        except OSError as exc:
+            raise RuntimeError(f"the coordinator port {port} is in use on this machine ({exc.strerror}): name a free "
+                               f"port in {ENV_VARS[2]}, or stop what holds it.") from None
+
+
+def _wait_for_coordinator(address, seconds=None):
+    """Wait (up to :data:`JOIN_SECONDS`) until process 0's coordinator accepts connections; one line if it never
+    does."""
+    host, port = _split_address(address)
+    deadline = time.monotonic() + (JOIN_SECONDS if seconds is None else seconds)
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return
+        except OSError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+    raise RuntimeError(f"cannot reach the coordinator {address} within {JOIN_SECONDS if seconds is None else seconds:g}"
+                       " s: start process 0 (the coordinator) first, and check the address, the port and any "
+                       "firewall.")
 
 
 @contextlib.contextmanager

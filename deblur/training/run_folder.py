@@ -159,9 +159,11 @@ def check_resumable(run_dir, recipe, data, *, processes=1):
         raise RunMismatchError(f"{run_dir} holds a run with a different recipe or data ({', '.join(diffs)}). "
                                "Use a new run_dir, or the same recipe and data to resume.")
     if doc.get("backend", keras.backend.backend()) != keras.backend.backend():
+        how = (f"resume it with {doc.get('processes', 1)} process(es) as it started (--processes trains on JAX)"
+               if processes > 1 else f"set KERAS_BACKEND={doc['backend']} to resume")
         raise RunMismatchError(f"{run_dir} was started on {doc['backend']} and this process runs "
-                               f"{keras.backend.backend()}, which would not continue the same run; set "
-                               f"KERAS_BACKEND={doc['backend']} to resume, or use a new run_dir.")
+                               f"{keras.backend.backend()}, which would not continue the same run; {how}, or use a "
+                               "new run_dir.")
     if doc.get("processes", 1) != processes:
         raise RunMismatchError(f"{run_dir} was trained by {doc.get('processes', 1)} process(es) and this run has "
                                f"{processes}, which would not continue the same run; resume with "
