@@ -70,10 +70,8 @@ def _run(cmd):
 
 def _tiles(inference, name, width, height):
     """``{"tile": restore's auto tile for the model, "windows": the windows restore cuts this image into}``."""
-    model = inference.as_any_size_model(name)
-    tile = inference.auto_tile(model)
-    # restore's own plan, one window a pass (private, read here so that the record says what restore does)
-    return {"tile": tile, "windows": len(inference._plan(model, (1, height, width, 3), batch_size=1, tile=tile))}
+    restorer = inference.Restorer(name, precision="float32", batch_size=1)  # restore's own plan, a window a pass
+    return {"tile": restorer.tile, "windows": restorer.passes((1, height, width, 3))}
 
 
 def main(argv=None):

@@ -161,12 +161,13 @@ def _cmd_restore(args):
     targets = _output_paths([f"{p.stem}_restored.png" for p in paths], args.out, paths,
                             extra_inputs=[*args.images, *_model_source(args.model)[1]])
     import_keras()  # only once the inputs are known to be good
-    from .inference import as_any_size_model, restore, shipped_guard
-    from .models import set_precision
+    from .inference import Restorer
 
-    model = as_any_size_model(_load_model(args.model))
-    set_precision(model, args.precision)  # once, not per image: a change of precision retraces the model (~0.15 s)
-    guard = shipped_guard(args.model)  # do no harm: a shipped model's card's guard (None for a file or run folder)
+    # Resolved once: the model, its do-no-harm guard (a shipped model's card's; none for a file or run folder), its
+    # precision and its tiling. Then a loop over the files.
+    kind, _ = _model_source(args.model)
+    restorer = Restorer(args.model if kind == "shipped" else _load_model(args.model), precision=args.precision,
+                        ensemble=args.ensemble)
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
     staged, skipped = [], []
     with staging_folder(args.out) as staging:
@@ -180,8 +181,7 @@ def _cmd_restore(args):
                 skipped.append(path.name)
                 continue
             start = time.perf_counter()
-            out = restore(model, image, progress=False if args.quiet else None, ensemble=args.ensemble,
-                          precision=args.precision, guard=guard)
+            out = restorer(image, progress=False if args.quiet else None)
             seconds = time.perf_counter() - start  # the restoration, not the PNG writing
             metadata, dropped = images.png_metadata(images.read_metadata(path))
             images.write_png(staging / target.name, out, alpha, metadata)

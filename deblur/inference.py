@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 
@@ -11,11 +12,12 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import machine, models
+from . import machine, models, pretrained
+from .machine import resolve_precision
 from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, check_int, quantise, to_float32
 from .images import read_image
 
-__all__ = ["restore", "guard_changes", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
+__all__ = ["Restorer", "restore", "guard_changes", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
            "receptive_radius", "tile_overlap", "auto_tile", "tile_windows", "PASS_BUDGET", "DIHEDRAL"]
 
 
@@ -189,81 +191,135 @@ def _axis_windows(length, tile, overlap, multiple):
             for start in range(0, length, core)]
 
 
-def restore(model, images, *, batch_size=16, tile="auto", progress=None, ensemble=False, precision="auto",
-            guard="auto"):
-    """Restore one image or a batch with a trained model, large images tile by tile.
+class Restorer:
+    """A restoration model made ready once: the model (any input size), its do-no-harm guard, its precision and its
+    tiling; calling it on images is pure (``deblur.restore`` is one made and called once).
 
     Images are reflect-padded to the model's :func:`size_multiple` and cropped back. One larger than ``tile`` plus twice
     :func:`tile_overlap` is restored in overlapping tiles: the result equals a whole-image pass (to about 1e-6) in
-    bounded memory. A fixed-size model (the CAE's 32x32) is first rebuilt for any size (:func:`as_any_size_model`;
-    call it once yourself to reuse it). Grayscale is restored as three identical channels and averaged back to one.
+    bounded memory. Grayscale is restored as three identical channels and averaged back to one.
 
     Parameters
     ----------
-    model : keras.Model or str
-        A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1], or a shipped model's name (``"cae"``,
-        ``"win5rb"``, ``"deblurnet"``).
-    images : ndarray, str or os.PathLike
-        One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``, with ``C`` 1 (grayscale) or 3 (RGB); uint8
-        in [0, 255], uint16 in [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from noise are accepted).
-        Not modified. Or an image file's path, read with :func:`deblur.images.read_image` (bit depth kept, EXIF
-        orientation applied); its alpha channel is neither restored nor returned.
-    batch_size : int, default 16
-        Images (or tiles) per forward pass, also capped at :data:`PASS_BUDGET` (unless ``tile`` is None).
+    model : keras.Model or str, optional
+        A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1] (a fixed-size one, like the CAE's 32x32, is
+        rebuilt for any size: :func:`as_any_size_model`), or a shipped model's name; default
+        :data:`deblur.pretrained.DEFAULT_MODEL`.
+    precision : {"auto", "float32", "bfloat16"}, default "auto"
+        Of the arithmetic (:func:`deblur.models.set_precision`): ``"auto"`` is bfloat16 on a CPU that computes it
+        natively (about 1.6x as fast; outputs within about 57 dB PSNR of float32's), float32 elsewhere. A model loaded
+        here by name is set once; a model passed in computes so during each call and is left as it was.
+    guard : "auto", None or (float, float), default "auto"
+        ``(low, high)`` of :func:`guard_changes`; ``"auto"``: a shipped model's (by name) card's ``restore_guard``.
     tile : int, "auto" or None, default "auto"
         Largest core size of a tile; ``"auto"``: the model's :func:`auto_tile`; ``None`` never tiles (memory grows
         with the image).
-    progress : bool or None, default None
-        Show a progress bar (tqdm, on stderr); ``None`` shows one when there is more than one forward pass and a person
-        watches (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
     ensemble : bool, default False
         Self-ensemble: restore each of the 8 flips and rotations of the input (:data:`DIHEDRAL`), undo each and average
         the 8 in float before the final clipping. About 8 times the time; tiling works as without it.
-    precision : {"auto", "float32", "bfloat16"}, default "auto"
-        Of the arithmetic (:func:`deblur.models.computing_in`): ``"auto"`` is bfloat16 on a CPU that computes it
-        natively (about 1.6x as fast; outputs within about 57 dB PSNR of float32's), float32 elsewhere. The model is
-        left as it was.
-    guard : "auto", None or (float, float), default "auto"
-        ``(low, high)`` of :func:`guard_changes`; ``"auto"``: a shipped model's (by name) card's ``restore_guard``.
+    batch_size : int, default 16
+        Images (or tiles) per forward pass, also capped at :data:`PASS_BUDGET` (unless ``tile`` is None).
 
-    Returns
-    -------
-    ndarray
-        Same shape and dtype as ``images``, clipped to the input's range only at this final step. For a path: the image
-        as read (``(H, W)`` or ``(H, W, 3)``, uint8 or uint16), without its alpha channel.
-
-    Raises
-    ------
-    ValueError
-        Wrong dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, or floats far outside [0, 1].
-    deblur.images.ImageError
-        A path that is not an image file this package reads (a ``ValueError``).
+    Examples
+    --------
+    >>> restorer = Restorer("cae", precision="float32")
+    >>> restorer(np.zeros((40, 50, 3), np.uint8)).shape
+    (40, 50, 3)
     """
-    if isinstance(images, (str, os.PathLike)):
-        images, _ = read_image(images)
-    x, layout = _to_batch(images)
-    guard = shipped_guard(model) if guard == "auto" else guard
-    model = as_any_size_model(model)
-    batch_size = check_int(batch_size, "batch_size")
-    if tile is not None:
-        tile = auto_tile(model) if str(tile) == "auto" else check_int(tile, 'tile, if not "auto" or None,')
-    if not isinstance(ensemble, (bool, np.bool_)):
-        raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
-    views = DIHEDRAL if ensemble else DIHEDRAL[:1]
-    plans = [_plan(model, _dihedral(x, k, flip).shape, batch_size=batch_size, tile=tile) for k, flip in views]
-    show = progress if progress is not None else sum(len(p) for p in plans) > 1 and machine.frontend() is not None
-    bar = tqdm(total=sum(len(p) for p in plans), disable=not show, desc="restoring", unit="pass")
-    with bar, models.computing_in(model, precision):
-        if not ensemble:
-            out = _run_plan(model, x, plans[0], out_dtype=x.dtype, bar=bar)
-        else:
-            out = np.zeros(x.shape, dtype=np.float32)
-            for (k, flip), plan in zip(views, plans):
-                view = np.ascontiguousarray(_dihedral(x, k, flip))
-                out += _dihedral_inverse(_run_plan(model, view, plan, out_dtype=None, bar=bar), k, flip)
-            out = quantise(out / np.float32(len(views)), x.dtype)
-    out = out if guard is None else guard_changes(x, out, *guard)
-    return out.astype(layout[0], copy=False).reshape(layout[1])  # the input's dtype and shape
+
+    def __init__(self, model=None, *, precision="auto", guard="auto", tile="auto", ensemble=False, batch_size=16):
+        model = pretrained.DEFAULT_MODEL if model is None else model
+        self.guard = shipped_guard(model) if str(guard) == "auto" else guard
+        if self.guard is not None and not (len(self.guard) == 2 and 0 <= self.guard[0] < self.guard[1]):
+            raise ValueError(f"guard must be 'auto', None or (low, high) with 0 <= low < high; got {guard!r}.")
+        self.model = as_any_size_model(model)
+        self.name = model if isinstance(model, str) else model.name
+        self.precision = resolve_precision(precision)
+        self._owned = isinstance(model, str)  # loaded here: set once (a change of precision retraces, ~0.15 s)
+        if self._owned:
+            models.set_precision(self.model, self.precision)
+        self.batch_size = check_int(batch_size, "batch_size")
+        if tile is not None:
+            tile = auto_tile(self.model) if str(tile) == "auto" else check_int(tile, 'tile, if not "auto" or None,')
+        self.tile = tile
+        if not isinstance(ensemble, (bool, np.bool_)):
+            raise ValueError(f"ensemble must be True or False; got {ensemble!r}.")
+        self.ensemble = bool(ensemble)
+        self.geometry = (size_multiple(self.model), 0, None) if tile is None else (  # tile=None: any model
+            size_multiple(self.model), tile_overlap(self.model), _pass_pixels(self.model))
+
+    def __repr__(self):
+        return (f"Restorer({self.name!r}, precision={self.precision!r}, guard={self.guard!r}, tile={self.tile!r}, "
+                f"ensemble={self.ensemble})")
+
+    def passes(self, shape):
+        """How many forward passes a batch of ``shape`` ``(N, H, W, C)`` takes (without the ensemble's 8 views)."""
+        return len(_plan(self.geometry, shape, batch_size=self.batch_size, tile=self.tile))
+
+    def __call__(self, images, *, progress=None):
+        """Restore one image or a batch.
+
+        Parameters
+        ----------
+        images : ndarray, str or os.PathLike
+            One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``, with ``C`` 1 (grayscale) or 3 (RGB);
+            uint8 in [0, 255], uint16 in [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from noise are
+            accepted). Not modified. Or an image file's path, read with :func:`deblur.images.read_image` (bit depth
+            kept, EXIF orientation applied); its alpha channel is neither restored nor returned.
+        progress : bool or None, default None
+            Show a progress bar (tqdm, on stderr); ``None`` shows one when there is more than one forward pass and a
+            person watches (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
+
+        Returns
+        -------
+        ndarray
+            Same shape and dtype as ``images``, clipped to the input's range only at this final step. For a path: the
+            image as read (``(H, W)`` or ``(H, W, 3)``, uint8 or uint16), without its alpha channel.
+
+        Raises
+        ------
+        ValueError
+            Wrong dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, or floats far outside [0, 1].
+        deblur.images.ImageError
+            A path that is not an image file this package reads (a ``ValueError``).
+        """
+        if isinstance(images, (str, os.PathLike)):
+            images, _ = read_image(images)
+        x, layout = _to_batch(images)
+        views = DIHEDRAL if self.ensemble else DIHEDRAL[:1]
+        plans = [_plan(self.geometry, _dihedral(x, k, flip).shape, batch_size=self.batch_size, tile=self.tile)
+                 for k, flip in views]
+        show = progress if progress is not None else sum(len(p) for p in plans) > 1 and machine.frontend() is not None
+        bar = tqdm(total=sum(len(p) for p in plans), disable=not show, desc="restoring", unit="pass")
+        precision = contextlib.nullcontext() if self._owned else models.computing_in(self.model, self.precision)
+        with bar, precision:
+            if not self.ensemble:
+                out = _run_plan(self.model, self.geometry[0], x, plans[0], out_dtype=x.dtype, bar=bar)
+            else:
+                out = np.zeros(x.shape, dtype=np.float32)
+                for (k, flip), plan in zip(views, plans):
+                    view = np.ascontiguousarray(_dihedral(x, k, flip))
+                    restored = _run_plan(self.model, self.geometry[0], view, plan, out_dtype=None, bar=bar)
+                    out += _dihedral_inverse(restored, k, flip)
+                out = quantise(out / np.float32(len(views)), x.dtype)
+        out = out if self.guard is None else guard_changes(x, out, *self.guard)
+        return out.astype(layout[0], copy=False).reshape(layout[1])  # the input's dtype and shape
+
+
+def restore(model, images, *, batch_size=16, tile="auto", progress=None, ensemble=False, precision="auto",
+            guard="auto"):
+    """Restore one image or a batch with a trained model, large images tile by tile: ``Restorer(model, ...)(images)``.
+
+    To restore many images with one model, make a :class:`Restorer` once and call it: it resolves the model, its guard,
+    its precision and its tiling once. The parameters are :class:`Restorer`'s and its call's.
+
+    Examples
+    --------
+    >>> restore("cae", np.zeros((40, 50), np.uint8), precision="float32").shape
+    (40, 50)
+    """
+    return Restorer(model, batch_size=batch_size, tile=tile, ensemble=ensemble, precision=precision,
+                    guard=guard)(images, progress=progress)
 
 
 def shipped_guard(model):
@@ -313,26 +369,25 @@ def _dihedral_inverse(y, k, flip):
     return y[:, :, ::-1] if flip else y
 
 
-def _plan(model, shape, *, batch_size, tile):
-    """The forward passes restoring a batch of ``shape``: lists of ``(image, window, core, kept)``."""
+def _plan(geometry, shape, *, batch_size, tile):
+    """The forward passes restoring a batch of ``shape``: lists of ``(image, window, core, kept)``; ``geometry`` is
+    the model's ``(size multiple, tile overlap, pixels a pass may hold)``."""
     n, h, w, _ = shape
-    multiple = size_multiple(model)
+    multiple, overlap, pass_pixels = geometry
     ph, pw = (-h) % multiple, (-w) % multiple
-    overlap = tile_overlap(model) if tile is not None else 0
     if tile is None or max(h + ph, w + pw) <= tile + 2 * overlap:  # whole images, as many a pass as fit
         windows, (win_h, win_w) = [((slice(None), slice(None)), *[(slice(0, h), slice(0, w))] * 2)], (h + ph, w + pw)
     else:
         windows = tile_windows(h + ph, w + pw, tile=tile, overlap=overlap, multiple=multiple)
         win_h, win_w = windows[0][0][0].stop - windows[0][0][0].start, windows[0][0][1].stop - windows[0][0][1].start
-    per_pass = batch_size if tile is None else max(1, min(batch_size, _pass_pixels(model) // (win_h * win_w)))
+    per_pass = batch_size if tile is None else max(1, min(batch_size, pass_pixels // (win_h * win_w)))
     jobs = [(i, *_crop_core(wnd, core, kept, h, w)) for i in range(n) for wnd, core, kept in windows]
     return [jobs[k:k + per_pass] for k in range(0, len(jobs), per_pass)]
 
 
-def _run_plan(model, x, plan, *, out_dtype, bar):
+def _run_plan(model, multiple, x, plan, *, out_dtype, bar):
     """Run :func:`_plan`'s passes over batch ``x``; ``out_dtype=None`` keeps the raw float32 output."""
     n, h, w, c = x.shape
-    multiple = size_multiple(model)
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph or pw:
         mode = "reflect" if min(h, w) > max(ph, pw) else "edge"

@@ -173,7 +173,7 @@ def test_auto_tile_fits_the_pass_budget(name, widest, tile):
     window = tile + 2 * inference.tile_overlap(model)
     assert window ** 2 * widest <= inference.PASS_BUDGET < (window + inference.size_multiple(model)) ** 2 * widest
     if widest == 32:  # a 1024x1024 photo in one DeblurNet pass
-        assert len(inference._plan(model, (1, 1024, 1024, 3), batch_size=16, tile=tile)) == 1
+        assert inference.Restorer(name).passes((1, 1024, 1024, 3)) == 1
 
 
 def test_a_model_inside_a_model_is_walked_inside():
@@ -245,3 +245,31 @@ def test_ensemble_of_a_shipped_model_differs_and_keeps_shape(win5rb):
     assert as_uint8.shape == clean[0].shape and as_uint8.dtype == np.uint8
     with pytest.raises(ValueError, match="ensemble"):
         deblur.restore(win5rb, noisy, ensemble="yes")
+
+
+@pytest.mark.parametrize("name", ["cae", "win5rb", "deblurnet", "deblurnet_photo"])
+def test_a_restorer_is_restore_made_once(name):
+    # Issue 40, part 3: the model, guard, precision and geometry resolved once; each call pure and equal to restore's.
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    restorer = inference.Restorer(name, precision="float32")
+    first = restorer(image)
+    np.testing.assert_array_equal(first, inference.restore(name, image, precision="float32"))
+    np.testing.assert_array_equal(restorer(image), first)  # a second call: the same output
+    assert restorer.guard == inference.shipped_guard(name)  # the guard travels with the restorer
+    assert (restorer.guard is not None) == (name == "deblurnet_photo")
+    ph, pw = (-37) % restorer.geometry[0], (-53) % restorer.geometry[0]
+    padded = np.pad(image / np.float32(255), ((0, ph), (0, pw), (0, 0)), mode="reflect")
+    whole = keras.ops.convert_to_numpy(restorer.model(padded[None]))[0, :37, :53]
+    if restorer.guard is None:  # no guard: the network's own output, quantised
+        assert np.abs(first.astype(np.float32) - np.clip(whole, 0, 1) * 255).max() <= 1.0
+
+
+def test_a_restorer_leaves_a_model_it_was_given_as_it_was():
+    model = models.deblurnet(seed=0)
+    restorer = inference.Restorer(model, precision="bfloat16", guard=None)
+    restorer(np.zeros((8, 8, 3), np.uint8))
+    assert model.layers[1].compute_dtype == "float32" and restorer.model is model
+    with pytest.raises(ValueError, match="guard must be"):
+        inference.Restorer(model, guard=(0.5, 0.1))
+    assert "Restorer('deblurnet'" in repr(restorer)
