@@ -1,6 +1,7 @@
 """deblur: restore images corrupted by Gaussian blur and noise (CIFAR-10, and your own photos).
 
-``deblur.restore(model, images)`` restores any image, any size (:mod:`deblur.inference`); ``python -m deblur`` is the
+``deblur.restore(model, images)`` restores any image, any size, and ``deblur.Restorer(model)`` is the same made once
+for many images (:mod:`deblur.inference`); ``python -m deblur`` is the
 command line (:mod:`deblur.cli`). One job per submodule, each named in its docstring: data, corruption (numpy: the
 study's) and device_corruption (``keras.ops``), degradations (the study's and real blur, one object each), images
 (files), models and pretrained (the shipped weights), recipe, training and study (the protocol), metrics, plots,
@@ -14,16 +15,16 @@ __version__ = "0.1.0"
 _SUBMODULES = ("data", "corruption", "device_corruption", "degradations", "images", "models", "pretrained", "recipe", "training",
                "study", "metrics", "inference", "plots", "baselines", "sweep", "natural", "interactive", "deploy",
                "files", "machine", "cli")
-__all__ = [*_SUBMODULES, "restore"]
+__all__ = [*_SUBMODULES, "restore", "Restorer"]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
-    if name == "restore":
-        return importlib.import_module(f"{__name__}.inference").restore
+    if name in ("restore", "Restorer"):
+        return getattr(importlib.import_module(f"{__name__}.inference"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted([*globals(), *_SUBMODULES, "restore"])
+    return sorted([*globals(), *_SUBMODULES, "restore", "Restorer"])
