@@ -219,15 +219,17 @@ def list_models():
 
 def _cmd_export(args):
     from . import deploy
-    from .inference import size_multiple
+    from .inference import shipped_guard, size_multiple
 
     inputs = _model_source(args.model)[1]
     deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
     model = _load_model(args.model)
-    path = deploy.export(model, args.out, format=args.format, inputs=inputs)
+    guard = shipped_guard(args.model)  # the guard travels with the model, as deblur restore applies it
+    path = deploy.export(model, args.out, format=args.format, inputs=inputs, guard=guard)
     multiple = size_multiple(model)
     print(f"wrote {path} ({args.format}; input float32 (batch, height, width, 3) in [0, 1], any size"
-          f"{f', height and width multiples of {multiple}' if multiple > 1 else ''})")
+          f"{f', height and width multiples of {multiple}' if multiple > 1 else ''}"
+          f"{f'; with its do-no-harm guard {tuple(guard)} inside' if guard else ''})")
     return 0
 
 

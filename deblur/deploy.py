@@ -2,7 +2,9 @@
 
 Keras 3's ``Model.export`` converts; the output never overwrites an input or anything else and appears whole or not
 at all. Exported models keep height, width and batch free and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
-Keras model (no padding, clipping or tiling: that is :func:`deblur.restore`'s)::
+Keras model (no padding or tiling: that is :func:`deblur.restore`'s). A model with a do-no-harm guard (the default
+``deblurnet_photo``) is exported with it inside the graph (:func:`deblur.inference.guarded_model`), so the file leaves
+a sharp photo alone as ``deblur restore`` does::
 
     deblur export --model deblurnet --format onnx --out deblurnet.onnx
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import files
-from .inference import size_multiple
+from .inference import guarded_model, size_multiple
 
 __all__ = ["FORMATS", "export"]
 
@@ -41,7 +43,7 @@ def check_target(path, format, inputs):
     return path
 
 
-def export(model, path, *, format="onnx", inputs=()):
+def export(model, path, *, format="onnx", inputs=(), guard=None):
     """Write ``model`` to ``path`` in a deployment format, any input size; returns the ``pathlib.Path``.
 
     Parameters
@@ -53,6 +55,9 @@ def export(model, path, *, format="onnx", inputs=()):
     format : {"onnx", "litert", "tf_saved_model"}, default "onnx"
     inputs : iterable of path, optional
         What the model was read from; ``path`` may not be, or be inside, one.
+    guard : (float, float), optional
+        A do-no-harm guard ``(low, high)`` exported inside the graph (a shipped model's:
+        :func:`deblur.inference.shipped_guard`); its output is then clipped to [0, 1].
 
     Raises
     ------
@@ -64,6 +69,8 @@ def export(model, path, *, format="onnx", inputs=()):
     path = check_target(path, format, inputs)
     # Model.export refuses a model never called (one rebuilt for any input size, as `deblur export` loads it).
     side = 8 * size_multiple(model)
+    model(np.zeros((1, side, side, 3), np.float32), training=False)
+    model = guarded_model(model, guard)
     model(np.zeros((1, side, side, 3), np.float32), training=False)
 
     def save(tmp):

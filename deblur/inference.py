@@ -17,7 +17,7 @@ from .machine import resolve_precision
 from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, check_int, quantise, to_float32
 from .images import read_image
 
-__all__ = ["Restorer", "restore", "guard_changes", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
+__all__ = ["Restorer", "restore", "guard_changes", "DoNoHarm", "guarded_model", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
            "receptive_radius", "tile_overlap", "auto_tile", "tile_windows", "PASS_BUDGET", "DIHEDRAL"]
 
 
@@ -350,6 +350,37 @@ def guard_changes(images, restored, low, high, *, rows=256):
         x = to_float32(images[i, r:r + rows])
         out[i, r:r + rows] = quantise(x + np.float32(gains[i]) * (to_float32(restored[i, r:r + rows]) - x), out.dtype)
     return out
+
+
+class DoNoHarm(keras.layers.Layer):
+    """:func:`guard_changes` as a layer, for exported models: ``x + g * (clip(y) - x)``, clipped to [0, 1], with ``g``
+    from the root mean square of the change per image. Inputs ``[x, y]``: the input images and the network's output,
+    float (batch, H, W, C)."""
+
+    def __init__(self, low, high, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= low < high:
+            raise ValueError(f"guard needs 0 <= low < high; got {low!r}, {high!r}.")
+        self.low, self.high = float(low), float(high)
+
+    def call(self, inputs):
+        x, y = inputs
+        change = keras.ops.clip(y, 0.0, 1.0) - x
+        rms = keras.ops.sqrt(keras.ops.mean(keras.ops.square(change), axis=(1, 2, 3), keepdims=True))
+        gain = keras.ops.clip((rms - self.low) / (self.high - self.low), 0.0, 1.0)
+        return keras.ops.clip(x + gain * change, 0.0, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "low": self.low, "high": self.high}
+
+
+def guarded_model(model, guard):
+    """``model`` with its do-no-harm guard ``(low, high)`` inside the graph (:class:`DoNoHarm`), for export; the model
+    itself when ``guard`` is None."""
+    if guard is None:
+        return model
+    x = keras.Input(model.input_shape[1:], name="corrupted")
+    return keras.Model(x, DoNoHarm(*guard, name="do_no_harm")([x, model(x)]), name=f"{model.name}_guarded")
 
 
 #: The 8 flips and rotations of the square (the dihedral group D4): ``(quarter turns, mirror first)``.

@@ -103,3 +103,26 @@ def test_export_command_writes_a_file_that_matches_keras(tmp_path, model, batch,
     assert "wrote" in capsys.readouterr().out
     run = load_exported(path, format="onnx")
     np.testing.assert_allclose(run(batch), keras.ops.convert_to_numpy(model(batch)), atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt", sorted(deploy.FORMATS))
+def test_the_exported_default_carries_its_guard_and_equals_restore(tmp_path, fmt, capsys):
+    # Issue 40, part 4: the default model exported without its guard harmed the sharp photos restore leaves alone.
+    from skimage import data
+
+    if fmt == "litert":
+        pytest.importorskip("ai_edge_litert")
+    name = "deblurnet_photo"
+    path = tmp_path / f"photo{deploy.FORMATS[fmt]}"
+    assert cli.main(["export", "--model", name, "--format", fmt, "--out", str(path)]) == 0
+    assert "do-no-harm guard" in capsys.readouterr().out
+    sharp = data.astronaut()[100:196, 150:278].astype(np.float32) / 255  # 96x128: one pass, no tiles
+    blurred = np.clip(corruption.corrupt(sharp[None], seed=3, sigma_range=(3.0, 3.5))[0][0], 0, 1)
+    restorer = inference.Restorer(name, precision="float32")
+    assert restorer.guard is not None
+    run = load_exported(path, format=fmt)
+    for image in (sharp, blurred):
+        expected = restorer(image)
+        np.testing.assert_allclose(run(image[None])[0], expected, atol=1e-4)
+    network = keras.ops.convert_to_numpy(restorer.model(sharp[None]))[0]
+    assert np.abs(np.clip(network, 0, 1) - restorer(sharp)).max() > 1e-3  # the guard acted on the sharp photo
