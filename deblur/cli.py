@@ -37,7 +37,7 @@ from ._validation import quantise, to_float32  # noqa: E402
 from .corruption import corrupt  # noqa: E402
 from .data import DataError, source_path  # noqa: E402
 from .files import check_file_target, check_outputs, is_within, publish_all, staging_folder  # noqa: E402
-from .recipe import Budget  # noqa: E402
+from .recipe import Budget, Recipe  # noqa: E402
 from .study import MODEL_NAMES  # noqa: E402
 
 
@@ -240,6 +240,11 @@ def _profile_arrays(args):
 
 
 def _cmd_train(args):
+    if args.init:
+        return _cmd_finetune(args)
+    if not args.model:
+        raise CLIError("give --model (cae, win5rb or deblurnet), or --init MODEL --data FOLDER to fine-tune a "
+                       "model on your own photos")
     profile, results_dir = _train_plan(args)  # checked here, once, before any process starts
     if args.processes > 1:  # N cooperating copies of this command (deblur.training.distributed)
         _check_processes(args.processes, profile.recipe_for(args.model))
@@ -261,6 +266,55 @@ def _cmd_train(args):
     if run.length.get("budget_seconds"):
         print(f"replay exactly: deblur train --model {args.model} --profile {profile.name} "
               f"--steps {run.length['steps']} --hold-steps {run.length['hold_steps']}")
+    return 0
+
+
+#: Fine-tuning on your photos: its learning rate (a tenth of training's), and its time budget when none is given.
+FINETUNE_LEARNING_RATE, FINETUNE_SECONDS = 1e-4, 300.0
+
+
+def _cmd_finetune(args):
+    """``deblur train --init MODEL --data FOLDER``: continue a model on random crops of your photos, degraded by the
+    realistic photo family (camera shake, motion, defocus, Gaussians, noise, JPEG); 10 % of the crops validate."""
+    from . import data, degradations
+    from .recipe import make_length
+
+    if args.processes > 1:
+        raise CLIError("--init fine-tunes in one process; drop --processes")
+    if not args.data or not Path(args.data).is_dir():
+        raise CLIError(f"--init fine-tunes on your photos: --data must be a folder of photos (any size); got "
+                       f"{args.data!r}")
+    kind, init_inputs = _model_source(args.init)
+    if kind == "file":
+        raise CLIError(f"--init {args.init}: give a shipped model or a run folder (their recipe says the "
+                       "architecture); a .keras file does not")
+    run_dir = out_folder(args.run_dir or study.SCRATCH_DIR / "finetune" / Path(args.init).name, "--run-dir")
+    check_outputs([run_dir], [args.data, *init_inputs])
+    try:  # one of --epochs, --steps and --seconds; none: a budget of FINETUNE_SECONDS
+        length = (make_length(epochs=args.epochs, steps=args.steps, hold_steps=args.hold_steps,
+                              budget_seconds=args.seconds)
+                  if any(v is not None for v in (args.epochs, args.steps, args.seconds)) or args.hold_steps
+                  else Budget(FINETUNE_SECONDS))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    crops = data.load_photo_crops(args.data, crop=args.crop)
+    if len(crops) < 10:
+        raise CLIError(f"{args.data}: {len(crops)} crops of {args.crop}x{args.crop} are too few to hold a tenth out "
+                       "for validation; add photos")
+    import_keras()
+    from . import training
+    from .inference import as_any_size_model
+
+    base = (Recipe.from_dict(pretrained.model_card(args.init)["recipe"]) if kind == "shipped"
+            else Recipe.from_dict(json.loads((Path(args.init) / training.CONFIG_FILE).read_text())))
+    recipe = study.recipe("ours", base.model, build=base.build, degradation=degradations.REALISTIC_PHOTO,
+                          corruption="fresh", flips=True, lr_schedule="cosine", learning_rate=FINETUNE_LEARNING_RATE,
+                          validation_split=0.1, precision=args.precision, length=length)
+    model = as_any_size_model(_load_model(args.init))  # the crops' size, not CIFAR's
+    print(f"fine-tuning {args.init} ({base.model}) on {len(crops):,} crops of {args.crop}x{args.crop} from "
+          f"{args.data}, realistic photo degradations, {recipe.length}, into {run_dir}")
+    run = study.train_model(recipe, crops, run_dir=run_dir, model=model, verbose=2)
+    print(f"{run.steps:,} steps in {run_dir}; restore with: deblur restore PHOTOS --model {run_dir} --out OUT")
     return 0
 
 
@@ -444,10 +498,16 @@ def build_parser():
     p.add_argument("--noise-std", type=float, default=0.02)
     p.set_defaults(func=_cmd_corrupt)
 
-    p = sub.add_parser("train", help="train a model with a profile's recipe (resumes its run folder)")
-    p.add_argument("--model", required=True, choices=MODEL_NAMES)
+    p = sub.add_parser("train", help="train a model with a profile's recipe (resumes its run folder), or fine-tune "
+                                     "one on your photos (--init)")
+    p.add_argument("--model", default=None, choices=MODEL_NAMES)
     p.add_argument("--profile", default="quick", choices=[n for n, pr in study.PROFILES.items() if pr.train])
-    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download)")
+    p.add_argument("--data", default=None, help="CIFAR-10 source (default: $DEBLUR_DATA, else download); with "
+                                                "--init, a folder of your photos")
+    p.add_argument("--init", default=None, metavar="MODEL",
+                   help="fine-tune this shipped model or run folder on random crops of the photos in --data "
+                        f"(realistic degradations; default length {FINETUNE_SECONDS:g} s)")
+    p.add_argument("--crop", type=_positive_int, default=128, help="with --init: the crop size (default 128)")
     p.add_argument("--run-dir", default=None,
                    help=f"results folder; the run goes to its runs/<model> (default: {study.SCRATCH_DIR}/<profile>)")
     length = p.add_argument_group("how long (default: the profile's)")

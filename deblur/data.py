@@ -19,7 +19,7 @@ from ._archives import (_ALL_BATCHES, _BATCH_DIR, _HOW_TO_SUPPLY, _SIZE, _SPLITS
                         _result, _short_reason)
 
 __all__ = ["CACHE_ENV_VAR", "CLASS_NAMES", "ENV_VAR", "DataError", "DataNotFoundError", "describe_source",
-           "load_cifar10", "load_levin", "source_path", "subset"]
+           "load_cifar10", "load_levin", "load_photo_crops", "source_path", "subset"]
 
 CACHE_ENV_VAR = "DEBLUR_CACHE"
 
@@ -104,6 +104,48 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
     data = loader()
     _write_cache(cache_file, key, data)
     return data
+
+
+def load_photo_crops(folder, *, crop=128, per_photo=16, seed=0):
+    """Random square crops of the photos in ``folder`` (any size, no class folders), for fine-tuning a model.
+
+    Each photo gives ``per_photo`` crops (seeded; photos smaller than ``crop`` on a side give none), as RGB uint8:
+    16-bit photos are rounded to 8 bits, grayscale is repeated to three channels and alpha is dropped.
+
+    Returns
+    -------
+    crops : ndarray, shape (M, crop, crop, 3), uint8
+        Photo by photo, in the folder's (sorted) order.
+
+    Raises
+    ------
+    DataError
+        A folder with no images, one whose every photo is smaller than ``crop``, or an unreadable file (named).
+    """
+    from .images import ImageError, find_images, read_image
+
+    try:
+        paths = find_images([folder])
+    except (ImageError, FileNotFoundError) as exc:
+        raise DataError(str(exc)) from None
+    rng, crops = np.random.default_rng(seed), []
+    for path in paths:
+        try:
+            image, _ = read_image(path)
+        except ImageError as exc:
+            raise DataError(f"{exc}; remove it from {folder} or replace it") from None
+        if image.dtype == np.uint16:
+            image = np.round(image / 257.0).astype(np.uint8)
+        image = np.repeat(image[..., None], 3, axis=-1) if image.ndim == 2 else image
+        h, w = image.shape[:2]
+        if min(h, w) < crop:
+            continue
+        for top, left in zip(rng.integers(0, h - crop + 1, per_photo), rng.integers(0, w - crop + 1, per_photo)):
+            crops.append(image[top:top + crop, left:left + crop])
+    if not crops:
+        raise DataError(f"{folder}: all {len(paths)} image(s) are smaller than the {crop}x{crop} crop; give larger "
+                        "photos or a smaller --crop")
+    return np.stack(crops)
 
 
 def load_levin(path):

@@ -325,3 +325,47 @@ def test_a_real_restore_process_writes_nothing_on_stderr_but_its_own(tmp_path, i
                            "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert (tmp_path / "r" / "a_restored.png").is_file()
+
+
+def _photo_folder(folder, sizes):
+    from skimage import data as photos
+
+    folder.mkdir()
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(photos.astronaut()[i * 40:i * 40 + h, :w]).save(folder / f"p{i}.jpg")
+    return folder
+
+
+def test_fine_tuning_on_a_folder_of_photos_then_restoring_with_the_run(tmp_path, capsys):
+    # Issue 40, part 5: deblur train --init MODEL --data FOLDER (photos of any size, no class folders).
+    folder = _photo_folder(tmp_path / "photos", [(100, 120), (90, 150), (80, 80)])
+    run_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--init", "deblurnet_photo", "--data", str(folder), "--steps", "4",
+                         "--crop", "64", "--run-dir", str(run_dir))
+    assert code == 0, err
+    assert "on 48 crops of 64x64" in out and f"--model {run_dir}" in out
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "deblurnet" and config["degradation"]["kind"] == "realistic"
+    assert config["length"] == {"steps": 4, "hold_steps": 0} and config["validation_split"] == 0.1
+    history = json.loads((run_dir / "history.json").read_text())
+    assert history["data"]["n_train"] + history["data"]["n_val"] == 48 and history["epochs"][-1]["step"] == 4
+    code, out, err = run(capsys, "restore", str(folder / "p0.jpg"), "--model", str(run_dir), "--quiet", "--out",
+                         str(tmp_path / "out"))
+    assert code == 0 and (tmp_path / "out" / "p0_restored.png").exists(), err
+
+
+@pytest.mark.parametrize("case, expected", [("empty", "holds no PNG/JPEG/TIFF/BMP images"),
+                                            ("small", "all 2 image(s) are smaller than the 128x128 crop"),
+                                            ("unreadable", "broken.png: cannot read image")])
+def test_fine_tuning_refuses_a_bad_photo_folder_in_one_line(tmp_path, capsys, case, expected):
+    folder = tmp_path / case
+    if case == "empty":
+        folder.mkdir()
+    else:
+        _photo_folder(folder, [(60, 60), (100, 90)] if case == "small" else [(140, 140)])
+    if case == "unreadable":
+        (folder / "broken.png").write_bytes(b"not an image")
+    code, _, err = run(capsys, "train", "--init", "deblurnet_photo", "--data", str(folder), "--steps", "2",
+                       "--run-dir", str(tmp_path / "run"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and expected in err, err
+    assert not (tmp_path / "run").exists()
