@@ -296,6 +296,16 @@ def test_model_cards_name_commands_that_exist():
             variant = words[words.index("--variant") + 1]
             assert do_no_harm.photo_recipe(variant) == Recipe.from_dict(card["recipe"])
             continue
+        if name.endswith("_realistic"):  # experiments/real_blur.py trains them: the command's recipe is the card's
+            spec = importlib.util.spec_from_file_location("real_blur", ROOT / "experiments" / "real_blur.py")
+            real_blur = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(real_blur)
+            words = shlex.split(command)
+            assert words[:3] == ["python", "experiments/real_blur.py", "train"], command
+            parsed = real_blur.build_parser().parse_args(words[2:])
+            assert parsed.models == [card["architecture"]]
+            assert real_blur.real_recipe(card["architecture"], parsed.minutes) == Recipe.from_dict(card["recipe"])
+            continue
         assert command.startswith("python tools/reproduce.py "), command
         parsed = parser.parse_args(shlex.split(command)[2:])  # parses: the options exist
         assert name in parsed.models and parsed.export

@@ -10,12 +10,17 @@ import pytest
 from deblur import corruption, data, metrics, models, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667, "deblurnet_photo": 609_091}
+COUNTS = {"cae": 779_395, "win5rb": 1_276_879, "deblurnet": 313_667, "deblurnet_photo": 609_091,
+          "cae_realistic": 779_395, "win5rb_realistic": 1_276_879, "deblurnet_realistic": 313_667}
 STUDY = ("cae", "win5rb")
 
 
 def test_the_study_models_and_the_photo_deblurnet_ship():
-    assert models.pretrained_names() == ["cae", "deblurnet", "deblurnet_photo", "win5rb"]
+    assert models.pretrained_names(degradation="study") == ["cae", "deblurnet", "deblurnet_photo", "win5rb"]
+    assert models.pretrained_names(degradation="realistic") == ["cae_realistic", "deblurnet_realistic",
+                                                                "win5rb_realistic"]  # the real-blur study's
+    assert models.pretrained_names() == sorted(["cae", "deblurnet", "deblurnet_photo", "win5rb", "cae_realistic",
+                                                "deblurnet_realistic", "win5rb_realistic"])
     assert pretrained.DEFAULT_MODEL == "deblurnet_photo" and set(pretrained.PURPOSES) == set(models.pretrained_names())
 
 
