@@ -218,10 +218,11 @@ def list_models():
 
 
 def _cmd_export(args):
+    inputs = _model_source(args.model)[1]
+    import_keras()  # before deploy, which imports it: TensorFlow's start-up log kept off stderr
     from . import deploy
     from .inference import shipped_guard, size_multiple
 
-    inputs = _model_source(args.model)[1]
     deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
     model = _load_model(args.model)
     guard = shipped_guard(args.model)  # the guard travels with the model, as deblur restore applies it

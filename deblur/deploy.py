@@ -11,11 +11,12 @@ a sharp photo alone as ``deblur restore`` does::
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from . import files
+from . import files, machine
 from .inference import guarded_model, size_multiple
 
 __all__ = ["FORMATS", "export"]
@@ -74,7 +75,11 @@ def export(model, path, *, format="onnx", inputs=(), guard=None):
     model(np.zeros((1, side, side, 3), np.float32), training=False)
 
     def save(tmp):
-        model.export(str(tmp), format=format, verbose=False)
+        # The converters start native libraries that log to fd 2 before any log level applies (as TensorFlow's own
+        # start-up, tensorflow#100442), and tf2onnx warns about numpy's np.object: neither is the user's to act on.
+        with machine.quiet_startup(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            model.export(str(tmp), format=format, verbose=False)
 
     if FORMATS[format]:
         return files.atomic_save(path, save, suffixes={FORMATS[format]}, exclusive=True)
