@@ -225,6 +225,14 @@ def test_a_real_process_prints_one_line_even_after_loading_keras(world, tmp_path
     assert "not a checkpoint file of this run folder" in proc.stderr
 
 
+def test_a_real_export_succeeds_with_nothing_on_stderr(tmp_path):
+    # Issue 41, case 5: export printed TensorFlow's start-up log (twice) and a converter's warning on success.
+    proc = subprocess.run([sys.executable, "-m", "deblur", "export", "--model", "cae", "--format", "onnx", "--out",
+                           str(tmp_path / "cae.onnx")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    assert proc.stdout.startswith("wrote") and (tmp_path / "cae.onnx").stat().st_size > 1000
+
+
 # Issue 41, case 11: each message names the problem and the fix.
 MESSAGE_CASES = {
     "a file named like an option": (["corrupt", "-x.png", "--out", "{tmp}/o"], "put -- before file names"),
