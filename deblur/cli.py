@@ -394,6 +394,7 @@ def _cmd_evaluate(args):
 
 
 def _cmd_plot(args):
+    import_keras()  # plots imports it: TensorFlow's start-up log kept off stderr
     from . import metrics, plots
 
     if not args.run and not args.results:

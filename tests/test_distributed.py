@@ -207,15 +207,19 @@ def test_an_unreachable_coordinator_or_a_taken_port_is_one_line_within_the_join_
         held.bind(("", 0))
         held.listen()
         port = held.getsockname()[1]
-        with pytest.raises(RuntimeError, match=f"coordinator port {port} is in use on this machine"):
+        with pytest.raises(OSError, match=f"coordinator port {port} is in use on this machine"):
             distributed.initialize(ProcessGroup(2, 0, f"127.0.0.1:{port}"))
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         closed = free.getsockname()[1]  # nothing listens once it is closed
     monkeypatch.setattr(distributed, "JOIN_SECONDS", 1)
-    with pytest.raises(RuntimeError, match=f"cannot reach the coordinator 127.0.0.1:{closed} within 1 s: start "
+    with pytest.raises(ConnectionError, match=f"cannot reach the coordinator 127.0.0.1:{closed} within 1 s: start "
                                            "process 0"):
         distributed.initialize(ProcessGroup(2, 1, f"127.0.0.1:{closed}"))
-    with pytest.raises(RuntimeError, match="is not host:port"):
+    with pytest.raises(ValueError, match="is not host:port"):
         distributed.initialize(ProcessGroup(2, 1, "nowhere"))
     assert distributed.current().count == 1  # nothing joined
+    from deblur import cli
+
+    line = cli.error_line(OSError("the coordinator port 1 is in use on this machine (x): name a free port"))
+    assert "unexpected" not in line  # the command line prints it as it is: one line, no --debug pointer

@@ -128,7 +128,7 @@ def initialize(group=None):
 def _split_address(address):
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise RuntimeError(f"the coordinator address {address!r} is not host:port (e.g. 10.0.0.1:1234); fix "
+        raise ValueError(f"the coordinator address {address!r} is not host:port (e.g. 10.0.0.1:1234); fix "
                            f"{ENV_VARS[2]}.")
     return host.strip("[]"), int(port)
 
@@ -140,7 +140,7 @@ def _check_port_free(address):
         try:
             s.bind(("", port))
         except OSError as exc:
-            raise RuntimeError(f"the coordinator port {port} is in use on this machine ({exc.strerror}): name a free "
+            raise OSError(f"the coordinator port {port} is in use on this machine ({exc.strerror}): name a free "
                                f"port in {ENV_VARS[2]}, or stop what holds it.") from None
 
 
@@ -157,7 +157,7 @@ def _wait_for_coordinator(address, seconds=None):
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.5)
-    raise RuntimeError(f"cannot reach the coordinator {address} within {JOIN_SECONDS if seconds is None else seconds:g}"
+    raise ConnectionError(f"cannot reach the coordinator {address} within {JOIN_SECONDS if seconds is None else seconds:g}"
                        " s: start process 0 (the coordinator) first, and check the address, the port and any "
                        "firewall.")
 
