@@ -262,8 +262,8 @@ def family_bars(methods, *, rows, baseline="identity", path=None):
     width = 0.8 / len(others)
     for i, name in enumerate(others):
         gains = np.array([methods[name][r]["psnr"] - methods[baseline][r]["psnr"] for r in rows])
-        spread = np.array([methods[name][r]["psnr_ci95"] for r in rows]) - np.array(
-            [methods[name][r]["psnr"] for r in rows])[:, None]
+        spread = np.array([methods[name][r]["psnr_ci95"] or [methods[name][r]["psnr"]] * 2 for r in rows]) - np.array(
+            [methods[name][r]["psnr"] for r in rows])[:, None]  # no interval (one image): no error bar
         ax.bar(np.arange(len(rows)) + (i - (len(others) - 1) / 2) * width, gains, width, label=name,
                yerr=np.abs(spread.T), capsize=2, hatch="//" if "realistic" in name else None)
     ax.axhline(0, color="k", linewidth=0.8)

@@ -285,9 +285,10 @@ def family_scores(restored, clean, draws, *, seed=Seeds(0).bootstrap):
     for row, mask in masks.items():
         mse, psnr = per_image["mse"][mask], per_image["psnr"][mask]
         out[row] = {"n": int(mask.sum()), "mse": None, "psnr": None, "mse_ci95": None, "psnr_ci95": None}
-        if mask.any():  # a family no image drew has no score (None), not a made-up one
-            out[row].update(mse=float(mse.mean()), psnr=float(psnr.mean()),
-                            mse_ci95=list(metrics.bootstrap_ci(mse, seed=seed)),
+        if mask.any():  # a family no image drew has no score (None), not a made-up one; one image, no interval
+            out[row].update(mse=float(mse.mean()), psnr=float(psnr.mean()))
+        if mask.sum() >= 2:
+            out[row].update(mse_ci95=list(metrics.bootstrap_ci(mse, seed=seed)),
                             psnr_ci95=list(metrics.bootstrap_ci(psnr, seed=seed)))
     return out
 

@@ -67,7 +67,7 @@ def test_deblurnet_card_records_its_cpu_recipe():
 
     recipe = dataclasses.replace(study.get_profile("full").recipe_for("deblurnet"), precision="float32")
     assert card["recipe"] == recipe.as_dict()
-    assert card["recipe"]["steps"] * card["recipe"]["batch_size"] == card["images_seen"]
+    assert card["recipe"]["length"]["steps"] * card["recipe"]["batch_size"] == card["images_seen"]
     assert card["data"]["archive_sha256"] == "820394552d8cd6cf2834c7f34753d3e36624717e73e6a373a57a01edb25bc5f0"
     assert card["training"]["hardware"]["cpu_count"] == 2 and card["training"]["command"]
     assert len(card["history"]["loss"]) == p["epochs_run"]
