@@ -70,7 +70,6 @@ def export(model, path, *, format="onnx", inputs=(), guard=None):
     path = check_target(path, format, inputs)
     # Model.export refuses a model never called (one rebuilt for any input size, as `deblur export` loads it).
     side = 8 * size_multiple(model)
-    model(np.zeros((1, side, side, 3), np.float32), training=False)
     model = guarded_model(model, guard)
     model(np.zeros((1, side, side, 3), np.float32), training=False)
 

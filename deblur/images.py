@@ -326,13 +326,12 @@ def png_metadata(metadata):
 
 def _with_metadata(png, metadata):
     """``png`` with iCCP and gAMA chunks after its header (neither encoder writes them unasked)."""
-    chunk = _png_chunk
     metadata, _ = png_metadata(metadata)  # an ICC profile no reader takes back is not written
     extra = b""
     if metadata.get("icc_profile"):
-        extra += chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata["icc_profile"]))
+        extra += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata["icc_profile"]))
     if metadata.get("gamma"):
-        extra += chunk(b"gAMA", struct.pack(">I", round(metadata["gamma"] * 100_000)))
+        extra += _png_chunk(b"gAMA", struct.pack(">I", round(metadata["gamma"] * 100_000)))
     return png[:33] + extra + png[33:]  # the signature (8 bytes) and IHDR (25) come first
 
 
