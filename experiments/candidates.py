@@ -20,6 +20,8 @@ ablations call ``win5rb_fixed`` is ``deblur.models.win5rb(identity_init=True)``.
   half-resolution trunk, transposed-conv up, zero-initialised residual
   output) with NAFNet-style gated blocks in the trunk instead of DeblurNet's
   conv-ReLU-conv blocks: the block is the only change (issue 25's ablation).
+- :func:`resunet`: a three-level U-Net of DeblurNet's residual blocks (equal cost per block at every level), for
+  photo-scale kernels (issue 40's ablation, ``experiments/photo_model.py``).
 - :func:`deblurnet_two_scale`: DeblurNet with its middle blocks at quarter
   resolution and twice the channels (equal FLOPs per block): the trunk's
   scales are the only change (issue 25's ablation).
@@ -34,7 +36,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["nafunet", "plain_resnet", "deblurnet_gated", "deblurnet_two_scale", "CANDIDATES"]
+__all__ = ["nafunet", "plain_resnet", "deblurnet_gated", "deblurnet_two_scale", "resunet", "CANDIDATES"]
 
 
 def _kernel_init(seed, index):
@@ -214,10 +216,47 @@ def deblurnet_two_scale(input_shape=(None, None, 3), *, width=64, blocks=(1, 2, 
     return keras.Model(inputs, layers.Add(name="restored")([inputs, correction]), name=name)
 
 
+def resunet(input_shape=(None, None, 3), *, width=32, levels=3, blocks=(1, 1, 1, 2), head=32, seed=None,
+            name="resunet"):
+    """A U-Net of DeblurNet's residual blocks over ``levels`` 2x downsamplings, for photo-scale blur.
+
+    Head: Conv ``head``@3x3 + ReLU at full resolution. Level ``l`` (1 to ``levels``) sits at ``1 / 2**l`` resolution
+    with ``width * 2**l`` channels, so a block costs the same at every level while a 3x3 convolution reaches
+    ``2**(l+1)`` pixels; the encoder has ``blocks[l-1]`` blocks per level, the bottom ``blocks[-1]`` more, and the
+    decoder (stride-2 2x2 transposed convolutions, additive skips) one block per level. The output convolution starts
+    at zero (the untrained network is the identity). Height and width: multiples of ``2**levels``.
+    """
+    if len(blocks) != levels + 1:
+        raise ValueError(f"{name}: blocks needs {levels + 1} counts (one per level, then the bottom); got {blocks}.")
+    inputs = keras.Input(shape=input_shape, name="corrupted")
+    h = layers.Conv2D(head, 3, padding="same", activation="relu", kernel_initializer=_kernel_init(seed, 0),
+                      name="head")(inputs)
+    x, skips, index = h, [], 100
+    for level in range(1, levels + 1):
+        x = layers.Conv2D(width * 2**level, 2, strides=2, kernel_initializer=_kernel_init(seed, level),
+                          name=f"down{level}")(x)
+        for i in range(blocks[level - 1] + (blocks[-1] if level == levels else 0)):
+            x = _residual_block(x, width * 2**level, name=f"enc{level}_{i}", seed=seed, index=index)
+            index += 2
+        skips.append(x)
+    for level in range(levels, 0, -1):
+        if level < levels:
+            x = _residual_block(layers.Add(name=f"skip{level}")([x, skips[level - 1]]), width * 2**level,
+                                name=f"dec{level}", seed=seed, index=index)
+            index += 2
+        channels = head if level == 1 else width * 2**(level - 1)
+        x = layers.Conv2DTranspose(channels, 2, strides=2, kernel_initializer=_kernel_init(seed, 10 + level),
+                                   name=f"up{level}")(x)
+    x = layers.ReLU(name="skip_relu")(layers.Add(name="skip0")([x, h]))
+    correction = layers.Conv2D(3, 3, padding="same", kernel_initializer="zeros", name="correction")(x)
+    return keras.Model(inputs, layers.Add(name="restored")([inputs, correction]), name=name)
+
+
 #: Candidate name -> builder.
 CANDIDATES = {
     "nafunet": nafunet,
     "plain_resnet": plain_resnet,
     "deblurnet_gated": deblurnet_gated,
     "deblurnet_two_scale": deblurnet_two_scale,
+    "resunet": resunet,
 }
