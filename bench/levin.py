@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from skimage.metrics import structural_similarity
+from scipy.io import loadmat
 from skimage.restoration import richardson_lucy, wiener
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +57,54 @@ ABOUT = ("Benchmark: Levin et al. 2009's 32 real camera-shake images (4 sharp 25
          "shift within +-5 px beside it); doing nothing, the shipped models, non-blind Wiener and Richardson-Lucy "
          "given the true kernel (parameters tuned on BSDS500 photos, never on Levin's), and published blind "
          "methods. Regenerate with python bench/levin.py --levin PATH --tune-data BSDS500_ARCHIVE.")
+
+
+def load_levin(path):
+    """Levin et al.'s (CVPR 2009) 32 real camera-shake images: 4 sharp 255x255 grey images x 8 measured kernels.
+
+    The benchmark is for evaluation only: never train, tune or choose a model on it. The project ships none of it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder of its MATLAB files ``imNN_kerKK.mat`` (``x`` sharp, ``y`` blurred, ``f`` kernel; float64 in [0, 1]).
+
+    Returns
+    -------
+    dict
+        ``names`` (list of ``"imNN_kerKK"``), ``image`` and ``kernel`` (int arrays (32,): 1-4 and 1-8), ``sharp`` and
+        ``blurred`` (float32, (32, H, W, 1)), ``kernels`` (list of float64 (k, k) arrays, as measured: ``blurred`` is
+        ``sharp`` convolved with them, not rotated).
+
+    Raises
+    ------
+    DataError
+        The folder is missing, holds none of the files, or a file lacks ``x``, ``y`` or ``f``.
+    """
+    folder = Path(path)
+    found = sorted(folder.glob("im[0-9][0-9]_ker[0-9][0-9].mat")) if folder.is_dir() else []
+    if not found:
+        raise data.DataError(f"{folder} holds no Levin et al. files (imNN_kerKK.mat): pass the folder of the benchmark's "
+                        "MATLAB files (for example ../shared/data/levin09).")
+    out = {"names": [], "image": [], "kernel": [], "sharp": [], "blurred": [], "kernels": []}
+    for file in found:
+        try:
+            mat = loadmat(file)
+            sharp, blurred, kernel = (np.asarray(mat[k], np.float64) for k in ("x", "y", "f"))
+        except (KeyError, ValueError, OSError) as error:
+            raise data.DataError(f"{file} is not a Levin et al. file with x, y and f ({type(error).__name__}: {error})."
+                                 ) from None
+        if sharp.shape != blurred.shape or sharp.ndim != 2 or kernel.ndim != 2:
+            raise data.DataError(f"{file}: x {sharp.shape}, y {blurred.shape} and f {kernel.shape} must be 2-D, "
+                                 "x and y of one shape.")
+        out["names"].append(file.stem)
+        out["image"].append(int(file.stem[2:4]))
+        out["kernel"].append(int(file.stem[-2:]))
+        out["sharp"].append(sharp[..., None].astype(np.float32))
+        out["blurred"].append(blurred[..., None].astype(np.float32))
+        out["kernels"].append(kernel)
+    return {**out, "image": np.array(out["image"]), "kernel": np.array(out["kernel"]),
+            "sharp": np.stack(out["sharp"]), "blurred": np.stack(out["blurred"])}
 
 
 def inner(image):
@@ -177,7 +226,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python bench/levin.py")
     files.check_outputs([args.out], [args.levin, *(p for p in [args.tune_data] if p)], allow=(args.out,))
-    bench = data.load_levin(args.levin)
+    bench = load_levin(args.levin)
     methods = {"identity (blurred input)": {"kind": "ours", **score(bench["blurred"], bench)}}
     networks = {name: name for name in models.pretrained_names()}
     for spec in args.model:

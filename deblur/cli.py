@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 # After the logging setting; none of these imports Keras.
-from . import images, machine, pretrained, study  # noqa: E402
+from . import files, images, machine, pretrained, study  # noqa: E402
 from ._validation import quantise, to_float32  # noqa: E402
 from .corruption import corrupt  # noqa: E402
 from .data import DataError, source_path  # noqa: E402
@@ -272,6 +272,8 @@ def _cmd_train(args):
 
 #: Fine-tuning on your photos: its learning rate (a tenth of training's), and its time budget when none is given.
 FINETUNE_LEARNING_RATE, FINETUNE_SECONDS = 1e-4, 300.0
+#: A fine-tuned run folder's record of what it started from (the shipped model or run folder, the photos, the crop).
+FINETUNE_FILE = "finetune.json"
 
 
 def _cmd_finetune(args):
@@ -311,10 +313,17 @@ def _cmd_finetune(args):
     recipe = study.recipe("ours", base.model, build=base.build, degradation=degradations.REALISTIC_PHOTO,
                           corruption="fresh", flips=True, lr_schedule="cosine", learning_rate=FINETUNE_LEARNING_RATE,
                           validation_split=0.1, precision=args.precision, length=length)
+    source = {"init": str(args.init), "init_kind": kind, "data": str(args.data), "crop": args.crop,
+              "crops": len(crops)}
+    saved = files.read_json(run_dir / FINETUNE_FILE) if (run_dir / FINETUNE_FILE).is_file() else source
+    if saved.get("init") != source["init"]:
+        raise CLIError(f"{run_dir} was fine-tuned from {saved.get('init')!r}; resume it with --init "
+                       f"{saved.get('init')}, or choose another --run-dir")
     model = as_any_size_model(_load_model(args.init))  # the crops' size, not CIFAR's
     print(f"fine-tuning {args.init} ({base.model}) on {len(crops):,} crops of {args.crop}x{args.crop} from "
           f"{args.data}, realistic photo degradations, {recipe.length}, into {run_dir}")
     run = study.train_model(recipe, crops, run_dir=run_dir, model=model, verbose=2)
+    files.atomic_write_json(run_dir / FINETUNE_FILE, source)  # where the run started from, beside its recipe
     print(f"{run.steps:,} steps in {run_dir}; restore with: deblur restore PHOTOS --model {run_dir} --out OUT")
     return 0
 

@@ -1,5 +1,5 @@
-"""Load CIFAR-10 from the official download or from a local copy (:func:`load_cifar10`), cached as ``.npz``; and Levin
-et al.'s real camera-shake benchmark from its MATLAB files (:func:`load_levin`: evaluation only).
+"""Load CIFAR-10 from the official download or from a local copy (:func:`load_cifar10`), cached as ``.npz``; and
+random crops of a folder of photos (:func:`load_photo_crops`, for fine-tuning).
 
 Every problem with the data raises :class:`DataError`, whose message says what is wrong and how to fix it. The bounded
 readers of archives, pickles and image files live in :mod:`deblur._archives`."""
@@ -19,7 +19,7 @@ from ._archives import (_ALL_BATCHES, _BATCH_DIR, _HOW_TO_SUPPLY, _SIZE, _SPLITS
                         _result, _short_reason)
 
 __all__ = ["CACHE_ENV_VAR", "CLASS_NAMES", "ENV_VAR", "DataError", "DataNotFoundError", "describe_source",
-           "load_cifar10", "load_levin", "load_photo_crops", "source_path", "subset"]
+           "load_cifar10", "load_photo_crops", "source_path", "subset"]
 
 CACHE_ENV_VAR = "DEBLUR_CACHE"
 
@@ -146,55 +146,6 @@ def load_photo_crops(folder, *, crop=128, per_photo=16, seed=0):
         raise DataError(f"{folder}: all {len(paths)} image(s) are smaller than the {crop}x{crop} crop; give larger "
                         "photos or a smaller --crop")
     return np.stack(crops)
-
-
-def load_levin(path):
-    """Levin et al.'s (CVPR 2009) 32 real camera-shake images: 4 sharp 255x255 grey images x 8 measured kernels.
-
-    The benchmark is for evaluation only: never train, tune or choose a model on it. The project ships none of it.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The folder of its MATLAB files ``imNN_kerKK.mat`` (``x`` sharp, ``y`` blurred, ``f`` kernel; float64 in [0, 1]).
-
-    Returns
-    -------
-    dict
-        ``names`` (list of ``"imNN_kerKK"``), ``image`` and ``kernel`` (int arrays (32,): 1-4 and 1-8), ``sharp`` and
-        ``blurred`` (float32, (32, H, W, 1)), ``kernels`` (list of float64 (k, k) arrays, as measured: ``blurred`` is
-        ``sharp`` convolved with them, not rotated).
-
-    Raises
-    ------
-    DataError
-        The folder is missing, holds none of the files, or a file lacks ``x``, ``y`` or ``f``.
-    """
-    from scipy.io import loadmat  # scipy loads with the benchmark, not with the package
-
-    folder = Path(path)
-    found = sorted(folder.glob("im[0-9][0-9]_ker[0-9][0-9].mat")) if folder.is_dir() else []
-    if not found:
-        raise DataError(f"{folder} holds no Levin et al. files (imNN_kerKK.mat): pass the folder of the benchmark's "
-                        "MATLAB files (for example ../shared/data/levin09).")
-    out = {"names": [], "image": [], "kernel": [], "sharp": [], "blurred": [], "kernels": []}
-    for file in found:
-        try:
-            mat = loadmat(file)
-            sharp, blurred, kernel = (np.asarray(mat[k], np.float64) for k in ("x", "y", "f"))
-        except (KeyError, ValueError, OSError) as error:
-            raise DataError(f"{file} is not a Levin et al. file with x, y and f ({_short_reason(error)}).") from None
-        if sharp.shape != blurred.shape or sharp.ndim != 2 or kernel.ndim != 2:
-            raise DataError(f"{file}: x {sharp.shape}, y {blurred.shape} and f {kernel.shape} must be 2-D, x and y "
-                            "of one shape.")
-        out["names"].append(file.stem)
-        out["image"].append(int(file.stem[2:4]))
-        out["kernel"].append(int(file.stem[-2:]))
-        out["sharp"].append(sharp[..., None].astype(np.float32))
-        out["blurred"].append(blurred[..., None].astype(np.float32))
-        out["kernels"].append(kernel)
-    return {**out, "image": np.array(out["image"]), "kernel": np.array(out["kernel"]),
-            "sharp": np.stack(out["sharp"]), "blurred": np.stack(out["blurred"])}
 
 
 def subset(x, y, n, *, seed=0):

@@ -359,6 +359,11 @@ def test_fine_tuning_on_a_folder_of_photos_then_restoring_with_the_run(tmp_path,
     assert config["length"] == {"steps": 4, "hold_steps": 0} and config["validation_split"] == 0.1
     history = json.loads((run_dir / "history.json").read_text())
     assert history["data"]["n_train"] + history["data"]["n_val"] == 48 and history["epochs"][-1]["step"] == 4
+    source = json.loads((run_dir / "finetune.json").read_text())  # the run records what it started from
+    assert source == {"init": "deblurnet_photo", "init_kind": "shipped", "data": str(folder), "crop": 64, "crops": 48}
+    code, _, err = run(capsys, "train", "--init", "deblurnet", "--data", str(folder), "--steps", "4", "--crop", "64",
+                       "--run-dir", str(run_dir))
+    assert code == 2 and "was fine-tuned from 'deblurnet_photo'; resume it with --init deblurnet_photo" in err, err
     code, out, err = run(capsys, "restore", str(folder / "p0.jpg"), "--model", str(run_dir), "--quiet", "--out",
                          str(tmp_path / "out"))
     assert code == 0 and (tmp_path / "out" / "p0_restored.png").exists(), err

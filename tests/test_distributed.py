@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -223,3 +224,33 @@ def test_an_unreachable_coordinator_or_a_taken_port_is_one_line_within_the_join_
 
     line = cli.error_line(OSError("the coordinator port 1 is in use on this machine (x): name a free port"))
     assert "unexpected" not in line  # the command line prints it as it is: one line, no --debug pointer
+
+
+_STOPPING_PEER = textwrap.dedent("""
+    import os, signal, sys, time
+    if os.environ["KERAS_DISTRIBUTION_PROCESS_ID"] == "1":
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGSTOP)  # a stopped worker: it neither exits nor answers
+    else:
+        print("epoch 1/2 - loss: 0.01", file=sys.stderr, flush=True)
+        print("E1208 04:05:06.123456  1234 coordination_service_agent.cc:1] heartbeat missed", file=sys.stderr)
+        print("*** SIGABRT received at time=1796700000 on cpu 1 ***", file=sys.stderr)
+        print("PC: @     0x7f0000000000  (unknown)  abort", file=sys.stderr, flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_stopped_worker_ends_the_run_with_one_line_and_no_runtime_log(tmp_path, capfd):
+    # Issue 41, case 6: a stopped worker left its peers waiting until JAX's heartbeat timeout aborted them with a
+    # 14-24-line C++ stack trace. The launcher now notices the stopped process and ends the run with one line, and
+    # the runtime's log lines of process 0 are not relayed.
+    script = tmp_path / "peer.py"
+    script.write_text(_STOPPING_PEER)
+    started = time.monotonic()
+    code = distributed.launch([], 2, program=[sys.executable, str(script)], poll_seconds=0.1)
+    seconds = time.monotonic() - started
+    err = capfd.readouterr().err
+    assert code == 3 and distributed.STOPPED_SECONDS <= seconds < distributed.STOPPED_SECONDS + 20, (code, seconds)
+    lines = err.strip().splitlines()
+    assert lines[:1] == ["epoch 1/2 - loss: 0.01"] and len(lines) == 2, lines
+    assert "process 1 of 2 was stopped (SIGSTOP)" in lines[1] and "Rerun the same command" in lines[1], lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +27,12 @@ ENV_VARS = ("KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID",
 HEARTBEAT_SECONDS = 30
 #: How long processes wait for each other to join.
 JOIN_SECONDS = 120
+#: A process stopped (SIGSTOP) this long has failed: its peers would wait for it until the heartbeat timeout aborts
+#: them with a C++ stack trace.
+STOPPED_SECONDS = 5
+#: Lines of process 0's stderr not relayed: the C++ runtime's log lines (``E1208 04:05:06.123456 ...``) and the
+#: abort handler's stack trace; a failure gets the launcher's one line instead.
+_RUNTIME_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ |\*\*\* SIG\w+ received|PC: @|\s+@\s+0x|Check failure|\*\*\* Check failure)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,10 +211,12 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
         children.append(subprocess.Popen(command, env=env, preexec_fn=pin,
                                          stdout=None if index == 0 else subprocess.DEVNULL,
                                          stderr=subprocess.PIPE if index == 0 else logs[index]))
-    relay = threading.Thread(target=_relay, args=(children,), daemon=True)
+    failed = threading.Event()
+    relay = threading.Thread(target=_relay, args=(children, failed), daemon=True)
     relay.start()
     try:
         failure = _wait(children, poll_seconds)
+        failed.set()
         return 0 if failure is None else _report(failure, processes, logs)
     finally:
         for child in children:  # none outlives the launcher (all are done after a success)
@@ -220,17 +229,21 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
             log.close()
 
 
-def _relay(children):
-    """Copy process 0's stderr to ours, line by line, until another process has failed (then process 0 prints only
-    the backend's error about the dead peer, and the launcher's one line says it better)."""
+def _relay(children, failed):
+    """Copy process 0's stderr to ours, line by line, but the runtime's log lines, until a process has failed (then
+    process 0 prints only the backend's error about the dead peer, and the launcher's one line says it better)."""
     for line in children[0].stderr:
-        if not any(c.poll() not in (None, 0) for c in children[1:]):
-            sys.stderr.write(line.decode(errors="replace"))
+        text = line.decode(errors="replace")
+        if not failed.is_set() and not any(c.poll() not in (None, 0) for c in children[1:]) \
+                and not _RUNTIME_LINE.match(text):
+            sys.stderr.write(text)
             sys.stderr.flush()
 
 
 def _wait(children, poll_seconds):
-    """Until all succeed (None) or one fails: its ``(index, exit status)``."""
+    """Until all succeed (None) or one fails: its ``(index, exit status)``; ``"stopped"`` for one stopped
+    :data:`STOPPED_SECONDS`."""
+    stopped_since = {}
     try:
         while True:
             codes = [c.poll() for c in children]
@@ -239,14 +252,35 @@ def _wait(children, poll_seconds):
                 return failed[0]
             if all(code == 0 for code in codes):
                 return None
+            now = time.monotonic()
+            for i, child in enumerate(children):
+                if codes[i] is None and _stopped(child.pid):
+                    if now - stopped_since.setdefault(i, now) >= STOPPED_SECONDS:
+                        return i, "stopped"
+                else:
+                    stopped_since.pop(i, None)
             time.sleep(poll_seconds)
     except KeyboardInterrupt:
         return 0, 130
 
 
+def _stopped(pid):
+    """Whether process ``pid`` is stopped (state T or t in ``/proc``; False where there is no ``/proc``)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] in (b"T", b"t")
+    except (OSError, IndexError):
+        return False
+
+
 def _report(failure, processes, logs):
     """One line for the failure of process ``index`` (unless it printed its own); the launcher's exit status."""
     index, code = failure
+    if code == "stopped":
+        print(f"deblur train: process {index} of {processes} was stopped (SIGSTOP) for {STOPPED_SECONDS} s, and the "
+              "others would wait for it; stopped them all. Rerun the same command to resume from the last finished "
+              "epoch.", file=sys.stderr)
+        return 3
     if code != 2:
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         print(f"deblur train: process {index} of {processes} stopped ({how}); stopped the others. Rerun the same "
