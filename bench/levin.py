@@ -84,8 +84,8 @@ def load_levin(path):
     folder = Path(path)
     found = sorted(folder.glob("im[0-9][0-9]_ker[0-9][0-9].mat")) if folder.is_dir() else []
     if not found:
-        raise data.DataError(f"{folder} holds no Levin et al. files (imNN_kerKK.mat): pass the folder of the benchmark's "
-                        "MATLAB files (for example ../shared/data/levin09).")
+        raise data.DataError(f"{folder} holds no Levin et al. files (imNN_kerKK.mat): pass the folder of the "
+                             "benchmark's MATLAB files (for example ../shared/data/levin09).")
     out = {"names": [], "image": [], "kernel": [], "sharp": [], "blurred": [], "kernels": []}
     for file in found:
         try:

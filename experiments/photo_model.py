@@ -14,9 +14,8 @@ inside training steps, so that a candidate's share does not depend on what else 
 
     D=../shared/data/bsds500-images.tar.gz C=../shared/data/cifar10-jpeg.tar.gz
     python experiments/photo_model.py ablate --data $D              # each candidate, 1,200 CPU-s; then scored
-    python experiments/photo_model.py train --data $D               # the winner on, 7,200 CPU-s (resumable)
-    python experiments/photo_model.py evaluate --data $D --cifar $C # the bar's photo, grid and in-range lines
-    python bench/levin.py --levin ../shared/data/levin09 --model photo_model=runs/photo_model/final --out ...
+    python experiments/photo_model.py train --data $D               # the winner on, 6,000 CPU-s (resumable)
+    python experiments/photo_model.py evaluate --data $D --cifar $C --levin ../shared/data/levin09   # the bar
 
 A rerun of ``ablate`` or ``train`` resumes its run folders (``runs/photo_model/``) after their last epoch.
 """
@@ -35,11 +34,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
-for path in (ROOT, HERE):  # run as a script: the repository root holds tools/, this folder the candidates
+for path in (ROOT, HERE, ROOT / "bench"):  # run as a script: tools/ and bench/'s levin and camera, the candidates
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 from tools import records  # noqa: E402
 
+import deblur  # noqa: E402
 from deblur import data, degradations, metrics, models, study, training  # noqa: E402
 from deblur.inference import receptive_radius  # noqa: E402
 from deblur.recipe import Budget, Recipe  # noqa: E402
@@ -54,7 +54,7 @@ PER_PHOTO = 32              # random crops per training photo (400 photos: 12,80
 VAL_PER_PHOTO = 4           # crops per BSDS500 validation photo (100 photos: 400 crops)
 BATCH_SIZE = 16
 ABLATION_SECONDS = 1200.0   # CPU seconds per candidate (about 10 minutes on the 2 cores)
-FINAL_SECONDS = 7200.0      # CPU seconds for the winner, on from its ablation weights
+FINAL_SECONDS = 6000.0      # CPU seconds for the winner, on from its ablation weights (about 55 minutes)
 SEEDS = study.Seeds(0)
 VAL_SEED = 41               # the validation crops' positions and degradations
 #: name -> (builder, build keyword arguments). Each about 5 GFLOP per 128x128 crop; receptive radii 38, 62, 102 px.
@@ -263,6 +263,45 @@ def harm_lines(model, arrays):
     return out
 
 
+def levin_line(model, folder):
+    """Levin et al.'s 32 images as ``bench/levin.py`` scores them (no shift search): mean and per-kernel PSNR."""
+    import levin
+
+    bench = levin.load_levin(folder)
+    scores = levin.score(deblur.restore(model, bench["blurred"]), bench)
+    identity = levin.score(bench["blurred"], bench)
+    return {"psnr": scores["psnr"], "ssim": scores["ssim"], "per_kernel_psnr": scores["per_kernel_psnr"],
+            "input_psnr": identity["psnr"], "input_per_kernel_psnr": identity["per_kernel_psnr"],
+            "published_db": [min(levin.PUBLISHED.values()), max(levin.PUBLISHED.values())],
+            "ok": scores["psnr"] >= BAR["levin_db"]}
+
+
+#: The bar's speed and memory lines (``bench/camera.py``'s way: ``deblur restore`` in a fresh process; AVX-512 type,
+#: bfloat16): size -> (seconds restoring, peak RSS MB) at most; None: no memory line.
+CAMERA_BAR = {(1024, 1024): (1.5, None), (4000, 3000): (25.0, 1536.0)}
+
+
+def camera_lines(run_dir):
+    """``deblur restore --model RUN_DIR`` on scikit-image's astronaut scaled to each :data:`CAMERA_BAR` size."""
+    import re
+    import tempfile
+
+    import camera
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for (width, height), (most_seconds, most_mb) in CAMERA_BAR.items():
+            photo = Path(tmp) / f"photo_{width}x{height}.png"
+            camera._photo(photo, width, height)
+            seconds, peak_mb, out = camera._run([sys.executable, "-m", "deblur", "restore", str(photo), "--model",
+                                                 str(run_dir), "--out", str(Path(tmp) / f"out{width}"), "--quiet"])
+            restore_s = float(re.search(r"restored in ([0-9.]+) s", out).group(1))
+            rows.append({"width": width, "height": height, "restore_seconds": restore_s, "command_seconds": seconds,
+                         "peak_rss_mb": peak_mb, "most_seconds": most_seconds, "most_mb": most_mb,
+                         "ok": restore_s <= most_seconds and (most_mb is None or peak_mb <= most_mb)})
+    return rows
+
+
 def evaluate(args, command):
     """The bar's photo, do-no-harm and in-range lines for the final run (Levin's: ``bench/levin.py --model``)."""
     import do_no_harm
@@ -273,11 +312,19 @@ def evaluate(args, command):
     record = {"run_dir": str(run.run_dir), "steps": int(run.steps), "photos": list(do_no_harm.PHOTOS),
               "crop": do_no_harm.CROP, "noise_std": PHOTO_NOISE, "bar": BAR,
               "photo_lines": photo_lines(run.model, photos), "inside": inside_line(run.model, arrays),
-              "do_no_harm": harm_lines(run.model, arrays)}
+              "do_no_harm": harm_lines(run.model, arrays), "levin": levin_line(run.model, args.levin),
+              "camera": camera_lines(run.run_dir)}
+    record["meets_bar"] = bool(record["levin"]["ok"] and all(r["ok"] for r in record["photo_lines"])
+                               and record["inside"]["ok"] and all(v["ok"] for v in record["do_no_harm"].values())
+                               and all(r["ok"] for r in record["camera"]))
     records.update_report(args.out, {"bar": record}, about=ABOUT, command=command)
     for row in record["photo_lines"]:
         print(f"{row['family']} {row['strength']:g}: {row['input_psnr']:.2f} -> {row['psnr']:.2f} dB "
               f"({row['gain']:+.2f}, {'ok' if row['ok'] else 'MISS'})")
+    print(f"Levin: {record['levin']['input_psnr']:.2f} -> {record['levin']['psnr']:.2f} dB (bar "
+          f"{BAR['levin_db']:g}); camera: " + ", ".join(f"{r['width']}x{r['height']} {r['restore_seconds']:.2f} s "
+                                                      f"{r['peak_rss_mb']:.0f} MB" for r in record["camera"]))
+    print(f"meets the bar: {record['meets_bar']}")
     print(f"inside: MSE {record['inside']['mse']:.5f}, ratio {record['inside']['ratio']:.3f}; do no harm: "
           + ", ".join(f"{k} worst {v['worst']['margin_db']:+.2f} dB" for k, v in record["do_no_harm"].items()))
 
@@ -292,6 +339,7 @@ def main(argv=None):
     train_parser.add_argument("--seconds", type=float, default=FINAL_SECONDS, help="CPU seconds")
     evaluate_parser = sub.add_parser("evaluate", help="the bar's photo, do-no-harm and in-range lines")
     evaluate_parser.add_argument("--cifar", default=None, help="CIFAR-10 source (default: the official download)")
+    evaluate_parser.add_argument("--levin", required=True, help="folder of Levin et al.'s imNN_kerKK.mat files")
     for p in (ablate_parser, train_parser, evaluate_parser):
         p.add_argument("--data", required=True, help="BSDS500 archive (bsds500-images.tar.gz)")
         p.add_argument("--run-root", type=Path, default=RUN_ROOT)

@@ -25,7 +25,23 @@ def candidates():
 
 def test_candidates_is_research_not_library(candidates):
     assert Path(candidates.__file__).resolve() == EXPERIMENTS / "candidates.py"
-    assert sorted(candidates.CANDIDATES) == ["deblurnet_gated", "deblurnet_two_scale", "nafunet", "plain_resnet"]
+    assert sorted(candidates.CANDIDATES) == ["deblurnet_gated", "deblurnet_two_scale", "nafunet", "plain_resnet",
+                                             "resunet"]
+
+
+def test_resunet_is_the_identity_at_initialisation_and_sees_furthest(candidates):
+    # Issue 40's photo-scale candidate: three 2x levels, so sizes are multiples of 8; restore pads any other size.
+    from deblur import inference
+
+    model = candidates.resunet(seed=0)
+    assert model.count_params() == 4_625_027
+    x = np.random.default_rng(0).random((2, 16, 24, 3), dtype=np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)), x, atol=1e-6)
+    assert inference.size_multiple(model) == 8
+    two_scale = candidates.deblurnet_two_scale(blocks=(2, 4, 2))
+    assert inference.receptive_radius(model) > inference.receptive_radius(two_scale)
+    with pytest.raises(ValueError, match="blocks needs 4 counts"):
+        candidates.resunet(blocks=(1, 1))
 
 
 @pytest.mark.parametrize("name", ["nafunet", "plain_resnet", "deblurnet_gated", "deblurnet_two_scale"])

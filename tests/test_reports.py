@@ -18,6 +18,7 @@ REGENERATE = ("`python tools/reports.py` (tables only), or re-measure with "
 EXPECTED_REPORTS = {
     "results", "baselines", "cpu_ablation", "cpu_budget", "ablation_gpu",
     "bench_corruption", "bench_throughput", "bench_memory", "bench_time_to_quality", "sweep", "blur_estimator", "ensemble", "quick_seeds",
+    "levin", "real_blur", "photo_model",
 }
 METRICS = {"mse": 0.01, "psnr": 20.0, "ssim": 0.5, "n_images": 10}
 
@@ -313,3 +314,27 @@ def test_cpu_model_table_gives_ratios_and_says_whether_the_bar_was_met(tmp_path)
     assert "| 0.00193 [0.00191, 0.00195] |" in row and row.endswith("| **missed** |")  # the bar is on the plain MSE
     assert "| – |" in next(line for line in both.splitlines() if line.startswith("| wide"))
     assert "wide: `" in both and "two_scale: `python two.py`" in both
+
+
+def test_photo_model_table_shows_every_candidate_and_says_when_the_bar_is_missed():
+    # Issue 40: the ablation per family, and the bar line by line; a missed line keeps the default as it is.
+    report = records.read_report(ROOT / "reports" / "photo_model.json")
+    table = reports.render_photo_model_table(report)
+    ablation = report["records"]["ablation"]
+    for name in ablation["rows"]:
+        assert f"| {'input (identity)' if name == 'identity' else name} |" in table
+    assert f"Winner: **{ablation['winner']}**" in table
+    level = lambda ok: {"psnr": 20.0, "input_psnr": 19.0, "gain": 1.0, "ok": ok}  # noqa: E731
+    bar = {"bar": {"levin_db": 27.0, "gain_db": {"shake": 2.0}, "inside_mse_ratio": 1.1,
+                   "inside_reference_mse": 0.00211},
+           "levin": {**level(False), "published_db": [29.46, 32.45]}, "noise_std": 0.01,
+           "photo_lines": [{"family": "shake", "strength": 7.0, **level(True), "psnr": 22.0, "gain": 3.0}],
+           "inside": {"mse": 0.002, "ci": {"mse": [0.0019, 0.0021]}, "ratio": 0.95, "ok": True},
+           "do_no_harm": {"cifar": {"worst": {"margin_db": 0.1, "sigma": 0.0, "noise_std": 0.0}, "misses": [],
+                                    "ok": True}},
+           "camera": [], "meets_bar": False, **_provenance()}
+    missed = reports.render_photo_model_table({"records": {"ablation": ablation, "bar": bar}})
+    assert "| Levin et al., mean PSNR (no shift) | 19.00 -> 20.00 dB (published 29.46-32.45) | >= 27 dB | **no** |" \
+        in missed
+    assert "| photos, shake 7 (noise 0.01) | 19.00 -> 22.00 dB (+3.00) | >= +2 dB | yes |" in missed
+    assert "Meets every line: **no** (so it does not become the default)" in missed

@@ -32,7 +32,8 @@ JOIN_SECONDS = 120
 STOPPED_SECONDS = 5
 #: Lines of process 0's stderr not relayed: the C++ runtime's log lines (``E1208 04:05:06.123456 ...``) and the
 #: abort handler's stack trace; a failure gets the launcher's one line instead.
-_RUNTIME_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ |\*\*\* SIG\w+ received|PC: @|\s+@\s+0x|Check failure|\*\*\* Check failure)")
+_RUNTIME_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ |\*\*\* SIG\w+ received|PC: @|\s+@\s+0x|"
+                           r"(\*\*\* )?Check failure)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _split_address(address):
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"the coordinator address {address!r} is not host:port (e.g. 10.0.0.1:1234); fix "
-                           f"{ENV_VARS[2]}.")
+                         f"{ENV_VARS[2]}.")
     return host.strip("[]"), int(port)
 
 
@@ -148,14 +149,15 @@ def _check_port_free(address):
             s.bind(("", port))
         except OSError as exc:
             raise OSError(f"the coordinator port {port} is in use on this machine ({exc.strerror}): name a free "
-                               f"port in {ENV_VARS[2]}, or stop what holds it.") from None
+                          f"port in {ENV_VARS[2]}, or stop what holds it.") from None
 
 
 def _wait_for_coordinator(address, seconds=None):
     """Wait (up to :data:`JOIN_SECONDS`) until process 0's coordinator accepts connections; one line if it never
     does."""
     host, port = _split_address(address)
-    deadline = time.monotonic() + (JOIN_SECONDS if seconds is None else seconds)
+    seconds = JOIN_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + seconds
     while True:
         try:
             with socket.create_connection((host, port), timeout=2):
@@ -164,9 +166,8 @@ def _wait_for_coordinator(address, seconds=None):
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.5)
-    raise ConnectionError(f"cannot reach the coordinator {address} within {JOIN_SECONDS if seconds is None else seconds:g}"
-                       " s: start process 0 (the coordinator) first, and check the address, the port and any "
-                       "firewall.")
+    raise ConnectionError(f"cannot reach the coordinator {address} within {seconds:g} s: start process 0 (the "
+                          "coordinator) first, and check the address, the port and any firewall.")
 
 
 @contextlib.contextmanager
