@@ -254,3 +254,27 @@ def test_a_stopped_worker_ends_the_run_with_one_line_and_no_runtime_log(tmp_path
     lines = err.strip().splitlines()
     assert lines[:1] == ["epoch 1/2 - loss: 0.01"] and len(lines) == 2, lines
     assert "process 1 of 2 was stopped (SIGSTOP)" in lines[1] and "Rerun the same command" in lines[1], lines
+
+
+_REFUSING_PEER = textwrap.dedent("""
+    import os, sys, time
+    index = int(os.environ["KERAS_DISTRIBUTION_PROCESS_ID"])
+    time.sleep(0.01 * ((index * 7) % 5))  # the processes fail in a scrambled order
+    if os.environ["REFUSE"] == "all" or os.environ["REFUSE"] == str(index):
+        print(f"deblur train: error: --run-dir x: is a file (process {index})", file=sys.stderr, flush=True)
+        sys.exit(2)
+    time.sleep(30)
+""")
+
+
+@pytest.mark.parametrize("refuse", ["all", "0", "5"])
+def test_eight_processes_that_refuse_print_exactly_one_line(tmp_path, capfd, monkeypatch, refuse):
+    # Issue 41, case 5: with 8 processes failing at once the refusal appeared 0-2 times. Process 0's refusal is now
+    # held by the relay and the launcher prints one line of all, whichever process it reports.
+    script = tmp_path / "peer.py"
+    script.write_text(_REFUSING_PEER)
+    monkeypatch.setenv("REFUSE", refuse)
+    for _ in range(3):
+        code = distributed.launch([], 8, program=[sys.executable, str(script)], poll_seconds=0.05)
+        lines = capfd.readouterr().err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("deblur train: error: --run-dir x"), lines

@@ -1,9 +1,8 @@
-"""One training run over several processes and hosts: Keras's data parallelism on JAX's distributed runtime.
+"""One training run over several processes and hosts: Keras's data parallelism on JAX's runtime (docs/distributed.md).
 
-Every process runs the same command; Keras's environment variables (:data:`ENV_VARS`; the coordinator is process 0's
-``host:port``) or SLURM's (``SLURM_NTASKS``, ``SLURM_PROCID``) say which process it is; each feeds its shard of every
-global batch. ``deblur train --processes N`` starts N processes on this machine (:func:`launch`). JAX only; see
-``docs/distributed.md``. This module imports Keras only in :func:`initialize`."""
+Every process runs the same command and feeds its shard of every global batch; Keras's :data:`ENV_VARS` (the
+coordinator is process 0's ``host:port``) or SLURM's say which it is. ``deblur train --processes N`` starts N here
+(:func:`launch`). Keras is imported only in :func:`initialize`."""
 
 from __future__ import annotations
 
@@ -27,13 +26,13 @@ ENV_VARS = ("KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID",
 HEARTBEAT_SECONDS = 30
 #: How long processes wait for each other to join.
 JOIN_SECONDS = 120
-#: A process stopped (SIGSTOP) this long has failed: its peers would wait for it until the heartbeat timeout aborts
-#: them with a C++ stack trace.
+#: A process stopped (SIGSTOP) this long has failed: its peers would wait for it until the heartbeat aborts them.
 STOPPED_SECONDS = 5
-#: Lines of process 0's stderr not relayed: the C++ runtime's log lines (``E1208 04:05:06.123456 ...``) and the
-#: abort handler's stack trace; a failure gets the launcher's one line instead.
+#: Process 0's stderr lines not relayed: the C++ runtime's log (``E1208 04:05:06.123456 ...``) and abort stack trace.
 _RUNTIME_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ |\*\*\* SIG\w+ received|PC: @|\s+@\s+0x|"
                            r"(\*\*\* )?Check failure)")
+#: A command's refusal (:func:`deblur.cli.run_command`): process 0's is held, so that one line is printed of all.
+_REFUSAL_LINE = re.compile(r"^deblur( [\w-]+)?: error: ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,24 +84,10 @@ def from_env(environ=None):
 
 
 def initialize(group=None):
-    """Join the training group (once; later calls return it) and spread later models over all its devices.
+    """Join the ``group`` (default :func:`from_env`) once and spread later models over its devices; the group.
 
-    Call it before building a model, in every process. One process needs nothing: it returns at once.
-
-    Parameters
-    ----------
-    group : ProcessGroup, optional
-        Default: :func:`from_env`.
-
-    Returns
-    -------
-    ProcessGroup
-
-    Raises
-    ------
-    RuntimeError
-        More than one process on another backend than JAX, or JAX already started (a model was built first).
-    """
+    Call it in every process, before building a model; one process needs nothing. RuntimeError: several processes on
+    a backend other than JAX, or JAX already started (a model was built first)."""
     global _current
     if _current.count > 1:  # joined already
         return _current
@@ -153,8 +138,7 @@ def _check_port_free(address):
 
 
 def _wait_for_coordinator(address, seconds=None):
-    """Wait (up to :data:`JOIN_SECONDS`) until process 0's coordinator accepts connections; one line if it never
-    does."""
+    """Wait up to :data:`JOIN_SECONDS` for process 0's coordinator to accept connections; one line if it never does."""
     host, port = _split_address(address)
     seconds = JOIN_SECONDS if seconds is None else seconds
     deadline = time.monotonic() + seconds
@@ -172,8 +156,8 @@ def _wait_for_coordinator(address, seconds=None):
 
 @contextlib.contextmanager
 def saving_alone():
-    """Save a model in one process of a group: Keras's distribution is off for the block (saving builds an optimizer
-    whose variables a distribution creates with a collective that the other processes never join)."""
+    """Save a model in one process of a group: no Keras distribution in the block (saving builds an optimizer, whose
+    variables a distribution creates with a collective the other processes never join)."""
     if _current.count == 1:
         yield
         return
@@ -212,13 +196,15 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
         children.append(subprocess.Popen(command, env=env, preexec_fn=pin,
                                          stdout=None if index == 0 else subprocess.DEVNULL,
                                          stderr=subprocess.PIPE if index == 0 else logs[index]))
-    failed = threading.Event()
-    relay = threading.Thread(target=_relay, args=(children, failed), daemon=True)
+    failed, refusals = threading.Event(), []
+    relay = threading.Thread(target=_relay, args=(children, failed, refusals), daemon=True)
     relay.start()
     try:
         failure = _wait(children, poll_seconds)
         failed.set()
-        return 0 if failure is None else _report(failure, processes, logs)
+        if failure is not None and failure[0] == 0:
+            relay.join(timeout=5)  # process 0 has exited: its last lines are read, its refusal (if any) is held
+        return 0 if failure is None else _report(failure, processes, logs, refusals)
     finally:
         for child in children:  # none outlives the launcher (all are done after a success)
             if child.poll() is None:
@@ -230,20 +216,21 @@ def launch(argv, processes, *, program=None, poll_seconds=0.2):
             log.close()
 
 
-def _relay(children, failed):
-    """Copy process 0's stderr to ours, line by line, but the runtime's log lines, until a process has failed (then
-    process 0 prints only the backend's error about the dead peer, and the launcher's one line says it better)."""
+def _relay(children, failed, refusals):
+    """Relay process 0's stderr but the runtime's log lines, until a process fails (the launcher's line says more).
+    Its refusals (``deblur train: error: ...``) are held in ``refusals``: the launcher prints one line of all."""
     for line in children[0].stderr:
         text = line.decode(errors="replace")
-        if not failed.is_set() and not any(c.poll() not in (None, 0) for c in children[1:]) \
+        if _REFUSAL_LINE.match(text):
+            refusals.append(text.rstrip("\n"))
+        elif not failed.is_set() and not any(c.poll() not in (None, 0) for c in children[1:]) \
                 and not _RUNTIME_LINE.match(text):
             sys.stderr.write(text)
             sys.stderr.flush()
 
 
 def _wait(children, poll_seconds):
-    """Until all succeed (None) or one fails: its ``(index, exit status)``; ``"stopped"`` for one stopped
-    :data:`STOPPED_SECONDS`."""
+    """None once all succeed, else the first failure's ``(index, exit status or "stopped")``."""
     stopped_since = {}
     try:
         while True:
@@ -274,8 +261,9 @@ def _stopped(pid):
         return False
 
 
-def _report(failure, processes, logs):
-    """One line for the failure of process ``index`` (unless it printed its own); the launcher's exit status."""
+def _report(failure, processes, logs, refusals=()):
+    """Exactly one line for the failure of process ``index`` (a refusal's own line, or the launcher's); the launcher's
+    exit status."""
     index, code = failure
     if code == "stopped":
         print(f"deblur train: process {index} of {processes} was stopped (SIGSTOP) for {STOPPED_SECONDS} s, and the "
@@ -286,8 +274,8 @@ def _report(failure, processes, logs):
         how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         print(f"deblur train: process {index} of {processes} stopped ({how}); stopped the others. Rerun the same "
               "command to resume from the last finished epoch.", file=sys.stderr)
-    elif index > 0:  # a refusal the quiet process printed: show its one line
+    else:  # a refusal: the failed process's own line (process 0's held by the relay, the others' in their logs)
         logs[index].seek(0)
-        lines = logs[index].read().decode(errors="replace").strip().splitlines()
+        lines = list(refusals) if index == 0 else logs[index].read().decode(errors="replace").strip().splitlines()
         print(lines[-1] if lines else f"deblur train: process {index} refused to start", file=sys.stderr)
     return 2 if code == 2 else 3
