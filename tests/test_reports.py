@@ -329,7 +329,7 @@ def test_photo_model_table_shows_every_candidate_and_says_when_the_bar_is_missed
                    "inside_reference_mse": 0.00211},
            "levin": {**level(False), "published_db": [29.46, 32.45]}, "noise_std": 0.01,
            "photo_lines": [{"family": "shake", "strength": 7.0, **level(True), "psnr": 22.0, "gain": 3.0}],
-           "inside": {"mse": 0.002, "ci": {"mse": [0.0019, 0.0021]}, "ratio": 0.95, "ok": True},
+           "inside": {"mse": 0.002, "ci": {"mse_ci": [0.0019, 0.0021]}, "ratio": 0.95, "ok": True},
            "do_no_harm": {"cifar": {"worst": {"margin_db": 0.1, "sigma": 0.0, "noise_std": 0.0}, "misses": [],
                                     "ok": True}},
            "camera": [], "meets_bar": False, **_provenance()}
@@ -337,4 +337,6 @@ def test_photo_model_table_shows_every_candidate_and_says_when_the_bar_is_missed
     assert "| Levin et al., mean PSNR (no shift) | 19.00 -> 20.00 dB (published 29.46-32.45) | >= 27 dB | **no** |" \
         in missed
     assert "| photos, shake 7 (noise 0.01) | 19.00 -> 22.00 dB (+3.00) | >= +2 dB | yes |" in missed
+    assert ("| inside the study's range, test MSE (10,000 CIFAR) | 0.00200 [0.00190, 0.00210], 0.95x 0.00211 | "
+            "<= 1.10x | yes |") in missed
     assert "Meets every line: **no** (so it does not become the default)" in missed

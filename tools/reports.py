@@ -1564,7 +1564,7 @@ def render_photo_model_table(report):
                          f">= +{b['gain_db'][line['family']]:g} dB", line["ok"]))
         inside = bar["inside"]
         rows.append(("inside the study's range, test MSE (10,000 CIFAR)", f"{inside['mse']:.5f} "
-                     f"[{inside['ci']['mse'][0]:.5f}, {inside['ci']['mse'][1]:.5f}], {inside['ratio']:.2f}x "
+                     f"[{inside['ci']['mse_ci'][0]:.5f}, {inside['ci']['mse_ci'][1]:.5f}], {inside['ratio']:.2f}x "
                      f"{b['inside_reference_mse']:g}", f"<= {b['inside_mse_ratio']:.2f}x", inside["ok"]))
         for where, harm in bar["do_no_harm"].items():
             w = harm["worst"]
