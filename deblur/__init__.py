@@ -1,20 +1,16 @@
 """deblur: restore images corrupted by Gaussian blur and noise (CIFAR-10, and your own photos).
 
-``deblur.restore(model, images)`` restores any image, any size, and ``deblur.Restorer(model)`` is the same made once
-for many images (:mod:`deblur.inference`); ``python -m deblur`` is the
-command line (:mod:`deblur.cli`). One job per submodule, each named in its docstring: data, corruption (numpy: the
-study's) and device_corruption (``keras.ops``), degradations (the study's and real blur, one object each), images
-(files), models and pretrained (the shipped weights), recipe, training and study (the protocol), metrics, plots,
-baselines, sweep, natural, interactive, deploy (ONNX, LiteRT), files (atomic writes, the output rule), machine. They load on first use (PEP 562), so ``import deblur`` does not import Keras.
-"""
+``deblur.restore(model, images)`` restores any image, any size; ``deblur.Restorer(model)`` is the same made once for
+many images; ``python -m deblur`` is the command line. One job per submodule (``_SUBMODULES``), each named in its
+docstring. They load on first use (PEP 562), so ``import deblur`` does not import Keras."""
 
 import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "corruption", "device_corruption", "degradations", "images", "models", "pretrained", "recipe", "training",
-               "study", "metrics", "inference", "plots", "baselines", "sweep", "natural", "interactive", "deploy",
-               "files", "machine", "cli")
+_SUBMODULES = ("data", "corruption", "device_corruption", "degradations", "images", "models", "pretrained", "recipe",
+               "training", "study", "metrics", "inference", "plots", "baselines", "sweep", "natural", "interactive",
+               "deploy", "files", "machine", "cli")
 __all__ = [*_SUBMODULES, "restore", "Restorer"]
 
 

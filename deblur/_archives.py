@@ -1,8 +1,7 @@
-"""The bounded readers behind :mod:`deblur.data`: tar and zip members, pickle batches, image files.
+"""The private bounded readers behind :mod:`deblur.data`: tar and zip members, pickle batches, image files.
 
 Every read is bounded before it happens (member sizes, tar headers, the arrays a pickle builds, the number and bytes
-of image files); every problem raises :class:`DataError`. Private: :mod:`deblur.data` is the public loader.
-"""
+of image files); every problem raises :class:`DataError`."""
 
 from __future__ import annotations
 
@@ -36,22 +35,17 @@ _MAX_BATCH_BYTES = 32 * 1024 * 1024
 # Image members are kept (compressed) until all are read: CIFAR-10 is 60,000 images, 20 MB as JPEG, 150 MB as PNG.
 _MAX_IMAGES = 120_000
 _MAX_IMAGE_TOTAL_BYTES = 192 * 1024 * 1024
-# A long file name or a pax header of a real archive is well below this.
-_MAX_HEADER_BYTES = 64 * 1024
+_MAX_HEADER_BYTES = 64 * 1024  # a real archive's long file names and pax headers are far smaller
 #: Members (files, folders, links) read from an archive: more than _MAX_IMAGES, as CIFAR-10 adds a few folders.
 _MAX_MEMBERS = 130_000
-# Below this many files the bar would flash for a fraction of a second.
-_PROGRESS_MIN_FILES = 1000
+_PROGRESS_MIN_FILES = 1000  # below this, the bar would only flash
 
-_ACCEPTED = ("the official cifar-10-python.tar.gz; its extracted cifar-10-batches-py/ folder; "
-             "or an image-folder tree train/<class>/* and test/<class>/* (.png, .jpg, .bmp, ...), "
-             "as a directory or a .tar, .tar.gz/.tgz or .zip archive, optionally under one "
-             "top-level folder")
-_HOW_TO_SUPPLY = (f"Pass source= to load_cifar10() or set the {ENV_VAR} environment variable to one of: "
-                  f"{_ACCEPTED}.")
+_ACCEPTED = ("the official cifar-10-python.tar.gz; its extracted cifar-10-batches-py/ folder; or an image-folder tree "
+             "train/<class>/* and test/<class>/* (.png, .jpg, .bmp, ...), as a directory or a .tar, .tar.gz/.tgz or "
+             ".zip archive, optionally under one top-level folder")
+_HOW_TO_SUPPLY = f"Pass source= to load_cifar10() or set the {ENV_VAR} environment variable to one of: {_ACCEPTED}."
 
-# How reading a damaged archive fails: tarfile/zipfile, gzip/bz2 (EOFError, OSError, zlib.error) and lzma errors,
-# zipfile's RuntimeError (encrypted members) and NotImplementedError (unknown compression methods).
+# How a damaged archive fails: tarfile/zipfile, gzip/bz2/lzma errors, encrypted or unknown zip compression methods.
 _ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
                    NotImplementedError)
 try:  # lzma is optional in CPython builds
@@ -82,7 +76,7 @@ def _layout_error(where):
 
 
 def _hidden(name):
-    # Skip dot files and macOS archive debris (__MACOSX/, ._name, .DS_Store).
+    """Dot files and macOS archive debris (__MACOSX/, ._name, .DS_Store), skipped."""
     return name.startswith(".") or name == "__MACOSX"
 
 
@@ -147,24 +141,20 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 
 def _iter_tar(path):
-    """Yield (name, is_dir, declared size, read(limit)) for each member."""
-    # "r|*": a single forward pass over the (compressed) stream, no seeking.
+    """Yield (name, is_dir, declared size, read(limit)) for each member, in one forward pass (no seeking)."""
     with tarfile.open(path, mode="r|*", tarinfo=_BoundedTarInfo) as archive:
         for count, member in enumerate(archive, 1):
             archive.members.clear()  # a stream keeps every header it passed; we need none of them
             _check_count(count)
             if member.isdir():
                 yield member.name, True, 0, None
-            elif member.isfile():
-                # member.size is the expanded size, also for a sparse member.
+            elif member.isfile():  # member.size is the expanded size, also for a sparse member
                 yield member.name, False, member.size, lambda limit, m=member: archive.extractfile(m).read(limit)
 
 
 def _zip_entries(path):
-    """How many members a zip's end record declares (None: no end record), read before its central directory:
-    ``zipfile.ZipFile`` reads the whole directory into memory first (5.5x the archive for millions of tiny members).
-    ``zipfile._EndRecData`` is the standard library's own reader of that record (zip64 included); there is no public
-    one."""
+    """Members a zip's end record declares (None: no record), read first: ``ZipFile`` loads its whole directory (5.5x
+    the archive for millions of tiny members). Via the stdlib's own reader, ``zipfile._EndRecData`` (none is public)."""
     with open(path, "rb") as f:
         end = zipfile._EndRecData(f)
     return None if end is None else int(end[zipfile._ECD_ENTRIES_TOTAL])
@@ -252,8 +242,7 @@ def _load_archive(path, where, *, progress):
     except _TooLarge as exc:
         raise _too_large_error(where, member, exc) from None
     except _ARCHIVE_ERRORS as exc:
-        if member is None:
-            # Not even the first member could be read: not an archive at all.
+        if member is None:  # not even the first member could be read: not an archive at all
             raise DataError(f"{where} is not a readable .tar, .tar.gz/.tgz or .zip archive "
                             f"({_short_reason(exc)}): it is corrupt or truncated, or not a CIFAR-10 source. "
                             f"Re-download it if it should be one. {_HOW_TO_SUPPLY}") from None
@@ -280,8 +269,7 @@ def _load_archive(path, where, *, progress):
     return _decode_tree(tree, where, progress=progress)
 
 
-# What a CIFAR-10 batch pickle needs: numpy array reconstruction (numpy 1.x and 2.x names, protocols 2 to 5) and
-# _codecs.encode, which Python 3 uses for bytes under protocol 2. Nothing else can be built from the file.
+# A batch pickle may build only numpy arrays (1.x/2.x names, protocols 2-5) and bytes (_codecs.encode, protocol 2).
 _PICKLE_ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
                              ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                              ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
@@ -289,11 +277,7 @@ _PICKLE_ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs
 
 
 class _BatchUnpickler(pickle.Unpickler):
-    """Builds numpy arrays and bytes from a batch pickle, and nothing larger than the file.
-
-    The allowed callables come wrapped: ``_codecs.encode`` only turns a latin-1 ``str`` into bytes (``hex`` would
-    double its input, nested without bound); ``numpy.dtype`` never makes an object dtype; ``numpy.ndarray(shape,
-    dtype)`` may not claim more bytes than the file holds. ``_reconstruct``'s arrays carry their data in the file."""
+    """Builds only numpy arrays and bytes, none larger than the file: the allowed callables come wrapped."""
 
     def __init__(self, file, *, budget, **kwargs):
         super().__init__(file, **kwargs)
@@ -315,6 +299,7 @@ class _BatchUnpickler(pickle.Unpickler):
 
 
 def _latin1_encode(text, encoding="latin1", *args):
+    """``_codecs.encode`` of a ``str`` to latin-1 only (``hex`` would double its input, nested without bound)."""
     if not isinstance(text, str) or encoding.lower().replace("-", "") != "latin1" or args:
         raise pickle.UnpicklingError("refusing _codecs.encode other than of a str to latin-1")
     return text.encode("latin-1")
@@ -349,8 +334,7 @@ def _parse_batch(data, where):
     except Exception as exc:  # damaged bytes fail in many ways inside pickle
         raise DataError(f"{where} is corrupt or truncated, or not a CIFAR-10 batch ({_short_reason(exc)}). "
                         "Re-download cifar-10-python.tar.gz.") from None
-    batch = batch if isinstance(batch, dict) else {}
-    # Python 2 pickles give bytes keys; tolerate str keys from hand-made batches.
+    batch = batch if isinstance(batch, dict) else {}  # bytes keys (Python 2 pickles), or str in hand-made ones
     x, y = batch.get(b"data", batch.get("data")), batch.get(b"labels", batch.get("labels"))
     if x is None or y is None:
         raise DataError(f"{where} is not a CIFAR-10 batch (expected a dict with b'data' and b'labels'). "
@@ -368,8 +352,7 @@ def _parse_batch(data, where):
     if y.size and (not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= len(CLASS_NAMES)):
         raise DataError(f"{where} has labels outside 0..9: it is corrupt or not CIFAR-10. "
                         "Re-download cifar-10-python.tar.gz.")
-    # Each row is the red plane, then green, then blue, each 32x32 row-major.
-    images = x.reshape(-1, 3, _SIZE, _SIZE).transpose(0, 2, 3, 1)
+    images = x.reshape(-1, 3, _SIZE, _SIZE).transpose(0, 2, 3, 1)  # each row: the red, green, blue 32x32 planes
     return np.ascontiguousarray(images), y.astype(np.int64)
 
 

@@ -27,8 +27,8 @@ def quantise(y, dtype):
 def as_float_images(images, *, name="images", check_range=True, ndim=4, slack=0.0):
     """Validate an image batch (``ndim`` axes, channels last; uint8 or finite float) and return it as float32.
 
-    uint8 is scaled by 1/255; float32 input is returned as it is, never modified. ``check_range``: float input must lie
-    in [0, 1], give or take ``slack`` (:data:`NOISE_SLACK` for corrupted images). Error messages call it ``name``."""
+    uint8 is scaled by 1/255; float32 input is returned as it is, never modified. ``check_range``: float input must
+    lie in [0, 1], give or take ``slack`` (:data:`NOISE_SLACK` for corrupted images). Messages call it ``name``."""
     if isinstance(images, (str, bytes)) or images is None:
         raise TypeError(f"{name} must be an array of images; got {type(images).__name__}.")
     x = np.asarray(images)
@@ -80,8 +80,7 @@ def check_same_shape(a, b, names):
 
 
 def check_seed(seed, name="seed"):
-    """``seed`` as numpy takes it (None, a non-negative int, a sequence of them, a SeedSequence or Generator); anything
-    else is one ValueError naming the fix, not numpy's SeedSequence TypeError."""
+    """``seed`` as numpy takes it (None, ints >= 0, a SeedSequence or Generator), else a ValueError naming the fix."""
     if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
         return seed
     values = seed if isinstance(seed, (list, tuple)) and seed else [seed]

@@ -1,8 +1,7 @@
 """Classical baselines from ``skimage.restoration``, for comparison with the networks.
 
 The deconvolution baselines are *oracles*: given each image's true blur sigma, which the networks never see. Each
-maps float images (N, H, W, C), reflect-padded against FFT boundary effects, to float32 restorations channel by channel.
-"""
+maps float images (N, H, W, C), reflect-padded against FFT edge effects, to float32 restorations channel by channel."""
 
 from __future__ import annotations
 
@@ -48,22 +47,11 @@ def _per_image(corrupted, sigmas, restore_channel, *, pad, psf=None):
 
 
 def wiener_oracle(corrupted, sigmas=None, *, psf=None, balance=0.01, pad=8):
-    """Wiener deconvolution with each image's true PSF (``skimage.restoration.wiener``): the study's Gaussian of each
-    image's sigma, or one ``psf`` for all (any blur family: :func:`deblur.degradations.family_kernel`).
+    """Wiener deconvolution (``skimage.restoration.wiener``) with each image's true PSF.
 
-    Parameters
-    ----------
-    corrupted : ndarray, shape (N, H, W, C)
-        Corrupted images (float, unclipped).
-    sigmas : array_like, shape (N,)
-        True blur sigma of each image (the oracle); or None with ``psf``.
-    psf : ndarray, shape (K, K), optional
-        The true kernel of every image.
-    balance : float, default 0.01
-        Regularisation: trade-off between data fit and smoothness.
-    pad : int, default 8
-        Reflect padding on each side before the FFT (0 disables it).
-    """
+    The study's Gaussian of each image's ``sigmas`` (the oracle), or one ``psf`` (K, K) for all (any blur family:
+    :func:`deblur.degradations.family_kernel`). ``corrupted``: float (N, H, W, C), unclipped; ``balance``: the
+    regularisation (data fit against smoothness); ``pad``: reflect padding each side before the FFT (0: none)."""
     if (sigmas is None) == (psf is None):
         raise ValueError("Give the true blur once: sigmas (the study's Gaussian per image) or psf (one kernel).")
     return _per_image(corrupted, sigmas, lambda ch, k: wiener(ch, k, balance, clip=False), pad=pad, psf=psf)
@@ -72,13 +60,7 @@ def wiener_oracle(corrupted, sigmas=None, *, psf=None, balance=0.01, pad=8):
 def richardson_lucy_oracle(corrupted, sigmas, *, num_iter=10, pad=8):
     """Richardson-Lucy deconvolution with each image's true PSF, the input clipped to [0, 1] first (it needs >= 0).
 
-    Parameters
-    ----------
-    corrupted, sigmas, pad
-        As in :func:`wiener_oracle`.
-    num_iter : int, default 10
-        Iterations: more sharpens more and amplifies noise more.
-    """
+    ``num_iter``: more sharpens more and amplifies noise more; the other arguments are :func:`wiener_oracle`'s."""
     return _per_image(corrupted, sigmas, pad=pad, restore_channel=lambda ch, psf: richardson_lucy(
         np.clip(ch, 0.0, 1.0), psf, num_iter=num_iter, clip=False))
 
@@ -90,14 +72,7 @@ def unsupervised_wiener_oracle(corrupted, sigmas, *, pad=8, seed=0):
 
 
 def tv_denoise(corrupted, *, weight=0.05):
-    """Denoise only (no deblurring): ``skimage.restoration.denoise_tv_chambolle``.
-
-    Parameters
-    ----------
-    corrupted : ndarray, shape (N, H, W, C)
-    weight : float, default 0.05
-        Denoising strength.
-    """
+    """Denoise only (no deblurring): ``skimage.restoration.denoise_tv_chambolle`` of strength ``weight``."""
     x = as_float_images(corrupted, name="corrupted", check_range=False)
     return np.stack([denoise_tv_chambolle(im, weight=weight, channel_axis=-1) for im in x]).astype(np.float32)
 
@@ -114,22 +89,9 @@ BASELINES = {
 def tune(name, corrupted, clean, sigmas=None):
     """Choose a baseline's parameter by validation MSE over its grid.
 
-    Parameters
-    ----------
-    name : str
-        A key of :data:`BASELINES`.
-    corrupted, clean : ndarray, shape (N, H, W, C)
-        Validation images (never the test set).
-    sigmas : array_like, shape (N,), optional
-        True sigmas (needed by the oracle baselines).
-
-    Returns
-    -------
-    best : dict
-        ``{parameter: value}`` with the lowest mean MSE (empty when the method has no parameter).
-    scores : dict of value -> float
-        Validation MSE of every grid value.
-    """
+    ``name``: a key of :data:`BASELINES`; ``corrupted``, ``clean``: validation images (never the test set); ``sigmas``:
+    true sigmas, for the oracles. Returns ``best``, ``{parameter: value}`` with the lowest mean MSE (empty when the
+    method has no parameter), and ``scores``, ``{value: validation MSE}`` for the grid."""
     try:
         fn, needs_sigma, param, grid, _ = BASELINES[name]
     except KeyError:

@@ -1,14 +1,6 @@
-"""Command line: ``python -m deblur`` (also installed as ``deblur``). Problems print one line to stderr and exit with
-status 2; nothing is written half-way and no input is ever overwritten. Subcommands (IMAGES: PNG/JPEG/TIFF/BMP files
-or folders of them, :mod:`deblur.images`)::
-
-    deblur corrupt  IMAGES... --out DIR [--seed N]          blur + noise, the study's way
-    deblur train    --model cae --profile quick [--seconds S | --steps N | --epochs E] [--data P]
-    deblur evaluate --model cae|win5rb|deblurnet|model.keras|RUN_DIR [--profile P] [--data P] [--out results.json]
-    deblur plot     --run cae=DIR --run win5rb=DIR [--data P] [--out DIR]
-    deblur restore  IMAGES... [--model deblurnet|cae|win5rb|model.keras] --out DIR [--quiet]
-    deblur export   [--model deblurnet|...] --format onnx|litert|tf_saved_model --out PATH
-"""
+"""Command line: ``python -m deblur`` (also installed as ``deblur``): corrupt, train, evaluate, plot, restore and
+export (``deblur COMMAND --help``); IMAGES are PNG/JPEG/TIFF/BMP files or folders of them (:mod:`deblur.images`).
+Problems print one line to stderr and exit with status 2; nothing is written half-way, no input is ever overwritten."""
 
 from __future__ import annotations
 
@@ -69,8 +61,7 @@ def import_keras():
         with machine.quiet_startup():
             import keras
 
-            # On another backend Keras still imports TensorFlow, when it is installed, at the first model.save
-            # (serialization_lib checks for tf.TensorShape): import it here, where its start-up log is kept quiet.
+            # Another backend still imports an installed TensorFlow at the first model.save: do it here, quietly.
             if keras.backend.backend() != "tensorflow" and importlib.util.find_spec("tensorflow"):
                 import tensorflow  # noqa: F401
 
@@ -97,7 +88,6 @@ def _load_model(spec):
     import_keras()
     from . import models, training
     from .inference import as_any_size_model
-
     if kind == "shipped":
         return as_any_size_model(spec)
     if kind == "run":
@@ -158,14 +148,13 @@ def _cmd_restore(args):
     paths = images.find_images(args.images)
     for path in paths:  # headers only: mode, size, the pixel limit
         images.check_image(path)
+    kind, model_inputs = _model_source(args.model)
     targets = _output_paths([f"{p.stem}_restored.png" for p in paths], args.out, paths,
-                            extra_inputs=[*args.images, *_model_source(args.model)[1]])
+                            extra_inputs=[*args.images, *model_inputs])
     import_keras()  # only once the inputs are known to be good
     from .inference import Restorer
 
-    # Resolved once: the model, its do-no-harm guard (a shipped model's card's; none for a file or run folder), its
-    # precision and its tiling. Then a loop over the files.
-    kind, _ = _model_source(args.model)
+    # Resolved once (model, do-no-harm guard of a shipped model's card, precision, tiling), then a loop over the files.
     restorer = Restorer(args.model if kind == "shipped" else _load_model(args.model), precision=args.precision,
                         ensemble=args.ensemble)
     bar = tqdm(list(zip(paths, targets)), desc="images", unit="image", disable=args.quiet or len(paths) == 1)
@@ -200,7 +189,6 @@ def _cmd_restore(args):
 def describe_change(before, after):
     """How much a restoration changed an image, in words a person can act on: the PSNR between input and output."""
     from .inference import change_rms  # Keras is loaded by then (restore); `deblur --help` stays fast
-
     rms = change_rms(before[None], after[None])[0]
     if rms == 0:
         return "output identical to the input"
@@ -222,7 +210,6 @@ def _cmd_export(args):
     import_keras()  # before deploy, which imports it: TensorFlow's start-up log kept off stderr
     from . import deploy
     from .inference import shipped_guard, size_multiple
-
     deploy.check_target(args.out, args.format, inputs)  # before the model is loaded: fail fast
     model = _load_model(args.model)
     guard = shipped_guard(args.model)  # the guard travels with the model, as deblur restore applies it
@@ -277,11 +264,9 @@ FINETUNE_FILE = "finetune.json"
 
 
 def _cmd_finetune(args):
-    """``deblur train --init MODEL --data FOLDER``: continue a model on random crops of your photos, degraded by the
-    realistic photo family (camera shake, motion, defocus, Gaussians, noise, JPEG); 10 % of the crops validate."""
+    """``deblur train --init MODEL --data FOLDER``: continue a model on realistically degraded crops of your photos."""
     from . import data, degradations
     from .recipe import make_length
-
     if args.processes > 1:
         raise CLIError("--init fine-tunes in one process; drop --processes")
     if not args.data or not Path(args.data).is_dir():
@@ -307,14 +292,12 @@ def _cmd_finetune(args):
     import_keras()
     from . import training
     from .inference import as_any_size_model
-
     base = (Recipe.from_dict(pretrained.model_card(args.init)["recipe"]) if kind == "shipped"
             else Recipe.from_dict(json.loads((Path(args.init) / training.CONFIG_FILE).read_text())))
     recipe = study.recipe("ours", base.model, build=base.build, degradation=degradations.REALISTIC_PHOTO,
                           corruption="fresh", flips=True, lr_schedule="cosine", learning_rate=FINETUNE_LEARNING_RATE,
                           validation_split=0.1, precision=args.precision, length=length)
-    source = {"init": str(args.init), "init_kind": kind, "data": str(args.data), "crop": args.crop,
-              "crops": len(crops)}
+    source = {"init": str(args.init), "init_kind": kind, "data": str(args.data), "crop": args.crop, "crops": len(crops)}
     saved = files.read_json(run_dir / FINETUNE_FILE) if (run_dir / FINETUNE_FILE).is_file() else source
     if saved.get("init") != source["init"]:
         raise CLIError(f"{run_dir} was fine-tuned from {saved.get('init')!r}; resume it with --init "
@@ -385,7 +368,6 @@ def _without_option(argv, option):
 
 def _cmd_evaluate(args):
     from . import metrics
-
     check_file_target(args.out, suffixes={".json"}, example="results.json")
     check_outputs([args.out], [source_path(args.data), *_model_source(args.model)[1]])
     if Path(args.out).exists():
@@ -405,7 +387,6 @@ def _cmd_evaluate(args):
 def _cmd_plot(args):
     import_keras()  # plots imports it: TensorFlow's start-up log kept off stderr
     from . import metrics, plots
-
     if not args.run and not args.results:
         raise CLIError("nothing to plot: give --run NAME=RUN_DIR and/or --results results.json")
     run_dirs = [item.partition("=")[2] for item in args.run]
@@ -427,7 +408,6 @@ def _cmd_plot(args):
             plots.metric_by_group(by_sigma, metric="mse", log_scale=True, path=staging / "mse_by_sigma.png")
         if runs:
             _, arrays = _profile_arrays(args)
-            import_keras()
             identity = metrics.evaluate(None, arrays["x_test_corrupted"], arrays["x_test"])["mse"]
             plots.figures_from_runs(runs, arrays["x_test"], arrays["x_test_corrupted"], out_dir=staging,
                                     baseline=identity)
@@ -441,8 +421,7 @@ RESULTS_MAX_BYTES, RESULTS_MAX_METHODS, RESULTS_MAX_GROUPS = 16 << 20, 64, 256
 
 
 def _per_sigma_results(path):
-    """The ``by_sigma`` table of a notebook results.json, its shape checked before any drawing (issue 41, case 10):
-    ``{method: {group: {"mse": finite number, ...}}}``, the same groups for every method, within the bounds above."""
+    """A results.json's ``by_sigma``, ``{method: {group: {"mse": number}}}``, checked before drawing (issue 41)."""
     try:
         if path.stat().st_size > RESULTS_MAX_BYTES:
             raise CLIError(f"{path}: {path.stat().st_size:,} bytes, over the {RESULTS_MAX_BYTES >> 20} MB a results "
@@ -598,20 +577,11 @@ def _refuse_package_outputs(args):
 
 
 def run_command(func, args, *, name):
-    """Run ``func(args)`` the command line's way; return its exit status.
+    """Run ``func(args) -> int`` the command line's way; return its exit status.
 
-    Any exception becomes one line on stderr, ``<name>: error: ...`` (:func:`error_line`), and status 2 (``args.debug``:
-    traceback first); Ctrl-C is 130. Warnings wait for the end: a failure prints its one line alone, a success them.
-
-    Parameters
-    ----------
-    func : callable
-        ``func(args) -> int``, the exit status.
-    args : argparse.Namespace
-        Its ``debug`` attribute, when true, shows tracebacks.
-    name : str
-        The prefix of every line (``"deblur restore"``).
-    """
+    Any exception becomes one line on stderr, ``<name>: error: ...`` (:func:`error_line`; ``name`` e.g. ``"deblur
+    restore"``), and status 2 (a true ``args.debug``: traceback first); Ctrl-C is 130. Warnings wait for the end: a
+    failure prints its one line alone, a success them."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         try:
@@ -653,9 +623,8 @@ _OS_FIXES = {
 
 
 def error_line(exc):
-    """One line that says what went wrong and, where known, how to fix it.
-
-    ``OSError`` gets its path and a fix by ``errno``; an unexpected error type its type and a pointer to ``--debug``."""
+    """One line that says what went wrong and, where known, how to fix it: an ``OSError`` its path and a fix by
+    ``errno``, an unexpected error type its type and a pointer to ``--debug``."""
     if isinstance(exc, OSError) and exc.errno in _OS_FIXES and not isinstance(exc, DataError):
         where = f"{exc.filename}: " if exc.filename else ""
         text = f"{where}{exc.strerror or exc}; {_OS_FIXES[exc.errno]}"

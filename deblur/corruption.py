@@ -1,7 +1,6 @@
 """The study's corruption (:func:`corrupt`): Gaussian blur with a random sigma, as OpenCV's, then Gaussian noise.
 
-:mod:`deblur.device_corruption` runs the same blur with ``xp=keras.ops``; this module does not import Keras.
-"""
+:mod:`deblur.device_corruption` runs the same blur with ``xp=keras.ops``; this module does not import Keras."""
 
 from __future__ import annotations
 
@@ -21,15 +20,9 @@ _CHUNK = 256
 
 
 def gaussian_kernel_1d(sigmas, kernel_size=5):
-    """Normalised 1-D Gaussian kernels, as ``cv2.getGaussianKernel``: float64, shape (N, kernel_size).
+    """Normalised 1-D Gaussian kernels of odd ``kernel_size``, as ``cv2.getGaussianKernel``: float64, (N, kernel_size).
 
-    Parameters
-    ----------
-    sigmas : array_like of float, shape (N,)
-        Standard deviations in pixels, each > 0.
-    kernel_size : int, default 5
-        Odd kernel length.
-    """
+    ``sigmas`` (N,): standard deviations in pixels, finite and >= 0 (0: no blur)."""
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
     check_int(kernel_size, "kernel_size", odd=True)
     if np.any(~np.isfinite(sigmas)) or np.any(sigmas < 0):
@@ -38,17 +31,9 @@ def gaussian_kernel_1d(sigmas, kernel_size=5):
 
 
 def gaussian_kernels(sigmas, kernel_size, *, dtype, xp=np):
-    """Normalised 1-D Gaussian kernels, shape (N, kernel_size), unchecked: the one formula, numpy or ``keras.ops``.
+    """Normalised 1-D Gaussian kernels (N, kernel_size), unchecked: the one formula, numpy or ``keras.ops`` (``xp``).
 
-    Parameters
-    ----------
-    sigmas : array or tensor of ``dtype``, shape (N, 1)
-    kernel_size : int
-    dtype : str
-        ``"float64"`` (numpy) or ``"float32"`` (on a device).
-    xp : module, default numpy
-        ``numpy`` or ``keras.ops``.
-    """
+    ``sigmas`` is (N, 1) of ``dtype``: ``"float64"`` with numpy, ``"float32"`` on a device."""
     offsets = xp.arange(kernel_size, dtype=dtype) - (kernel_size - 1) / 2
     # Sigma 0 is no blur: below MIN_SIGMA the kernel is a unit impulse (its other taps underflow to 0).
     weights = xp.exp(-(offsets[None, :] ** 2) / (2.0 * xp.maximum(sigmas, MIN_SIGMA) ** 2))
@@ -56,17 +41,9 @@ def gaussian_kernels(sigmas, kernel_size, *, dtype, xp=np):
 
 
 def gaussian_blur(images, sigmas, *, kernel_size=5):
-    """Blur each image with its own Gaussian, as ``cv2.GaussianBlur`` (reflect-101 borders); float32, (N, H, W, C).
+    """Blur each image with its own Gaussian, as ``cv2.GaussianBlur`` (reflect-101 borders): float32 (N, H, W, C).
 
-    Parameters
-    ----------
-    images : ndarray, shape (N, H, W, C), uint8 or float (finite)
-        Images to blur (uint8 is scaled by 1/255).
-    sigmas : array_like of float, shape (N,)
-        One sigma per image, > 0.
-    kernel_size : int, default 5
-        Odd kernel size; H and W must exceed ``kernel_size // 2``.
-    """
+    ``images``: (N, H, W, C), uint8 (/255) or finite float, H and W > ``kernel_size // 2`` (odd); ``sigmas``: (N,)."""
     images = check_images(images, name="images", check_range=False)
     n = images.shape[0]
     sigmas = np.asarray(sigmas, dtype=np.float64).reshape(-1)
@@ -96,16 +73,7 @@ def _blur_chunks(images, kernels, out, *, workers=2):
 def separable_blur(images, kernels, *, xp=np):
     """Blur each image with its own separable kernel, reflect-101 borders: the one pass, numpy or ``keras.ops``.
 
-    A horizontal then a vertical pass, as OpenCV's, to float32 (N, H, W, C); ``"reflect"`` is ``BORDER_REFLECT_101``.
-
-    Parameters
-    ----------
-    images : float32 array or tensor, shape (N, H, W, C)
-    kernels : float32 array or tensor, shape (N, K)
-        One odd-length kernel per image (see :func:`gaussian_kernels`).
-    xp : module, default numpy
-        ``numpy`` or ``keras.ops``.
-    """
+    Horizontal, then vertical (OpenCV's order): float32 (N, H, W, C) and odd kernels (N, K) in, float32 out."""
     half = kernels.shape[1] // 2
     height, width = images.shape[1], images.shape[2]  # None for a traced dimension
     if height is not None and width is not None and min(height, width) <= half:
@@ -134,33 +102,15 @@ def _symmetric_pass(x, taps, half, *, axis):
 
 def corrupt(images, seed=None, *, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0,
             clip=False):
-    """Corrupt images the study's way: random Gaussian blur, then noise.
+    """Corrupt images the study's way, random Gaussian blur then noise: ``(corrupted, sigmas)``.
 
-    Parameters
-    ----------
-    images : ndarray, shape (N, H, W, C) or (H, W, C)
-        uint8 in [0, 255] (scaled by 1/255) or float in [0, 1]. Not modified.
-    seed : int, numpy.random.Generator or None, default None
-        The same int (or a Generator in the same state) gives bit-identical output; ``None`` draws fresh entropy.
-    kernel_size : int, default 5
-        Odd size of the square Gaussian kernel.
-    sigma_range : (float, float), default (1.0, 4.0)
-        Sigma is drawn uniformly from ``[low, high)`` per image.
-    noise_std : float or (float, float), default 0.02
-        Standard deviation of the additive Gaussian noise (0 disables it), or a range ``(low, high)`` to draw it from
-        per image (after the sigmas; a number leaves the random stream as the study's).
-    sharp_fraction : float, default 0.0
-        Share of images left unblurred (sigma 0, drawn after the noise levels; 0 keeps the study's stream).
-    clip : bool, default False
-        Clip the result to [0, 1] (off in the study).
-
-    Returns
-    -------
-    corrupted : ndarray of float32, shape like ``images``
-        Blurred and noisy images (may leave [0, 1] unless ``clip``).
-    sigmas : ndarray of float64, shape (N,)
-        The blur sigma used for each image (shape ``(1,)`` for one image).
-    """
+    ``corrupted``: float32 shaped like ``images`` (outside [0, 1] unless ``clip``, off in the study); ``sigmas``:
+    float64 (N,), each image's blur sigma (shape ``(1,)`` for one image). ``images``: (N, H, W, C) or (H, W, C), uint8
+    (scaled by 1/255) or float in [0, 1]; not modified. ``seed``: an int, a ``numpy.random.Generator`` or None (fresh
+    entropy); the same int or Generator state gives bit-identical output. ``kernel_size``: the odd side of the square
+    Gaussian kernel; sigma is drawn uniformly from ``sigma_range``, ``[low, high)``, per image. ``noise_std``: the
+    additive Gaussian noise's std (0: none) or a ``(low, high)`` range drawn per image (after the sigmas);
+    ``sharp_fraction``: the share of images left sharp (sigma 0, drawn next); the defaults keep the study's stream."""
     settings = check_settings(kernel_size=kernel_size, sigma_range=sigma_range, noise_std=noise_std,
                               sharp_fraction=sharp_fraction)
     single = np.ndim(images) == 3
@@ -176,9 +126,8 @@ def corrupt(images, seed=None, *, kernel_size=5, sigma_range=(1.0, 4.0), noise_s
 
 def check_settings(*, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, zoom_fraction=0.0,
                    zoom_range=(1.0, 2.0)):
-    """Validate a corruption's settings; return them by name, ranges as tuples of floats.
+    """Validate a corruption's settings (the one home of these checks); return them by name, ranges as float tuples.
 
-    The one home of these checks: :func:`corrupt`, :class:`deblur.recipe.Recipe` and the training pipelines.
     ``noise_std`` is a number or a ``(low, high)`` range; ``zoom_range`` holds magnifications (>= 1)."""
     check_int(kernel_size, "kernel_size", odd=True)
     low, high = (float(v) for v in sigma_range)
@@ -203,7 +152,7 @@ def check_settings(*, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sha
 
 
 def check_fraction(fraction, *, name="sharp_fraction"):
-    """Validate a share of images (unblurred ones by default); return it as a float."""
+    """Validate a share of images (unblurred ones by default) in [0, 1]; return it as a float."""
     if isinstance(fraction, (str, bytes)) or not np.isfinite(fraction) or not 0 <= fraction <= 1:
         raise ValueError(f"{name} must be in [0, 1]; got {fraction!r}.")
     return float(fraction)
@@ -212,28 +161,15 @@ def check_fraction(fraction, *, name="sharp_fraction"):
 def magnify(images, factors, positions):
     """Crops of images magnified by ``factors``, each the size of its image: softer "sharp" images, as photos are.
 
-    A CIFAR image is sharp at its Nyquist limit; a photo's edges spread over more pixels. Keys cubic interpolation
-    (``a = -0.75``, OpenCV's ``INTER_CUBIC``; edges repeated) as two small matrices per image: batched products.
-
-    Parameters
-    ----------
-    images : ndarray of float32, shape (N, H, W, C)
-    factors : array_like of float, shape (N,)
-        Magnifications, each >= 1 (1 leaves the image as it is).
-    positions : array_like of float, shape (N, 2)
-        Where each crop lies in the magnified image, per axis (rows, columns) in [0, 1]: 0 top or left, 1 bottom or
-        right.
-
-    Returns
-    -------
-    ndarray of float32, shape (N, H, W, C)
+    Keys cubic interpolation (``a = -0.75``, OpenCV's ``INTER_CUBIC``; edges repeated), batched. ``images``: float32
+    (N, H, W, C), and so the result; ``factors`` (N,): each >= 1 (1: unchanged); ``positions`` (N, 2): where each crop
+    lies in the magnified image, per axis (rows, columns), 0 top or left to 1 bottom or right.
 
     Examples
     --------
     >>> x = np.random.default_rng(0).random((2, 8, 8, 3), dtype=np.float32)
     >>> bool(np.allclose(magnify(x, [1.0, 1.0], [[0, 0], [1, 1]]), x))
-    True
-    """
+    True"""
     factors = np.asarray(factors, dtype=np.float64).reshape(-1)
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
     if not (len(factors) == len(positions) == len(images) and np.all(np.isfinite(factors) & (factors >= 1))):
@@ -282,18 +218,14 @@ def draw_settings(rng, n, *, sigma_range, noise_std, sharp_fraction=0.0):
 
 
 def noise_levels(noise_std, rng, n):
-    """The noise level of each of ``n`` images: ``noise_std`` itself, or ``n`` draws from its range.
-
-    A number draws nothing from ``rng`` (the study's stream). Settings are assumed checked (:func:`check_settings`)."""
+    """Each of ``n`` images' noise level: ``noise_std`` itself (no draw: the study's stream), or draws in its range."""
     if np.ndim(noise_std) == 0:
         return float(noise_std)
     return rng.uniform(*noise_std, size=n)
 
 
 def _corrupt_into(x, sigmas, rng, *, kernel_size, noise_std, workers=2, skip=0):
-    """Blur (thread pool) and add noise (one level, or one per image, drawn in order from ``rng``); unchecked.
-
-    ``skip``: images of the batch before ``x`` (other processes' shards), whose noise is drawn first and dropped."""
+    """Blur and add noise, unchecked; ``skip`` images before ``x`` (other shards) have their noise drawn and dropped."""
     kernels = gaussian_kernel_1d(sigmas, kernel_size).astype(np.float32)
     out = np.empty(x.shape, dtype=np.float32)
     per_image = np.ndim(noise_std) > 0

@@ -1,8 +1,6 @@
-"""Load CIFAR-10 from the official download or from a local copy (:func:`load_cifar10`), cached as ``.npz``; and
-random crops of a folder of photos (:func:`load_photo_crops`, for fine-tuning).
-
-Every problem with the data raises :class:`DataError`, whose message says what is wrong and how to fix it. The bounded
-readers of archives, pickles and image files live in :mod:`deblur._archives`."""
+"""CIFAR-10 from the official download or a local copy (:func:`load_cifar10`, cached as ``.npz``), and random crops
+of a folder of photos (:func:`load_photo_crops`, for fine-tuning). Every problem raises :class:`DataError`, saying what
+is wrong and how to fix it; the bounded readers of archives, pickles and images live in :mod:`deblur._archives`."""
 
 from __future__ import annotations
 
@@ -32,43 +30,22 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 
 def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
-    """Load CIFAR-10 as uint8 images and int64 labels.
+    """Load CIFAR-10: ``(x_train, y_train), (x_test, y_test)``, ``x_*`` uint8 (N, 32, 32, 3) RGB, ``y_*`` int64 (N,).
 
-    Parameters
-    ----------
-    source : str or os.PathLike, optional
-        The official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/`` folder (or a folder holding
-        it), or an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` as a folder or a ``.tar``,
-        ``.tar.gz``/``.tgz`` or ``.zip`` archive (optionally under one top-level folder). None: ``$DEBLUR_DATA``, else
-        the official download.
-    cache_dir : str or os.PathLike, optional
-        Decoded-array cache folder. Default: ``$DEBLUR_CACHE`` if set, else ``$XDG_CACHE_HOME/deblur``, else
-        ``~/.cache/deblur``.
-    use_cache : bool, default True
-        Read and write the cache, ``cifar10-<key>.npz``: the key is the sha256 of an archive's bytes or of a folder's
-        (path, size, mtime) list, so any change to the source gives a new entry. An unreadable cache file is rebuilt.
-    progress : bool or None, default None
-        A progress bar while decoding 1000+ image files; ``None``: where a person watches (not papermill, CI, a log).
+    ``source``: the official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/`` folder (or a folder
+    holding it), or an image-folder tree ``train/<class>/*`` and ``test/<class>/*`` as a folder or a ``.tar``,
+    ``.tar.gz``/``.tgz`` or ``.zip`` archive (optionally under one top-level folder); None: ``$DEBLUR_DATA``, else the
+    official download. Pickles keep the official order and can build only numpy arrays (a crafted file runs no code).
+    Image folders are ordered by label, then file name (string order); labels follow :data:`CLASS_NAMES` when the
+    class folders are exactly those ten, else the sorted folder names map to 0..K-1.
 
-    Returns
-    -------
-    (x_train, y_train), (x_test, y_test) : tuple of tuples of ndarray
-        ``x_*`` uint8, shape (N, 32, 32, 3), RGB; ``y_*`` int64, shape (N,). Pickle sources keep the official order.
-        Image folders are ordered by label, then file name (plain string order); labels follow :data:`CLASS_NAMES` when
-        the class folders are exactly those ten names, else the sorted folder names map to 0..K-1.
-
-    Raises
-    ------
-    DataNotFoundError
-        The source path does not exist (also a ``FileNotFoundError``).
-    DataError
-        The download failed, or the source is corrupt, truncated or laid out differently; the message names the file
-        and the fix.
-
-    Notes
-    -----
-    Pickle batches go through a restricted unpickler that only builds numpy arrays: a crafted file cannot run code.
-    """
+    ``use_cache`` reads and writes ``cifar10-<key>.npz`` in ``cache_dir`` (default ``$DEBLUR_CACHE``, else
+    ``$XDG_CACHE_HOME/deblur``, else ``~/.cache/deblur``), keyed by the sha256 of an archive's bytes or of a folder's
+    (path, size, mtime) list: any change to the source gives a new entry; an unreadable cache file is rebuilt.
+    ``progress``: a bar while decoding 1000+ image files; None: where a person watches (not papermill, CI, a log).
+    Raises :class:`DataNotFoundError` (also a ``FileNotFoundError``) if the source path does not exist, and
+    :class:`DataError` if the download failed or the source is corrupt, truncated or laid out otherwise (the message
+    names the file and the fix)."""
     path, origin = _resolve_source(source)
     if path is None:
         return _load_official()
@@ -109,21 +86,11 @@ def load_cifar10(source=None, *, cache_dir=None, use_cache=True, progress=None):
 def load_photo_crops(folder, *, crop=128, per_photo=16, seed=0):
     """Random square crops of the photos in ``folder`` (any size, no class folders), for fine-tuning a model.
 
-    Each photo gives ``per_photo`` crops (seeded; photos smaller than ``crop`` on a side give none), as RGB uint8:
-    16-bit photos are rounded to 8 bits, grayscale is repeated to three channels and alpha is dropped.
-
-    Returns
-    -------
-    crops : ndarray, shape (M, crop, crop, 3), uint8
-        Photo by photo, in the folder's (sorted) order.
-
-    Raises
-    ------
-    DataError
-        A folder with no images, one whose every photo is smaller than ``crop``, or an unreadable file (named).
+    uint8 (M, crop, crop, 3), photo by photo in the folder's sorted order, ``per_photo`` seeded crops each (none from
+    a photo smaller than ``crop`` on a side); 16-bit photos are rounded to 8 bits, grayscale is repeated to three
+    channels, alpha is dropped. DataError: no images, every photo smaller than ``crop``, or an unreadable file (named).
     """
     from .images import ImageError, find_images, read_image
-
     try:
         paths = find_images([folder])
     except (ImageError, FileNotFoundError) as exc:
@@ -149,25 +116,10 @@ def load_photo_crops(folder, *, crop=128, per_photo=16, seed=0):
 
 
 def subset(x, y, n, *, seed=0):
-    """A random subset of ``n`` images with their labels, in a fixed order.
+    """A random subset of ``n`` images (N, H, W, C) and their labels (N,): ``(x_sub, y_sub)``, in index order.
 
-    Parameters
-    ----------
-    x : ndarray, shape (N, H, W, C)
-        Images.
-    y : ndarray, shape (N,)
-        Labels aligned with ``x``.
-    n : int or None
-        Number of images to keep; ``None`` (or ``n >= N``) keeps all of them, in their original order.
-    seed : int or numpy.random.Generator, default 0
-        Seed of the draw: the same seed gives the same subset.
-
-    Returns
-    -------
-    x_sub : ndarray, shape (n, H, W, C)
-    y_sub : ndarray, shape (n,)
-        The chosen images in ascending index order (the stand-in data are sorted by class: roughly class-balanced).
-    """
+    The same ``seed`` (int or Generator) gives the same subset (of the class-sorted stand-in data, roughly balanced);
+    ``n`` None or >= N keeps all, in order. ValueError: unequal lengths, or ``n`` not a positive integer."""
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length; got {len(x)} and {len(y)}.")
     if n is None or n >= len(x):
@@ -179,25 +131,14 @@ def subset(x, y, n, *, seed=0):
 
 
 def source_path(source=None):
-    """The local path :func:`load_cifar10` would read (``source`` or ``$DEBLUR_DATA``), or None.
-
-    None means the official download. The path is not checked for existence."""
+    """The local path :func:`load_cifar10` would read (``source`` or ``$DEBLUR_DATA``, unchecked); None: download."""
     return _resolve_source(source)[0]
 
 
 def describe_source(source=None):
-    """Say in one line what :func:`load_cifar10` would load, without loading it.
+    """Say in one line what :func:`load_cifar10` would load from ``source``, without loading it.
 
-    Parameters
-    ----------
-    source : str or os.PathLike, optional
-        As for :func:`load_cifar10`.
-
-    Returns
-    -------
-    str
-        For example ``"image-folder archive '/data/cifar10-jpeg.tar.gz' (19.6 MB, from $DEBLUR_DATA)"``.
-    """
+    For example ``"archive '/data/cifar10-jpeg.tar.gz' (19.6 MB, from $DEBLUR_DATA)"``."""
     path, origin = _resolve_source(source)
     if path is None:
         return f"official CIFAR-10 download (keras.datasets.cifar10.load_data(); ${ENV_VAR} is not set)"
@@ -230,7 +171,6 @@ def _resolve_source(source):
 def _download_official():
     """Fetch CIFAR-10 through Keras (only this path needs Keras and its backend); tests replace this function."""
     import keras
-
     return keras.datasets.cifar10.load_data()
 
 
@@ -283,8 +223,8 @@ def _source_key(path, where):
         else:
             # Stat-based, not content-based: hashing 60,000 small files would cost about as much as decoding them.
             listing = []
-            for folder, _, files in os.walk(path):
-                for name in files:
+            for folder, _, names in os.walk(path):
+                for name in names:
                     full = os.path.join(folder, name)
                     stat = os.stat(full)
                     rel = Path(os.path.relpath(full, path)).as_posix()

@@ -1,23 +1,9 @@
-"""Degradations: how clean images become a model's inputs. One object each, called as ``degradation(images, seed)``.
+"""Degradations: how clean images become a model's inputs, each called as ``degradation(images, seed)``.
 
-- :class:`Study`: the study's 5x5 Gaussian (sigma U[1, 4), noise 0.02), exactly :func:`deblur.corruption.corrupt`.
-- :class:`Realistic`: per image one blur family (camera shake, straight motion, defocus, an untruncated isotropic or
-  anisotropic Gaussian, or none), then Poisson-Gaussian noise, then JPEG at a random quality.
-  :data:`REALISTIC_CIFAR` sizes it for 32x32 images, :data:`REALISTIC_PHOTO` for photographs.
-
-The kernels are public, pure functions of their parameters (float64, non-negative, summing to 1, centred on their
-centre of mass): :func:`gaussian_kernel`, :func:`defocus_kernel`, :func:`line_kernel`, :func:`shake_kernels`.
-:func:`convolve` applies one kernel per image (reflect-101 borders, as OpenCV's default); its ``keras.ops`` twin is
-:func:`deblur.device_corruption.convolve_ops`. JPEG (:func:`jpeg`) is CPU-only: Pillow's encoder. This module does
-not import Keras.
-
-Parameter ranges and their sources (docs/research.md, "Real blur"): camera shake is Boracchi and Foi's (2012) random
-walk with inertia, centripetal pull and rare big shakes (DeblurGAN's port: centripetal 0.7 U, big-shake frequency
-0.2 U, Gaussian term 10 U; anxiety 0.001-0.01, an exposure of 25-100 % of the path), bilinearly splatted (sub-pixel
-accumulation); the Gaussians are
-Real-ESRGAN's (``basicsr/data/degradations.py``: sigma 0.2-3, any rotation, iso or aniso), here untruncated (3 sigma);
-JPEG quality 30-95 is Real-ESRGAN's; Poisson noise as photon counts (ImageNet-C's shot noise, milder).
-"""
+:class:`Study` is the study's 5x5 Gaussian (exactly :func:`deblur.corruption.corrupt`); :class:`Realistic` draws per
+image a blur family, Poisson-Gaussian noise and JPEG. Kernels are float64, non-negative, sum to 1; :func:`convolve`
+uses reflect-101 borders. No Keras import. Sources (docs/research.md, "Real blur"): Boracchi and Foi's (2012) camera
+shake as DeblurGAN ports it, Real-ESRGAN's Gaussians (untruncated) and JPEG 30-95, ImageNet-C's shot noise (milder)."""
 
 from __future__ import annotations
 
@@ -29,8 +15,9 @@ import numpy as np
 from . import corruption
 from ._validation import as_float_images, check_int, check_seed
 
-__all__ = ["FAMILIES", "family_kernel", "gaussian_kernel", "defocus_kernel", "line_kernel", "shake_kernels", "convolve", "jpeg",
-           "add_noise", "Draws", "Study", "Realistic", "REALISTIC_CIFAR", "REALISTIC_PHOTO", "degradation_from_dict"]
+__all__ = ["FAMILIES", "family_kernel", "gaussian_kernel", "defocus_kernel", "line_kernel", "shake_kernels", "convolve",
+           "jpeg", "add_noise", "Draws", "Study", "Realistic", "REALISTIC_CIFAR", "REALISTIC_PHOTO",
+           "degradation_from_dict"]
 
 #: The blur families of :class:`Realistic`, in the order their codes (``Draws.family``) number them.
 FAMILIES = ("shake", "motion", "defocus", "gaussian", "none")
@@ -60,30 +47,16 @@ def _normalise(kernel):
 
 
 def gaussian_kernel(sigma, sigma_y=None, angle=0.0, *, size=None):
-    """A 2-D Gaussian kernel, not truncated: isotropic, or anisotropic and rotated (Real-ESRGAN's family).
+    """A 2-D Gaussian kernel (float64, sums to 1), not truncated: isotropic, or anisotropic and rotated (Real-ESRGAN's).
 
-    Parameters
-    ----------
-    sigma : float
-        Standard deviation in pixels along the kernel's first axis (> 0).
-    sigma_y : float, optional
-        Along its second axis (default ``sigma``: isotropic).
-    angle : float, default 0
-        Rotation of the first axis from the image's x axis, in degrees (counter-clockwise, rows pointing down).
-    size : int, optional
-        Odd side; default ``2 * ceil(3 * max(sigma, sigma_y)) + 1`` (3 sigma each side: 99.7 % of each axis's mass).
-
-    Returns
-    -------
-    ndarray of float64, shape (size, size)
-        Non-negative, sums to 1.
+    ``sigma`` and ``sigma_y`` (default ``sigma``): standard deviations in pixels (> 0) along the first and second axes;
+    ``angle``: the first axis's rotation from the x axis, degrees counter-clockwise (rows pointing down); ``size``: odd,
+    default ``2 * ceil(3 * max(sigma, sigma_y)) + 1`` (3 sigma each side).
 
     Examples
     --------
-    >>> k = gaussian_kernel(2.0)
-    >>> k.shape, round(float(k.sum()), 12)
-    ((13, 13), 1.0)
-    """
+    >>> gaussian_kernel(2.0).shape
+    (13, 13)"""
     sx = _check_positive(sigma, "sigma", zero=False)
     sy = sx if sigma_y is None else _check_positive(sigma_y, "sigma_y", zero=False)
     angle = float(angle)
@@ -102,27 +75,15 @@ def _gaussians(sx, sy, angles, size):
 
 
 def defocus_kernel(radius, *, size=None):
-    """An out-of-focus blur: a uniform disk of ``radius`` pixels, its edge anti-aliased.
+    """An out-of-focus blur (float64, sums to 1): a uniform disk of ``radius`` pixels (>= 0), its edge anti-aliased.
 
-    A pixel's weight is the share of it inside the disk, approximated by its centre's distance ``d`` to the edge:
-    ``clip(radius + 0.5 - d, 0, 1)`` (exact for an edge straight across the pixel). Radius below 0.5 is no blur.
-
-    Parameters
-    ----------
-    radius : float
-        In pixels, >= 0.
-    size : int, optional
-        Odd side; default the smallest that holds the disk, ``2 * ceil(radius + 0.5) + 1``.
-
-    Returns
-    -------
-    ndarray of float64, shape (size, size)
+    A pixel's weight is its share of the disk, ``clip(radius + 0.5 - d, 0, 1)`` for ``d`` its distance to the centre;
+    below radius 0.5 no blur. ``size``: odd, default the smallest that holds the disk, ``2 * ceil(radius + 0.5) + 1``.
 
     Examples
     --------
     >>> defocus_kernel(0.0).tolist()
-    [[1.0]]
-    """
+    [[1.0]]"""
     r = _check_positive(radius, "radius")
     return _disks(np.array([r]), _size(size, r + 0.5 if r >= 0.5 else 0))[0]
 
@@ -134,8 +95,7 @@ def _disks(radii, size):
 
 
 def _splat(paths, size):
-    """Kernels (n, size, size) from paths (n, S) of complex positions (x + iy, pixels from the centre), each sample
-    shared bilinearly among its four pixels (sub-pixel accumulation); samples are weighted equally."""
+    """Kernels (n, size, size) from complex paths (n, S) (x + iy from the centre), each sample spread bilinearly."""
     n, steps = paths.shape
     centre = (size - 1) / 2
     x, y = paths.real + centre, paths.imag + centre
@@ -151,8 +111,7 @@ def _splat(paths, size):
 
 
 def _fit(paths, extents, size):
-    """Paths centred on their mean and scaled so their bounding box's longer side is ``extents`` (n,), but never
-    beyond the kernel (one pixel of margin for the bilinear spread)."""
+    """Paths centred and scaled to bounding boxes of ``extents`` (n,), capped one pixel inside the kernel."""
     paths = paths - paths.mean(axis=1, keepdims=True)
     box = np.maximum(np.ptp(paths.real, axis=1), np.ptp(paths.imag, axis=1))
     reach = np.maximum(np.abs(paths.real).max(axis=1), np.abs(paths.imag).max(axis=1))
@@ -161,27 +120,14 @@ def _fit(paths, extents, size):
 
 
 def line_kernel(length, angle=0.0, *, size=None):
-    """Straight motion blur: a segment of ``length`` pixels through the centre, anti-aliased (sub-pixel samples).
+    """Straight motion blur (float64, sums to 1): an anti-aliased segment of ``length`` pixels (>= 0), centred.
 
-    Parameters
-    ----------
-    length : float
-        In pixels, >= 0 (0: no blur).
-    angle : float, default 0
-        Direction in degrees from the x axis (counter-clockwise, rows pointing down).
-    size : int, optional
-        Odd side; default the smallest that holds the segment and its bilinear spread.
-
-    Returns
-    -------
-    ndarray of float64, shape (size, size)
+    ``angle``: counter-clockwise degrees from x (rows point down); ``size``: odd, default ``2 * ceil(length / 2) + 3``.
 
     Examples
     --------
-    >>> k = line_kernel(5.0)
-    >>> k.shape, bool(np.allclose(k[[0, 1, 3, 4]], 0))
-    ((7, 7), True)
-    """
+    >>> line_kernel(5.0).shape
+    (9, 9)"""
     length = _check_positive(length, "length")
     return _lines(np.array([length]), np.array([float(angle)]), _size(size, length / 2 + 1))[0]
 
@@ -195,35 +141,16 @@ def _lines(lengths, angles, size):
 
 
 def shake_kernels(extents, size, seed=None, *, anxiety=(0.001, 0.01), exposure=(0.25, 1.0)):
-    """Camera-shake kernels: Boracchi and Foi's (2012) random-walk trajectories, rasterised with sub-pixel accumulation.
+    """Camera-shake kernels (float64, (n, size, size), ``size`` odd): Boracchi and Foi's (2012) random walks, sub-pixel.
 
-    The camera moves at constant speed; each step its velocity turns by Gaussian jitter, a pull back to the start
-    (``centripetal``) and, rarely, an abrupt big shake, all scaled by the trajectory's ``anxiety``. The path is centred
-    on its mean and scaled to ``extents``.
-
-    Parameters
-    ----------
-    extents : array_like of float, shape (n,)
-        The longer side of each path's bounding box, in pixels (>= 0; capped by ``size``).
-    size : int
-        Odd side of every kernel.
-    seed : int, numpy.random.Generator or None
-    anxiety : (float, float), default (0.001, 0.01)
-        Range of each trajectory's anxiety (how erratic it is), uniform: that of DeblurGAN's ``blur_image.py``
-        (0.001-0.01); Boracchi and Foi's generator defaults to 0.1 U, loops that few real kernels show.
-    exposure : (float, float), default (0.25, 1.0)
-        The share of the trajectory the shutter is open for, uniform (Boracchi and Foi: 1/100 to 1).
-
-    Returns
-    -------
-    ndarray of float64, shape (n, size, size)
+    ``extents`` (n,): each path's bounding box's longer side in pixels (>= 0, capped by ``size``). ``anxiety``: the
+    uniform range of each path's erraticness, DeblurGAN's (Boracchi and Foi's 0.1 U makes loops few real kernels show);
+    ``exposure``: of the share of the path the shutter is open for (Boracchi and Foi: 1/100 to 1).
 
     Examples
     --------
-    >>> k = shake_kernels([9.0, 15.0], 17, seed=0)
-    >>> k.shape, bool(np.allclose(k.sum(axis=(1, 2)), 1))
-    ((2, 17, 17), True)
-    """
+    >>> shake_kernels([9.0, 15.0], 17, seed=0).shape
+    (2, 17, 17)"""
     extents = np.asarray(extents, np.float64).reshape(-1)
     if not np.all(np.isfinite(extents) & (extents >= 0)):
         raise ValueError(f"extents must be finite and >= 0; got {extents}.")
@@ -243,11 +170,7 @@ def _exposed(paths, shares):
 
 
 def _random_walks(rng, n, anxiety, steps=2000, keep=_PATH_STEPS):
-    """``n`` Boracchi-Foi trajectories (complex positions, ``keep`` of their ``steps``), drawn from ``rng``.
-
-    Their generator as published (total length 60 in 2000 steps of constant speed): each step the velocity changes by
-    ``anxiety * (jitter * N(0, 1 + i) - centripetal * x)`` times the step, plus, with probability ``big * anxiety``, a
-    turn by about 180 degrees; ``centripetal ~ 0.7 U``, ``big ~ 0.2 U``, ``jitter ~ 10 U``."""
+    """``n`` Boracchi-Foi trajectories as published (length 60, ``steps`` of constant speed), ``keep`` samples each."""
     expl = rng.uniform(*anxiety, size=n)
     centripetal, big, jitter = 0.7 * rng.random(n), 0.2 * rng.random(n), 10 * rng.random(n)
     step = 60 / (steps - 1)
@@ -272,23 +195,13 @@ def _random_walks(rng, n, anxiety, steps=2000, keep=_PATH_STEPS):
 def family_kernel(family, strength, *, angle=0.0, seed=0, size=None):
     """One kernel of a family of :data:`FAMILIES` at one strength: the sweep's and the explorer's blur.
 
-    Parameters
-    ----------
-    family : {"shake", "motion", "defocus", "gaussian", "none"}
-    strength : float
-        Pixels: the shake's extent, the motion's length, the defocus radius or the Gaussian's sigma (ignored by none).
-    angle : float, default 0
-        Degrees, for motion (and the first axis of a Gaussian).
-    seed : int, default 0
-        The camera shake's trajectory.
-    size : int, optional
-        Odd side (default: the smallest that holds the kernel).
+    ``strength`` (pixels): shake extent, motion length, defocus radius or Gaussian sigma; ``angle`` in degrees, for
+    motion (and a Gaussian's first axis); ``seed``: the shake path's; ``size``: odd (default: the smallest that fits).
 
     Examples
     --------
     >>> family_kernel("defocus", 2.0).shape
-    (7, 7)
-    """
+    (7, 7)"""
     strength = _check_positive(strength, "strength")
     if family == "shake":
         size = size or _size(None, strength + 1)
@@ -307,23 +220,14 @@ def family_kernel(family, strength, *, angle=0.0, seed=0, size=None):
 def convolve(images, kernels):
     """Convolve each image with its kernel, reflect-101 borders (OpenCV's default): float32, shape as ``images``.
 
-    True convolution (the kernel flipped), as ``scipy.ndimage.convolve(..., mode="mirror")`` per channel; FFT-based
-    (``scipy.signal.fftconvolve``), computed in float64.
-
-    Parameters
-    ----------
-    images : ndarray, shape (N, H, W, C), uint8 or float
-    kernels : ndarray, shape (N, K, K) or (K, K)
-        One kernel per image, or one for all; K odd, ``K // 2`` below ``min(H, W)``.
+    True convolution (the kernel flipped), as ``scipy.ndimage.convolve(..., mode="mirror")``, by FFT in float64.
+    ``images``: (N, H, W, C), uint8 or float; ``kernels``: (K, K) or (N, K, K), K odd, ``K // 2 < min(H, W)``.
 
     Examples
     --------
-    >>> x = np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32)
-    >>> bool(np.allclose(convolve(x, np.ones((1, 1))), x))
-    True
-    """
+    >>> convolve(np.ones((2, 8, 8, 1)), np.ones((1, 1))).tolist() == np.ones((2, 8, 8, 1)).tolist()
+    True"""
     from scipy.signal import fftconvolve  # scipy loads with the first convolution, not with the package
-
     x = as_float_images(images, name="images", check_range=False)
     k = np.asarray(kernels, np.float64)
     k = np.broadcast_to(k, (len(x), *k.shape)) if k.ndim == 2 else k
@@ -340,19 +244,11 @@ def convolve(images, kernels):
 
 
 def jpeg(images, qualities):
-    """JPEG-compress each image at its quality (Pillow's encoder, 4:2:0 chroma): float32 in [0, 1], as ``images``.
+    """JPEG-compress each image at its quality (Pillow, 4:2:0 chroma): float32 in [0, 1], as ``images`` (N, H, W, 1|3).
 
-    CPU-only: there is no JPEG codec in ``keras.ops``, so training with JPEG corrupts batches on the CPU (``"fresh"``).
-    Images are clipped to [0, 1] and rounded to 8 bits first, as a saved photo is; quality 0 leaves an image alone.
-
-    Parameters
-    ----------
-    images : ndarray, shape (N, H, W, C), float, C 1 or 3
-    qualities : array_like of int, shape (N,)
-        1-95, or 0 for no compression.
-    """
+    CPU-only (``keras.ops`` has no JPEG codec, so training with JPEG corrupts batches on the CPU, ``"fresh"``). Images
+    are clipped and rounded to 8 bits first, as a saved photo is. ``qualities`` (N,): 1-95, or 0 for no compression."""
     from PIL import Image  # Pillow loads with the first JPEG, not with the package
-
     x = as_float_images(images, name="images", check_range=False)
     qualities = np.asarray(qualities).reshape(-1)
     if len(qualities) != len(x) or np.any((qualities < 0) | (qualities > 95)):
@@ -369,18 +265,10 @@ def jpeg(images, qualities):
 
 
 def add_noise(images, noise_std, photons, seeds):
-    """Poisson (shot) noise, then Gaussian noise, each image from its own stream: float32, shape as ``images``.
+    """Poisson (shot) noise, then Gaussian noise, per image from ``default_rng(seeds[i])``: float32, not clipped.
 
-    Image ``i`` becomes ``poisson(clip(x, 0, 1) * photons[i]) / photons[i]`` (``photons[i]`` 0: no shot noise) plus
-    ``noise_std[i] * N(0, 1)``, both drawn from ``default_rng(seeds[i])``; not clipped.
-
-    Parameters
-    ----------
-    images : ndarray of float32, shape (N, H, W, C)
-    noise_std, photons : array_like of float, shape (N,)
-        Gaussian standard deviations, and photons at full scale (more: less shot noise).
-    seeds : array_like of int, shape (N,)
-    """
+    Image ``i`` becomes ``poisson(clip(x, 0, 1) * photons[i]) / photons[i] + noise_std[i] * N(0, 1)``; ``photons[i]``
+    0 means no shot noise (more photons: less noise). ``images``: float32 (N, H, W, C); the other arguments (N,)."""
     out = np.array(images, np.float32)
     for i, (std, peak, seed) in enumerate(zip(noise_std, photons, seeds)):
         rng = np.random.default_rng(int(seed))
@@ -395,21 +283,9 @@ def add_noise(images, noise_std, photons, seeds):
 class Draws:
     """What a :class:`Realistic` degradation drew for each of its images (index or slice it like an array).
 
-    Attributes
-    ----------
-    family : ndarray of int, shape (N,)
-        Index into :data:`FAMILIES`.
-    params : ndarray of float, shape (N, 3)
-        The family's parameters in pixels and degrees: shake (extent, anxiety, 0), motion (length, angle, 0),
-        defocus (radius, 0, 0), gaussian (sigma, sigma_y, angle), none (0, 0, 0).
-    kernels : ndarray of float64, shape (N, K, K)
-    noise_std, photons : ndarray of float, shape (N,)
-        Gaussian noise, and photons at full scale for shot noise (0: none).
-    jpeg_quality : ndarray of int, shape (N,)
-        0: not compressed.
-    seeds : ndarray of int, shape (N,)
-        Each image's noise stream.
-    """
+    ``family`` (N,): indices into :data:`FAMILIES`; ``params`` (N, 3), in pixels and degrees: shake (extent, 0, 0),
+    motion (length, angle, 0), defocus (radius, 0, 0), gaussian (sigma, sigma_y, angle), none (0, 0, 0); ``kernels``
+    float64 (N, K, K); ``noise_std``, ``photons`` (shot noise), ``jpeg_quality`` (0: none), ``seeds`` (noise) (N,)."""
 
     family: np.ndarray
     params: np.ndarray
@@ -442,30 +318,15 @@ def _check_range(value, name, *, low=0.0, high=np.inf, integer=False):
 class Study:
     """The study's degradation: a ``kernel_size`` Gaussian, sigma uniform in ``sigma_range``, then noise.
 
-    Calling it is :func:`deblur.corruption.corrupt` (bit-identical); it returns ``(corrupted, sigmas)``. The study's
-    own is ``Study()``; the other fields widen it as the wide-range and do-no-harm models were trained.
-
-    Attributes
-    ----------
-    kernel_size : int
-        Odd side of the truncated Gaussian (the study's 5).
-    sigma_range : (float, float)
-        Blur sigmas, uniform in ``[low, high)``.
-    noise_std : float or (float, float)
-        The noise level, or a range drawn per image (not on the device).
-    sharp_fraction : float
-        Share of images left unblurred (sigma 0).
-    zoom_fraction, zoom_range : float, (float, float)
-        Share of clean training images magnified by a factor in ``zoom_range`` before they are corrupted: sharp but
-        soft, as photos are (:func:`deblur.corruption.magnify`); the target is the magnified image, so this applies
-        to training batches (``corruption="fresh"``) only.
+    Calling it is :func:`deblur.corruption.corrupt` (bit-identical): ``(corrupted, sigmas)``; the defaults are the
+    study's. The other fields widen it, as for the wide-range and do-no-harm models: ``noise_std`` may be a range drawn
+    per image (not on the device), ``sharp_fraction`` of images are left unblurred (sigma 0), and ``zoom_fraction`` of
+    clean images are first magnified by a factor in ``zoom_range`` (:func:`deblur.corruption.magnify`; "fresh" only).
 
     Examples
     --------
-    >>> x = np.zeros((2, 8, 8, 3), np.uint8)
-    >>> Study()(x, seed=0)[0].shape
-    (2, 8, 8, 3)
-    """
+    >>> Study()(np.zeros((2, 8, 8, 3), np.uint8), seed=0)[0].shape
+    (2, 8, 8, 3)"""
 
     kernel_size: int = 5
     sigma_range: tuple = (1.0, 4.0)
@@ -498,39 +359,19 @@ class Study:
 class Realistic:
     """Real photos' blur: per image one family of :data:`FAMILIES`, then shot and read noise, then JPEG.
 
-    Draws per image, in this order from one generator: the family (probabilities ``families``), its parameters
-    (uniform in the ranges below; angles uniform), the camera-shake paths, the Gaussian noise level, whether shot
-    noise applies and its photons (log-uniform), whether JPEG applies and its quality, and a seed for the image's noise.
-    Kernels live on one ``kernel_size`` canvas. The defaults are for CIFAR's 32x32 images (:data:`REALISTIC_CIFAR`):
-    a 13x13 canvas, shake and motion up to 10 pixels, a third of the image (Levin's 27-pixel kernels are a tenth of
-    255, but a tenth of 32 is 3 pixels, hardly a blur); :data:`REALISTIC_PHOTO` scales them for photographs.
-
-    Attributes
-    ----------
-    kernel_size : int
-        Odd side of every kernel (images must exceed half of it).
-    families : dict of str -> float
-        Probability of each family; they sum to 1.
-    shake_extent, motion_length : (float, float)
-        Camera shake's bounding box (longer side) and straight motion's length, in pixels.
-    defocus_radius, gaussian_sigma : (float, float)
-        In pixels; a Gaussian is untruncated (3 sigma must fit the canvas).
-    anisotropic : float
-        Share of Gaussians whose second sigma is drawn on its own (and rotated), as Real-ESRGAN's ``aniso``.
-    noise_std : (float, float)
-        Gaussian (read) noise, uniform.
-    poisson : float
-        Share of images with shot noise; ``photons``: its photons at full scale, log-uniform.
-    jpeg : float
-        Share of images JPEG-compressed; ``jpeg_quality``: its range (integers, inclusive).
+    Per image, in this order from one generator (so a seed gives the same bits): the family (``families``:
+    probabilities summing to 1), its parameters (uniform in the ranges, in pixels; angles too), the shake paths, the
+    Gaussian (read) noise level (``noise_std``), shot noise (a ``poisson`` share; ``photons`` at full scale,
+    log-uniform), JPEG (a ``jpeg`` share; ``jpeg_quality``, inclusive) and a noise seed. All kernels share one odd
+    ``kernel_size`` canvas (images must exceed half of it; a Gaussian must fit at 3 sigma); ``anisotropic``: the share
+    of Gaussians with their own second sigma and a rotation (Real-ESRGAN's ``aniso``). The defaults suit CIFAR's 32x32
+    (:data:`REALISTIC_CIFAR`): shake and motion up to 10 pixels, a third of the image, as a tenth (Levin's 27 of 255)
+    would be 3 pixels, hardly a blur; :data:`REALISTIC_PHOTO` scales them up.
 
     Examples
     --------
-    >>> x = np.full((4, 32, 32, 3), 0.5, np.float32)
-    >>> y, draws = REALISTIC_CIFAR(x, seed=0)
-    >>> y.shape, draws.kernels.shape
-    ((4, 32, 32, 3), (4, 13, 13))
-    """
+    >>> REALISTIC_CIFAR(np.full((4, 32, 32, 3), 0.5, np.float32), seed=0)[1].kernels.shape
+    (4, 13, 13)"""
 
     kernel_size: int = 13
     families: dict = field(default_factory=lambda: {"shake": 0.3, "motion": 0.15, "defocus": 0.2, "gaussian": 0.25,
@@ -611,9 +452,7 @@ class Realistic:
         return jpeg(out, draws.jpeg_quality) if np.any(draws.jpeg_quality) else out
 
     def __call__(self, images, seed=None):
-        """Degrade ``images`` ((N, H, W, C) or one (H, W, C); uint8 or float in [0, 1]): ``(corrupted, draws)``.
-
-        The same seed (or a Generator in the same state) gives bit-identical output."""
+        """Degrade ``images`` ((N, H, W, C) or (H, W, C), uint8 or float in [0, 1]): ``(corrupted, draws)``."""
         single = np.ndim(images) == 3
         x = as_float_images(images[None] if single else images, name="images")
         draws = self.draw(np.random.default_rng(check_seed(seed)), len(x))

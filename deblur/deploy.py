@@ -1,13 +1,8 @@
-"""Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel); the tests run the exported files.
+"""Export a restoration model for deployment (ONNX, LiteRT, TF SavedModel) with Keras 3's ``Model.export``.
 
-Keras 3's ``Model.export`` converts; the output never overwrites an input or anything else and appears whole or not
-at all. Exported models keep height, width and batch free and take float32 ``(batch, H, W, 3)`` in [0, 1], like the
-Keras model (no padding or tiling: that is :func:`deblur.restore`'s). A model with a do-no-harm guard (the default
-``deblurnet_photo``) is exported with it inside the graph (:func:`deblur.inference.guarded_model`), so the file leaves
-a sharp photo alone as ``deblur restore`` does::
-
-    deblur export --model deblurnet --format onnx --out deblurnet.onnx
-"""
+The output never overwrites anything and appears whole or not at all. Exported models take float32 ``(batch, H, W,
+3)`` in [0, 1], all three free (no padding or tiling: that is :func:`deblur.restore`'s), with a model's do-no-harm
+guard inside the graph (:func:`deblur.inference.guarded_model`). CLI: ``deblur export --model deblurnet``."""
 
 from __future__ import annotations
 
@@ -47,26 +42,11 @@ def check_target(path, format, inputs):
 def export(model, path, *, format="onnx", inputs=(), guard=None):
     """Write ``model`` to ``path`` in a deployment format, any input size; returns the ``pathlib.Path``.
 
-    Parameters
-    ----------
-    model : keras.Model
-        A functional model whose input is ``(None, None, None, 3)`` (:func:`deblur.inference.as_any_size_model`).
-    path : str or os.PathLike
-        ``*.onnx`` (onnx), ``*.tflite`` (litert) or a new folder (tf_saved_model). Must not exist.
-    format : {"onnx", "litert", "tf_saved_model"}, default "onnx"
-    inputs : iterable of path, optional
-        What the model was read from; ``path`` may not be, or be inside, one.
-    guard : (float, float), optional
-        A do-no-harm guard ``(low, high)`` exported inside the graph (a shipped model's:
-        :func:`deblur.inference.shipped_guard`); its output is then clipped to [0, 1].
-
-    Raises
-    ------
-    ValueError
-        Unknown format, wrong suffix, or ``path`` clashes with an input.
-    FileExistsError
-        ``path`` exists.
-    """
+    ``model``: functional, input ``(None, None, None, 3)`` (:func:`deblur.inference.as_any_size_model`). ``path``:
+    ``*.onnx`` (onnx), ``*.tflite`` (litert) or a new folder (tf_saved_model); ``inputs``: what the model was read
+    from, which ``path`` may not be or be inside. ``guard``: a do-no-harm ``(low, high)`` exported inside the graph (a
+    shipped model's: :func:`deblur.inference.shipped_guard`), its output then clipped to [0, 1]. Raises ``ValueError``
+    for an unknown format, a wrong suffix or a clash with an input, ``FileExistsError`` if ``path`` exists."""
     path = check_target(path, format, inputs)
     # Model.export refuses a model never called (one rebuilt for any input size, as `deblur export` loads it).
     side = 8 * size_multiple(model)
@@ -74,8 +54,7 @@ def export(model, path, *, format="onnx", inputs=(), guard=None):
     model(np.zeros((1, side, side, 3), np.float32), training=False)
 
     def save(tmp):
-        # The converters start native libraries that log to fd 2 before any log level applies (as TensorFlow's own
-        # start-up, tensorflow#100442), and tf2onnx warns about numpy's np.object: neither is the user's to act on.
+        # Native start-up logs on fd 2 (tensorflow#100442) and tf2onnx's np.object warning: not the user's to act on.
         with machine.quiet_startup(), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             model.export(str(tmp), format=format, verbose=False)

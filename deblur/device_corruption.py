@@ -2,8 +2,7 @@
 
 A batch travels to the accelerator as clean uint8 images and is flipped, blurred (:mod:`deblur.corruption`'s code
 with ``xp=keras.ops``) and made noisy there. Every draw is a pure function of the batch's key
-(:func:`deblur.training.pipeline.batch_key`), assigned to the layer's ``SeedGenerator`` inside the step, so a resumed
-run sees the same batches."""
+(:func:`deblur.training.pipeline.batch_key`), so a resumed run sees the same batches."""
 
 from __future__ import annotations
 
@@ -23,9 +22,9 @@ def gaussian_kernels_ops(sigmas, kernel_size=5):
 
 
 def blur_ops(images, sigmas, *, kernel_size=5):
-    """Blur each image with its own Gaussian, reflect-101 borders, in ``keras.ops``.
+    """Blur each image with its own Gaussian, reflect-101 borders, in ``keras.ops``: a float32 backend tensor.
 
-    The device twin of :func:`deblur.corruption.gaussian_blur`: tensors or arrays in, a float32 backend tensor out."""
+    The device twin of :func:`deblur.corruption.gaussian_blur`; tensors or arrays in."""
     check_int(kernel_size, "kernel_size", odd=True)
     images = to_float32(ops.convert_to_tensor(images), xp=ops)
     if len(images.shape) != 4:
@@ -34,23 +33,18 @@ def blur_ops(images, sigmas, *, kernel_size=5):
 
 
 def convolve_ops(images, kernels):
-    """Convolve each image with its own kernel, reflect-101 borders, in ``keras.ops``: one depthwise convolution.
+    """Convolve each image (N, H, W, C) with its own kernel (N, K, K), K odd, reflect-101 borders, in ``keras.ops``.
 
-    The device twin of :func:`deblur.degradations.convolve` (kernels drawn on the CPU travel with the batch): the
-    batch's images become the channels of one image, each convolved with its own (flipped: Keras correlates) kernel.
-
-    Parameters
-    ----------
-    images : tensor or array, shape (N, H, W, C), float
-    kernels : tensor or array, shape (N, K, K), K odd
-    """
+    The device twin of :func:`deblur.degradations.convolve` (kernels drawn on the CPU travel with the batch): one
+    depthwise convolution, the batch's images the channels of one image, each kernel flipped (Keras correlates)."""
     images = to_float32(ops.convert_to_tensor(images), xp=ops)
     kernels = ops.cast(ops.convert_to_tensor(kernels), "float32")
     n, height, width, channels = images.shape
     size = kernels.shape[1]
     half = size // 2
     if min(height, width) <= half:
-        raise ValueError(f"Images of {height}x{width} are too small for a {size}x{size} kernel with reflect-101 borders.")
+        raise ValueError(f"Images of {height}x{width} are too small for a {size}x{size} kernel "
+                         "with reflect-101 borders.")
     padded = ops.pad(images, ((0, 0), (half, half), (half, half), (0, 0)), mode="reflect")
     stacked = ops.reshape(ops.transpose(padded, (1, 2, 0, 3)), (1, height + 2 * half, width + 2 * half, n * channels))
     flipped = ops.flip(ops.flip(kernels, axis=1), axis=2)                                   # (N, K, K)
@@ -60,20 +54,11 @@ def convolve_ops(images, kernels):
 
 
 class DeviceCorruption(keras.layers.Layer):
-    """The study's corruption of a batch, on the device: flips, blur, noise.
+    """The study's corruption of a batch, on the device: flips, blur, noise (the same images and key, the same output).
 
     ``call(images, key)`` returns ``(corrupted, clean)``: ``clean`` is the batch as float32 in [0, 1], flipped
     horizontally and/or vertically (each with probability 1/2 per image, if ``flips``); ``corrupted`` is ``clean``
-    corrupted as by :func:`deblur.corruption.corrupt`. The same images and key give the same output on a backend.
-
-    Parameters
-    ----------
-    flips : bool, default False
-    kernel_size, sigma_range, noise_std, sharp_fraction
-        As in :func:`deblur.corruption.corrupt` (``noise_std`` one number).
-    **kwargs
-        Keras ``Layer`` options (``name``).
-    """
+    corrupted as by :func:`deblur.corruption.corrupt` (``noise_std`` one number)."""
 
     def __init__(self, *, flips=False, kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0,
                  **kwargs):
@@ -91,18 +76,9 @@ class DeviceCorruption(keras.layers.Layer):
     def draw(self, images, key):
         """The corruption of one batch with its draws.
 
-        Parameters
-        ----------
-        images : tensor, shape (B, H, W, C), uint8 or float in [0, 1]
-        key : tensor of int, shape (2,) or (B, 2)
-            The batch's random key (:func:`deblur.training.pipeline.batch_key`); of a (B, 2) key, the first row.
-
-        Returns
-        -------
-        dict
-            ``corrupted`` and ``clean`` (float32, (B, H, W, C)), ``sigmas`` (float32, (B,)), ``flipped`` (bool, (B,
-            2): horizontal, vertical).
-        """
+        ``images``: (B, H, W, C), uint8 or float in [0, 1]; ``key``: int (2,) or (B, 2), the batch's random key
+        (:func:`deblur.training.pipeline.batch_key`; of a (B, 2) key, the first row). Returns a dict: ``corrupted`` and
+        ``clean`` (float32 (B, H, W, C)), ``sigmas`` (float32 (B,)), ``flipped`` (bool (B, 2): horizontal, vertical)."""
         clean = to_float32(ops.convert_to_tensor(images), xp=ops)
         key = ops.convert_to_tensor(key)
         if len(key.shape) == 2:
@@ -140,18 +116,11 @@ class DeviceCorruption(keras.layers.Layer):
 
 
 class CorruptionTrainer(keras.Model):
-    """Training-time wrapper: clean uint8 batches in, the restoration model trained on their corruption.
+    """Training-time wrapper: clean uint8 batches in, the restoration ``model`` trained on their corruption.
 
     Called with a :class:`deblur.training.pipeline.DeviceBatches` batch, it corrupts it and returns ``{"restored":
     model(corrupted), "target": clean}`` for :meth:`compute_loss`; with a float array (the fixed validation images) it
-    is ``model`` itself. It owns no weights: compiled with ``model.optimizer``, it trains ``model`` and its state.
-
-    Parameters
-    ----------
-    model : keras.Model
-        The restoration model.
-    corruption : DeviceCorruption
-    """
+    is ``model`` itself. It owns no weights: compiled with ``model.optimizer``, it trains ``model`` and its state."""
 
     def __init__(self, model, corruption, **kwargs):
         super().__init__(**kwargs)

@@ -1,8 +1,8 @@
 """Files the package writes, written one way: whole or not at all, never over an input.
 
 Atomic writes (``atomic_*``): a temporary file in the same folder, then ``os.replace``, or with ``exclusive=True``
-(every result a command publishes) ``os.link``: of two writers of one result, the later gets ``FileExistsError``. The
-output rule: :func:`check_outputs` and :func:`check_file_target`, before anything is written."""
+(every result a command publishes) ``os.link``: of two writers of one result, the later gets ``FileExistsError``.
+The output rule: :func:`check_outputs` and :func:`check_file_target`, before anything is written."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from pathlib import Path
 import filelock
 import numpy as np
 
-__all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "is_within", "atomic_write_bytes",
-           "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder", "publish_new", "publish_all",
-           "staging_folder", "read_json"]
+__all__ = ["to_jsonable", "check_file_target", "OutputConflictError", "check_outputs", "is_within",
+           "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_save", "atomic_save_folder",
+           "publish_new", "publish_all", "staging_folder", "read_json"]
+
 
 def to_jsonable(value):
     """``value`` with numpy scalars/arrays, tuples and paths made JSON-ready."""
@@ -38,14 +39,7 @@ def to_jsonable(value):
 def check_file_target(path, *, suffixes=None, example="results.json"):
     """Refuse a destination that is a folder or has the wrong suffix, before writing; returns the ``pathlib.Path``.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-    suffixes : collection of str, optional
-        Allowed suffixes, lower case with the dot (``{".json"}``).
-    example : str
-        A file name for the error message.
-    """
+    ``suffixes``: the allowed ones, lower case with the dot (``{".json"}``); ``example``: a file name for messages."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder; pass a file path inside it (e.g. {path / example}). Nothing "
@@ -74,22 +68,8 @@ def check_outputs(outputs, inputs=(), *, allow=()):
     """Refuse outputs that would overwrite an input of the same call, or each other; return them as Paths.
 
     With symlinks followed, an output may not *be* an input (or a hard link to one), lie *inside* one (a data or run
-    folder, an archive) or repeat another output.
-
-    Parameters
-    ----------
-    outputs : iterable of str or os.PathLike
-        Files or folders this call will write.
-    inputs : iterable of str, os.PathLike or None
-        Everything this call reads (``None`` entries are skipped).
-    allow : iterable of str or os.PathLike, optional
-        Outputs updated by design (a run folder's ``history.json``, a report): exempt from the input checks.
-
-    Raises
-    ------
-    OutputConflictError
-        Naming the output, the input it clashes with, and the fix.
-    """
+    folder, an archive) or repeat another output. ``inputs``: everything the call reads (``None`` skipped); ``allow``:
+    outputs updated by design (e.g. a report), exempt from the input checks. Raises :class:`OutputConflictError`."""
     outputs = [Path(o) for o in outputs]
     allowed = {_real(a) for a in allow}
     real_inputs = [(Path(i), _real(i)) for i in inputs if i is not None]
@@ -117,18 +97,8 @@ def atomic_save(path, save, *, suffixes=None, example="file", exclusive=False):
     """Let ``save(tmp_path)`` write a temporary file, then move it onto ``path``; returns the ``pathlib.Path``.
 
     For writers that insist on a path (``Figure.savefig``, ``Model.save``, ``numpy.savez``). The temporary file keeps
-    ``path``'s suffix (some writers pick the format from it) and is removed if ``save`` fails.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    save : callable
-        ``save(tmp_path)``; must write the whole file to ``tmp_path``.
-    suffixes, example
-        As in :func:`check_file_target`.
-    exclusive : bool, default False
-        Publish only if ``path`` does not exist at that moment (:func:`publish_new`), else replace it.
-    """
+    ``path``'s suffix (some writers pick the format from it) and is removed if ``save`` fails. ``suffixes``,
+    ``example``: see :func:`check_file_target`; ``exclusive``: publish only to a free name (:func:`publish_new`)."""
     path = check_file_target(path, suffixes=suffixes, example=example)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Every suffix is kept (".weights.h5": Keras checks the whole ending).
@@ -152,9 +122,7 @@ def atomic_save(path, save, *, suffixes=None, example="file", exclusive=False):
 
 
 def publish_new(tmp, path):
-    """Give the finished file ``tmp`` the name ``path`` if no file has it; ``FileExistsError`` (one line) otherwise.
-
-    ``os.link`` checks and publishes in one step: of two concurrent writers only one succeeds."""
+    """Name finished ``tmp`` ``path`` unless taken (``FileExistsError``): ``os.link`` lets one racing writer win."""
     try:
         os.link(tmp, path)
     except FileExistsError:
@@ -163,8 +131,7 @@ def publish_new(tmp, path):
 
 
 def publish_all(pairs):
-    """Publish finished files ``(tmp, target)`` with :func:`publish_new`, all or none: if one name is taken, those
-    already published by this call are removed again before the error is raised. Returns the targets."""
+    """Publish finished ``(tmp, target)`` pairs with :func:`publish_new`, all or none; returns the targets."""
     pairs = [(tmp, Path(target)) for tmp, target in pairs]
     done = []
     try:
@@ -185,8 +152,7 @@ STAGING_LOCK = ".writer.lock"
 
 
 def _remove_if_abandoned(folder):
-    """Remove a staging folder whose writer is gone: one whose lock can be taken. A pid says nothing to a reader in
-    another PID namespace (a container, another host on a shared folder); a held lock does."""
+    """Remove a staging folder whose writer is gone: its lock can be taken (a pid fails across PID namespaces)."""
     try:
         if time.time() - folder.stat().st_mtime < 10:  # a writer between making its folder and taking its lock
             return
@@ -199,9 +165,10 @@ def _remove_if_abandoned(folder):
 
 @contextlib.contextmanager
 def staging_folder(out_dir):
-    """A hidden folder inside ``out_dir`` for a call's results until :func:`publish_all` names them; removed at the
-    end, with ``out_dir`` if this call made it and leaves it empty. Its writer holds a lock in it meanwhile, so a
-    later call removes only the folders of calls that died."""
+    """A hidden folder inside ``out_dir`` for a call's results until :func:`publish_all` names them.
+
+    Removed at the end, with ``out_dir`` if this call made it and leaves it empty. Its writer holds a lock in it
+    meanwhile, so a later call removes only the folders of calls that died."""
     out_dir = Path(out_dir)
     made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -218,16 +185,9 @@ def staging_folder(out_dir):
 
 
 def atomic_save_folder(path, save):
-    """Let ``save(tmp_folder)`` write a folder (a SavedModel), then rename it to ``path``, which must not exist.
+    """Let ``save(tmp_path)`` write a folder (a SavedModel), then rename it to ``path``, which must not exist.
 
-    The temporary folder sits beside ``path`` and is removed if ``save`` fails. Returns the ``pathlib.Path``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    save : callable
-        ``save(tmp_path)``; ``tmp_path`` does not exist yet when it is called.
-    """
+    ``tmp_path`` does not exist yet when ``save`` is called; its folder, beside ``path``, goes if ``save`` fails."""
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"{path} already exists; choose a new folder. Nothing was written.")
@@ -275,5 +235,3 @@ def read_json(path):
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON ({exc}); it is corrupt or truncated.") from None
-
-

@@ -1,12 +1,8 @@
 """Read and write image files: PNG, JPEG, TIFF and BMP, 8 or 16 bits, the pixels as they are.
 
-Pillow reads everything but 16-bit colour PNGs (it truncates them to 8 bits): those go through OpenCV (``pip install
-deblur[images]``), imported only then. Every refusal is an :class:`ImageError` that names the file and the fix::
-
-    >>> from deblur import images
-    >>> image, alpha = images.read_image("photo.jpg")  # doctest: +SKIP
-    >>> images.write_png("photo_copy.png", image, alpha)  # doctest: +SKIP
-"""
+Pillow reads all but 16-bit colour PNGs (it truncates them to 8 bits): those go through OpenCV (``pip install
+deblur[images]``), imported only then. Every refusal is an :class:`ImageError` naming the file and the fix:
+``image, alpha = images.read_image("photo.jpg")``, ``images.write_png("copy.png", image, alpha)``."""
 
 from __future__ import annotations
 
@@ -25,8 +21,8 @@ __all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageError", "find_images", "check_i
 #: The file suffixes read as images (lower case; matched case-insensitively).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
-#: The largest image read, in pixels: 120 MP, above any camera photo. Restoration is tiled, so this guards against
-#: decompression bombs (a few kB of PNG that decode to gigabytes): Pillow's ``DecompressionBombError`` check.
+#: The largest image read, in pixels: 120 MP, above any camera photo; a guard against decompression bombs (a few kB
+#: of PNG that decode to gigabytes), as Pillow's ``DecompressionBombError``.
 MAX_PIXELS = 120_000_000
 
 # Pillow modes read as they are: mode -> (mode to convert to, dtype); None: a palette, read as RGB(A).
@@ -48,18 +44,9 @@ class ImageError(ValueError):
 def find_images(paths):
     """The image files among ``paths`` (a list of ``pathlib.Path``): files as given, folders' images sorted by name.
 
-    Parameters
-    ----------
-    paths : str, os.PathLike or iterable of them
-        Image files and folders of them. A folder is not searched recursively; its hidden files are skipped.
-
-    Raises
-    ------
-    FileNotFoundError
-        A path that does not exist.
-    ImageError
-        A file without an image suffix (:data:`IMAGE_SUFFIXES`), or a folder with no images.
-    """
+    ``paths``: one path or an iterable of image files and folders; folders are not searched recursively, and their
+    hidden files are skipped. Raises ``FileNotFoundError`` for a path that does not exist, and :class:`ImageError` for a
+    file without an image suffix (:data:`IMAGE_SUFFIXES`) or a folder with no images."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     files = []
@@ -83,8 +70,7 @@ def find_images(paths):
     return files
 
 
-#: The largest ICC profile written into a PNG: what Pillow reads back (``PngImagePlugin.MAX_TEXT_CHUNK``, 1 MiB);
-#: a larger one is dropped, and :func:`png_metadata` says so.
+#: The largest ICC profile written into a PNG, as Pillow reads back no more (``PngImagePlugin.MAX_TEXT_CHUNK``).
 MAX_ICC_BYTES = 1 << 20
 
 
@@ -96,8 +82,7 @@ def _png_header(path):
 
 
 def _sixteen_bit_colour(im, path):
-    """Whether an RGB(A) file holds 16 bits a channel (48/64-bit PNG or TIFF), which Pillow reads as 8 bits (and a
-    16-bit grey+alpha PNG, which Pillow reads as RGBA)."""
+    """Whether an RGB(A) file has 16 bits a channel (48/64-bit PNG or TIFF, 16-bit grey+alpha): Pillow truncates it."""
     if im.format == "TIFF":
         return set(np.ravel(im.tag_v2.get(258, (8,)))) == {16}  # BitsPerSample
     header = _png_header(path)
@@ -107,7 +92,6 @@ def _sixteen_bit_colour(im, path):
 def _open_image(path):
     """Open ``path`` with Pillow (header only) under the pixel limit; ImageError if unreadable or too large."""
     from PIL import Image, UnidentifiedImageError
-
     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_PIXELS
     try:
         with warnings.catch_warnings():
@@ -146,17 +130,7 @@ def read_metadata(path):
 
 
 def check_image(path):
-    """Check that ``path`` is an image :func:`read_image` reads, from its header only (format, mode, size).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Raises
-    ------
-    ImageError
-        Not an image, an unsupported mode, or too many pixels.
-    """
+    """Check from its header alone that ``path`` is an image :func:`read_image` reads (else :class:`ImageError`)."""
     with _open_image(path):
         pass
 
@@ -164,25 +138,11 @@ def check_image(path):
 def read_image(path):
     """Read an image file as it is stored: bit depth, channels and alpha kept, EXIF orientation applied.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A PNG, JPEG, TIFF or BMP file: grayscale, RGB or RGBA, 8 or 16 bits, or a palette image.
-
-    Returns
-    -------
-    image : ndarray, shape (H, W) or (H, W, 3), uint8 or uint16
-        uint16 for 16-bit files. Palette images are RGB.
-    alpha : ndarray, shape (H, W), or None
-        The alpha channel (same dtype), or None when the file (or palette) has none.
-
-    Raises
-    ------
-    ImageError
-        Unreadable, unsupported (CMYK, float, ...), or larger than :data:`MAX_PIXELS`.
-    """
+    ``path``: a PNG, JPEG, TIFF or BMP file: grayscale, RGB or RGBA, 8 or 16 bits, or a palette image. Returns
+    ``(image, alpha)``: ``image`` uint8, or uint16 for 16-bit files, (H, W) or (H, W, 3) (palette images are RGB);
+    ``alpha`` (H, W) of the same dtype, or None when the file (or palette) has none. Raises :class:`ImageError` for a
+    file that is unreadable, unsupported (CMYK, float, ...), or larger than :data:`MAX_PIXELS`."""
     from PIL import ImageOps
-
     try:
         with _open_image(path) as im:
             if im.mode in ("RGB", "RGBA") and _sixteen_bit_colour(im, path):
@@ -271,21 +231,9 @@ def _check_array(image, alpha):
 def encode_png(image, alpha=None, metadata=None):
     """The PNG bytes of an image, bit depth and alpha kept.
 
-    Parameters
-    ----------
-    image : ndarray, shape (H, W) or (H, W, 3), uint8 or uint16
-    alpha : ndarray, shape (H, W), optional
-        Same dtype as ``image``; written as the PNG's alpha channel.
-    metadata : dict, optional
-        :func:`read_metadata`'s ICC profile and gamma, written as the PNG's iCCP and gAMA chunks.
-
-    Raises
-    ------
-    ImageError
-        Another dtype or shape, or an alpha that does not match.
-    """
+    ``image``: uint8 or uint16, (H, W) or (H, W, 3); ``alpha``: (H, W), same dtype; ``metadata``:
+    :func:`read_metadata`'s, written as iCCP and gAMA chunks. Raises :class:`ImageError` for anything else."""
     from PIL import Image
-
     _check_array(image, alpha)
     a = image if alpha is None else np.dstack([image, alpha])
     if a.dtype == np.uint16 and a.ndim == 3 and a.shape[-1] == 2:
@@ -314,8 +262,9 @@ def _encode_png16_gray_alpha(a):
 
 
 def png_metadata(metadata):
-    """``(kept, dropped)``: the colour metadata a PNG can carry so that it reads back, and a note on what was dropped
-    (an ICC profile over :data:`MAX_ICC_BYTES`), or None."""
+    """``(kept, dropped)``: the colour metadata a PNG can carry so that it reads back, and a note on what was dropped.
+
+    An ICC profile over :data:`MAX_ICC_BYTES` is dropped; ``dropped`` is None when nothing was."""
     icc = (metadata or {}).get("icc_profile") or b""
     if len(icc) <= MAX_ICC_BYTES:
         return dict(metadata or {}), None
@@ -338,24 +287,10 @@ def _with_metadata(png, metadata):
 def write_png(path, image, alpha=None, metadata=None):
     """Write an image as a new PNG file, atomically, never over an existing file; returns the ``pathlib.Path``.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A new ``.png`` file; its folder is created.
-    image, alpha, metadata
-        As in :func:`encode_png`.
-
-    Raises
-    ------
-    FileExistsError
-        ``path`` exists, or a racing writer published it first (nothing is overwritten).
-    ImageError
-        As in :func:`encode_png`.
-    ValueError, IsADirectoryError
-        ``path`` is a folder or does not end in ``.png``.
-    """
+    ``path``: a new ``.png`` file (its folder is created); ``image``, ``alpha``, ``metadata`` as in :func:`encode_png`.
+    Raises ``FileExistsError`` if ``path`` exists or a racing writer published it first (nothing is overwritten),
+    :class:`ImageError` as :func:`encode_png`, and ``ValueError`` or ``IsADirectoryError`` for a folder or a non-PNG."""
     from .files import atomic_write_bytes, check_file_target
-
     path = check_file_target(path, suffixes={".png"}, example="image.png")
     if path.exists() or path.is_symlink():
         raise FileExistsError(f"{path} already exists (images are never overwritten); remove it or choose "

@@ -17,32 +17,22 @@ from .machine import resolve_precision
 from ._validation import FULL_SCALE, NOISE_SLACK, as_float_images, check_int, quantise, to_float32
 from .images import read_image
 
-__all__ = ["Restorer", "restore", "guard_changes", "DoNoHarm", "guarded_model", "shipped_guard", "change_rms", "as_any_size_model", "size_multiple",
-           "receptive_radius", "tile_overlap", "auto_tile", "tile_windows", "PASS_BUDGET", "DIHEDRAL"]
+__all__ = ["Restorer", "restore", "guard_changes", "DoNoHarm", "guarded_model", "shipped_guard", "change_rms",
+           "as_any_size_model", "size_multiple", "receptive_radius", "tile_overlap", "auto_tile", "tile_windows",
+           "PASS_BUDGET", "DIHEDRAL"]
 
 
 def size_multiple(model):
-    """The number (int) a model's input height and width must be a multiple of: the product of its strides.
-
-    4 for the CAE (two poolings), 2 for DeblurNet, 1 for Win5-RB."""
+    """The multiple (int) a model's input height and width need: its strides' product (CAE 4, DeblurNet 2)."""
     strides = [layer.strides for layer in model.layers
                if getattr(layer, "strides", None) is not None and not isinstance(layer, keras.layers.Conv2DTranspose)]
     return math.prod(int(np.ravel(s)[0]) for s in strides)
 
 
 def as_any_size_model(model):
-    """A model that accepts any height and width, with the same weights.
+    """A model that accepts any height and width, with the same weights (``model``: a model or a shipped model's name).
 
-    Parameters
-    ----------
-    model : keras.Model or str
-        A restoration model, or the name of a shipped model (``"cae"``, ``"win5rb"``). A functional model built for one
-        fixed size (the CAE's default 32x32) is rebuilt for any size; others are returned as they are.
-
-    Returns
-    -------
-    keras.Model
-    """
+    A functional model built for one fixed size (the CAE's default 32x32) is rebuilt; others are returned as is."""
     if isinstance(model, str):
         return models.load_pretrained(model, input_shape=(None, None, 3))
     if not isinstance(model, keras.Model):
@@ -61,24 +51,21 @@ def as_any_size_model(model):
                          "deblur.models.load_pretrained(name, input_shape=(None, None, 3)).") from None
 
 
-#: What one forward pass may hold: its pixels (tiles and margins) times the values per pixel of the model's widest
-#: layer output (:func:`auto_tile`): the CAE's window at its former tile of 512 (128 values, margins of 24), so no model
-#: gets smaller tiles than before; a 1024x1024 photo is one DeblurNet pass (``bench/camera.py``, ``docs/research.md``).
+#: The most a forward pass holds: pixels times values per pixel of the widest layer output (:func:`auto_tile`); the
+#: CAE's former 512 tile (so no model's tiles shrank); a 1024x1024 photo is one DeblurNet pass (``bench/camera.py``).
 PASS_BUDGET = 128 * 560 ** 2
 
 
 def receptive_radius(model):
-    """How far (an int, in input pixels) an output pixel can see: changing one input pixel changes no output pixel
-    farther away on either axis. Walks the graph from the input, adding ``(k - 1) / 2`` steps for an odd "same" kernel
-    of stride 1, else ``k - 1 + s - 1`` (a step: the layer's input spacing in pixels). Exact for stacks of odd "same"
-    convolutions (Win5-RB: 12), a little generous across strided layers."""
+    """How far (int, input pixels) an output pixel sees on either axis: farther inputs cannot change it.
+
+    Exact for odd "same" convolutions of stride 1 (Win5-RB: 12), a little generous across strided layers."""
     spans = _spans(model)
     return int(math.ceil(max(spans[id(t)][1] for t in model.outputs)))
 
 
 def _spans(model, radius=0.0, step=1.0):
-    """``{id(tensor): (tensor, radius, step)}`` for every tensor of ``model``, nested models' own included (radius and
-    step in pixels of the outermost input, where ``model``'s inputs have ``radius`` and ``step``)."""
+    """``{id(tensor): (tensor, radius, step)}`` for all tensors, nested models' too, in outermost-input pixels."""
     spans = {id(t): (t, radius, step) for t in model.inputs}
     for depth in sorted(model._nodes_by_depth, reverse=True):
         for node in model._nodes_by_depth[depth]:  # an input layer's node has no inputs
@@ -124,51 +111,32 @@ def _widen(layer, radius, step):
 
 
 def tile_overlap(model):
-    """The margin (int) each tile gets on every side: the receptive radius, rounded up to the size multiple.
-
-    DeblurNet 22, Win5-RB 12, CAE 24 (their radii 22, 12 and 22)."""
+    """Tile margin (int): the receptive radius rounded up to the size multiple (DeblurNet 22, Win5-RB 12, CAE 24)."""
     multiple = size_multiple(model)
     return int(math.ceil(receptive_radius(model) / multiple) * multiple)
 
 
 def auto_tile(model):
-    """The largest tile core (an int, a multiple of :func:`size_multiple`) whose window fits one pass
-    (:data:`PASS_BUDGET`): deblurnet_photo 1044, DeblurNet 1076, Win5-RB 536, CAE 512."""
+    """The largest tile core (int, multiple of :func:`size_multiple`) whose window fits a pass (:data:`PASS_BUDGET`).
+
+    deblurnet_photo 1044, DeblurNet 1076, Win5-RB 536, CAE 512."""
     multiple, overlap = size_multiple(model), tile_overlap(model)  # cores of at least twice the margin, whatever fits
     return max(multiple, 2 * overlap, (math.isqrt(_pass_pixels(model)) - 2 * overlap) // multiple * multiple)
 
 
 def _pass_pixels(model):
-    """Pixels one pass may hold: :data:`PASS_BUDGET` over the most values a layer's output holds per input pixel (its
-    channels over its stride squared: 32 for DeblurNet's full-resolution head, 128 for Win5-RB)."""
+    """Pixels a pass may hold: the budget over the most values a layer outputs per input pixel."""
     return int(PASS_BUDGET / max(t.shape[-1] / step ** 2 for t, _, step in _spans(model).values()))
 
 
 def tile_windows(height, width, *, tile, overlap, multiple=1):
-    """Where the tiles of a ``height`` x ``width`` image lie: what each one reads and what it keeps.
+    """Where the tiles of an image lie: a list of ``(window, core, kept)``, each a ``(rows, cols)`` pair of slices.
 
-    An axis longer than ``tile + 2 * overlap`` is cut into the fewest cores of at most ``tile`` pixels, of equal size
-    (but the last). Every tile reads its core and ``overlap`` on each side, the window shifted inside the image at its
-    borders: with ``overlap`` at least the receptive radius, no seams. Windows start at multiples of ``multiple``, so
-    strided layers see the whole image's grid.
-
-    Parameters
-    ----------
-    height, width : int
-        The image's size, multiples of ``multiple``.
-    tile : int
-        Largest core size; rounded up to a multiple of ``multiple``.
-    overlap : int
-        Margin on every side, a multiple of ``multiple``.
-    multiple : int, default 1
-        The model's size multiple (:func:`size_multiple`).
-
-    Returns
-    -------
-    list of tuple
-        One ``(window, core, kept)`` per tile, each a pair of slices ``(rows, cols)``: ``window`` in the image, ``core``
-        in the image (what the tile fills in) and ``kept`` the same pixels within the window.
-    """
+    ``window``: what it reads, ``core``: what it fills in (in the image), ``kept``: the core in the window. An axis
+    longer than ``tile + 2 * overlap`` splits into the fewest equal cores (but the last) of at most ``tile`` pixels. A
+    window adds ``overlap`` each side of its core, shifted inside the image at its borders (seamless if ``overlap`` >=
+    the receptive radius), and starts at multiples of ``multiple`` (:func:`size_multiple`), so strided layers see the
+    image's grid; ``height``, ``width`` and ``overlap`` must be multiples of it; ``tile`` rounds up to one."""
     if height % multiple or width % multiple or overlap % multiple:
         raise ValueError(f"height ({height}), width ({width}) and overlap ({overlap}) must be multiples of "
                          f"{multiple}; pad the image first.")
@@ -192,40 +160,26 @@ def _axis_windows(length, tile, overlap, multiple):
 
 
 class Restorer:
-    """A restoration model made ready once: the model (any input size), its do-no-harm guard, its precision and its
-    tiling; calling it on images is pure (``deblur.restore`` is one made and called once).
+    """A restoration model made ready once (any input size, do-no-harm guard, precision, tiling); calling it is pure.
 
-    Images are reflect-padded to the model's :func:`size_multiple` and cropped back. One larger than ``tile`` plus twice
-    :func:`tile_overlap` is restored in overlapping tiles: the result equals a whole-image pass (to about 1e-6) in
-    bounded memory. Grayscale is restored as three identical channels and averaged back to one.
+    ``deblur.restore`` is one made and called once. Images are reflect-padded to the model's :func:`size_multiple` and
+    cropped back; those larger than ``tile`` plus twice :func:`tile_overlap` are restored in overlapping tiles, equal
+    to a whole pass (to about 1e-6) in bounded memory. Grayscale is restored as three channels, averaged back to one.
 
-    Parameters
-    ----------
-    model : keras.Model or str, optional
-        A restoration model taking ``(batch, H, W, 3)`` float32 in [0, 1] (a fixed-size one, like the CAE's 32x32, is
-        rebuilt for any size: :func:`as_any_size_model`), or a shipped model's name; default
-        :data:`deblur.pretrained.DEFAULT_MODEL`.
-    precision : {"auto", "float32", "bfloat16"}, default "auto"
-        Of the arithmetic (:func:`deblur.models.set_precision`): ``"auto"`` is bfloat16 on a CPU that computes it
-        natively (about 1.6x as fast; outputs within about 57 dB PSNR of float32's), float32 elsewhere. A model loaded
-        here by name is set once; a model passed in computes so during each call and is left as it was.
-    guard : "auto", None or (float, float), default "auto"
-        ``(low, high)`` of :func:`guard_changes`; ``"auto"``: a shipped model's (by name) card's ``restore_guard``.
-    tile : int, "auto" or None, default "auto"
-        Largest core size of a tile; ``"auto"``: the model's :func:`auto_tile`; ``None`` never tiles (memory grows
-        with the image).
-    ensemble : bool, default False
-        Self-ensemble: restore each of the 8 flips and rotations of the input (:data:`DIHEDRAL`), undo each and average
-        the 8 in float before the final clipping. About 8 times the time; tiling works as without it.
-    batch_size : int, default 16
-        Images (or tiles) per forward pass, also capped at :data:`PASS_BUDGET` (unless ``tile`` is None).
+    ``model``: one taking ``(batch, H, W, 3)`` float32 in [0, 1] (a fixed-size one, as the CAE, is rebuilt:
+    :func:`as_any_size_model`), or a shipped model's name; default :data:`deblur.pretrained.DEFAULT_MODEL`.
+    ``precision`` (``"auto"``, ``"float32"`` or ``"bfloat16"``; :func:`deblur.models.set_precision`): ``"auto"`` is
+    bfloat16 on a CPU that computes it natively (about 1.6x as fast; outputs within about 57 dB PSNR of float32's),
+    float32 elsewhere; a model loaded here by name is set once, one passed in computes so only during each call.
+    ``guard``: ``(low, high)`` of :func:`guard_changes`, None, or ``"auto"`` (a shipped model's card's
+    ``restore_guard``). ``tile``: the largest tile core, ``"auto"`` (:func:`auto_tile`) or None (never tile).
+    ``ensemble``: average the 8 flips and rotations (:data:`DIHEDRAL`), each undone, before the final clipping (8x the
+    time). ``batch_size``: images (or tiles) per pass, also capped at :data:`PASS_BUDGET` (unless ``tile`` is None).
 
     Examples
     --------
-    >>> restorer = Restorer("cae", precision="float32")
-    >>> restorer(np.zeros((40, 50, 3), np.uint8)).shape
-    (40, 50, 3)
-    """
+    >>> Restorer("cae", precision="float32")(np.zeros((40, 50, 3), np.uint8)).shape
+    (40, 50, 3)"""
 
     def __init__(self, model=None, *, precision="auto", guard="auto", tile="auto", ensemble=False, batch_size=16):
         model = pretrained.DEFAULT_MODEL if model is None else model
@@ -257,32 +211,15 @@ class Restorer:
         return len(_plan(self.geometry, shape, batch_size=self.batch_size, tile=self.tile))
 
     def __call__(self, images, *, progress=None):
-        """Restore one image or a batch.
+        """Restore one image or a batch: same shape and dtype, clipped to the input's range only at this final step.
 
-        Parameters
-        ----------
-        images : ndarray, str or os.PathLike
-            One image ``(H, W)`` or ``(H, W, C)``, or a batch ``(N, H, W, C)``, with ``C`` 1 (grayscale) or 3 (RGB);
-            uint8 in [0, 255], uint16 in [0, 65535] (16-bit PNGs) or float in [0, 1] (small excursions from noise are
-            accepted). Not modified. Or an image file's path, read with :func:`deblur.images.read_image` (bit depth
-            kept, EXIF orientation applied); its alpha channel is neither restored nor returned.
-        progress : bool or None, default None
-            Show a progress bar (tqdm, on stderr); ``None`` shows one when there is more than one forward pass and a
-            person watches (:func:`deblur.machine.frontend`: not papermill, CI or a log file).
+        ``images``: one ``(H, W)`` or ``(H, W, C)`` image or a batch ``(N, H, W, C)``, ``C`` 1 (grayscale) or 3 (RGB);
+        uint8, uint16 (16-bit PNGs) or float in [0, 1] (small excursions from noise accepted); not modified. Or an image
+        file's path (:func:`deblur.images.read_image`): the result is the image as read, less its alpha. ``progress``: a
+        tqdm bar on stderr; ``None``: one for several passes when a person watches (:func:`deblur.machine.frontend`).
 
-        Returns
-        -------
-        ndarray
-            Same shape and dtype as ``images``, clipped to the input's range only at this final step. For a path: the
-            image as read (``(H, W)`` or ``(H, W, 3)``, uint8 or uint16), without its alpha channel.
-
-        Raises
-        ------
-        ValueError
-            Wrong dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, or floats far outside [0, 1].
-        deblur.images.ImageError
-            A path that is not an image file this package reads (a ``ValueError``).
-        """
+        Raises ``ValueError`` for wrong dimensions or channels, an empty batch, an unsupported dtype, NaN/inf, floats
+        far outside [0, 1], or a path that is not an image file deblur reads (:class:`deblur.images.ImageError`)."""
         if isinstance(images, (str, os.PathLike)):
             images, _ = read_image(images)
         x, layout = _to_batch(images)
@@ -310,14 +247,12 @@ def restore(model, images, *, batch_size=16, tile="auto", progress=None, ensembl
             guard="auto"):
     """Restore one image or a batch with a trained model, large images tile by tile: ``Restorer(model, ...)(images)``.
 
-    To restore many images with one model, make a :class:`Restorer` once and call it: it resolves the model, its guard,
-    its precision and its tiling once. The parameters are :class:`Restorer`'s and its call's.
+    Its parameters are :class:`Restorer`'s and its call's; for many images, make one Restorer: it sets up once.
 
     Examples
     --------
     >>> restore("cae", np.zeros((40, 50), np.uint8), precision="float32").shape
-    (40, 50)
-    """
+    (40, 50)"""
     return Restorer(model, batch_size=batch_size, tile=tile, ensemble=ensemble, precision=precision,
                     guard=guard)(images, progress=progress)
 
@@ -329,8 +264,7 @@ def shipped_guard(model):
 
 
 def change_rms(images, restored, *, rows=256):
-    """Root mean square of each image's change ``restored - images`` ((N, H, ...), one dtype) on the [0, 1] scale,
-    float64 (N,); by bands of ``rows`` rows (float copies of a whole 12 MP photo would add about 0.9 GB of memory)."""
+    """RMS (float64 (N,)) of each image's change on the [0, 1] scale, by bands of ``rows`` (to bound memory)."""
     squares = np.zeros(len(images))
     for i, r in ((i, r) for i in range(len(images)) for r in range(0, images.shape[1], rows)):
         change = to_float32(restored[i, r:r + rows]) - to_float32(images[i, r:r + rows])
@@ -339,9 +273,10 @@ def change_rms(images, restored, *, rows=256):
 
 
 def guard_changes(images, restored, low, high, *, rows=256):
-    """Do no harm: ``images + g * (restored - images)``, ``g = clip((rms - low) / (high - low), 0, 1)`` per image
-    (``rms``: :func:`change_rms`; ``0 <= low < high``): a small change to a sharp photo is more likely harm than
-    repair (``docs/research.md``, do no harm). Returns ``restored`` itself where every ``g`` is 1."""
+    """Do no harm: ``images + g * (restored - images)``, ``g = clip((rms - low) / (high - low), 0, 1)`` per image.
+
+    ``rms`` is :func:`change_rms`; ``0 <= low < high``. A small change to a sharp photo is more likely harm than repair
+    (``docs/research.md``, do no harm). Returns ``restored`` itself where every ``g`` is 1."""
     if not 0 <= low < high:
         raise ValueError(f"guard needs 0 <= low < high; got {low!r}, {high!r}.")
     gains = np.clip((change_rms(images, restored, rows=rows) - low) / (high - low), 0.0, 1.0)
@@ -353,9 +288,9 @@ def guard_changes(images, restored, low, high, *, rows=256):
 
 
 class DoNoHarm(keras.layers.Layer):
-    """:func:`guard_changes` as a layer, for exported models: ``x + g * (clip(y) - x)``, clipped to [0, 1], with ``g``
-    from the root mean square of the change per image. Inputs ``[x, y]``: the input images and the network's output,
-    float (batch, H, W, C)."""
+    """:func:`guard_changes` as a layer, for exported models: ``x + g * (clip(y) - x)``, clipped to [0, 1].
+
+    Inputs ``[x, y]``: the images and the network's output, float (batch, H, W, C); ``g`` from each image's RMS."""
 
     def __init__(self, low, high, **kwargs):
         super().__init__(**kwargs)
@@ -375,8 +310,7 @@ class DoNoHarm(keras.layers.Layer):
 
 
 def guarded_model(model, guard):
-    """``model`` with its do-no-harm guard ``(low, high)`` inside the graph (:class:`DoNoHarm`), for export; the model
-    itself when ``guard`` is None."""
+    """``model`` with its guard ``(low, high)`` in the graph (:class:`DoNoHarm`), for export; itself for None."""
     if guard is None:
         return model
     x = keras.Input(model.input_shape[1:], name="corrupted")
@@ -401,8 +335,7 @@ def _dihedral_inverse(y, k, flip):
 
 
 def _plan(geometry, shape, *, batch_size, tile):
-    """The forward passes restoring a batch of ``shape``: lists of ``(image, window, core, kept)``; ``geometry`` is
-    the model's ``(size multiple, tile overlap, pixels a pass may hold)``."""
+    """The passes restoring a batch of ``shape``: lists of ``(image, window, core, kept)``."""
     n, h, w, _ = shape
     multiple, overlap, pass_pixels = geometry
     ph, pw = (-h) % multiple, (-w) % multiple

@@ -1,9 +1,7 @@
 """Try the corruption and the restorers by hand: one image, one blur, every method side by side.
 
-:func:`compare` corrupts with any blur family (the study's Gaussian, camera shake, motion, defocus, an untruncated
-Gaussian) at any strength and restores with the true-PSF Wiener filter and every shipped network; :func:`explorer`
-wraps it in ipywidgets sliders (without a live kernel: one static figure).
-"""
+:func:`compare` corrupts with any blur family at any strength and restores with the true-PSF Wiener filter and every
+shipped network; :func:`explorer` wraps it in ipywidgets sliders (without a live kernel: one static figure)."""
 
 from __future__ import annotations
 
@@ -23,33 +21,14 @@ MAX_SIDE = 256
 def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_balance=0.01, family="study", angle=0.0):
     """Corrupt ``image`` at one setting and restore it with the Wiener oracle and each model.
 
-    Parameters
-    ----------
-    image : ndarray, shape (H, W, 3)
-        uint8 in [0, 255] or float in [0, 1]; at least 3x3.
-    sigma : float, default 2.0
-        Blur strength: the study's sigma (it draws it from [1, 4); any positive value works), or in pixels the shake's
-        extent, the motion's length, the defocus radius or the untruncated Gaussian's sigma.
-    noise_std : float, default 0.02
-        Standard deviation of the added noise (0: blur only).
-    models : dict of str -> keras.Model or str, or None
-        Restorers by label; ``None`` uses every shipped network (:func:`deblur.models.pretrained_names`).
-    seed : int, default 0
-        Seed of the noise (and of a shake's path): the corrupted image is
-        :func:`deblur.sweep.corrupt_setting` ``(image, sigma=sigma, noise_std=noise_std, seed=seed, family=family)``.
-    wiener_balance : float, default 0.01
-        Regularisation of the Wiener filter (tuned on CIFAR validation images).
-    family : {"study", "shake", "motion", "defocus", "gaussian", "none"}, default "study"
-    angle : float, default 0
-        Degrees, for motion.
+    ``image``: (H, W, 3), uint8 or float in [0, 1], at least 3x3. ``sigma``: the study's blur sigma (it draws it from
+    [1, 4); any positive value works) or, for another ``family``, in pixels the shake's extent, the motion's length, the
+    defocus radius or the untruncated Gaussian's sigma (``angle`` in degrees). ``models``: restorers by label (None:
+    every shipped network). ``seed``: of the noise (and a shake's path), as :func:`deblur.sweep.corrupt_setting` takes
+    it; ``wiener_balance``: the Wiener filter's regularisation (tuned on CIFAR validation images).
 
-    Returns
-    -------
-    dict of str -> dict
-        ``"clean"``, ``"corrupted"``, ``"wiener (true PSF)"`` and one entry per model, in that order; each ``{"image":
-        float32 (H, W, 3) in [0, 1], "mse": float, "psnr": float}`` (the clean image scores 0 and inf). The corrupted
-        image is clipped to [0, 1] for display and scoring, as a saved photo would be.
-    """
+    Returns ``{label: {"image": float32 (H, W, 3) in [0, 1], "mse": float, "psnr": float}}`` for ``"clean"`` (scoring 0
+    and inf), ``"corrupted"`` (clipped to [0, 1], as a saved photo would be), ``"wiener (true PSF)"`` and each model."""
     if not np.isfinite(sigma) or sigma <= 0 and family == "study":
         raise ValueError(f"sigma must be positive; got {sigma}.")
     clean = np.asarray(image)
@@ -77,19 +56,10 @@ def compare(image, *, sigma=2.0, noise_std=0.02, models=None, seed=0, wiener_bal
 
 
 def example_images(*, n_cifar=3, data_source=None):
-    """Images to try: scikit-image photographs (centre-cropped to :data:`MAX_SIDE`) and CIFAR-10 test images.
+    """Images to try, ``{name: uint8 (H, W, 3)}``: scikit-image photographs (cropped to :data:`MAX_SIDE`) and CIFAR-10.
 
-    Parameters
-    ----------
-    n_cifar : int, default 3
-        CIFAR-10 test images to include (0: none; skipped when the data cannot be loaded, e.g. offline).
-    data_source : optional
-        Passed to :func:`deblur.data.load_cifar10`.
-
-    Returns
-    -------
-    dict of str -> ndarray of uint8, shape (H, W, 3)
-    """
+    ``n_cifar`` CIFAR-10 test images are included (0: none; none when the data cannot be loaded, e.g. offline), from
+    ``data_source`` (see :func:`deblur.data.load_cifar10`)."""
     images = load_natural_images(NATURAL_IMAGES, crop=MAX_SIDE)
     if n_cifar:
         try:
@@ -103,7 +73,6 @@ def example_images(*, n_cifar=3, data_source=None):
 
 def _figure(result, *, sigma, noise_std, family="study", angle=0.0):
     import matplotlib.pyplot as plt
-
     fig, axes = plt.subplots(1, len(result), figsize=(2.6 * len(result), 3.0), squeeze=False)
     for ax, (label, r) in zip(axes[0], result.items()):
         ax.imshow(r["image"], interpolation="nearest")
@@ -117,26 +86,12 @@ def _figure(result, *, sigma, noise_std, family="study", angle=0.0):
 
 def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, interactive=None, family="study",
              angle=0.0):
-    """Sliders for the blur (family, strength 0.5..25 px, angle) and noise, and a choice of image; every method side by
-    side.
+    """Sliders for the blur (family, strength 0.5..25 px, angle), noise and image; every method side by side.
 
-    Parameters
-    ----------
-    images : dict of str -> ndarray, optional
-        Images to choose from; default :func:`example_images`.
-    models : dict, optional
-        As in :func:`compare` (default: every shipped network by name, restored as ``deblur restore`` does, the
-        default model's do-no-harm guard included; loaded at each redraw).
-    sigma, noise_std, seed, family, angle
-        The starting settings (and those of the static figure), as in :func:`compare`.
-    interactive : bool or None, default None
-        ``None`` detects a live Jupyter kernel; ``False`` forces the static figure (headless runs, papermill).
-
-    Returns
-    -------
-    ipywidgets.Widget or matplotlib.figure.Figure
-        The widget box, or the static figure when not interactive.
-    """
+    ``images``: to choose from (default :func:`example_images`); ``models``: as in :func:`compare` (default: every
+    shipped network, restored as ``deblur restore`` does, guard included; loaded at each redraw). The other settings
+    start the sliders (and make the static figure), as in :func:`compare`. ``interactive=None`` detects a live Jupyter
+    kernel; ``False`` forces the static figure (headless runs, papermill). Returns the ipywidgets box or the Figure."""
     images = example_images() if images is None else images
     first = next(iter(images))
     if not (machine.frontend() == "jupyter" if interactive is None else interactive):  # a person in a live kernel
@@ -144,7 +99,6 @@ def explorer(images=None, *, models=None, sigma=2.0, noise_std=0.02, seed=0, int
         return _figure(compare(images[first], models=models, seed=seed, **setting), **setting)
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-
     out = widgets.Output()
 
     def draw(image, family, sigma, angle, noise_std):

@@ -1,7 +1,6 @@
 """Where code runs: the machine, who watches (every progress display follows :func:`frontend`), the precision.
 
-Importing this module does not import Keras; :func:`machine_info` and :func:`resolve_precision` do, when called.
-"""
+Importing this module does not import Keras; :func:`machine_info` and :func:`resolve_precision` do, when called."""
 
 from __future__ import annotations
 
@@ -19,7 +18,6 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 def machine_info():
     """Where a run happened (a dict): CPU and whether it has AVX-512, cores, Python, Keras, backend, accelerators."""
     import keras
-
     fields, backend = _cpu_fields(), keras.backend.backend()
     flags = fields.get("flags")  # None without /proc/cpuinfo: unknown
     return {"platform": platform.platform(), "processor": fields.get("model name") or platform.processor() or "unknown",
@@ -50,9 +48,7 @@ def _accelerators(backend):
 
 
 def bfloat16_native():
-    """Whether this CPU computes bfloat16 natively (AVX-512 BF16 or AMX): where ``precision="auto"`` means bfloat16.
-
-    Elsewhere (most laptops, every CPU without AVX-512) bfloat16 is emulated and slower than float32."""
+    """Whether the CPU computes bfloat16 natively (AVX-512 BF16, AMX); elsewhere it is emulated, slower than float32."""
     return bool({"avx512_bf16", "amx_bf16"} & set(_cpu_fields().get("flags", "").split()))
 
 
@@ -63,8 +59,7 @@ def resolve_precision(precision="auto"):
     natively (:func:`bfloat16_native`) when no accelerator is in use, float32 otherwise.
 
     >>> resolve_precision("float32")
-    'float32'
-    """
+    'float32'"""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {list(PRECISIONS)}; got {precision!r}.")
     if precision != "auto":
@@ -72,7 +67,6 @@ def resolve_precision(precision="auto"):
     if not bfloat16_native():
         return "float32"
     import keras  # only here: importing this module does not import Keras
-
     return "float32" if _accelerators(keras.backend.backend()) else "bfloat16"
 
 
@@ -102,9 +96,9 @@ def frontend():
 def quiet_startup():
     """Import the Keras backend inside this block to keep TensorFlow's native start-up log out of the output.
 
-    E.g. ``with machine.quiet_startup(): from deblur import models``. TensorFlow writes that log from C++ to file
-    descriptor 2 before any log level applies (tensorflow#100442): inside the block fd 2 goes to the null device;
-    ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 for the rest of the process."""
+    E.g. ``with machine.quiet_startup(): from deblur import models``. TensorFlow logs from C++ to fd 2 before any log
+    level applies (tensorflow#100442), so fd 2 goes to the null device inside; ``TF_CPP_MIN_LOG_LEVEL`` defaults to 3.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         if sys.stderr is not None:

@@ -1,8 +1,7 @@
 """Evaluation: per-image MSE, PSNR and SSIM, and the study's test-set numbers.
 
 Metrics are computed per image (PSNR and SSIM by scikit-image) on unclipped outputs, as in the study; the reported
-PSNR is the mean of per-image PSNRs, *not* the PSNR of the mean MSE (:func:`summary_with_ci` gives both).
-"""
+PSNR is the mean of per-image PSNRs, *not* the PSNR of the mean MSE (:func:`summary_with_ci` gives both)."""
 
 from __future__ import annotations
 
@@ -38,41 +37,21 @@ def _per_image(metric, restored, clean, **kwargs):
 
 
 def per_image_mse(restored, clean):
-    """Mean squared error of each image, float64 of shape (N,).
-
-    Parameters
-    ----------
-    restored, clean : ndarray, shape (N, H, W, C)
-        Restored images (float, any finite range; uint8 is scaled by 1/255), references (uint8 or float in [0, 1]).
-    """
+    """MSE of each image, float64 (N,): ``restored`` (N, H, W, C) in any finite range, ``clean`` uint8 or in [0, 1]."""
     restored, clean = _pair(restored, clean)
     diff = restored.astype(np.float64) - clean.astype(np.float64)
     return np.mean(diff * diff, axis=(1, 2, 3))
 
 
 def per_image_psnr(restored, clean, *, data_range=1.0):
-    """PSNR in dB of each image (``skimage.metrics.peak_signal_noise_ratio``), float64 (N,); ``inf`` where exact.
-
-    Parameters
-    ----------
-    restored, clean : ndarray, shape (N, H, W, C)
-        As in :func:`per_image_mse`.
-    data_range : float, default 1.0
-    """
+    """PSNR in dB of each image (``skimage.metrics.peak_signal_noise_ratio``), float64 (N,); ``inf`` where exact."""
     restored, clean = _pair(restored, clean)
     with np.errstate(divide="ignore"):
         return _per_image(peak_signal_noise_ratio, restored, clean, data_range=data_range)
 
 
 def per_image_ssim(restored, clean, *, data_range=1.0):
-    """SSIM of each image (scikit-image's defaults: 7x7 uniform window, ``channel_axis=-1``), float64 of shape (N,).
-
-    Parameters
-    ----------
-    restored, clean : ndarray, shape (N, H, W, C)
-        As in :func:`per_image_mse`; H and W must be at least 7.
-    data_range : float, default 1.0
-    """
+    """SSIM of each image, float64 (N,): skimage's 7x7 uniform window (H, W >= 7); inputs as :func:`per_image_mse`."""
     restored, clean = _pair(restored, clean)
     if min(clean.shape[1:3]) < 7:
         raise ValueError(f"SSIM needs images of at least 7x7 pixels; got {clean.shape[1:3]}.")
@@ -86,12 +65,7 @@ def per_image_metrics(restored, clean, *, data_range=1.0):
 
 
 def mean_metrics(per_image):
-    """Mean (float) of each per-image metric, plus ``n_images`` (for MSE: the study's pixel-wise test MSE).
-
-    Parameters
-    ----------
-    per_image : dict of str -> array_like, shape (N,)
-    """
+    """Mean (float) of each per-image metric (N,), plus ``n_images`` (for MSE: the study's pixel-wise test MSE)."""
     lengths = {len(v) for v in per_image.values()}
     if len(lengths) != 1:
         raise ValueError("All per-image metric arrays must have the same length.")
@@ -99,19 +73,10 @@ def mean_metrics(per_image):
 
 
 def predict(model, images, *, batch_size=256, sigmas=None):
-    """Run a model over images in batches; float32 of shape (N, H, W, C_out).
+    """Run a model over images (N, H, W, C) in batches: float32 (N, H, W, C_out).
 
-    Parameters
-    ----------
-    model : keras.Model, callable or None
-        ``None`` is the identity (the input itself is returned as float32).
-    images : ndarray, shape (N, H, W, C)
-        Model inputs (float, any finite range; uint8 is scaled by 1/255).
-    batch_size : int, default 256
-    sigmas : array_like, shape (N,), optional
-        Each image's blur sigma, for a non-blind model (inputs ``"corrupted"`` and ``"sigma"``, e.g.
-        :func:`deblur.models.deblurnet_nonblind`).
-    """
+    ``model=None`` is the identity; inputs: float of any finite range (uint8 is scaled by 1/255). ``sigmas`` (N,): blur
+    sigmas for a non-blind model (inputs ``"corrupted"``, ``"sigma"``, as :func:`deblur.models.deblurnet_nonblind`)."""
     x = as_float_images(images, name="images", check_range=False)
     if model is None:
         return x
@@ -128,29 +93,11 @@ def predict(model, images, *, batch_size=256, sigmas=None):
 
 def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_image=False, ci_seed=None,
              sigmas=None):
-    """Test-set MSE, PSNR and SSIM of a model, or of the identity baseline.
+    """Test-set MSE, PSNR and SSIM of a model, or of the identity baseline (``model=None``: doing nothing).
 
-    Parameters
-    ----------
-    model : keras.Model, callable or None
-        ``None`` evaluates the identity baseline: the corrupted input itself, i.e. doing nothing.
-    corrupted, clean : ndarray, shape (N, H, W, C)
-        Corrupted test images (float, unclipped) and clean ones (uint8 or float in [0, 1]).
-    batch_size : int, default 256
-    data_range : float, default 1.0
-    per_image : bool, default False
-        Also return the per-image values under ``"per_image"``.
-    ci_seed : int, optional
-        Also return 95 % bootstrap intervals under ``"ci"`` (:func:`summary_with_ci` with this seed).
-    sigmas : array_like, shape (N,), optional
-        Each image's blur sigma, for a non-blind model (see :func:`predict`).
-
-    Returns
-    -------
-    dict
-        ``{"mse": float, "psnr": float, "ssim": float, "n_images": int}`` (means over images; ``psnr`` is the mean of
-        per-image PSNRs), plus ``"per_image": {name: list}`` and ``"ci": dict`` if asked.
-    """
+    ``corrupted``: the test inputs (float, unclipped); ``clean``: uint8 or float in [0, 1]; ``sigmas``: for a non-blind
+    model (:func:`predict`). Returns ``{"mse", "psnr", "ssim": float, "n_images": int}``, means over images, plus
+    ``"per_image": {name: list}`` if ``per_image``, and ``"ci"`` (:func:`summary_with_ci`) for a ``ci_seed``."""
     corrupted = as_float_images(corrupted, name="corrupted", slack=NOISE_SLACK)
     if ci_seed is not None and len(corrupted) < 2:
         raise ValueError(f"a confidence interval needs at least 2 test images; got {len(corrupted)}. Evaluate on more.")
@@ -167,8 +114,7 @@ def evaluate(model, corrupted, clean, *, batch_size=256, data_range=1.0, per_ima
 def save_results(results, path, *, exclusive=False):
     """Write a results dict (numbers, arrays, nested dicts) as JSON to ``path``, atomically; returns the ``Path``.
 
-    ``exclusive=True`` refuses (``FileExistsError``) if ``path`` exists when the file is published, never replacing it.
-    """
+    ``exclusive=True``: refuse (``FileExistsError``) if ``path`` exists when the file is published; never replace it."""
     atomic_write_json(path, results, exclusive=exclusive)
     return Path(path)
 
@@ -176,15 +122,9 @@ def save_results(results, path, *, exclusive=False):
 def format_table(results, *, baseline="identity"):
     """A Markdown table (str) of results, one row per method.
 
-    Parameters
-    ----------
-    results : dict of str -> dict
-        Method name -> metrics (``mse`` and optionally ``psnr``, ``ssim``, ``n_images``, ``images_per_s``, ``note``).
-        Missing values print as "–"; the images/s column appears when any method has it.
-    baseline : str or None, default "identity"
-        Row whose MSE the "MSE / identity" column divides by (below 1 means better than doing nothing). ``None``
-        leaves the column out.
-    """
+    ``results``: method name -> metrics (``mse`` and optionally ``psnr``, ``ssim``, ``n_images``, ``images_per_s``,
+    ``note``); missing values print as "–", and the images/s column appears when any method has it. ``baseline``: the
+    row whose MSE the "MSE / identity" column divides by (below 1: better than doing nothing); ``None``: no column."""
     ref = results.get(baseline, {}).get("mse") if baseline else None
     speed = any("images_per_s" in m for m in results.values())
     header = ["method", "test MSE", "PSNR (dB)", "SSIM", "images"]
@@ -211,21 +151,9 @@ def format_table(results, *, baseline="identity"):
 def grouped_metrics(per_image, groups, *, labels=None):
     """Mean of each per-image metric within groups (e.g. sigma bins or classes).
 
-    Parameters
-    ----------
-    per_image : dict of str -> array_like, shape (N,)
-        Per-image metrics, e.g. ``evaluate(..., per_image=True)["per_image"]``.
-    groups : array_like of int, shape (N,)
-        Group index of each image.
-    labels : sequence of str, optional
-        Name of each group index; default ``str(index)``.
-
-    Returns
-    -------
-    dict of str -> dict
-        Group name -> ``{metric: mean, "n_images": count}``, for the groups that hold at least one image, in index
-        order. The count-weighted mean over groups equals the overall mean.
-    """
+    ``per_image``: ``{metric: (N,)}``, e.g. ``evaluate(..., per_image=True)["per_image"]``; ``groups``: int (N,), each
+    image's group; ``labels``: each group index's name (default ``str(index)``). Returns ``{group name: {metric: mean,
+    "n_images": count}}`` for each non-empty group, in index order (their count-weighted mean is the overall mean)."""
     groups = np.asarray(groups)
     lengths = {len(v) for v in per_image.values()}
     if lengths != {len(groups)}:
@@ -238,23 +166,9 @@ def grouped_metrics(per_image, groups, *, labels=None):
 
 
 def sigma_bins(sigmas, *, bins=6, sigma_range=(1.0, 4.0)):
-    """Bin index and label of each blur sigma (equal-width bins).
+    """Bin index (int (N,), ``0 .. bins - 1``) and ``"[1.0, 1.5)"``-style labels of blur sigmas (equal-width bins).
 
-    Parameters
-    ----------
-    sigmas : array_like of float, shape (N,)
-        As returned by :func:`deblur.corruption.corrupt`.
-    bins : int, default 6
-    sigma_range : (float, float), default (1.0, 4.0)
-        The corruption's sigma range ``[low, high)``.
-
-    Returns
-    -------
-    index : ndarray of int, shape (N,)
-        Bin of each sigma, in ``0 .. bins - 1``.
-    labels : list of str
-        ``"[1.0, 1.5)"``-style label of each bin.
-    """
+    ``sigma_range`` is the corruption's ``[low, high)``; ``sigmas`` as :func:`deblur.corruption.corrupt` draws them."""
     low, high = sigma_range
     sigmas = np.asarray(sigmas, dtype=np.float64)
     if np.any(sigmas < low) or np.any(sigmas > high):
@@ -268,14 +182,7 @@ def sigma_bins(sigmas, *, bins=6, sigma_range=(1.0, 4.0)):
 def format_grouped(tables, *, metric="mse", group_header="group"):
     """A Markdown table (str) of one metric: a row per group, a column per method.
 
-    Parameters
-    ----------
-    tables : dict of str -> dict
-        Method name -> :func:`grouped_metrics` output.
-    metric : str, default "mse"
-    group_header : str, default "group"
-        Header of the first column (e.g. "sigma" or "class").
-    """
+    ``tables`` maps method names to :func:`grouped_metrics` outputs; ``group_header`` heads the first column."""
     methods = list(tables)
     if not methods:
         raise ValueError("tables is empty.")
@@ -290,22 +197,10 @@ def format_grouped(tables, *, metric="mse", group_header="group"):
 def bootstrap_ci(per_image_values, *, seed, statistic=np.mean, n_resamples=CI_RESAMPLES, confidence=CI_CONFIDENCE):
     """Percentile-bootstrap confidence interval ``(low, high)`` of a statistic over images.
 
-    Resamples the images with replacement (``scipy.stats.bootstrap``, percentile: BCa needs N x N memory). The interval
-    says how much the number would move on another test set of the same size, not over training seeds.
-
-    Parameters
-    ----------
-    per_image_values : array_like of float, shape (N,)
-        One value per image (e.g. :func:`per_image_mse`), N >= 2, finite.
-    seed : int or numpy.random.Generator
-        Source of the resampling (``deblur.study.Seeds(...).bootstrap``).
-    statistic : callable, default numpy.mean
-        ``statistic(values, axis=-1)`` -> the statistic along the last axis.
-    n_resamples : int, default 1000
-    confidence : float, default 0.95
-    """
+    Resamples the images with replacement (``scipy.stats.bootstrap``; percentile, as BCa needs N x N memory): how much
+    the number would move on another test set of the same size, not over training seeds. ``per_image_values``: finite,
+    N >= 2; ``seed``: e.g. ``deblur.study.Seeds(...).bootstrap``; ``statistic(values, axis=-1)``: the statistic."""
     from scipy.stats import bootstrap
-
     values = np.asarray(per_image_values, dtype=np.float64)
     if values.ndim != 1 or len(values) < 2:
         raise ValueError(f"per_image_values must be 1-D with at least 2 values; got shape {values.shape}.")
@@ -321,13 +216,7 @@ def bootstrap_ci(per_image_values, *, seed, statistic=np.mean, n_resamples=CI_RE
 
 
 def psnr_from_mse(mse, *, data_range=1.0):
-    """PSNR in dB (float, or float64 array) of a mean squared error: ``10 log10(data_range**2 / mse)``.
-
-    Parameters
-    ----------
-    mse : float or ndarray, > 0
-    data_range : float, default 1.0
-    """
+    """PSNR in dB (float, or float64 array) of a mean squared error (> 0): ``10 log10(data_range**2 / mse)``."""
     mse = np.asarray(mse, dtype=np.float64)
     if np.any(mse <= 0):
         raise ValueError("mse must be > 0 to convert to PSNR.")
@@ -339,26 +228,10 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
                     data_range=1.0):
     """The headline numbers of one method, each with a bootstrap confidence interval.
 
-    Two PSNRs, named apart: ``mean_psnr`` (what :func:`evaluate` reports as ``psnr``) and ``psnr_of_mean_mse`` (lower,
-    as -log is convex), whose interval is the MSE's mapped through :func:`psnr_from_mse` (exact: monotone).
-
-    Parameters
-    ----------
-    per_image_mse, per_image_psnr : array_like of float, shape (N,)
-        E.g. ``evaluate(..., per_image=True)["per_image"]["mse"]`` and ``["psnr"]``.
-    seed : int or numpy.random.Generator
-        Both metrics are resampled with the same images.
-    n_resamples, confidence
-        As in :func:`bootstrap_ci`.
-    data_range : float, default 1.0
-
-    Returns
-    -------
-    dict
-        ``mse``, ``mse_ci``, ``mean_psnr``, ``mean_psnr_ci``, ``psnr_of_mean_mse``, ``psnr_of_mean_mse_ci`` (each
-        interval a ``[low, high]`` list), ``n_images``, and the ``bootstrap`` settings (``confidence``,
-        ``n_resamples``, ``seed``, ``method``).
-    """
+    Two PSNRs: ``mean_psnr`` (what :func:`evaluate` reports as ``psnr``) and ``psnr_of_mean_mse`` (lower, as -log is
+    convex), whose interval is the MSE's mapped through :func:`psnr_from_mse` (exact: monotone). Both metrics are
+    resampled with the same images (``seed``). Returns a dict: ``mse``, ``mean_psnr``, ``psnr_of_mean_mse``, each with a
+    ``[low, high]`` ``*_ci``, ``n_images``, and the ``bootstrap`` settings."""
     mse = np.asarray(per_image_mse, dtype=np.float64)
     psnr = np.asarray(per_image_psnr, dtype=np.float64)
     if mse.shape != psnr.shape:
@@ -376,13 +249,7 @@ def summary_with_ci(per_image_mse, per_image_psnr, *, seed, n_resamples=CI_RESAM
 
 
 def format_ci_table(summaries):
-    """A Markdown table (str) of :func:`summary_with_ci` results, one row per method.
-
-    Parameters
-    ----------
-    summaries : dict of str -> dict
-        Method name -> :func:`summary_with_ci` output.
-    """
+    """A Markdown table (str) of ``{method: summary_with_ci(...)}``, one row per method."""
     if not summaries:
         raise ValueError("summaries is empty; pass {method: summary_with_ci(...)}.")
     first = next(iter(summaries.values()))

@@ -1,6 +1,6 @@
 """Model builders (the study's CAE and Win5-RB, our DeblurNet), their FLOPs, precision, and the shipped weights.
 
-Each builder returns a named functional ``keras.Model`` (backend-agnostic Keras 3) mapping a corrupted float32 image
+Each builder returns a named functional ``keras.Model`` (Keras 3, any backend) mapping a corrupted float32 image
 ``(height, width, 3)`` in about [0, 1] to a restored image of the same shape."""
 
 from __future__ import annotations
@@ -35,28 +35,12 @@ def _conv_bn_relu(x, filters, kernel_size, *, name, seed, index, bn_momentum=0.9
 
 
 def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
-    """Convolutional autoencoder of the original study (779,395 parameters).
+    """The study's convolutional autoencoder (779,395 parameters): float32 (B, H, W, C) to (B, H, W, 3) in (0, 1).
 
-    Encoder: Conv 32, 64, 128, 256 (3x3, same padding), each Conv -> BatchNorm -> ReLU, with 2x2 max-pooling after the
-    128 and 256 blocks. Decoder: Conv 128 and 64 blocks, each followed by 2x2 upsampling, a Conv 32 block, then Conv 3
-    with a sigmoid.
-
-    Parameters
-    ----------
-    input_shape : tuple of int, default (32, 32, 3)
-        ``(height, width, channels)``; height and width multiples of 4 (two poolings), or ``None`` (any such size).
-    seed : int or None, default None
-        Seed for the convolution kernels' initializers; ``None`` is unseeded.
-    bn_momentum : float, default 0.99
-        Of the BatchNorm moving statistics (the study's); it leaves them near their initial values for a few hundred
-        steps, so our short recipe uses 0.9.
-    name : str, default "cae"
-
-    Returns
-    -------
-    model : keras.Model
-        Maps ``(batch, H, W, C)`` float32 to ``(batch, H, W, 3)`` in (0, 1).
-    """
+    Encoder: Conv -> BatchNorm -> ReLU blocks of 32, 64, 128, 256 filters (3x3, same padding), 2x2 max-pooling after the
+    last two; decoder: blocks of 128 and 64, each then 2x2 upsampling, and 32, then Conv 3, sigmoid. ``input_shape``:
+    height and width multiples of 4, or ``None``. ``seed``: the initializers' (None: unseeded). ``bn_momentum``: of the
+    BatchNorm statistics; the study's 0.99 leaves them near their start for hundreds of steps, so ours uses 0.9."""
     _check_input_shape(input_shape, multiple=4, model=name)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     x = inputs
@@ -76,26 +60,10 @@ def cae(input_shape=(32, 32, 3), *, seed=None, bn_momentum=0.99, name="cae"):
 def win5rb(input_shape=(None, None, 3), *, seed=None, identity_init=False, bn_momentum=0.99, name="win5rb"):
     """Win5-RB (Liu et al. 2017), the study's wide residual denoiser (1,276,879 parameters, any height and width).
 
-    Conv 32@3x3, 64@5x5, 128@7x7, 128@7x7, each Conv -> BatchNorm -> ReLU, then Conv 3@7x7 -> BatchNorm, plus the
-    input (the network learns the residual).
-
-    Parameters
-    ----------
-    input_shape : tuple, default (None, None, 3)
-        ``(height, width, 3)``; ``None`` leaves a dimension free.
-    seed : int or None, default None
-    identity_init : bool, default False
-        Start the residual BatchNorm's gamma at 0 instead of 1, so the untrained network is the identity (with the
-        study's 1 it adds unit-variance noise to its input, which a short run spends its steps undoing).
-    bn_momentum : float, default 0.99
-        As in :func:`cae`.
-    name : str, default "win5rb"
-
-    Returns
-    -------
-    model : keras.Model
-        Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32 (unbounded: the residual is not clipped).
-    """
+    Conv -> BatchNorm -> ReLU blocks 32@3x3, 64@5x5, 128@7x7, 128@7x7, then Conv 3@7x7 -> BatchNorm, plus the input (the
+    network learns the residual): float32 (B, H, W, 3) to float32 (B, H, W, 3), unbounded. ``input_shape``: ``None``
+    leaves a dimension free; ``bn_momentum`` as in :func:`cae`. ``identity_init`` starts the residual BatchNorm's gamma
+    at 0, not 1, so the untrained network is the identity (the study's 1 adds unit-variance noise, costing steps)."""
     _check_input_shape(input_shape, multiple=1, model=name, residual=True)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     x = inputs
@@ -109,29 +77,14 @@ def win5rb(input_shape=(None, None, 3), *, seed=None, identity_init=False, bn_mo
 
 
 def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=None, name="deblurnet"):
-    """DeblurNet: residual blocks at half resolution, an identity at initialisation.
+    """DeblurNet: residual blocks at half resolution, an identity at initialisation (313,667 parameters by default).
 
     Head: Conv ``head``@3x3 + ReLU at full resolution. Down: Conv ``width``@2x2, stride 2 (a learned pixel-unshuffle).
     Body: ``blocks`` residual blocks, each Conv 3x3 -> ReLU -> Conv 3x3 plus the block's input; no BatchNorm. Up:
     ConvTranspose ``head``@2x2, stride 2, plus the head's features, ReLU. Tail: Conv 3@3x3 with a zero initial kernel,
     added to the input, so the untrained network is the identity. At half resolution a 3x3 convolution covers 6x6
     pixels at a quarter of the cost: 0.16 GFLOP per 32x32 image, 1/16 of Win5-RB's (``reports/cpu_ablation.json``).
-
-    Parameters
-    ----------
-    input_shape : tuple, default (None, None, 3)
-        ``(height, width, 3)``; height and width even (:func:`deblur.restore` reflect-pads any size).
-    width, blocks, head : int, default 64, 4, 32
-        Channels of the half-resolution body, residual blocks in it, channels at full resolution.
-    seed : int or None, default None
-    name : str, default "deblurnet"
-
-    Returns
-    -------
-    model : keras.Model
-        Maps ``(batch, H, W, 3)`` float32 to ``(batch, H, W, 3)`` float32 (input + correction, unbounded). 313,667
-        parameters with the defaults.
-    """
+    Maps float32 (B, H, W, 3), H and W even (:func:`deblur.restore` pads), to input + correction, unbounded."""
     _check_input_shape(input_shape, multiple=2, model=name, residual=True, width=width, blocks=blocks, head=head)
     inputs = keras.Input(shape=input_shape, name="corrupted")
     outputs = _deblurnet_graph(inputs, inputs, width=width, blocks=blocks, head=head, seed=seed)
@@ -140,29 +93,12 @@ def deblurnet(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, seed=
 
 def deblurnet_nonblind(input_shape=(None, None, 3), *, width=64, blocks=4, head=32, hidden=32,
                        sigma_range=(1.0, 4.0), seed=None, name="deblurnet_nonblind"):
-    """DeblurNet told each image's blur sigma (FiLM conditioning).
+    """DeblurNet told each image's blur sigma (FiLM conditioning; 330,627 parameters by default, 16,960 of them FiLM's).
 
-    A second input, sigma (``sigma_range`` mapped to [-1, 1]), goes through ``hidden`` ReLUs to a scale and a shift
-    of each residual block's first convolution, starting at 1 and 0 (the untrained network is the identity). Train
-    with ``Recipe(sigma_input=True)``; predict with ``deblur.metrics.predict(..., sigmas=...)``.
-
-    Parameters
-    ----------
-    input_shape, width, blocks, head
-        As in :func:`deblurnet` (``input_shape`` of the image input).
-    hidden : int, default 32
-        ReLUs between sigma and the per-block scales and shifts.
-    sigma_range : (float, float), default (1.0, 4.0)
-        The training range of sigma (values outside extrapolate linearly).
-    seed : int or None, default None
-    name : str, default "deblurnet_nonblind"
-
-    Returns
-    -------
-    model : keras.Model
-        Inputs ``{"corrupted": (batch, H, W, 3), "sigma": (batch, 1)}``, output ``(batch, H, W, 3)``. 330,627
-        parameters with the defaults (313,667 of DeblurNet, 16,960 of the conditioning).
-    """
+    A second input, sigma (``sigma_range`` mapped to [-1, 1], values outside extrapolating linearly), goes through
+    ``hidden`` ReLUs to a scale and a shift of each residual block's first convolution, starting at 1 and 0 (the
+    untrained network is the identity). The other arguments are :func:`deblurnet`'s. Inputs ``{"corrupted": (B, H, W,
+    3), "sigma": (B, 1)}``. Train with ``Recipe(sigma_input=True)``; predict with ``metrics.predict(..., sigmas=)``."""
     _check_input_shape(input_shape, multiple=2, model=name, hidden=hidden)
     low, high = (float(v) for v in sigma_range)
     if not 0 < low < high:
@@ -218,24 +154,12 @@ def build(name, **kwargs):
 
 
 def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
-    """Convolution FLOPs of one forward pass, per input pixel.
+    """Convolution FLOPs (float) of one forward pass, per input pixel.
 
-    Two FLOPs per multiply-add of every ``Conv2D`` (grouped too), ``DepthwiseConv2D`` and ``Conv2DTranspose`` (per
-    input pixel) at the sizes an image of ``image_shape`` gives them, divided by height times width. Biases,
-    normalisation, activations, pooling, upsampling and additions, a small part of the work, are left out.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A functional model (one input); it is run once on an image of zeros. Nested models count as taking the image.
-    image_shape : tuple of int, default (32, 32, 3)
-        Per pixel, the count does not depend on the size as long as it divides evenly through the model's strides.
-
-    Returns
-    -------
-    float
-        Times ``height * width``, one image's FLOPs: per 32x32 image DeblurNet 0.163 GFLOP, Win5-RB 2.61, CAE 0.457.
-    """
+    Two FLOPs per multiply-add of every ``Conv2D`` (grouped too), ``DepthwiseConv2D`` and ``Conv2DTranspose`` (per input
+    pixel) at the sizes of an ``image_shape`` input; biases, normalisation, activations, pooling, upsampling and
+    additions are left out. ``model``: functional, one input (run once); nested models count as taking the image. Sizes
+    dividing evenly through the strides count alike: per 32x32 image DeblurNet 0.163 GFLOP, Win5-RB 2.61, CAE 0.457."""
     kinds = (layers.Conv2D, layers.DepthwiseConv2D, layers.Conv2DTranspose)
     convs = [layer for layer in model.layers if isinstance(layer, kinds)]
     nested = sum(conv_flops_per_pixel(layer, image_shape) for layer in model.layers if isinstance(layer, keras.Model))
@@ -256,14 +180,7 @@ def conv_flops_per_pixel(model, image_shape=(32, 32, 3)):
 
 
 def gflops_per_image(model, size=32):
-    """Convolution GFLOP (float) of one ``size`` x ``size`` image (see :func:`conv_flops_per_pixel`).
-
-    Parameters
-    ----------
-    model : keras.Model
-    size : int, default 32
-        Height and width of the image (the channels are the model's); at 32, DeblurNet 0.163, Win5-RB 2.61.
-    """
+    """Convolution GFLOP (float) of one ``size`` x ``size`` image (:func:`conv_flops_per_pixel`)."""
     return conv_flops_per_pixel(model, (size, size, model.inputs[0].shape[-1])) * size * size / 1e9
 
 
@@ -288,21 +205,9 @@ def _check_input_shape(input_shape, *, multiple, model, residual=False, **counts
 def load_pretrained(name, *, input_shape=None, verify=True):
     """Build a study model and load its shipped, trained weights: a ``keras.Model`` ready for inference (not compiled).
 
-    Parameters
-    ----------
-    name : str
-        A shipped model (:func:`deblur.pretrained.pretrained_names`), built as its card's architecture and builder
-        arguments (``recipe.build``).
-    input_shape : tuple, optional
-        Passed to the builder; default is the builder's own (CAE 32x32x3, Win5-RB any size).
-    verify : bool, default True
-        Check the weights file's sha256 against the model card first.
-
-    Raises
-    ------
-    PretrainedWeightsError
-        Unknown name, missing file, or a checksum that does not match.
-    """
+    ``name``: a shipped model (:func:`deblur.pretrained.pretrained_names`), built from its card's architecture and
+    ``recipe.build``; ``input_shape``: for the builder (default its own: CAE 32x32x3, Win5-RB any); ``verify``: check
+    the sha256 first. Raises :class:`PretrainedWeightsError` for an unknown name, a missing file or a wrong checksum."""
     weights = weights_file(name, verify=verify)  # an unknown name or a bad file is refused first
     card = model_card(name)
     model = MODELS[card["architecture"]](**card["recipe"]["build"], name=name,
@@ -312,31 +217,17 @@ def load_pretrained(name, *, input_shape=None, verify=True):
 
 
 def set_precision(model, precision="auto"):
-    """Compute ``model`` in float32 or bfloat16 from now on, in place; return the precision it had.
+    """Compute ``model`` in float32 or bfloat16 from now on, in place; return the precision it had (a str).
 
-    bfloat16 is Keras's ``mixed_bfloat16`` policy: weights stay float32, each layer computes in bfloat16, except the
-    model's last layer (the residual add or sigmoid that makes the output), which stays float32, as do the losses.
-    Nested models are set too. The model is not rebuilt: its weights, optimizer and compiled state stay.
-
-    Parameters
-    ----------
-    model : keras.Model
-    precision : {"auto", "float32", "bfloat16"}, default "auto"
-        ``"auto"``: bfloat16 where the CPU computes it natively (:func:`deblur.machine.resolve_precision`).
-
-    Returns
-    -------
-    str
-        ``"float32"`` or ``"bfloat16"``: the precision before the call.
+    bfloat16 is Keras's ``mixed_bfloat16`` policy: weights stay float32, each layer (nested models' too) but the model's
+    last (the residual add or sigmoid) computes in bfloat16; the losses stay float32. Not rebuilt: its weights,
+    optimizer and compiled state stay. ``"auto"``: :func:`deblur.machine.resolve_precision`.
 
     Examples
     --------
     >>> model = deblurnet()
-    >>> set_precision(model, "bfloat16")
-    'float32'
-    >>> model.layers[1].compute_dtype, model.layers[-1].compute_dtype
-    ('bfloat16', 'float32')
-    """
+    >>> set_precision(model, "bfloat16"), model.layers[1].compute_dtype, model.layers[-1].compute_dtype
+    ('float32', 'bfloat16', 'float32')"""
     after = resolve_precision(precision)
     inner = [layer for layer in _all_layers(model) if layer is not model.layers[-1]]
     before = "bfloat16" if any(layer.compute_dtype == "bfloat16" for layer in inner) else "float32"
@@ -373,14 +264,8 @@ class ModelFileError(ValueError):
 def load_model_file(path):
     """Load a ``.keras`` file after checking that its layers declare no more weights than it stores.
 
-    Keras allocates every layer's weights from ``config.json`` before reading them, so a few kB can declare gigabytes;
-    the weights counted from each layer's config are compared with the size of ``model.weights.h5``.
-
-    Raises
-    ------
-    ModelFileError
-        Not a whole ``.keras`` file, or one declaring more weights than it holds (a ``ValueError``).
-    """
+    Keras allocates every layer's weights from ``config.json`` before reading them, so a few kB could declare gigabytes.
+    Raises :class:`ModelFileError` (a ``ValueError``) for a file not a whole ``.keras`` file, or declaring more."""
     try:
         with zipfile.ZipFile(path) as archive:
             sizes = {i.filename: i.file_size for i in archive.infolist()}

@@ -1,8 +1,7 @@
 """Beyond CIFAR: the models on larger natural images bundled with scikit-image.
 
 The images (``skimage.data``) are corrupted the study's way, restored with :func:`deblur.restore` (full size, no
-tiling), and scored beside the identity baseline and the Wiener oracle (true PSF, reflect padding).
-"""
+tiling), and scored beside the identity baseline and the Wiener oracle (true PSF, reflect padding)."""
 
 from __future__ import annotations
 
@@ -25,13 +24,7 @@ NATURAL_IMAGES = ("astronaut", "coffee", "chelsea")
 def load_natural_images(names=NATURAL_IMAGES, *, crop=None):
     """Natural RGB images shipped with scikit-image: ``{name: ndarray of uint8, shape (H, W, 3)}``.
 
-    Parameters
-    ----------
-    names : sequence of str, default :data:`NATURAL_IMAGES`
-        Names of ``skimage.data`` functions returning RGB images.
-    crop : int, optional
-        Keep each image's centre, at most ``crop`` pixels a side.
-    """
+    ``names``: ``skimage.data`` functions returning RGB images; ``crop``: keep each centre, at most that many a side."""
     out = {}
     for name in names:
         loader = getattr(skdata, name, None)
@@ -45,26 +38,12 @@ def load_natural_images(names=NATURAL_IMAGES, *, crop=None):
 
 
 def benchmark(images, models, *, seed=0, wiener_balance=0.01):
-    """Corrupt each image, restore it with every model, and score everything.
+    """Corrupt each image (``i`` with seed ``seed + i``), restore it with every model, and score everything.
 
-    Parameters
-    ----------
-    images : dict of str -> ndarray, shape (H, W, 3), uint8
-        Clean images of any size.
-    models : dict of str -> keras.Model or str
-        Restoration models (or shipped model names) accepted by :func:`deblur.restore`.
-    seed : int, default 0
-        Image ``i`` is corrupted with seed ``seed + i``.
-    wiener_balance : float, default 0.01
-        Wiener oracle regularisation (the value tuned on CIFAR validation images).
-
-    Returns
-    -------
-    scores : dict of str -> dict of str -> dict
-        Image name -> method (``identity``, ``wiener (oracle PSF)``, each model) -> ``{"mse", "psnr", "ssim"}``.
-    restorations : dict of str -> dict of str -> ndarray
-        Image name -> ``corrupted``, ``original`` and every method's output (float in [0, 1] for display).
-    """
+    ``images``: clean uint8 (H, W, 3) of any size; ``models``: models or shipped names (:func:`deblur.restore`);
+    ``wiener_balance``: the Wiener oracle's (tuned on CIFAR validation images). Returns ``scores``, image name ->
+    method (``identity``, ``wiener (oracle PSF)``, each model) -> ``{"mse", "psnr", "ssim"}``, and ``restorations``,
+    image name -> ``corrupted``, ``original`` and every method's output (float in [0, 1] for display)."""
     # Made once, not per image; models loaded here as Keras models, so no do-no-harm guard: the networks themselves.
     restorers = {name: Restorer(as_any_size_model(model), precision="float32") for name, model in models.items()}
     scores, restorations = {}, {}

@@ -1,8 +1,6 @@
 """Figures: sample grid, loss curves, side-by-side comparison grid.
 
-Every plotting function returns the matplotlib ``Figure`` and, given ``path``, saves it (format from the suffix: .png,
-.svg, .pdf). :func:`figures_from_runs` redraws the comparison figures from saved run folders, without retraining.
-"""
+Every plotting function returns the matplotlib ``Figure`` and, given ``path``, saves it (format from the suffix)."""
 
 from __future__ import annotations
 
@@ -22,15 +20,7 @@ __all__ = ["sample_grid", "loss_curves", "comparison_grid", "metric_by_group", "
 
 
 def save_figure(fig, path, *, dpi=150):
-    """Save a figure atomically (temporary file, then rename); returns the ``pathlib.Path``.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    path : str or os.PathLike
-        Destination; the suffix selects the format. Parent folders are created.
-    dpi : int, default 150
-    """
+    """Save a figure atomically (format from the suffix, folders created); returns the ``pathlib.Path``."""
     formats = {f".{k}" for k in fig.canvas.get_supported_filetypes()} if fig is not None else None
     return files.atomic_save(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"), suffixes=formats,
                              example="figure.png")
@@ -59,18 +49,9 @@ def _pick(n, total):
 
 
 def sample_grid(clean, corrupted, *, sigmas=None, n=8, path=None):
-    """Clean images above their corrupted versions.
+    """Clean images (uint8 or float in [0, 1]) above their corrupted versions (float, clipped for display only).
 
-    Parameters
-    ----------
-    clean, corrupted : ndarray, shape (N, H, W, C)
-        uint8 or float in [0, 1]; float (clipped to [0, 1] for display only).
-    sigmas : array_like, shape (N,), optional
-        Blur sigma of each image, shown in the titles.
-    n : int, default 8
-        Number of columns (first ``n`` images).
-    path : str or os.PathLike, optional
-    """
+    ``n`` columns show the first ``n`` images; ``sigmas`` (N,), each image's blur sigma, go in the titles."""
     clean = as_float_images(clean, name="clean")
     corrupted = as_float_images(corrupted, name="corrupted", check_range=False)
     n = _pick(n, len(clean))
@@ -84,17 +65,9 @@ def sample_grid(clean, corrupted, *, sigmas=None, n=8, path=None):
 
 
 def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
-    """Training and validation loss per epoch, one panel per model.
+    """Training and validation loss per epoch, one panel per model; ``baseline``: a reference line (the identity's MSE).
 
-    Parameters
-    ----------
-    histories : dict of str -> dict
-        Model name -> history with ``loss`` and optionally ``val_loss`` lists (:func:`deblur.training.load_history`).
-    log_scale : bool, default True
-    baseline : float, optional
-        A reference loss drawn as a horizontal line, e.g. the identity baseline's MSE (doing nothing).
-    path : str or os.PathLike, optional
-    """
+    ``histories``: model name -> history with ``loss`` and optionally ``val_loss`` lists (``training.load_history``)."""
     if not histories:
         raise ValueError("histories is empty; pass {model name: history}.")
     fig, axes = plt.subplots(1, len(histories), figsize=(4.2 * len(histories), 3.2), squeeze=False)
@@ -118,16 +91,8 @@ def loss_curves(histories, *, log_scale=True, baseline=None, path=None):
 def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
     """Side by side: rows of corrupted, original and each model's restoration, per-image MSE in the titles.
 
-    Parameters
-    ----------
-    clean, corrupted : ndarray, shape (N, H, W, C)
-        uint8 or float in [0, 1]; the network inputs.
-    restorations : dict of str -> ndarray, shape (N, H, W, C)
-        Model name -> restored images (float; clipped for display only).
-    n : int, default 6
-        Number of images (columns).
-    path : str or os.PathLike, optional
-    """
+    ``clean``, ``corrupted``: (N, H, W, C), uint8 or float in [0, 1], the network inputs; ``restorations``: model name
+    -> restored images like them (float, clipped for display only); ``n``: images (columns)."""
     clean = as_float_images(clean, name="clean")
     corrupted = as_float_images(corrupted, name="corrupted", check_range=False)
     rows = {"corrupted": corrupted, "original": clean}
@@ -150,18 +115,8 @@ def comparison_grid(clean, corrupted, restorations, *, n=6, path=None):
 def figures_from_runs(run_dirs, clean, corrupted, *, out_dir, n=6, baseline=None):
     """Redraw loss curves and the comparison grid from saved run folders; returns ``{name: pathlib.Path}``.
 
-    Parameters
-    ----------
-    run_dirs : dict of str -> str or os.PathLike
-        Model name -> run folder.
-    clean, corrupted : ndarray, shape (N, H, W, C)
-        Test images for the comparison grid (the first ``n`` are shown).
-    out_dir : str or os.PathLike
-        Where ``loss_curves.png`` and ``comparison.png`` are written.
-    n : int, default 6
-    baseline : float, optional
-        Identity MSE line for the loss curves.
-    """
+    ``run_dirs``: model name -> run folder; ``clean``, ``corrupted``: test images (the first ``n`` are shown);
+    ``out_dir`` gets ``loss_curves.png`` and ``comparison.png``; ``baseline``: the loss curves' identity MSE line."""
     out_dir = Path(out_dir)
     paths = {"loss_curves": out_dir / "loss_curves.png", "comparison": out_dir / "comparison.png"}
     files.check_outputs(paths.values(), run_dirs.values())  # never into a run folder
@@ -181,15 +136,7 @@ METRIC_LABELS = {"mse": "test MSE", "psnr": "PSNR (dB)", "ssim": "SSIM", "mae": 
 def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=False, path=None):
     """One line per method: a metric's mean in each group (e.g. sigma bin).
 
-    Parameters
-    ----------
-    tables : dict of str -> dict
-        Method name -> :func:`deblur.metrics.grouped_metrics` output (group label -> metrics), the same groups.
-    metric : str, default "mse"
-    xlabel : str, default "blur sigma"
-    log_scale : bool, default False
-    path : str or os.PathLike, optional
-    """
+    ``tables``: method name -> :func:`deblur.metrics.grouped_metrics` output (group label -> metrics), same groups."""
     if not tables:
         raise ValueError("tables is empty; pass {method: grouped metrics}.")
     fig, ax = plt.subplots(figsize=(6.0, 3.6))
@@ -207,15 +154,8 @@ def metric_by_group(tables, *, metric="mse", xlabel="blur sigma", log_scale=Fals
 def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noise=0.02, path=None):
     """A degradation sweep: the metric against blur sigma, one panel per noise level, a line per method.
 
-    Parameters
-    ----------
-    rows : list of dict
-        :func:`deblur.sweep.degradation_sweep` output (``method``, ``sigma``, ``noise_std`` and the metric).
-    metric : {"psnr", "mse", "psnr_of_mean_mse"}, default "psnr"
-    train_sigma_range, train_noise : default (1.0, 4.0), 0.02
-        The training sigmas (shaded) and noise level (its panel says so in its title).
-    path : str or os.PathLike, optional
-    """
+    ``rows``: from :func:`deblur.sweep.degradation_sweep`; ``metric``: ``"psnr"``, ``"mse"`` or ``"psnr_of_mean_mse"``.
+    The training sigmas (``train_sigma_range``) are shaded and the training noise level's panel says so in its title."""
     if not rows:
         raise ValueError("rows is empty; pass deblur.sweep.degradation_sweep(...)'s output.")
     if metric not in rows[0]:
@@ -243,16 +183,7 @@ def sweep_panels(rows, *, metric="psnr", train_sigma_range=(1.0, 4.0), train_noi
 def family_bars(methods, *, rows, baseline="identity", path=None):
     """PSNR gain over doing nothing per blur family: a group of bars per family, a bar per method, with intervals.
 
-    Parameters
-    ----------
-    methods : dict of str -> dict
-        Method -> row (family) -> ``{"psnr": dB, "psnr_ci95": [low, high]}`` (``experiments/real_blur.py``'s record);
-        holds ``baseline``.
-    rows : sequence of str
-        The families to draw, in order.
-    baseline : str, default "identity"
-    path : str or os.PathLike, optional
-    """
+    ``methods``: method -> :func:`deblur.study.family_scores`, ``baseline`` included; ``rows``: the families to draw."""
     if baseline not in methods:
         raise ValueError(f"methods must hold the baseline {baseline!r}; got {list(methods)}.")
     others = [m for m in methods if m != baseline]
@@ -276,16 +207,8 @@ def family_bars(methods, *, rows, baseline="identity", path=None):
 def image_rows(rows, *, path=None, scale=2.2, crop=None):
     """A grid of images of any sizes: one row per item, one column per label.
 
-    Parameters
-    ----------
-    rows : dict of str -> dict of str -> ndarray
-        Row name -> {column label -> image (H, W, C), float, clipped to [0, 1] for display}, the same labels.
-    path : str or os.PathLike, optional
-    scale : float, default 2.2
-        Inches per panel.
-    crop : int, optional
-        Show only the central ``crop`` x ``crop`` pixels of each image, so that details stay visible.
-    """
+    ``rows``: row name -> {column label -> image (H, W, C), float, clipped to [0, 1] for display}, the same labels.
+    ``scale``: inches per panel; ``crop``: show only the central ``crop`` x ``crop`` pixels, so details stay visible."""
     if not rows:
         raise ValueError("rows is empty.")
     if crop is not None:

@@ -1,8 +1,7 @@
 """The shipped models: their weights files and model cards, without Keras.
 
 Each shipped model has ``deblur/weights/<name>.weights.h5`` and a model card ``<name>.json`` (how it was trained, on
-what and which machine, what it scores). :func:`deblur.models.load_pretrained` loads them; this module finds them.
-"""
+what and which machine, what it scores). :func:`deblur.models.load_pretrained` loads them; this module finds them."""
 
 from __future__ import annotations
 
@@ -53,13 +52,7 @@ def pretrained_names(degradation=None):
 
 
 def model_card(name):
-    """The model card (a dict) of a shipped model: recipe, protocol, data, hardware, metrics.
-
-    Parameters
-    ----------
-    name : str
-        A name from :func:`pretrained_names`.
-    """
+    """A shipped model's card, a dict (:func:`pretrained_names`): recipe, protocol, data, hardware, metrics."""
     path = PRETRAINED_DIR / f"{name}.json"
     if not path.is_file():
         raise PretrainedWeightsError(f"No shipped model {name!r}; available: {pretrained_names()}.")
@@ -67,13 +60,9 @@ def model_card(name):
 
 
 def weights_file(name, *, verify=True):
-    """The path of a shipped model's weights, checked against its card's sha256.
+    """The path of a shipped model's weights, checked (``verify``) against its card's sha256.
 
-    Raises
-    ------
-    PretrainedWeightsError
-        Unknown name, missing file, or a checksum that does not match.
-    """
+    Raises :class:`PretrainedWeightsError` for an unknown name, a missing file, or a checksum that does not match."""
     card = model_card(name)
     weights = PRETRAINED_DIR / card["weights_file"]
     if not weights.is_file():

@@ -1,8 +1,7 @@
 """The configuration of a training run: one :class:`Recipe`, and the :class:`Seeds` it derives.
 
 A recipe says everything about *how* a model is trained; a run folder's ``config.json`` and a model card hold it
-(:meth:`Recipe.as_dict`, :meth:`Recipe.from_dict`). Importing this module does not import Keras.
-"""
+(:meth:`Recipe.as_dict`, :meth:`Recipe.from_dict`). Importing this module does not import Keras."""
 
 from __future__ import annotations
 
@@ -23,9 +22,9 @@ CORRUPTIONS = ("fixed", "fresh", "device")
 LR_SCHEDULES = ("constant", "win5rb", "cosine")
 #: The study's length, used when a recipe sets none.
 STUDY_EPOCHS = 20
-#: Fields that records written before ``Recipe.degradation`` held flat (now :class:`deblur.degradations.Study`'s).
+#: Fields older records held flat before ``Recipe.degradation`` (now :class:`deblur.degradations.Study`'s).
 LEGACY_DEGRADATION_FIELDS = ("sigma_range", "noise_std", "sharp_fraction", "zoom_fraction", "zoom_range")
-#: Fields that records written before ``Recipe.length`` held flat (now :class:`Epochs`, :class:`Steps`, :class:`Budget`).
+#: Fields older records held flat before ``Recipe.length`` (now :class:`Epochs`, :class:`Steps`, :class:`Budget`).
 LEGACY_LENGTH_FIELDS = ("epochs", "steps", "hold_steps", "budget_seconds")
 
 
@@ -44,8 +43,7 @@ class Epochs:
 
 @dataclass(frozen=True)
 class Steps:
-    """Train for ``steps`` batches; a cosine schedule holds the base rate for the first ``hold_steps`` (a replayed
-    :class:`Budget` records both)."""
+    """Train for ``steps`` batches; a cosine schedule holds its base rate for ``hold_steps`` (a replayed budget's)."""
 
     steps: int
     hold_steps: int = 0
@@ -62,8 +60,7 @@ class Steps:
 
 @dataclass(frozen=True)
 class Budget:
-    """Train for about ``budget_seconds`` of training steps: the run measures its speed over the first tenth, then
-    fixes and records its step count (replay it as :class:`Steps`)."""
+    """Train for about ``budget_seconds``: the speed over the first tenth fixes the step count, which is recorded."""
 
     budget_seconds: float
 
@@ -76,12 +73,10 @@ class Budget:
 
 
 def length_from_dict(d):
-    """The length its ``as_dict`` wrote (its keys are its tag): ``{"epochs": 20}``, ``{"steps": 500, "hold_steps":
-    0}``, ``{"budget_seconds": 120.0}``.
+    """The length its ``as_dict`` wrote (its keys are its tag), e.g. ``{"budget_seconds": 120.0}``.
 
     >>> length_from_dict({"steps": 500})
-    Steps(steps=500, hold_steps=0)
-    """
+    Steps(steps=500, hold_steps=0)"""
     for cls in (Epochs, Steps, Budget):
         names = [f.name for f in fields(cls)]
         if names[0] in d and set(d) <= set(names):
@@ -91,8 +86,7 @@ def length_from_dict(d):
 
 
 def make_length(*, epochs=None, steps=None, hold_steps=0, budget_seconds=None):
-    """The one length these keywords name (at most one of ``epochs``, ``steps``, ``budget_seconds``; none: the
-    study's 20 epochs)."""
+    """The one length these keywords name (at most one of them; none: the study's 20 epochs)."""
     given = {k: v for k, v in (("epochs", epochs), ("steps", steps), ("budget_seconds", budget_seconds))
              if v is not None}
     if len(given) > 1:
@@ -111,13 +105,7 @@ def _derived(offset, doc):
 
 @dataclass(frozen=True)
 class Seeds:
-    """Every seed of a run, derived from one base seed; streams that share a value (``training``) derive their own keys.
-
-    Attributes
-    ----------
-    base : int
-        Seed of the training subset, weight initialisation, train/validation split, shuffling and fresh corruption.
-    """
+    """Every seed of a run, derived from one base seed; streams sharing a value (``training``) derive their own keys."""
 
     base: int = 0
 
@@ -150,57 +138,30 @@ class Seeds:
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one model is trained: the whole configuration of a run.
+    """How one model is trained: the whole configuration of a run, every field checked.
 
-    Defaults are the study's protocol (MSE, Adam 1e-3, batch 32, 10 % validation, training images corrupted once, 20
-    epochs); every field is checked.
+    Defaults are the study's protocol: MSE, Adam 1e-3, batch 32, 10 % validation, training images corrupted once, 20
+    epochs. ``model`` and ``build`` name the builder (:data:`deblur.models.MODELS`, or a research script's) and its
+    keyword arguments; ``loss`` is a Keras loss name or a registered one's (``"package>name"``,
+    :func:`deblur.training.make_loss`); ``seed`` is the base of the run's :class:`Seeds`.
 
-    Attributes
-    ----------
-    model : str
-        The builder's name (:data:`deblur.models.MODELS`; research scripts may name their own builders).
-    build : dict
-        Builder keyword arguments (e.g. ``{"bn_momentum": 0.9}``).
-    learning_rate : float
-        Adam's base learning rate.
-    beta_2 : float
-        Adam's second-moment decay (NAFNet trains with 0.9).
-    weight_decay : float
-        Decoupled weight decay (Keras's, as AdamW's); 0: plain Adam.
-    ema_momentum : float or None
-        Keep an exponential moving average of the weights with this momentum (e.g. 0.999) and end the run with it
-        (Keras's ``use_ema``); None: the last weights.
-    lr_schedule : {"constant", "win5rb", "cosine"}
-        ``"win5rb"``: the study's, times ``exp(-0.5)`` per epoch from epoch 5. ``"cosine"`` decays per epoch over
-        ``epochs``, or per step over a step count or time budget.
-    loss : str
-        A Keras loss name, or a registered one's (``"package>name"``, :func:`deblur.training.make_loss`).
-    batch_size : int
-    validation_split : float
-        Random fraction of the images held out for validation, in [0, 1).
-    corruption : {"fixed", "fresh", "device"}
-        ``"fixed"``: the study's, every training image corrupted once (``Seeds(seed).train_corruption``); ``"fresh"``:
-        every batch corrupted anew as it is drawn (on the CPU); ``"device"``: the same, inside the training step.
-    flips : bool
-        Random horizontal and vertical flips (``"fresh"`` and ``"device"``).
-    length : Epochs, Steps or Budget
-        How long: ``Epochs(20)`` (the default), ``Steps(steps, hold_steps=0)`` or ``Budget(seconds)``, about that
-        many seconds of training steps (the run records the steps reached; replay them as ``Steps``).
-    global_clipnorm : float or None
-        Clip the gradients to this global norm (None: the study's, no clipping).
-    sigma_input : bool
-        Feed each image's blur sigma to a non-blind model (``"fresh"`` and a ``Study`` degradation only; inputs
-        ``corrupted`` and ``sigma``).
-    degradation : deblur.degradations.Study or deblur.degradations.Realistic
-        How the clean training images become inputs: the study's Gaussian (``Study()``, the default; wider ranges,
-        sharp and magnified shares as its fields) or the realistic family (``Realistic(...)``: camera shake, motion,
-        defocus, Gaussians, noise, JPEG; on the CPU, ``"fresh"`` or ``"fixed"``).
-    precision : {"auto", "float32", "bfloat16"}
-        Of the training arithmetic (:func:`deblur.models.set_precision`): ``"auto"`` is bfloat16 on a CPU that
-        computes it natively, float32 elsewhere; the run's history records which. Saved models compute in float32.
-    seed : int
-        The base of the run's :class:`Seeds`: initialisation, split, shuffle and corruption.
-    """
+    ``learning_rate``, ``beta_2``: Adam's base rate and second-moment decay (NAFNet trains with 0.9); ``weight_decay``:
+    decoupled (AdamW's; 0: none); ``ema_momentum``: end with a moving average of the weights of this momentum (e.g.
+    0.999; Keras's ``use_ema``); ``global_clipnorm``: clip gradients to this global norm (None for these two: the last
+    weights, no clipping, as the study). ``lr_schedule``: ``"constant"``, ``"win5rb"`` (the study's: times ``exp(-0.5)``
+    per epoch from epoch 5) or ``"cosine"`` (decays per epoch over ``epochs``, or per step over a step count or time
+    budget). ``length``: ``Epochs(20)`` (the default), ``Steps(steps, hold_steps=0)`` or ``Budget(seconds)`` (the run
+    records the steps reached; replay them as ``Steps``). ``precision`` (``"auto"``, ``"float32"`` or ``"bfloat16"``) of
+    the training arithmetic (:func:`deblur.models.set_precision`): ``"auto"`` is bfloat16 on a CPU that computes it
+    natively, float32 elsewhere; the run's history records which. Saved models compute in float32.
+
+    ``validation_split``: the random fraction of images held out, in [0, 1). ``corruption``: ``"fixed"`` (the study's:
+    every training image corrupted once, ``Seeds(seed).train_corruption``), ``"fresh"`` (every batch anew as it is
+    drawn, on the CPU) or ``"device"`` (the same, inside the training step). ``flips``: random horizontal and vertical
+    flips (not ``"fixed"``). ``sigma_input``: feed each image's blur sigma to a non-blind model (``"fresh"`` and
+    ``Study`` only; inputs ``corrupted``, ``sigma``). ``degradation``: the study's Gaussian (``Study()``, the default;
+    wider ranges, sharp and magnified shares as its fields) or :class:`deblur.degradations.Realistic` (camera shake,
+    motion, defocus, Gaussians, noise, JPEG; on the CPU, ``"fresh"`` or ``"fixed"``)."""
 
     model: str
     build: dict = field(default_factory=dict)
@@ -286,9 +247,8 @@ class Recipe:
     def from_dict(cls, d):
         """The recipe :meth:`as_dict` wrote; an unknown field is an error that names it.
 
-        Records written before the degradation and the length were one field each (flat ``sigma_range``,
-        ``noise_std``, ``sharp_fraction``, ``zoom_fraction``, ``zoom_range``; ``epochs``, ``steps``, ``hold_steps``,
-        ``budget_seconds``) read as the ``Study`` and length they describe."""
+        Older records' flat degradation and length fields (:data:`LEGACY_DEGRADATION_FIELDS`,
+        :data:`LEGACY_LENGTH_FIELDS`) read as the ``Study`` and length they describe."""
         d = dict(d)
         flat = {name: d.pop(name) for name in LEGACY_LENGTH_FIELDS if name in d}
         if flat and "length" in d:

@@ -1,9 +1,7 @@
-"""The study's protocol in one place, for the notebook, ``deblur train``, ``tools/`` and ``experiments/``: the study's
-recipe and ours (:data:`RECIPES`), run sizes (:data:`PROFILES`), data (:func:`load_profile_data`), :func:`train_model`.
+"""The study's protocol: its recipe and ours (:data:`RECIPES`), run sizes (:data:`PROFILES`), data and training.
 
-The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise, no clipping; MSE, Adam 1e-3, batch 32, 20
-epochs, 10 % validation; Win5-RB's learning rate times exp(-0.5) every epoch from epoch 5.
-"""
+The study: 5x5 Gaussian blur with sigma ~ U[1, 4), then 0.02 N(0, 1) noise, no clipping; MSE, Adam 1e-3, batch 32,
+20 epochs, 10 % validation; Win5-RB's learning rate times exp(-0.5) every epoch from epoch 5."""
 
 from __future__ import annotations
 
@@ -16,9 +14,9 @@ from . import corruption, data, degradations, metrics
 from .pretrained import MODEL_NAMES
 from .recipe import STUDY_EPOCHS, Budget, Epochs, Recipe, Seeds, Steps, make_length
 
-__all__ = ["MODEL_NAMES", "Seeds", "Recipe", "Epochs", "Steps", "Budget", "RECIPES", "recipe", "nonblind_recipe", "wide_recipe",
-           "WIDE_SIGMA_RANGE", "WIDE_NOISE_RANGE", "Profile", "PROFILES", "get_profile", "STUDY_REPORTED",
-           "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "QUICK_RECIPE", "SHIPPED_DEBLURNET", "SCRATCH_DIR",
+__all__ = ["MODEL_NAMES", "Seeds", "Recipe", "Epochs", "Steps", "Budget", "RECIPES", "recipe", "nonblind_recipe",
+           "wide_recipe", "WIDE_SIGMA_RANGE", "WIDE_NOISE_RANGE", "Profile", "PROFILES", "get_profile",
+           "STUDY_REPORTED", "STUDY_EPOCHS", "QUICK_TRAIN_SECONDS", "QUICK_RECIPE", "SHIPPED_DEBLURNET", "SCRATCH_DIR",
            "load_profile_data", "realistic_test", "REALISTIC_ROWS", "family_scores", "train_model"]
 
 #: The recipe fields that say how long a run is; setting one clears the others.
@@ -27,16 +25,13 @@ _LENGTHS = {"epochs", "steps", "hold_steps", "budget_seconds"}
 #: The one git-ignored folder for scratch output (run folders, the notebook's figures and JSON); records: ``reports/``.
 SCRATCH_DIR = Path("runs")
 
-#: Test MSE reported by the original study, on the *official* CIFAR-10 arrays (not the JPEG stand-in): not directly
-#: comparable with numbers measured here.
+#: Test MSE the study reported on the *official* CIFAR-10 arrays (not our JPEG stand-in): not directly comparable.
 STUDY_REPORTED = {"cae": {"mse": 0.00282}, "win5rb": {"mse": 0.00226}}
 
-#: Our fixes to the study's recipe (docs/research.md, ``reports/cpu_ablation.json``): corrupt every batch anew with
-#: random flips, cosine learning-rate decay, Win5-RB started as the identity, BatchNorm momentum 0.9 (not 0.99).
+#: Our fixes to the study's recipe (``reports/cpu_ablation.json``): fresh corruption, flips, cosine decay; see RECIPES.
 _OURS = dict(lr_schedule="cosine", corruption="fresh", flips=True)
 
-#: Training recipes by name, then model: ``"study"`` unchanged, ``"ours"`` the one that works at CPU sizes (DeblurNet,
-#: not in the study, always trains with ours).
+#: Recipes by name, then model: ``"study"`` unchanged, ``"ours"`` works at CPU sizes (DeblurNet always trains with it).
 RECIPES = {
     "study": {"cae": Recipe("cae"), "win5rb": Recipe("win5rb", lr_schedule="win5rb")},
     "ours": {"cae": Recipe("cae", build={"bn_momentum": 0.9}, **_OURS),
@@ -48,8 +43,8 @@ RECIPES = {
 def recipe(name, model, **changes):
     """The :class:`Recipe` ``name`` (``"study"`` or ``"ours"``) for ``model``, with fields changed.
 
-    A model the named recipe does not cover (DeblurNet under ``"study"``) gets ours. A length may be given as
-    ``length=`` or as one of ``epochs``, ``steps`` (with ``hold_steps``) and ``budget_seconds``."""
+    A model the named recipe lacks (DeblurNet under ``"study"``) gets ours. A length may be given as ``length=`` or as
+    one of ``epochs``, ``steps`` (with ``hold_steps``) and ``budget_seconds``."""
     if name not in RECIPES:
         raise ValueError(f"Unknown recipe {name!r}; choose one of {sorted(RECIPES)}.")
     base = RECIPES[name].get(model) or RECIPES["ours"].get(model)
@@ -65,19 +60,10 @@ def recipe(name, model, **changes):
 
 
 def nonblind_recipe(model_recipe, *, replay=None):
-    """The :class:`Recipe` ``model_recipe`` for a model told each image's blur (``sigma_input=True``).
+    """``model_recipe`` (``"fresh"`` corruption) for a model told each image's blur (``sigma_input=True``).
 
-    With the same seed, the non-blind run sees the very same corrupted batches as the blind run, so the two differ
-    only in what the model is told.
-
-    Parameters
-    ----------
-    model_recipe : Recipe
-        A ``"fresh"``-corruption recipe (ours), e.g. ``profile.recipe_for("deblurnet")``.
-    replay : dict, optional
-        ``TrainedRun.length`` of the blind run: a time budget is replaced by the step count (and hold) that run
-        recorded, so both runs take the same steps at the same learning rates on any machine.
-    """
+    With the same seed it sees the blind run's batches: the two differ only in what the model is told. ``replay`` (the
+    blind run's ``TrainedRun.length``) replaces a time budget by its recorded steps and hold, alike on any machine."""
     return _fresh_variant(model_recipe, "A non-blind recipe", replay, sigma_input=True)
 
 
@@ -107,23 +93,11 @@ def _fresh_variant(model_recipe, what, replay, **changes):
 class Profile:
     """How much data a run uses, and how each model trains.
 
-    Attributes
-    ----------
-    name, note : str
-    n_train, n_test : int or None
-        Training images (validation included) and test images; ``None``: all 50,000 and 10,000.
-    recipe : str
-        ``"study"`` or ``"ours"`` (see :data:`RECIPES`).
-    lengths : dict of str -> dict
-        Per model, the recipe fields this profile sets: its length (``{"epochs": 20}``, ``{"budget_seconds": 100}``,
-        ``{"steps": ...}``) and anything else it changes.
-    seed : int
-        The base of :class:`Seeds`.
-    reduced, train : bool
-        Whether the run is smaller than the study's protocol; False for ``pretrained`` (shipped weights, no training).
-    natural_images, natural_crop : tuple of str, int or None
-        ``skimage.data`` images for the beyond-CIFAR section, and their centre crop (None: whole).
-    """
+    ``n_train`` (validation included) and ``n_test``: image counts, ``None`` for all 50,000 and 10,000. ``recipe``:
+    ``"study"`` or ``"ours"`` (:data:`RECIPES`); ``seed``: the base of :class:`Seeds`. ``lengths``: per model, the
+    recipe fields the profile sets: its length (``{"epochs": 20}``, ``{"budget_seconds": 100}``, ``{"steps": ...}``) and
+    any other. ``reduced``: smaller than the study's protocol; ``train``: False for ``pretrained`` (shipped weights).
+    ``natural_images`` and ``natural_crop``: the beyond-CIFAR section's ``skimage.data`` images and centre crop."""
 
     name: str
     n_train: int | None
@@ -165,11 +139,10 @@ class Profile:
         return f"Profile '{self.name}': {sizes}.\n{self.note}"
 
 
-#: Training seconds per model of the quick profile (the notebook's ``TRAIN_SECONDS`` replaces them): the quick
-#: notebook ends in under 12 minutes on a 2-core CPU. The CAE needs the most steps to beat doing nothing.
+#: The quick profile's training seconds (the notebook's ``TRAIN_SECONDS``): the CAE needs most steps to beat nothing.
 QUICK_TRAIN_SECONDS = {"cae": 140, "win5rb": 80, "deblurnet": 60}
-#: The quick profile's batches of 8 (Win5-RB at 3x the learning rate): 3-4x the steps in the same seconds, so that on
-#: a CPU without AVX-512 every model beats doing nothing (``reports/quick_recipe.json``; at 32 the CAE did not).
+#: The quick profile's batches of 8 (Win5-RB at 3x the rate): 3-4x the steps, so that every model beats doing nothing
+#: on a CPU without AVX-512 (``reports/quick_recipe.json``; at 32 the CAE did not).
 QUICK_RECIPE = {"cae": {"batch_size": 8}, "win5rb": {"batch_size": 8, "learning_rate": 3e-3},
                 "deblurnet": {"batch_size": 8}}
 
@@ -198,15 +171,9 @@ PROFILES = {
 def get_profile(name="quick", *, train_seconds=None, **overrides):
     """A :class:`Profile` from :data:`PROFILES`, optionally changed.
 
-    Parameters
-    ----------
-    name : str, default "quick"
-    train_seconds : float or dict, optional
-        A time budget for every trained model (a number) or per model (a dict): sets ``budget_seconds``.
-    **overrides
-        Fields of :class:`Profile` to replace (``n_train=500``); ``lengths`` is merged per model
-        (``lengths={"cae": {"epochs": 1}}``). Changing the full profile marks it reduced.
-    """
+    ``train_seconds``: a time budget (``budget_seconds``) for every trained model (a number) or per model (a dict).
+    ``overrides``: :class:`Profile` fields to replace (``n_train=500``); ``lengths`` is merged per model
+    (``lengths={"cae": {"epochs": 1}}``). Changing the full profile marks it reduced."""
     try:
         profile = PROFILES[name]
     except KeyError:
@@ -234,21 +201,10 @@ def get_profile(name="quick", *, train_seconds=None, **overrides):
 
 
 def load_profile_data(profile, source=None):
-    """The profile's training pool and test set, with the study's fixed corruptions.
+    """The profile's training pool and test set, with the study's fixed corruptions (``source``: see ``load_cifar10``).
 
-    Parameters
-    ----------
-    profile : Profile
-    source : str or os.PathLike, optional
-        CIFAR-10 source (see :func:`deblur.data.load_cifar10`).
-
-    Returns
-    -------
-    dict
-        ``x_test`` (uint8, (n_test, 32, 32, 3)), ``y_test``, ``x_test_corrupted`` (float32), ``sigma_test``; when the
-        profile trains, also ``x_train`` (uint8) and ``x_train_corrupted`` (float32: the study's corruption, done
-        once; ``"fresh"`` and ``"device"`` recipes do not use it).
-    """
+    A dict: ``x_test`` (uint8, (n_test, 32, 32, 3)), ``y_test``, ``x_test_corrupted`` (float32), ``sigma_test``; if the
+    profile trains, also ``x_train`` (uint8) and ``x_train_corrupted`` (float32, for ``"fixed"`` recipes)."""
     seeds = profile.seeds
     (x_train, y_train), (x_test, y_test) = data.load_cifar10(source)
     x_test, y_test = data.subset(x_test, y_test, profile.n_test, seed=seeds.test_subset)
@@ -263,8 +219,7 @@ def load_profile_data(profile, source=None):
 def realistic_test(x_test, seeds=Seeds(0), degradation=degradations.REALISTIC_CIFAR):
     """The study's fixed realistic test set: ``x_test`` degraded by ``degradation`` with ``seeds.realistic_test``.
 
-    Returns ``(corrupted, draws)`` (float32 (N, H, W, C) and :class:`deblur.degradations.Draws`: each image's family,
-    kernel, noise and JPEG quality); the same images and seeds give bit-identical output."""
+    ``(corrupted, draws)``: float32 (N, H, W, C) and :class:`deblur.degradations.Draws`, bit-identical per seed."""
     return degradation(x_test, seed=seeds.realistic_test)
 
 
@@ -275,8 +230,8 @@ REALISTIC_ROWS = (*degradations.FAMILIES, "jpeg", "all")
 def family_scores(restored, clean, draws, *, seed=Seeds(0).bootstrap):
     """Per row of :data:`REALISTIC_ROWS`: test MSE and mean per-image PSNR with 95 % bootstrap intervals, and ``n``.
 
-    ``restored``: the outputs for :func:`realistic_test`'s images (float in [0, 1]); ``clean``: those images
-    (uint8 or float); ``draws``: its :class:`deblur.degradations.Draws`, which say each image's family."""
+    ``restored``: the outputs for :func:`realistic_test`'s images (float in [0, 1]); ``clean``: those images (uint8 or
+    float); ``draws``: its :class:`deblur.degradations.Draws`, which say each image's family."""
     per_image = metrics.per_image_metrics(restored, clean)
     names = draws.names
     masks = {**{family: names == family for family in degradations.FAMILIES},
@@ -297,26 +252,11 @@ def train_model(model_recipe, x_train, x_train_corrupted=None, *, run_dir, verbo
                 workers=1):
     """Build the recipe's model and train it in its run folder (a rerun resumes it): a ``deblur.training.TrainedRun``.
 
-    Parameters
-    ----------
-    model_recipe : Recipe
-        E.g. ``profile.recipe_for("cae")``; its ``seed`` seeds everything.
-    x_train : ndarray, shape (N, 32, 32, 3), uint8
-        The training pool (validation is held out of it).
-    x_train_corrupted : ndarray, optional
-        The study's fixed corruption of ``x_train`` (``"fixed"`` recipes; ignored by the others); default: corrupted
-        in :func:`deblur.training.train` with ``Seeds(seed).train_corruption``.
-    run_dir : str or os.PathLike
-    verbose : "auto", 0, 1 or 2
-        Keras's progress display.
-    callbacks : sequence of keras.callbacks.Callback
-    model : keras.Model, optional
-        A model to train instead of the recipe's own (build it with ``seed=Seeds(recipe.seed).init``).
-    workers : int, default 1
-        Threads preparing batches (:func:`deblur.training.train`).
-    """
+    ``model_recipe`` (e.g. ``profile.recipe_for("cae")``): its ``seed`` seeds everything. ``x_train``: uint8
+    (N, 32, 32, 3), validation held out. ``x_train_corrupted``: its fixed corruption, for ``"fixed"`` recipes only
+    (default: :func:`deblur.training.train` makes it). ``model``: one to train instead (build it with
+    ``seed=Seeds(recipe.seed).init``). ``verbose``, ``workers``: as :func:`deblur.training.train`'s."""
     from . import models, training  # Keras loads here, not with the protocol (``deblur --help`` stays fast)
-
     training.distributed.initialize()  # one of several processes, when the environment says so (before building)
     if model is None:
         model = models.build(model_recipe.model, seed=Seeds(model_recipe.seed).init, **model_recipe.build)

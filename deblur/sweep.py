@@ -1,9 +1,6 @@
-"""Degradation sweep: every method over a grid of blur strengths and noise levels.
+"""Degradation sweep: every method over a grid of blur strengths and noise levels, on the *same* images (one seed).
 
-:func:`degradation_sweep` scores methods outside the study's corruption, one fixed sigma and noise level per setting,
-every method on the *same* images (one seed everywhere). The oracle baselines get the true sigma, the networks nothing.
-:func:`crossovers` says where each method stops beating doing nothing; :func:`deblur.plots.sweep_panels` draws it.
-"""
+Oracles get the true sigma, the networks nothing; :func:`crossovers` says where each method beats doing nothing."""
 
 from __future__ import annotations
 
@@ -27,20 +24,9 @@ IDENTITY = "identity"
 def corrupt_setting(clean, *, sigma, noise_std, seed, family="study", angle=0.0):
     """The sweep's corruption at one setting: every image blurred alike, then seeded noise; float32, unclipped.
 
-    Parameters
-    ----------
-    clean : ndarray, shape (N, H, W, C)
-        uint8 or float in [0, 1].
-    sigma, noise_std : float
-        The blur's strength and the noise level, >= 0: for ``family="study"`` the sigma of the study's 5x5 Gaussian;
-        otherwise the strength of :func:`deblur.degradations.family_kernel` (pixels: shake extent, motion length,
-        defocus radius or untruncated Gaussian sigma).
-    seed : int or numpy.random.Generator
-        The noise's seed (and a camera shake's trajectory).
-    family : {"study", "shake", "motion", "defocus", "gaussian", "none"}, default "study"
-    angle : float, default 0
-        Degrees, for motion.
-    """
+    ``clean``: (N, H, W, C), uint8 or float in [0, 1]. ``sigma`` (>= 0): for ``family="study"`` the sigma of the study's
+    5x5 Gaussian, else the strength of :func:`deblur.degradations.family_kernel` (pixels; ``angle`` in degrees).
+    ``seed`` seeds the noise (and a camera shake's trajectory)."""
     if family == "study":
         return corruption.corrupt(clean, seed=seed, sigma_range=(float(sigma),) * 2, noise_std=float(noise_std))[0]
     kernel = degradations.family_kernel(family, sigma, angle=angle, seed=seed)
@@ -52,14 +38,8 @@ def corrupt_setting(clean, *, sigma, noise_std, seed, family="study", angle=0.0)
 def model_methods(models_by_name, *, wiener_balance=0.01, batch_size=256):
     """The sweep's methods, ``{name: f(corrupted, sigmas) -> restored}``: Wiener with the true PSF and the networks.
 
-    Parameters
-    ----------
-    models_by_name : dict of str -> keras.Model or str
-        The networks, each a model or a shipped model's name.
-    wiener_balance : float, default 0.01
-        Wiener's regularisation (``reports/baselines.json`` holds the value tuned at the study's corruption).
-    batch_size : int, default 256
-    """
+    ``models_by_name``: models or shipped models' names. ``wiener_balance``: Wiener's regularisation
+    (``reports/baselines.json`` holds the value tuned at the study's corruption)."""
     def wiener(corrupted, blur):  # the study's sigmas (N,), or one kernel (K, K) of another family
         if np.ndim(blur) == 2:
             return baselines.wiener_oracle(corrupted, psf=blur, balance=wiener_balance)
@@ -76,29 +56,14 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
                       family="study", angle=0.0):
     """Test MSE and PSNR of every method at every (sigma, noise) setting, on the same images.
 
-    Parameters
-    ----------
-    methods : dict of str -> callable
-        ``name -> f(corrupted, blur) -> restored`` (:func:`model_methods`; ``blur`` the true blur: each image's sigma
-        for the study's family, else the kernel); the identity is added first as :data:`IDENTITY`.
-    clean : ndarray, shape (N, H, W, C)
-        Clean test images, uint8 or float in [0, 1].
-    sigmas, noise_levels : sequence of float, default :data:`SIGMAS`, :data:`NOISE_LEVELS`
-        Each >= 0 (sigma 0: no blur).
-    seed : int
-        The noise's seed (``deblur.study.Seeds(...).sweep_corruption``).
-    progress : callable, optional
-        Called with each row as it is scored (e.g. ``print``).
-    family, angle : default "study", 0
-        The blur family and angle (:func:`corrupt_setting`); ``sigmas`` are then its strengths.
+    ``methods``: ``name -> f(corrupted, blur) -> restored`` (:func:`model_methods`; ``blur``: the true one, each image's
+    sigma for the study's family, else the kernel); the identity is added first as :data:`IDENTITY`. ``clean``: uint8 or
+    float in [0, 1]. ``sigmas``, ``noise_levels``: each >= 0 (sigma 0: no blur); for another ``family``
+    (:func:`corrupt_setting`) ``sigmas`` are its strengths. ``seed``: the noise's (``Seeds(...).sweep_corruption``).
+    ``progress`` is called with each row as it is scored (e.g. ``print``).
 
-    Returns
-    -------
-    list of dict
-        One row per setting and method: ``method``, ``sigma`` (the strength), ``noise_std``, ``mse`` and ``psnr``
-        (means of per-image values), ``psnr_of_mean_mse``, ``n_images``, ``seconds``; and ``family`` when not the
-        study's.
-    """
+    Returns one dict per setting and method: ``method``, ``sigma`` (the strength), ``noise_std``, ``mse`` and ``psnr``
+    (per-image means), ``psnr_of_mean_mse``, ``n_images``, ``seconds``, and ``family`` when not the study's."""
     if not isinstance(methods, dict) or IDENTITY in methods:
         raise ValueError(f"methods must be a dict of name -> f(corrupted, sigmas), without {IDENTITY!r} "
                          "(the sweep adds it).")
@@ -134,13 +99,7 @@ def degradation_sweep(methods, clean, *, sigmas=SIGMAS, noise_levels=NOISE_LEVEL
 
 
 def crossovers(rows):
-    """Where each method beats doing nothing: ``{method: {noise_std: {"beats": [sigma, ...], "loses": [...]}}}``.
-
-    Parameters
-    ----------
-    rows : list of dict
-        :func:`degradation_sweep` output.
-    """
+    """Where each method beats doing nothing: ``{method: {noise_std: {"beats": [sigma, ...], "loses": [...]}}}``."""
     identity = {(r["sigma"], r["noise_std"]): r["mse"] for r in rows if r["method"] == IDENTITY}
     out = {}
     for r in rows:
@@ -166,8 +125,9 @@ def describe_crossovers(rows):
 
 
 def format_table(rows, *, metric="psnr"):
-    """:func:`degradation_sweep` rows as Markdown: a line per (noise, sigma), a column per method; ``metric`` "psnr"
-    (dB, ``inf`` for an unchanged sharp image) or "mse"."""
+    """:func:`degradation_sweep` rows as Markdown: a line per (noise, sigma), a column per method.
+
+    ``metric``: ``"psnr"`` (dB, ``inf`` for an unchanged sharp image) or ``"mse"``."""
     cells, methods = {}, list(dict.fromkeys(r["method"] for r in rows))
     for r in rows:
         cells.setdefault((r["noise_std"], r["sigma"]), {})[r["method"]] = r[metric]

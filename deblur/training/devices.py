@@ -1,19 +1,8 @@
-"""Data-parallel training over every device of one machine.
-
-Wrap the building *and* the training of a model in :func:`data_parallel`::
-
-    from deblur import models, training
-    from deblur.training import devices
-
-    with devices.data_parallel() as replicas:
-        model = models.build("deblurnet", seed=0)
-        recipe = training.Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
-        run = training.train(model, x_train, recipe, run_dir="runs/dp")
+"""Data-parallel training over every device of one machine: build *and* train the model inside :func:`data_parallel`.
 
 Each batch is split evenly across the devices and the gradients averaged: single-device training with the same
 global batch (on TensorFlow BatchNorm uses each device's own statistics). JAX and TensorFlow only. On a CPU, split
-it into virtual devices first: on JAX ``XLA_FLAGS=--xla_force_host_platform_device_count=2``, else :func:`split_cpu`.
-"""
+it into virtual devices first: on JAX ``XLA_FLAGS=--xla_force_host_platform_device_count=2``, else :func:`split_cpu`."""
 
 from __future__ import annotations
 
@@ -27,9 +16,7 @@ __all__ = ["data_parallel", "list_devices", "split_cpu"]
 
 
 def list_devices():
-    """The devices :func:`data_parallel` would use, accelerators if any, else CPUs: backend device names (str).
-
-    E.g. ``["cuda:0", "cuda:1"]`` (JAX) or ``["/device:GPU:0"]`` (TensorFlow)."""
+    """Names (str) of the devices :func:`data_parallel` uses: accelerators (e.g. ``"cuda:0"``) if any, else CPUs."""
     backend = keras.backend.backend()
     if backend == "jax":
         return list(keras.distribution.list_devices())
@@ -44,24 +31,17 @@ def list_devices():
 
 @contextlib.contextmanager
 def data_parallel(devices=None):
-    """Build and train models inside this block to use every device.
+    """Build and train models inside this block to use every device (``devices``: names, default all of them).
 
-    Parameters
-    ----------
-    devices : sequence of str, optional
-        Device names (see :func:`list_devices`); default: all of them.
+    Yields the number of replicas: choose a batch size (and a training-set size) whose batches are all multiples of it.
+    Raises ``NotImplementedError`` on the PyTorch backend, ``ValueError`` for an empty device list.
 
-    Yields
-    ------
-    int
-        The number of replicas: choose a batch size (and a training-set size) whose batches are all multiples of it.
-
-    Raises
-    ------
-    NotImplementedError
-        On the PyTorch backend.
-    ValueError
-        An empty device list.
+    Examples
+    --------
+    >>> with data_parallel() as replicas:  # doctest: +SKIP
+    ...     model = models.build("deblurnet", seed=0)
+    ...     recipe = training.Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
+    ...     run = training.train(model, x_train, recipe, run_dir="runs/dp")
     """
     devices = list(devices) if devices is not None else list_devices()
     if not devices:
@@ -85,19 +65,12 @@ def data_parallel(devices=None):
 
 
 def split_cpu(n):
-    """TensorFlow only: split the CPU into ``n`` virtual devices (for testing), before any model is built.
-
-    Parameters
-    ----------
-    n : int
-        Number of virtual CPU devices, >= 1.
-    """
+    """TensorFlow only: split the CPU into ``n`` (>= 1) virtual devices (for testing), before any model is built."""
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("split_cpu is for the TensorFlow backend; on JAX set "
                            "XLA_FLAGS=--xla_force_host_platform_device_count=N before importing Keras.")
     check_int(n, "n")
     import tensorflow as tf
-
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)

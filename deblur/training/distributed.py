@@ -97,12 +97,10 @@ def initialize(group=None):
     if group.coordinator:  # JAX aborts the process (SIGABRT, a C++ stack trace) on both: one line instead
         (_check_port_free if group.is_chief else _wait_for_coordinator)(group.coordinator)
     import keras
-
     if keras.backend.backend() != "jax":
         raise RuntimeError(f"training over {group.count} processes runs on JAX: set KERAS_BACKEND=jax (this process "
                            f"runs {keras.backend.backend()}).")
     import jax
-
     try:
         jax.distributed.initialize(group.coordinator, group.count, group.index, initialization_timeout=JOIN_SECONDS,
                                    heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
@@ -162,7 +160,6 @@ def saving_alone():
         yield
         return
     import keras
-
     previous = keras.distribution.distribution()
     keras.distribution.set_distribution(None)
     try:

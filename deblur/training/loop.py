@@ -1,8 +1,6 @@
 """``train(model, x_clean, recipe, *, run_dir)``: one model, one recipe, one run folder.
 
-:func:`train` reads as its stages: check the inputs, prepare the arrays, open or resume the run folder, build the data
-sets (:mod:`deblur.training.pipeline`: a resumed run sees the batches an uninterrupted one would), fit, save the model.
-"""
+Stages: check, prepare the arrays, open or resume the run folder, batch (:mod:`deblur.training.pipeline`), fit, save."""
 
 from __future__ import annotations
 
@@ -31,24 +29,9 @@ __all__ = ["train", "split_train_val", "make_optimizer", "make_loss"]
 
 
 def split_train_val(n, *, val_fraction=0.1, seed=0):
-    """Shuffled train/validation index split.
+    """Shuffled train/validation split of ``range(n)``: disjoint sorted int64 indices ``(train_idx, val_idx)``.
 
-    Not Keras's ``validation_split`` (the study's), which takes the *last* 10 %: the stand-in data are ordered by class.
-
-    Parameters
-    ----------
-    n : int
-        Number of images.
-    val_fraction : float, default 0.1
-        Fraction held out for validation, in [0, 1).
-    seed : int, default 0
-        Seed of the split.
-
-    Returns
-    -------
-    train_idx, val_idx : ndarray of int64
-        Disjoint sorted indices covering ``range(n)``.
-    """
+    Not Keras's ``validation_split`` (the study's), which takes the *last* 10 %: the stand-in data are class-sorted."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1); got {val_fraction}.")
     n_val = max(int(round(n * val_fraction)), 1 if val_fraction > 0 else 0)
@@ -59,45 +42,19 @@ def split_train_val(n, *, val_fraction=0.1, seed=0):
 
 
 def train(model, x_clean, recipe, *, run_dir, x_corrupted=None, workers=1, verbose="auto", callbacks=()):
-    """Train a restoration model with a recipe, in a run folder (checkpoints, resume, history).
+    """Train a restoration model with a recipe, in a run folder (checkpoints, resume, history): a ``TrainedRun``.
 
-    Checkpoints after every epoch and resumes an interrupted run (same ``run_dir``, recipe and data) after its last one.
+    Checkpoints after every epoch and resumes an interrupted run (same ``run_dir``, recipe and data) after its last one,
+    on the same batches. ``model``: freshly built (:mod:`deblur.models`), compiled here with Adam and the recipe's loss;
+    ignored on resume (the checkpoint holds model and optimizer state). ``x_clean``: the targets, (N, H, W, C), uint8 or
+    float in [0, 1]. ``recipe``: written to ``run_dir/config.json`` (created if missing). ``workers``: threads preparing
+    batches (``"fresh"``, ``"device"``). ``x_corrupted``: inputs aligned with ``x_clean``, for ``corruption="fixed"``
+    only (default: ``corrupt(x_clean, seed=Seeds(recipe.seed).train_corruption)``). ``verbose``: Keras's ``fit``
+    verbosity (1 a bar, 2 a line per epoch; ``"auto"``: a bar where a person watches, :func:`deblur.machine.frontend`,
+    else lines). With ``corruption="device"``, ``callbacks`` see the training wrapper as ``self.model``.
 
-    Parameters
-    ----------
-    model : keras.Model
-        A freshly built model (see :mod:`deblur.models`), compiled here with Adam and the recipe's loss. Ignored when
-        resuming: the model and its optimizer state come from the run folder's checkpoint.
-    x_clean : ndarray, shape (N, H, W, C)
-        Clean images, uint8 or float in [0, 1]: the targets.
-    recipe : deblur.recipe.Recipe
-        The whole configuration, written to ``run_dir/config.json`` as it is.
-    run_dir : str or os.PathLike
-        Run folder; created if missing.
-    x_corrupted : ndarray, shape (N, H, W, C), optional
-        Corrupted inputs aligned with ``x_clean`` (``corruption="fixed"`` only). Default:
-        ``corrupt(x_clean, seed=Seeds(recipe.seed).train_corruption)``.
-    workers : int, default 1
-        Threads preparing batches ahead of the model (``"fresh"`` and ``"device"``).
-    verbose : "auto", 0, 1 or 2, default "auto"
-        Keras's ``fit`` verbosity: 1 a progress bar, 2 one line per epoch; ``"auto"``: a bar where a person watches
-        (:func:`deblur.machine.frontend`), else one line per epoch.
-    callbacks : sequence of keras.callbacks.Callback
-        With ``corruption="device"`` they see the training wrapper as ``self.model``.
-
-    Returns
-    -------
-    TrainedRun
-
-    Raises
-    ------
-    ValueError
-        Bad images or shapes.
-    RunMismatchError
-        ``run_dir`` holds a run of another recipe or other data.
-    RunLockedError
-        Another live run holds ``run_dir``.
-    """
+    Raises ``ValueError`` for bad images or shapes, :class:`RunMismatchError` if ``run_dir`` holds a run of another
+    recipe or other data, and :class:`RunLockedError` if another live run holds it."""
     _check_inputs(model, recipe, workers)
     group = _check_group(recipe)
     seeds = Seeds(recipe.seed)
@@ -218,8 +175,7 @@ def make_loss(recipe):
 
 
 def _fit_model(model, recipe):
-    """What ``fit`` trains: ``model``, or for ``"device"`` a wrapper sharing its weights and optimizer (so ``model``'s
-    checkpoints hold the whole state) that corrupts batches on the device."""
+    """``model``, or for ``"device"`` a wrapper corrupting batches on the device, sharing weights and optimizer."""
     if recipe.corruption != "device":
         return model
     wrapper = CorruptionTrainer(model, DeviceCorruption(flips=recipe.flips, **_corruption_settings(recipe)),
@@ -255,8 +211,7 @@ def _fit_epochs(length, doc, batches_per_epoch):
 
 
 def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, start_epoch, group):
-    """The training batches (this process's shards) and the validation pairs: all of them in every process of a
-    group (each pair once per process leaves the mean loss as it is)."""
+    """This process's training batches, and all validation pairs (in every process: the mean loss stays the same)."""
     seed = Seeds(recipe.seed).training
     common = dict(batch_size=recipe.batch_size, seed=seed, epochs=epochs, start_epoch=start_epoch, group=group)
     if noisy is not None:
@@ -276,7 +231,6 @@ def _datasets(clean, noisy, train_idx, val_idx, recipe, *, workers, epochs, star
 
 
 def _fresh_batches(clean, recipe, *, workers, **common):
-    """Training batches corrupted anew as they are drawn, by the recipe's degradation."""
     d = recipe.degradation
     if isinstance(d, Realistic):
         return FreshCorruption(clean, flips=recipe.flips, workers=workers, degradation=d, **common)
@@ -308,8 +262,7 @@ class _EpochLine(keras.callbacks.Callback):
 
 
 def _validate_eagerly(model):
-    """Run ``fit``'s validation eagerly: TensorFlow counts every model's train and test traces as one function's, so
-    a few short runs in one process would warn "triggered tf.function retracing"."""
+    """Validate eagerly: TensorFlow counts train and test traces as one function's, so runs warn of retracing."""
     run_eagerly = model.run_eagerly
     model.run_eagerly = True
     try:

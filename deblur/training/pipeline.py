@@ -1,8 +1,7 @@
-"""Training input pipeline that corrupts every batch as it is drawn.
+"""Training input pipeline that corrupts every batch as it is drawn (``keras.utils.PyDataset`` subclasses).
 
-:class:`FreshCorruption` keeps the clean images as they came (uint8: 150 MB for CIFAR-10's 50,000) and corrupts each
-batch when Keras asks for it. Everything random is a pure function of ``(seed, epoch, batch)``, so a resumed run sees
-exactly the batches an uninterrupted one would. The classes are ``keras.utils.PyDataset`` subclasses."""
+:class:`FreshCorruption` keeps the clean images as they came (uint8: 150 MB for CIFAR-10) and corrupts each batch
+when Keras asks. All draws are pure functions of ``(seed, epoch, batch)``: a resumed run sees the same batches."""
 
 from __future__ import annotations
 
@@ -27,8 +26,7 @@ def epoch_order(n, *, seed, epoch, shuffle=True):
 
 
 def batches_per_epoch(n, batch_size, processes=1):
-    """Batches of an epoch of ``n`` images, and the images they hold: all, but for a group of processes, whose last
-    batch keeps a multiple of ``processes`` images (at most ``processes - 1`` of the epoch's order are left out)."""
+    """An epoch's batch count and the images it uses: all but up to ``processes - 1`` (the last batch splits evenly)."""
     used = n - (n % batch_size) % processes
     if used < 1:
         raise ValueError(f"{n} images are too few for {processes} processes.")
@@ -36,8 +34,7 @@ def batches_per_epoch(n, batch_size, processes=1):
 
 
 def batch_key(seed, epoch, step):
-    """The random key (two int32) of batch ``step`` of epoch ``epoch``, from which
-    :class:`deblur.device_corruption.DeviceCorruption` draws the batch: ``default_rng([seed, epoch, step, 2])``."""
+    """Batch ``step`` of ``epoch``'s random key for :class:`~deblur.device_corruption.DeviceCorruption` (two int32)."""
     return np.random.default_rng([int(seed), int(epoch), int(step), 2]).integers(0, 2**31, size=2).astype(np.int32)
 
 
@@ -45,24 +42,10 @@ class EpochBatches(keras.utils.PyDataset):
     """Batches of an image set over epochs ``start_epoch .. epochs - 1``, back to back.
 
     Batch ``b`` of epoch ``e`` holds the images at ``epoch_order(n, seed=seed, epoch=e)[b * batch_size : (b + 1) *
-    batch_size]``, sorted. Subclasses implement ``batch(epoch, step)``. Train with
-    ``steps_per_epoch=batches_per_epoch`` and ``shuffle=False``.
-
-    Parameters
-    ----------
-    n, batch_size, seed : int
-    epochs : int
-        Index one past the last epoch to serve.
-    start_epoch : int, default 0
-        First epoch to serve (the resume point).
-    shuffle : bool, default True
-        Reshuffle every epoch; False serves the images in order.
-    workers : int, default 1
-        Threads preparing batches ahead of the model (Keras's PyDataset option).
-    group : deblur.training.distributed.ProcessGroup, optional
-        Serve only this process's shard of every batch (:meth:`~deblur.training.distributed.ProcessGroup.shard`);
-        an epoch's last, partial batch loses the images that do not split evenly (:func:`batches_per_epoch`).
-    """
+    batch_size]``, sorted (in order if not ``shuffle``). Subclasses implement ``batch(epoch, step)``. Train with
+    ``steps_per_epoch=batches_per_epoch`` and ``shuffle=False``. ``workers``: threads preparing batches ahead of the
+    model (Keras's PyDataset option). With a ``group`` (:class:`~deblur.training.distributed.ProcessGroup`) only this
+    process's shard of each batch is served; an epoch's last batch drops the images that do not split evenly."""
 
     def __init__(self, n, *, batch_size, seed, epochs, start_epoch=0, shuffle=True, workers=1, group=None):
         super().__init__(workers=workers, use_multiprocessing=False)
@@ -105,15 +88,7 @@ class EpochBatches(keras.utils.PyDataset):
 
 
 class ImagePairs(EpochBatches):
-    """Fixed (corrupted, clean) pairs, reshuffled every epoch: the study's way.
-
-    Parameters
-    ----------
-    inputs, targets : ndarray, shape (N, H, W, C), float32
-        Network inputs and targets, aligned.
-    **kwargs
-        As for :class:`EpochBatches`.
-    """
+    """Fixed, aligned float32 (corrupted, clean) pairs (N, H, W, C), reshuffled every epoch: the study's way."""
 
     def __init__(self, inputs, targets, **kwargs):
         if len(inputs) != len(targets):
@@ -127,34 +102,17 @@ class ImagePairs(EpochBatches):
 
 
 class FreshCorruption(EpochBatches):
-    """Batches of (corrupted, clean) pairs, corrupted anew every epoch.
+    """Batches of (corrupted, clean) pairs, corrupted anew every epoch; ``clean`` kept by reference (uint8 stays uint8).
 
-    A batch's images (indexed as by :class:`EpochBatches`) are optionally flipped (horizontally and/or vertically,
-    each with probability 1/2), then corrupted the study's way, with draws from ``default_rng([seed, e, b, 1])``.
-
-    Parameters
-    ----------
-    clean : ndarray, shape (N, H, W, C), uint8 or float in [0, 1]
-        Kept by reference, not copied or converted: uint8 data stays uint8 in memory.
-    batch_size, seed, epochs, start_epoch, shuffle, workers : default 32, 0, 1, 0, True, 1
-        As for :class:`EpochBatches`.
-    flips : bool, default False
-        Random horizontal and vertical flips.
-    kernel_size, sigma_range, noise_std, sharp_fraction
-        The corruption, as in :func:`deblur.corruption.corrupt`.
-    zoom_fraction, zoom_range : default 0.0, (1.0, 2.0)
-        Share of clean images magnified (:func:`deblur.corruption.magnify`) by a factor in ``zoom_range`` before
-        they are corrupted (drawn last, only if the share is > 0); the pair's target is the magnified image.
-    degradation : deblur.degradations.Realistic, optional
-        Corrupt with it instead of the study's Gaussian (whose settings are then ignored); its draws for the whole
-        batch come from the batch's generator after the flips.
-    sigma_input : bool, default False
-        Serve ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as the input, for a model told the blur (the same
-        draws as without).
-    group : ProcessGroup, optional
-        As for :class:`EpochBatches`. Every process draws the whole batch's random numbers and corrupts its shard
-        only, so the shards of all processes are exactly the batch one process would serve.
-    """
+    A batch's images (indexed as by :class:`EpochBatches`, whose arguments these extend) are optionally flipped
+    (horizontally and/or vertically, each with probability 1/2), then corrupted the study's way (``kernel_size``,
+    ``sigma_range``, ``noise_std``, ``sharp_fraction`` as in :func:`deblur.corruption.corrupt`), with draws from
+    ``default_rng([seed, e, b, 1])``. With a ``group``, every process draws the whole batch's random numbers and
+    corrupts its shard only, so the shards of all processes are exactly the batch one process would serve.
+    ``zoom_fraction`` of the clean images are magnified (:func:`deblur.corruption.magnify`) by a factor in
+    ``zoom_range`` before they are corrupted (drawn last, only if > 0), the pair's target too. A ``degradation``
+    (:class:`~deblur.degradations.Realistic`) replaces the study's Gaussian, its draws for the whole batch taken after
+    the flips. ``sigma_input`` serves ``{"corrupted": corrupted, "sigma": sigmas (B, 1)}`` as input (same draws)."""
 
     def __init__(self, clean, *, batch_size=32, seed=0, epochs=1, start_epoch=0, flips=False, shuffle=True,
                  kernel_size=5, sigma_range=(1.0, 4.0), noise_std=0.02, sharp_fraction=0.0, zoom_fraction=0.0,
@@ -171,8 +129,7 @@ class FreshCorruption(EpochBatches):
         self.degradation = degradation
 
     def batch(self, epoch, step):
-        """The (corrupted, clean) float32 pair of batch ``step`` of epoch ``epoch``; with ``sigma_input``, ``corrupted``
-        is ``{"corrupted": ..., "sigma": float32 (B, 1)}``."""
+        """Batch ``step`` of ``epoch``: a float32 (corrupted, clean) pair; the input a dict with ``sigma_input``."""
         idx = self.indices(epoch, step)
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 1])
         start, stop = self.group.shard(len(idx))  # draws for the whole batch, pixels for this shard
@@ -199,17 +156,9 @@ class FreshCorruption(EpochBatches):
 class DeviceBatches(EpochBatches):
     """Clean batches and their random keys, for corruption on the training device.
 
-    Batch ``b`` of epoch ``e`` is ``{"images": clean[idx], "key": k}``: the clean images as stored (uint8 sends a
-    quarter of float32's bytes) and ``k = batch_key(seed, e, b)`` once per image (int32, (B, 2): Keras splits on the
-    batch axis), which :class:`deblur.device_corruption.CorruptionTrainer` corrupts inside the training step.
-
-    Parameters
-    ----------
-    clean : ndarray, shape (N, H, W, C), uint8 or float in [0, 1]
-        Kept by reference.
-    **kwargs
-        As for :class:`EpochBatches`.
-    """
+    Batch ``b`` of epoch ``e`` is ``{"images": clean[idx], "key": k}``: the clean images as stored, by reference (uint8
+    sends a quarter of float32's bytes), and ``k = batch_key(seed, e, b)`` once per image (int32, (B, 2): Keras splits
+    on the batch axis), which :class:`deblur.device_corruption.CorruptionTrainer` corrupts inside the training step."""
 
     def __init__(self, clean, **kwargs):
         clean = check_images(clean, name="clean")

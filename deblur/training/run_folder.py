@@ -1,17 +1,8 @@
-"""The run folder: everything one training run writes, and how a run resumes from it.
+"""The run folder: everything one training run writes (``config.json``: the Recipe; ``history.json``: data fingerprint,
+backend, per-epoch records, a budget's fixed length; ``checkpoint-epochNNN.keras``; ``model.keras`` once complete).
 
-::
-
-    run_dir/
-        config.json                 the run's Recipe, as written (Recipe.as_dict)
-        history.json                the data fingerprint, backend; per-epoch loss, val_loss, learning rate,
-                                    seconds, step; the length a time budget fixed
-        checkpoint-epoch003.keras   model + optimizer state after the last finished epoch
-        model.keras                 the final model, once the run is complete
-
-Every file is written atomically and ``history.json`` last, naming the checkpoint that matches it, so a run killed at
-any moment leaves a consistent folder; one live run holds a folder at a time (:func:`run_lock`).
-"""
+Every file is written atomically and ``history.json`` last, naming its checkpoint, so a run killed at any moment
+leaves a consistent folder; one live run holds a folder at a time (:func:`run_lock`)."""
 
 from __future__ import annotations
 
@@ -56,20 +47,9 @@ class RunLockedError(OSError):
 class TrainedRun:
     """What :func:`deblur.training.train` returns.
 
-    Attributes
-    ----------
-    model : keras.Model
-        The trained model (loaded from the run folder when resumed).
-    history : dict of str -> list of float
-        Per-epoch ``loss``, ``val_loss``, ``learning_rate`` and ``seconds``.
-    run_dir : pathlib.Path
-    steps : int
-        Training steps done.
-    length : dict
-        For a step count or time budget: ``steps``, ``hold_steps``, ``budget_seconds`` (to replay the run).
-    finished : bool
-        False when a callback stopped training before its length: the run folder holds a checkpoint to resume from.
-    """
+    ``model``: the trained model (loaded on resume); ``history``: per-epoch lists, as :func:`load_history`; ``steps``:
+    training steps done; ``length``: for a step count or time budget, ``steps``, ``hold_steps``, ``budget_seconds`` (to
+    replay); ``finished``: False when a callback stopped training before its length (resume from its checkpoint)."""
 
     model: keras.Model
     history: dict
@@ -81,16 +61,9 @@ class TrainedRun:
 
 @contextlib.contextmanager
 def run_lock(run_dir):
-    """Hold ``run_dir`` for this process while it trains; refuse if another live run holds it (a killed run's lock
-    is dropped by the kernel: ``filelock``).
+    """Hold ``run_dir`` for this process while it trains (a killed run's lock is dropped by the kernel: ``filelock``).
 
-    Raises
-    ------
-    RunLockedError
-        Another live run holds the folder; the message names it (pid, host, start).
-    NotADirectoryError
-        ``run_dir`` exists and is not a folder.
-    """
+    Raises :class:`RunLockedError` if another live run holds it, ``NotADirectoryError`` if ``run_dir`` is no folder."""
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise NotADirectoryError(f"run_dir {run_dir} exists and is not a folder.")
@@ -117,7 +90,7 @@ def run_lock(run_dir):
 def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
     """Start the run folder, or check that it holds this very run (:func:`check_resumable`); return its history.
 
-    ``data`` is the training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``); ``processes``
+    ``data``: the training data's fingerprint (``n_train``, ``n_val``, ``image_shape``, ``sha256``); ``processes``
     train the run together (a resume needs as many); ``write=False`` (processes other than 0) writes nothing."""
     doc = check_resumable(run_dir, recipe, data, processes=processes)
     if doc is None:
@@ -137,7 +110,7 @@ def open_run(run_dir, recipe, data, model_name, *, processes=1, write=True):
 
 
 def check_resumable(run_dir, recipe, data, *, processes=1):
-    """The history of the run ``run_dir`` holds, None if it holds none; reads only (so a refused run writes nothing).
+    """The history of the run ``run_dir`` holds, or None; reads only (a refused run writes nothing).
 
     ``RunMismatchError`` if the folder holds a run of another recipe or other data, or was altered."""
     config_path, history_path = Path(run_dir) / CONFIG_FILE, Path(run_dir) / HISTORY_FILE
@@ -232,8 +205,7 @@ def _trained_run(model, run_dir, doc, *, finished):
 class RunCheckpoint(keras.callbacks.Callback):
     """Saves model + optimizer, then the history that names it, every epoch.
 
-    ``saved_model``: the model to save, when ``fit`` trains a wrapper of it (default: the model ``fit`` trains);
-    ``write=False`` (processes other than process 0) keeps the history in memory only."""
+    ``saved_model``: what to save when ``fit`` trains a wrapper of it; ``write=False`` (not process 0): no files."""
 
     def __init__(self, run_dir, history_doc, *, saved_model=None, write=True):
         super().__init__()
@@ -270,13 +242,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
 
 def load_history(run_dir):
-    """Per-epoch history of a run folder.
-
-    Returns
-    -------
-    dict of str -> list of float
-        ``loss``, ``val_loss`` (if validated), ``learning_rate`` and ``seconds``, one value per finished epoch.
-    """
+    """A run folder's per-epoch ``loss``, ``val_loss`` (if validated), ``learning_rate`` and ``seconds`` lists."""
     path = Path(run_dir) / HISTORY_FILE
     if not path.is_file():
         raise FileNotFoundError(f"No {HISTORY_FILE} in {run_dir}: not a training run folder.")

@@ -8,7 +8,6 @@ import time
 
 import keras
 
-
 __all__ = ["constant_lr_schedule", "win5rb_lr_schedule", "cosine_lr_schedule", "StepBudget", "run_length",
            "schedule_callbacks"]
 
@@ -19,16 +18,9 @@ def constant_lr_schedule(epoch, base_lr):
 
 
 def win5rb_lr_schedule(epoch, base_lr):
-    """The study's Win5-RB schedule: times ``exp(-0.5)`` every epoch from epoch 5.
+    """The study's Win5-RB schedule: ``base_lr * exp(-0.5 * max(0, epoch - 4))`` for a zero-based ``epoch``.
 
-    ``base_lr * exp(-0.5 * max(0, epoch - 4))``: the closed form of the study's ``lr if epoch < 5 else lr * exp(-0.5)``.
-
-    Parameters
-    ----------
-    epoch : int
-        Zero-based epoch index.
-    base_lr : float
-        Learning rate of the first epochs.
+    The closed form of the study's ``lr if epoch < 5 else lr * exp(-0.5)``, applied every epoch.
 
     Examples
     --------
@@ -39,14 +31,7 @@ def win5rb_lr_schedule(epoch, base_lr):
 
 
 def cosine_lr_schedule(epoch, base_lr, *, epochs):
-    """Cosine decay per epoch (zero-based): ``base_lr * (1 + cos(pi * epoch / epochs)) / 2``.
-
-    Parameters
-    ----------
-    epoch, epochs : int
-        Zero-based epoch index, length of the run in epochs.
-    base_lr : float
-    """
+    """Cosine decay per zero-based epoch over ``epochs``: ``base_lr * (1 + cos(pi * epoch / epochs)) / 2``."""
     return float(base_lr) * 0.5 * (1.0 + math.cos(math.pi * int(epoch) / max(1, int(epochs))))
 
 
@@ -77,24 +62,12 @@ def schedule_callbacks(recipe, length, doc, *, start_step):
 
 
 class StepBudget(keras.callbacks.Callback):
-    """Stop at a step count, or after about ``budget_seconds``; optionally a cosine per step.
+    """Stop at a step count, or after about ``budget_seconds``; optionally (``cosine``) set a cosine rate per step.
 
     The rate of step ``k`` is the base rate for ``k < hold_steps``, then ``base * (1 + cos(pi * (k - hold) / (steps -
     hold))) / 2``. A time budget holds the base rate for its first tenth while measuring speed, then fixes
-    ``hold_steps`` and ``steps`` in ``history.json`` (``length``): training again with them replays the run exactly.
-
-    Parameters
-    ----------
-    base_lr : float
-    cosine : bool
-        Set the learning rate per step (else leave it to the epoch schedule).
-    doc : dict
-        The run's history document; ``length`` is written into it.
-    start_step, used_seconds : int, float
-        Steps done and budget spent before this ``fit`` (a resumed run).
-    steps, hold_steps : int, optional
-    budget_seconds : float, optional
-    """
+    ``hold_steps`` and ``steps`` in ``doc`` (the run's history: ``length``): training again with them replays the run
+    exactly. ``start_step`` and ``used_seconds``: steps done and budget spent before this ``fit`` (a resumed run)."""
 
     #: Steps excluded from the speed measurement (the first ones trace the graph).
     WARMUP_STEPS = 3
