@@ -175,13 +175,16 @@ def final_run_dir(run_root):
 
 
 def train_final(args, command):
-    """The winner, trained on from its ablation weights for :data:`FINAL_SECONDS` more CPU seconds."""
+    """The winner, trained on from its ablation weights for :data:`FINAL_SECONDS` more CPU seconds, then scored on the
+    validation crops as in the ablation (a rerun of a finished run only scores it)."""
     name = winner(args.out)
-    crops = training_crops(extract_bsds(args.data))
+    root = extract_bsds(args.data)
+    crops, val = training_crops(root), validation_set(root)
     run = train_one(crops, name, final_run_dir(args.run_root), seconds=args.seconds,
                     init=args.run_root / "ablation" / name)
     record = {"winner": name, "init": str(args.run_root / "ablation" / name), "run_dir": str(run.run_dir),
-              "finished": run.finished, **run_summary(name, run, args.seconds)}
+              "finished": run.finished, **run_summary(name, run, args.seconds), "validation": score(run.model, val)}
+    print(f"{name}: validation {record['validation']['all']['psnr']:.2f} dB", flush=True)
     records.update_report(args.out, {"final": record}, about=ABOUT, command=command)
 
 

@@ -1547,6 +1547,13 @@ def render_photo_model_table(report):
            f"{describe_machine(r['machine'])} ({_avx512(r['machine'])}), {_date(r)}."]
     final = records_.get("final")
     if final:
+        if final.get("validation"):
+            v = final["validation"]
+            row = (f"| {final['winner']}, trained on (below) | {final['parameters']:,} | "
+                   f"{final['gflop_per_crop']:.2f} | {final['receptive_radius']} | {final['steps']:,} more | "
+                   f"{final['images_seen']:,} more | {final['train_cpu_seconds']:,.0f} more | "
+                   + " | ".join("–" if v[f]["psnr"] is None else f"{v[f]['psnr']:.2f}" for f in families) + " |")
+            out.insert(2 + len(lines), row)
         out += ["", f"The winner trained on from its ablation weights: {final['steps']:,} more steps of "
                 f"{final['recipe']['batch_size']} ({final['images_seen']:,} crops), {final['train_cpu_seconds']:,.0f} "
                 f"CPU seconds ({final['train_wall_seconds'] / 60:.0f} minutes of training steps), with "
