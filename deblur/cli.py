@@ -278,11 +278,9 @@ def _cmd_finetune(args):
                        "architecture); a .keras file does not")
     run_dir = out_folder(args.run_dir or study.SCRATCH_DIR / "finetune" / Path(args.init).name, "--run-dir")
     check_outputs([run_dir], [args.data, *init_inputs])
-    try:  # one of --epochs, --steps and --seconds; none: a budget of FINETUNE_SECONDS
-        length = (make_length(epochs=args.epochs, steps=args.steps, hold_steps=args.hold_steps,
-                              budget_seconds=args.seconds)
-                  if any(v is not None for v in (args.epochs, args.steps, args.seconds)) or args.hold_steps
-                  else Budget(FINETUNE_SECONDS))
+    lengths = _length_options(args)
+    try:  # none given: a budget of FINETUNE_SECONDS
+        length = make_length(**lengths) if lengths else Budget(FINETUNE_SECONDS)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     crops = data.load_photo_crops(args.data, crop=args.crop)
@@ -311,8 +309,9 @@ def _cmd_finetune(args):
     return 0
 
 
-def _train_plan(args):
-    """``deblur train``'s profile (with the length asked for) and results folder, checked: no data read yet."""
+def _length_options(args):
+    """The recipe length fields that ``--epochs``, ``--steps`` (with ``--hold-steps``) or ``--seconds`` set, checked
+    (``{}``: none given)."""
     lengths = {k: v for k, v in (("epochs", args.epochs), ("steps", args.steps), ("budget_seconds", args.seconds))
                if v is not None}
     if len(lengths) > 1:
@@ -321,6 +320,12 @@ def _train_plan(args):
         raise CLIError("--hold-steps replays a time budget: give it with --steps")
     if "steps" in lengths:
         lengths["hold_steps"] = args.hold_steps
+    return lengths
+
+
+def _train_plan(args):
+    """``deblur train``'s profile (with the length asked for) and results folder, checked: no data read yet."""
+    lengths = _length_options(args)
     overrides = {"lengths": {args.model: lengths}} if lengths else {}
     profile = study.get_profile(args.profile, **overrides)
     if not profile.train:

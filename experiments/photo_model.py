@@ -23,11 +23,9 @@ A rerun of ``ablate`` or ``train`` resumes its run folders (``runs/photo_model/`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tarfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,7 @@ for path in (ROOT, HERE, ROOT / "bench"):  # run as a script: tools/ and bench/'
 from tools import records  # noqa: E402
 
 import deblur  # noqa: E402
-from deblur import data, degradations, metrics, models, study, training  # noqa: E402
+from deblur import data, degradations, files, metrics, models, study, training  # noqa: E402
 from deblur.inference import receptive_radius  # noqa: E402
 from deblur.recipe import Budget, Recipe  # noqa: E402
 from deblur.training import schedule  # noqa: E402
@@ -132,7 +130,7 @@ def score(model, val):
 
 def run_summary(name, run, seconds):
     """What a run cost and did: parameters, GFLOP per crop, steps, images seen, CPU seconds, its recipe."""
-    doc = json.loads((Path(run.run_dir) / training.HISTORY_FILE).read_text())
+    doc = files.read_json(Path(run.run_dir) / training.HISTORY_FILE)  # the budget used: not in run.history
     return {"parameters": int(run.model.count_params()),
             "gflop_per_crop": round(models.gflops_per_image(run.model, size=CROP), 3),
             "receptive_radius": int(receptive_radius(run.model)),
@@ -163,8 +161,7 @@ def ablate(args, command):
 
 def winner(out):
     """The ablation's winner, from its record; an error that says to run ``ablate`` first."""
-    path = Path(out)
-    record = json.loads(path.read_text())["records"].get("ablation") if path.is_file() else None
+    record = records.read_report(out)["records"].get("ablation")  # a missing file reads as no records
     if record is None:
         raise SystemExit(f"error: {out} has no ablation record; run `python experiments/photo_model.py ablate` first")
     return record["winner"]
@@ -255,9 +252,9 @@ def harm_lines(model, arrays):
     for where, images in (("cifar", x_grid), ("photos", do_no_harm.photo_crops())):
         rows = do_no_harm.grid_rows({"photo_model": model}, images)
         misses = [m for m in do_no_harm.bar_check(rows, "photo_model") if m["kind"] == "harm"]
-        cells = {(r["sigma"], r["noise_std"]): {} for r in rows}
+        cells = {}
         for r in rows:
-            cells[r["sigma"], r["noise_std"]][r["method"]] = r["psnr"]
+            cells.setdefault((r["sigma"], r["noise_std"]), {})[r["method"]] = r["psnr"]
         margin = {k: c["photo_model"] - (min(c["identity"], BAR["psnr_cap_db"]) - BAR["no_harm_db"])
                   for k, c in cells.items()}
         worst = min(margin, key=margin.get)

@@ -34,15 +34,8 @@ def data_parallel(devices=None):
     """Build and train models inside this block to use every device (``devices``: names, default all of them).
 
     Yields the number of replicas: choose a batch size (and a training-set size) whose batches are all multiples of it.
-    Raises ``NotImplementedError`` on the PyTorch backend, ``ValueError`` for an empty device list.
-
-    Examples
-    --------
-    >>> with data_parallel() as replicas:  # doctest: +SKIP
-    ...     model = models.build("deblurnet", seed=0)
-    ...     recipe = training.Recipe("deblurnet", batch_size=32 * replicas, corruption="fresh")
-    ...     run = training.train(model, x_train, recipe, run_dir="runs/dp")
-    """
+    Raises ``NotImplementedError`` on the PyTorch backend, ``ValueError`` for an empty device list. An example:
+    docs/research.md, "Training on several devices"."""
     devices = list(devices) if devices is not None else list_devices()
     if not devices:
         raise ValueError("data_parallel needs at least one device; got an empty list.")
