@@ -346,6 +346,11 @@ def main(argv=None):
         p.add_argument("--out", default=OUT)
     args = parser.parse_args(argv)
     command = records.command_line(argv, prog="python experiments/photo_model.py")
+    try:  # the record and the run folders never land on (or inside) the data they read
+        files.check_outputs([args.out, args.run_root], [args.data, getattr(args, "cifar", None),
+                                                        getattr(args, "levin", None)])
+    except files.OutputConflictError as exc:
+        parser.error(str(exc))
     # CPU time, not wall time: a budget buys the same work however busy the machine is (the clock is the hook the
     # budget callback documents for this).
     schedule.StepBudget.clock = staticmethod(time.process_time)
